@@ -1,0 +1,41 @@
+"""Exception types that users of ``sim`` catch.
+
+Every error caused by user input (a priors or experiment file, a command-line
+argument) is a :class:`SimError`, a subclass of :class:`ValueError`. The
+command line turns it into a one-line message and exit status 2.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SimError", "ConfigError", "SimWarning"]
+
+
+class SimError(ValueError):
+    """Bad input: the message says what is wrong and what would be valid."""
+
+
+class ConfigError(SimError):
+    """A problem in a priors or experiment file, located by file and key.
+
+    Parameters
+    ----------
+    file : str
+        The file that holds the problem.
+    key : str
+        Dotted TOML key of the problem (``priors.cache_hit_rate.ci90``);
+        empty when the problem is the file as a whole.
+    message : str
+        What is wrong and what would be valid.
+    """
+
+    def __init__(self, file: str, key: str, message: str):
+        self.file = str(file)
+        self.key = key
+        self.message = message
+        where = f"{self.file}: {key}" if key else self.file
+        super().__init__(f"{where}: {message}")
+
+
+class SimWarning(UserWarning):
+    """Something the user should know about a valid request (for example a
+    Sobol' sample count that is not a power of 2)."""

@@ -1,0 +1,252 @@
+"""Experiment files: which model, which priors, how many samples, and scenarios.
+
+An experiment file::
+
+    title = "Cost of LLM-powered search"
+    model = "search"
+    priors = ["../priors/seed_2023.toml"]   # relative to this file
+    samples = 100_000
+    seed = 20230201
+    sampler = "random"                      # random | lhs | sobol
+
+    [scenarios.baseline]
+    description = "The article's assumptions."
+
+    [scenarios.cheaper_api]
+    description = "..."
+    set = { api_price_per_1k_tokens = 0.002 }          # pin a prior to a value
+    [scenarios.cheaper_api.priors.cache_hit_rate]      # or replace its distribution
+    dist = "uniform"
+    low = 0.3
+    high = 0.6
+
+A scenario may also name priors ``files`` whose priors replace the
+experiment's for that scenario. Overrides apply in the order files,
+``priors`` tables, ``set``. Every scenario samples from the same uniforms
+(common random numbers), so differences between scenarios carry no extra
+sampling noise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._files import read_toml
+from .errors import ConfigError
+from .models import Model, get_model
+from .priors import Prior, load_priors, parse_prior, pinned, priors_hash
+from .sampling import SAMPLERS
+
+__all__ = ["Scenario", "Experiment", "load_experiment", "check_samples", "check_seed", "check_name"]
+
+EXPERIMENT_KEYS = ("title", "description", "model", "priors", "samples", "seed", "sampler", "scenarios")
+SCENARIO_KEYS = ("description", "files", "priors", "set")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One named set of priors.
+
+    Attributes
+    ----------
+    name, description : str
+    priors : mapping of str to Prior
+        Every prior the model needs, after this scenario's overrides.
+    overrides : tuple of str
+        Names of the priors this scenario changes from the experiment's.
+    """
+
+    name: str
+    description: str
+    priors: Mapping[str, Prior]
+    overrides: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment: use :func:`load_experiment` to make one.
+
+    ``dataclasses.replace(experiment, samples=..., seed=..., sampler=...)``
+    gives a variant; :func:`sim.run` accepts the same three as keywords.
+    """
+
+    name: str
+    path: str
+    model: Model
+    prior_files: tuple[str, ...]
+    scenarios: tuple[Scenario, ...]
+    samples: int = 10_000
+    seed: int = 0
+    sampler: str = "random"
+    title: str = ""
+    description: str = ""
+    base_priors: Mapping[str, Prior] = field(default_factory=dict, repr=False)
+
+    @property
+    def scenario_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.scenarios)
+
+    def priors_hash(self) -> str:
+        """SHA-256 over every scenario's resolved priors."""
+        return priors_hash({s.name: s.priors for s in self.scenarios})
+
+
+def check_name(file: str, key: str, name) -> str:
+    """A name safe to use as a folder or label: letters, digits, ``_ . -``."""
+    if not isinstance(name, str) or not _NAME.match(name) or name in (".", ".."):
+        raise ConfigError(file, key, f"{name!r} is not a valid name; use letters, digits, '_', '-' and '.', "
+                                     "starting with a letter or digit")
+    return name
+
+
+def check_samples(file: str, key: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(file, key, f"must be a positive integer, got {value!r}")
+    return value
+
+
+def check_seed(file: str, key: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise ConfigError(file, key, f"must be an integer in [0, 2**63), got {value!r}")
+    return value
+
+
+def check_sampler(file: str, key: str, value) -> str:
+    if value not in SAMPLERS:
+        raise ConfigError(file, key, f"unknown sampler {value!r}; valid: {', '.join(SAMPLERS)}")
+    return value
+
+
+def _files(file: str, key: str, value, base_dir: Path) -> list[Path]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError(file, key, f"must be a path or a non-empty list of paths, got {value!r}")
+    return [base_dir / v for v in value]
+
+
+def _load_files(file: str, key: str, paths: list[Path]) -> dict[str, Prior]:
+    merged: dict[str, Prior] = {}
+    for path in paths:
+        if not path.is_file():
+            raise ConfigError(file, key, f"priors file {str(path)!r} not found")
+        for name, prior in load_priors(path).items():
+            if name in merged:
+                raise ConfigError(str(path), f"priors.{name}", f"already defined in {merged[name].file}; "
+                                                               "override priors in a scenario instead")
+            merged[name] = prior
+    return merged
+
+
+def _scenario(file: str, name: str, table, base: dict[str, Prior], base_dir: Path) -> Scenario:
+    key = f"scenarios.{name}"
+    check_name(file, key, name)
+    if not isinstance(table, dict):
+        raise ConfigError(file, key, f"must be a table, got {table!r}")
+    for tk in table:
+        if tk not in SCENARIO_KEYS:
+            raise ConfigError(file, f"{key}.{tk}", f"unknown scenario key; valid: {', '.join(SCENARIO_KEYS)}")
+    description = table.get("description", "")
+    if not isinstance(description, str):
+        raise ConfigError(file, f"{key}.description", f"must be a string, got {description!r}")
+
+    priors = dict(base)
+    changed: list[str] = []
+
+    def known(k: str, prior_name: str):
+        if prior_name not in base:
+            raise ConfigError(file, k, f"no prior named {prior_name!r} to override; "
+                                       f"the model's priors are: {', '.join(base)}")
+
+    if "files" in table:
+        for prior_name, prior in _load_files(file, f"{key}.files",
+                                             _files(file, f"{key}.files", table["files"], base_dir)).items():
+            if prior_name in base:
+                priors[prior_name] = prior
+                changed.append(prior_name)
+    overrides = table.get("priors", {})
+    if not isinstance(overrides, dict):
+        raise ConfigError(file, f"{key}.priors", f"must be a table of prior tables, got {overrides!r}")
+    for prior_name, spec in overrides.items():
+        k = f"{key}.priors.{prior_name}"
+        known(k, prior_name)
+        priors[prior_name] = parse_prior(prior_name, spec, file=file, key=k, base=priors[prior_name])
+        changed.append(prior_name)
+    pins = table.get("set", {})
+    if not isinstance(pins, dict):
+        raise ConfigError(file, f"{key}.set", f"must be a table of name = value, got {pins!r}")
+    for prior_name, value in pins.items():
+        k = f"{key}.set.{prior_name}"
+        known(k, prior_name)
+        if prior_name in overrides:
+            raise ConfigError(file, k, "set here and replaced in priors; give one or the other")
+        priors[prior_name] = pinned(priors[prior_name], value, file=file, key=k)
+        changed.append(prior_name)
+    changed_names = tuple(dict.fromkeys(n for n in changed if priors[n] != base[n]))
+    return Scenario(name=name, description=description, priors=priors, overrides=changed_names)
+
+
+def load_experiment(path: str | os.PathLike) -> Experiment:
+    """Read and validate an experiment file and the priors files it names.
+
+    Raises
+    ------
+    ConfigError
+        With the file and key of the first problem found.
+    """
+    path = Path(path)
+    file = str(path)
+    data = read_toml(path, "experiment file")
+    for tk in data:
+        if tk not in EXPERIMENT_KEYS:
+            raise ConfigError(file, tk, f"unknown top-level key; valid: {', '.join(EXPERIMENT_KEYS)}")
+    for tk in ("title", "description"):
+        if not isinstance(data.get(tk, ""), str):
+            raise ConfigError(file, tk, f"must be a string, got {data[tk]!r}")
+    if "model" not in data:
+        raise ConfigError(file, "model", "missing; name the model to run (for example \"search\")")
+    try:
+        model = get_model(data["model"]) if isinstance(data["model"], str) else get_model(repr(data["model"]))
+    except KeyError as exc:
+        raise ConfigError(file, "model", exc.args[0]) from None
+    if "priors" not in data:
+        raise ConfigError(file, "priors", "missing; list the priors files, for example [\"../priors/seed_2023.toml\"]")
+    prior_paths = _files(file, "priors", data["priors"], path.parent)
+    defined = _load_files(file, "priors", prior_paths)
+    missing = [n for n in model.inputs if n not in defined]
+    if missing:
+        raise ConfigError(file, "priors", f"model {model.name!r} needs prior(s) {', '.join(missing)} "
+                                          f"that no priors file defines ({', '.join(map(str, prior_paths))})")
+    base = {n: defined[n] for n in model.inputs}
+
+    samples = check_samples(file, "samples", data.get("samples", 10_000))
+    seed = check_seed(file, "seed", data.get("seed", 0))
+    sampler = check_sampler(file, "sampler", data.get("sampler", "random"))
+
+    tables = data.get("scenarios", {"baseline": {"description": "The priors as given."}})
+    if not isinstance(tables, dict) or not tables:
+        raise ConfigError(file, "scenarios", "must hold at least one [scenarios.NAME] table")
+    scenarios = tuple(_scenario(file, name, table, base, path.parent) for name, table in tables.items())
+
+    return Experiment(name=check_name(file, "name", path.stem), path=file, model=model,
+                      prior_files=tuple(str(p) for p in prior_paths), scenarios=scenarios,
+                      samples=samples, seed=seed, sampler=sampler, title=data.get("title", ""),
+                      description=data.get("description", ""), base_priors=base)
+
+
+def with_settings(experiment: Experiment, *, samples=None, seed=None, sampler=None) -> Experiment:
+    """``experiment`` with the given settings changed (validated like the file's)."""
+    changes = {}
+    if samples is not None:
+        changes["samples"] = check_samples("arguments", "samples", samples)
+    if seed is not None:
+        changes["seed"] = check_seed("arguments", "seed", seed)
+    if sampler is not None:
+        changes["sampler"] = check_sampler("arguments", "sampler", sampler)
+    return dataclasses.replace(experiment, **changes)

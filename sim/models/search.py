@@ -1,0 +1,141 @@
+"""LLM-powered search: cost per query against revenue per query (SPEC sections 1-3).
+
+Two architectures, joined along the ``architecture`` dim:
+
+* ``chatgpt_equivalent``: the model answers from its weights, with best-of-n
+  sampling.
+* ``two_stage``: a search engine returns the top K results; the model writes
+  one response per result and the best one is shown.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from ._base import Model, Output, register
+
+ARCHITECTURES = ("chatgpt_equivalent", "two_stage")
+
+
+# --- section 1: first-order cost at the API list price ---------------------
+
+def words_chatgpt_equivalent(*, prompt_words, response_words, samples_per_query):
+    """Words read and written per query when the model answers from its weights."""
+    return prompt_words + response_words * samples_per_query
+
+
+def words_two_stage(*, prompt_words, results_k, section_words, response_words):
+    """Words per query when the model summarises each of the top K results."""
+    return prompt_words + results_k * (section_words + response_words)
+
+
+def tokens_per_query(*, words, words_per_token):
+    return words / words_per_token
+
+
+def api_cost_per_query(*, tokens_per_query, api_price_per_1k_tokens):
+    """List-price cost of a query's tokens, USD."""
+    return tokens_per_query * api_price_per_1k_tokens / 1000.0
+
+
+def cost_per_query(*, api_cost_per_query, cache_hit_rate, provider_gross_margin):
+    """The provider's own cloud cost: margin taken out, cached queries free (USD)."""
+    return api_cost_per_query * (1.0 - cache_hit_rate) * (1.0 - provider_gross_margin)
+
+
+# --- section 2: revenue per search query ------------------------------------
+
+def annual_searches(*, searches_per_month_2012, internet_penetration_2012, internet_penetration_2020):
+    """2012 search volume scaled by the growth of internet penetration, per year."""
+    return searches_per_month_2012 * 12.0 * internet_penetration_2020 / internet_penetration_2012
+
+
+def revenue_per_query(*, search_revenue, annual_searches):
+    return search_revenue / annual_searches
+
+
+def cost_to_revenue_ratio(*, cost_per_query, revenue_per_query):
+    return cost_per_query / revenue_per_query
+
+
+# --- section 3: cost reductions and the share of revenue --------------------
+
+def optimized_cost_per_query(*, cost_per_query, optimization_factor, inhouse_factor):
+    """Cost after model optimisation and in-house hardware (USD per query)."""
+    return cost_per_query * optimization_factor * inhouse_factor
+
+
+def optimized_share_of_revenue(*, optimized_cost_per_query, revenue_per_query):
+    return optimized_cost_per_query / revenue_per_query
+
+
+def annual_incremental_cost(*, optimized_cost_per_query, annual_searches):
+    """Yearly cost of serving every search with the LLM (USD per year)."""
+    return optimized_cost_per_query * annual_searches
+
+
+def evaluate(*, prompt_words, response_words, samples_per_query, results_k, section_words,
+             words_per_token, api_price_per_1k_tokens, cache_hit_rate, provider_gross_margin,
+             searches_per_month_2012, internet_penetration_2012, internet_penetration_2020,
+             search_revenue, optimization_factor, inhouse_factor):
+    """All outputs of sections 1 to 3; inputs are DataArrays that broadcast by name.
+
+    Returns
+    -------
+    dict of str to xarray.DataArray
+        Query-level outputs gain an ``architecture`` dim; revenue-side
+        outputs do not depend on it and do not have it.
+    """
+    words = xr.concat(
+        [words_chatgpt_equivalent(prompt_words=prompt_words, response_words=response_words,
+                                  samples_per_query=samples_per_query),
+         words_two_stage(prompt_words=prompt_words, results_k=results_k, section_words=section_words,
+                         response_words=response_words)],
+        dim="architecture",
+    ).assign_coords(architecture=np.array(ARCHITECTURES))
+    out = {}
+    out["tokens_per_query"] = tokens_per_query(words=words, words_per_token=words_per_token)
+    out["api_cost_per_query"] = api_cost_per_query(tokens_per_query=out["tokens_per_query"],
+                                                   api_price_per_1k_tokens=api_price_per_1k_tokens)
+    out["cost_per_query"] = cost_per_query(api_cost_per_query=out["api_cost_per_query"],
+                                           cache_hit_rate=cache_hit_rate,
+                                           provider_gross_margin=provider_gross_margin)
+    out["annual_searches"] = annual_searches(searches_per_month_2012=searches_per_month_2012,
+                                             internet_penetration_2012=internet_penetration_2012,
+                                             internet_penetration_2020=internet_penetration_2020)
+    out["revenue_per_query"] = revenue_per_query(search_revenue=search_revenue,
+                                                 annual_searches=out["annual_searches"])
+    out["cost_to_revenue_ratio"] = cost_to_revenue_ratio(cost_per_query=out["cost_per_query"],
+                                                         revenue_per_query=out["revenue_per_query"])
+    out["optimized_cost_per_query"] = optimized_cost_per_query(cost_per_query=out["cost_per_query"],
+                                                               optimization_factor=optimization_factor,
+                                                               inhouse_factor=inhouse_factor)
+    out["optimized_share_of_revenue"] = optimized_share_of_revenue(
+        optimized_cost_per_query=out["optimized_cost_per_query"], revenue_per_query=out["revenue_per_query"])
+    out["annual_incremental_cost"] = annual_incremental_cost(
+        optimized_cost_per_query=out["optimized_cost_per_query"], annual_searches=out["annual_searches"])
+    return out
+
+
+MODEL = register(Model(
+    name="search",
+    description="LLM-powered search: cost per query at the API list price against revenue per query",
+    inputs=("prompt_words", "response_words", "samples_per_query", "results_k", "section_words",
+            "words_per_token", "api_price_per_1k_tokens", "cache_hit_rate", "provider_gross_margin",
+            "searches_per_month_2012", "internet_penetration_2012", "internet_penetration_2020",
+            "search_revenue", "optimization_factor", "inhouse_factor"),
+    outputs={
+        "tokens_per_query": Output("tokens/query", "tokens read and written per query"),
+        "api_cost_per_query": Output("USD/query", "cost per query at the API list price"),
+        "cost_per_query": Output("USD/query", "provider's cost per query"),
+        "annual_searches": Output("searches/year", "search queries per year"),
+        "revenue_per_query": Output("USD/query", "search revenue per query"),
+        "cost_to_revenue_ratio": Output("1", "cost per query / revenue per query"),
+        "optimized_cost_per_query": Output("USD/query", "cost per query after optimisation and in-house hardware"),
+        "optimized_share_of_revenue": Output("1", "optimized cost per query / revenue per query"),
+        "annual_incremental_cost": Output("USD/year", "yearly cost of LLM answers to every search"),
+    },
+    evaluate=evaluate,
+    comparisons=(("cost_per_query", "revenue_per_query"), ("optimized_cost_per_query", "revenue_per_query")),
+))

@@ -1,0 +1,107 @@
+"""Uniform draws for the priors: plain random, Latin hypercube and scrambled Sobol.
+
+Every sampler produces uniforms in the open interval (0, 1), one row per
+prior; priors turn them into values with their ``ppf``. Randomness comes from
+one integer seed:
+
+* ``random``: each prior has its own PCG64 stream seeded by
+  ``[seed, crc32(name)]``, so adding or removing a prior leaves the others'
+  draws unchanged. A slice ``[start, stop)`` is read by advancing the stream,
+  so the same sample index always gets the same number, whatever the chunk.
+* ``lhs``: a one-dimensional Latin hypercube per prior from that prior's own
+  stream (independent permutations per dimension are exactly a Latin
+  hypercube design), so the per-prior property holds here too.
+* ``sobol``: one scrambled Sobol' sequence over all the given priors (its
+  dimensions are the names in the order given); its scrambling is seeded by
+  ``[seed, crc32("sobol")]``. A Sobol' design is joint by construction, so
+  adding a prior does change the points of the others here.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.stats import qmc
+
+__all__ = ["SAMPLERS", "uniforms", "iter_uniforms", "stream"]
+
+SAMPLERS = ("random", "lhs", "sobol")
+
+# Guards ppf(0) = -inf and ppf(1) = inf: the draws are pushed inside (0, 1)
+# by at most one unit in the last place of a double near 0 and 1.
+_TINY = 2.0**-53
+
+
+def stream(seed: int, key: str) -> np.random.PCG64:
+    """The bit generator for stream ``key`` of run ``seed``."""
+    return np.random.PCG64([seed, zlib.crc32(key.encode("utf-8"))])
+
+
+def uniforms(names: Sequence[str], n: int, *, seed: int, sampler: str = "random",
+             start: int = 0, stop: int | None = None) -> np.ndarray:
+    """Draw the uniforms for samples ``start`` to ``stop`` of an ``n``-sample design.
+
+    Parameters
+    ----------
+    names : sequence of str
+        One row per name (the priors to draw).
+    n : int
+        Size of the whole design (LHS strata and Sobol balance refer to it).
+    seed : int
+        Non-negative run seed.
+    sampler : {"random", "lhs", "sobol"}
+    start, stop : int
+        The slice of the design to return; the default is all of it. Any
+        partition of ``[0, n)`` into slices gives the same numbers as one call.
+
+    Returns
+    -------
+    ndarray, shape (len(names), stop - start)
+        Values in the open interval (0, 1).
+    """
+    stop = n if stop is None else stop
+    if not 0 <= start <= stop <= n:
+        raise ValueError(f"need 0 <= start <= stop <= n, got start={start}, stop={stop}, n={n}")
+    m = stop - start
+    out = np.empty((len(names), m))
+    if sampler == "random":
+        for row, name in zip(out, names):
+            bitgen = stream(seed, name)
+            bitgen.advance(start)
+            np.random.Generator(bitgen).random(out=row)
+    elif sampler == "lhs":
+        for row, name in zip(out, names):
+            lhs = qmc.LatinHypercube(d=1, rng=np.random.Generator(stream(seed, name)))
+            row[:] = lhs.random(n)[start:stop, 0]
+    elif sampler == "sobol":
+        if names:
+            engine = qmc.Sobol(d=len(names), scramble=True, rng=np.random.Generator(stream(seed, "sobol")))
+            engine.fast_forward(start)
+            with warnings.catch_warnings():
+                # balance needs n a power of 2: checked once per run by the engine
+                warnings.filterwarnings("ignore", message=".*balance properties of Sobol", category=UserWarning)
+                out[:] = engine.random(m).T
+    else:
+        raise ValueError(f"unknown sampler {sampler!r}; valid: {', '.join(SAMPLERS)}")
+    np.clip(out, _TINY, 1.0 - _TINY, out=out)
+    return out
+
+
+def iter_uniforms(names: Sequence[str], n: int, *, seed: int, sampler: str = "random",
+                  chunk_size: int = 2**18):
+    """Yield ``(start, stop, u)`` over the design in chunks of ``chunk_size``.
+
+    The numbers equal one :func:`uniforms` call over ``[0, n)``, whatever
+    ``chunk_size``. Random and Sobol chunks are drawn as needed; a Latin
+    hypercube is drawn whole once (its strata span the design) and sliced.
+    """
+    whole = uniforms(names, n, seed=seed, sampler=sampler) if sampler == "lhs" else None
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        if whole is not None:
+            yield start, stop, whole[:, start:stop]
+        else:
+            yield start, stop, uniforms(names, n, seed=seed, sampler=sampler, start=start, stop=stop)
