@@ -154,7 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return exc.code
     with warnings.catch_warnings():
         warnings.simplefilter("always", SimWarning)
         warnings.showwarning = lambda message, *a, **k: print(f"sim: warning: {message}", file=sys.stderr)

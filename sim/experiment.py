@@ -128,7 +128,7 @@ def _files(file: str, key: str, value, base_dir: Path) -> list[Path]:
         value = [value]
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise ConfigError(file, key, f"must be a path or a non-empty list of paths, got {value!r}")
-    return [base_dir / v for v in value]
+    return [Path(os.path.normpath(base_dir / v)) for v in value]
 
 
 def _load_files(file: str, key: str, paths: list[Path]) -> dict[str, Prior]:

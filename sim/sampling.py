@@ -79,7 +79,8 @@ def uniforms(names: Sequence[str], n: int, *, seed: int, sampler: str = "random"
     elif sampler == "sobol":
         if names:
             engine = qmc.Sobol(d=len(names), scramble=True, rng=np.random.Generator(stream(seed, "sobol")))
-            engine.fast_forward(start)
+            if start:
+                engine.fast_forward(start)
             with warnings.catch_warnings():
                 # balance needs n a power of 2: checked once per run by the engine
                 warnings.filterwarnings("ignore", message=".*balance properties of Sobol", category=UserWarning)
