@@ -67,7 +67,7 @@ def cmd_run(args) -> int:
     paths = write_run(ds, Path(args.out) / experiment.name, summary)
     print(f"{experiment.title or experiment.name}: {ds.attrs['samples']:,} samples, "
           f"sampler {ds.attrs['sampler']}, seed {ds.attrs['seed']}")
-    print(format_table(summary))
+    print(format_table(summary.rename(columns=lambda c: f"P(> {c[5:]})" if c.startswith("p_gt_") else c)))
     print(f"\nwrote {paths['samples']} and {paths['summary']}")
     return 0
 
