@@ -37,6 +37,8 @@ def _plan(experiment: Experiment):
     """Per model input: the priors to evaluate (one if shared by all scenarios)."""
     plan = {}
     for name in experiment.model.inputs:
+        if name in experiment.sweeps:
+            continue
         per = [s.priors[name] for s in experiment.scenarios]
         plan[name] = per[:1] if all(p == per[0] for p in per) else per
     drawn = [n for n, ps in plan.items() if any(not p.is_fixed for p in ps)]
@@ -61,6 +63,7 @@ def _evaluate(experiment: Experiment, plan, uniforms: dict | None, m: int | None
     scenarios = list(experiment.scenario_names)
     inputs = {name: _input(priors, None if uniforms is None else uniforms.get(name), scenarios)
               for name, priors in plan.items()}
+    inputs.update(experiment.sweeps)
     outputs = dict(experiment.model.evaluate(**inputs))
     for name, da in outputs.items():
         if "scenario" not in da.dims:
@@ -68,19 +71,22 @@ def _evaluate(experiment: Experiment, plan, uniforms: dict | None, m: int | None
         if m is not None and "sample" not in da.dims:
             da = da.expand_dims(sample=m, axis=-1)
         outputs[name] = da.transpose("scenario", ..., *(["sample"] if m is not None else []))
-    return inputs, outputs
+    # a swept input named like its dim (``year``) is that dim's coordinate, not a variable
+    return {k: v for k, v in inputs.items() if k not in v.dims}, outputs
 
 
 def _label(experiment: Experiment, data_vars: dict, mode: str, coords: dict) -> xr.Dataset:
     ds = xr.Dataset(data_vars, coords=coords)
     ds = ds.assign_coords(scenario_description=("scenario", [s.description for s in experiment.scenarios]))
     base = experiment.base_priors
-    for name in experiment.model.inputs:
+    for name in base:
         prior = base[name]
         changed_in = [s.name for s in experiment.scenarios if name in s.overrides]
         ds[name].attrs = {"units": prior.unit, "long_name": prior.long_name or name.replace("_", " "),
                           "role": "input", "distribution": prior.describe(), "point": prior.point,
                           "source": prior.source or prior.note, "overridden_in": ", ".join(changed_in)}
+    for name, da in experiment.sweeps.items():
+        (ds[name] if name in ds.data_vars else ds[name].variable).attrs.update(da.attrs)
     for name, meta in experiment.model.outputs.items():
         ds[name].attrs = {"units": meta.units, "long_name": meta.long_name, "role": "output"}
     ds.attrs = {
@@ -150,7 +156,7 @@ def run(experiment: Experiment, *, samples: int | None = None, seed: int | None 
             for name, da in {**inputs, **outputs}.items():
                 if name not in store:
                     dims[name] = da.dims
-                    coords.update({c: da[c].values for c in da.coords if c not in ("scenario", "sample")})
+                    coords.update({c: da[c].variable for c in da.coords if c not in ("scenario", "sample")})
                     if "sample" not in da.dims or stop - start == n:  # nothing to assemble
                         store[name] = da.values
                         continue

@@ -36,7 +36,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import xarray as xr
+
 from ._files import read_toml
+from .catalogue import sweep_inputs
 from .errors import ConfigError
 from .models import Model, get_model
 from .priors import Prior, load_priors, parse_prior, pinned, priors_hash
@@ -44,7 +47,7 @@ from .sampling import SAMPLERS
 
 __all__ = ["Scenario", "Experiment", "load_experiment", "check_samples", "check_seed", "check_name"]
 
-EXPERIMENT_KEYS = ("title", "description", "model", "priors", "samples", "seed", "sampler", "scenarios")
+EXPERIMENT_KEYS = ("title", "description", "model", "priors", "samples", "seed", "sampler", "sweep", "scenarios")
 SCENARIO_KEYS = ("description", "files", "priors", "set")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -87,6 +90,7 @@ class Experiment:
     title: str = ""
     description: str = ""
     base_priors: Mapping[str, Prior] = field(default_factory=dict, repr=False)
+    sweeps: Mapping[str, xr.DataArray] = field(default_factory=dict, repr=False)
 
     @property
     def scenario_names(self) -> tuple[str, ...]:
@@ -192,6 +196,36 @@ def _scenario(file: str, name: str, table, base: dict[str, Prior], base_dir: Pat
     return Scenario(name=name, description=description, priors=priors, overrides=changed_names)
 
 
+def _sweeps(file: str, table, base_dir: Path, needed) -> dict[str, xr.DataArray]:
+    """Inputs supplied by ``[sweep]``: catalogue entries, or a range of years."""
+    if not isinstance(table, dict):
+        raise ConfigError(file, "sweep", f"must be a table, got {table!r}")
+    folder = Path(os.path.normpath(base_dir / table.get("catalogues", "../priors/catalogues")))
+    out: dict[str, xr.DataArray] = {}
+    for dim, selection in table.items():
+        if dim == "catalogues":
+            continue
+        if dim == "year":
+            out.update(_years(file, selection))
+        else:
+            out.update(sweep_inputs(file, dim, selection, folder, needed))
+    return out
+
+
+def _years(file: str, value) -> dict[str, xr.DataArray]:
+    key = "sweep.year"
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                                  for v in value)):
+        raise ConfigError(file, key, f"must be [first, last], two integer years, got {value!r}")
+    first, last = value
+    if last < first:
+        raise ConfigError(file, key, f"[{first}, {last}] is reversed or empty; give [first, last] with first <= last")
+    years = list(range(first, last + 1))
+    return {"year": xr.DataArray(years, dims=("year",), coords={"year": years},
+                                 attrs={"units": "year", "role": "input", "long_name": "calendar year",
+                                        "source": "experiment sweep"})}
+
+
 def load_experiment(path: str | os.PathLike) -> Experiment:
     """Read and validate an experiment file and the priors files it names.
 
@@ -219,11 +253,12 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
         raise ConfigError(file, "priors", "missing; list the priors files, for example [\"../priors/seed_2023.toml\"]")
     prior_paths = _files(file, "priors", data["priors"], path.parent)
     defined = _load_files(file, "priors", prior_paths)
-    missing = [n for n in model.inputs if n not in defined]
+    sweeps = _sweeps(file, data.get("sweep", {}), path.parent, model.inputs)
+    missing = [n for n in model.inputs if n not in defined and n not in sweeps]
     if missing:
         raise ConfigError(file, "priors", f"model {model.name!r} needs prior(s) {', '.join(missing)} "
                                           f"that no priors file defines ({', '.join(map(str, prior_paths))})")
-    base = {n: defined[n] for n in model.inputs}
+    base = {n: defined[n] for n in model.inputs if n not in sweeps}
 
     samples = check_samples(file, "samples", data.get("samples", 10_000))
     seed = check_seed(file, "seed", data.get("seed", 0))
@@ -237,7 +272,7 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
     return Experiment(name=check_name(file, "name", path.stem), path=file, model=model,
                       prior_files=tuple(str(p) for p in prior_paths), scenarios=scenarios,
                       samples=samples, seed=seed, sampler=sampler, title=data.get("title", ""),
-                      description=data.get("description", ""), base_priors=base)
+                      description=data.get("description", ""), base_priors=base, sweeps=sweeps)
 
 
 def with_settings(experiment: Experiment, *, samples=None, seed=None, sampler=None) -> Experiment:

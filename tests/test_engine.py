@@ -27,9 +27,10 @@ def test_dims_and_coords(ds):
     assert ds["cost_per_query"].dims == ("scenario", "architecture", "sample")
     assert ds["revenue_per_query"].dims == ("scenario", "sample")
     assert ds["prompt_words"].dims == ("sample",)           # shared by all scenarios: drawn once
-    assert ds["api_price_per_1k_tokens"].dims == ("scenario",)  # fixed, different per scenario
+    assert ds["api_price_per_1k_tokens"].dims == ("scenario", "sample")  # changed by scenarios
+    assert ds["words_per_token"].dims == ()                            # fixed everywhere
     assert ds["words_per_token"].dims == ()
-    assert list(ds.scenario.values) == ["baseline", "gpt35_turbo_2023"]
+    assert list(ds.scenario.values) == ["baseline", "gpt35_turbo_2023", "market_2026"]
     assert list(ds.architecture.values) == ["chatgpt_equivalent", "two_stage"]
     assert ds.sizes["sample"] == 4000
 
@@ -39,7 +40,7 @@ def test_labels_and_metadata(ds, exp):
     assert ds["cost_per_query"].attrs["role"] == "output"
     assert ds["cache_hit_rate"].attrs["role"] == "input"
     assert ds["cache_hit_rate"].attrs["units"] == "fraction"
-    assert ds["api_price_per_1k_tokens"].attrs["overridden_in"] == "gpt35_turbo_2023"
+    assert ds["api_price_per_1k_tokens"].attrs["overridden_in"] == "gpt35_turbo_2023, market_2026"
     for key in ("experiment", "seed", "sampler", "samples", "sim_version", "priors_hash", "created"):
         assert key in ds.attrs
     assert ds.attrs["priors_hash"] == exp.priors_hash()
@@ -59,7 +60,8 @@ def test_inputs_follow_their_priors(ds, exp):
     # median of 4000 draws: its sd is about 1.25 * sigma / sqrt(n) ~ 0.02 in log units for
     # prompt_words; 0.1 relative is 5 sd
     for name in ("prompt_words", "response_words", "section_words", "search_revenue"):
-        assert float(ds[name].median()) == pytest.approx(exp.base_priors[name].median(), rel=0.1)
+        values = ds[name].sel(scenario="baseline") if "scenario" in ds[name].dims else ds[name]
+        assert float(values.median()) == pytest.approx(exp.base_priors[name].median(), rel=0.1)
     assert set(np.unique(ds["results_k"])) == {3.0, 5.0, 8.0, 10.0}
 
 

@@ -85,5 +85,5 @@ def test_registry():
                                   "revenue_per_query", "cost_to_revenue_ratio", "optimized_cost_per_query",
                                   "optimized_share_of_revenue", "annual_incremental_cost"}
     assert set(model.inputs) == set(POINT)
-    with pytest.raises(KeyError, match="unknown model 'nope'; valid: search"):
+    with pytest.raises(KeyError, match="unknown model 'nope'; valid: inference, inhouse_training, roofline"):
         get_model("nope")

@@ -5,7 +5,7 @@ each serves floats, numpy arrays and xarray DataArrays alike. This package
 imports nothing from the rest of ``sim``.
 """
 
-from . import search
+from . import compute, roofline, scaling, search, trajectory
 from ._base import MODELS, Model, Output, get_model, register
 
-__all__ = ["MODELS", "Model", "Output", "get_model", "register", "search"]
+__all__ = ["MODELS", "Model", "Output", "get_model", "register", "compute", "roofline", "scaling", "search", "trajectory"]

@@ -75,32 +75,20 @@ def annual_incremental_cost(*, optimized_cost_per_query, annual_searches):
     return optimized_cost_per_query * annual_searches
 
 
-def evaluate(*, prompt_words, response_words, samples_per_query, results_k, section_words,
-             words_per_token, api_price_per_1k_tokens, cache_hit_rate, provider_gross_margin,
-             searches_per_month_2012, internet_penetration_2012, internet_penetration_2020,
-             search_revenue, optimization_factor, inhouse_factor):
-    """All outputs of sections 1 to 3; inputs are DataArrays that broadcast by name.
-
-    Returns
-    -------
-    dict of str to xarray.DataArray
-        Query-level outputs gain an ``architecture`` dim; revenue-side
-        outputs do not depend on it and do not have it.
-    """
-    words = xr.concat(
+def _words(*, prompt_words, response_words, samples_per_query, results_k, section_words):
+    """Words per query for each architecture, joined along ``architecture``."""
+    return xr.concat(
         [words_chatgpt_equivalent(prompt_words=prompt_words, response_words=response_words,
                                   samples_per_query=samples_per_query),
          words_two_stage(prompt_words=prompt_words, results_k=results_k, section_words=section_words,
                          response_words=response_words)],
         dim="architecture",
     ).assign_coords(architecture=np.array(ARCHITECTURES))
-    out = {}
-    out["tokens_per_query"] = tokens_per_query(words=words, words_per_token=words_per_token)
-    out["api_cost_per_query"] = api_cost_per_query(tokens_per_query=out["tokens_per_query"],
-                                                   api_price_per_1k_tokens=api_price_per_1k_tokens)
-    out["cost_per_query"] = cost_per_query(api_cost_per_query=out["api_cost_per_query"],
-                                           cache_hit_rate=cache_hit_rate,
-                                           provider_gross_margin=provider_gross_margin)
+
+
+def _revenue_side(out, *, searches_per_month_2012, internet_penetration_2012, internet_penetration_2020,
+                  search_revenue, optimization_factor, inhouse_factor):
+    """Sections 2 and 3, from ``out["cost_per_query"]``; adds to ``out``."""
     out["annual_searches"] = annual_searches(searches_per_month_2012=searches_per_month_2012,
                                              internet_penetration_2012=internet_penetration_2012,
                                              internet_penetration_2020=internet_penetration_2020)
@@ -116,6 +104,33 @@ def evaluate(*, prompt_words, response_words, samples_per_query, results_k, sect
     out["annual_incremental_cost"] = annual_incremental_cost(
         optimized_cost_per_query=out["optimized_cost_per_query"], annual_searches=out["annual_searches"])
     return out
+
+
+def evaluate(*, prompt_words, response_words, samples_per_query, results_k, section_words,
+             words_per_token, api_price_per_1k_tokens, cache_hit_rate, provider_gross_margin,
+             searches_per_month_2012, internet_penetration_2012, internet_penetration_2020,
+             search_revenue, optimization_factor, inhouse_factor):
+    """All outputs of sections 1 to 3; inputs are DataArrays that broadcast by name.
+
+    Returns
+    -------
+    dict of str to xarray.DataArray
+        Query-level outputs gain an ``architecture`` dim; revenue-side
+        outputs do not depend on it and do not have it.
+    """
+    words = _words(prompt_words=prompt_words, response_words=response_words,
+                   samples_per_query=samples_per_query, results_k=results_k, section_words=section_words)
+    out = {}
+    out["tokens_per_query"] = tokens_per_query(words=words, words_per_token=words_per_token)
+    out["api_cost_per_query"] = api_cost_per_query(tokens_per_query=out["tokens_per_query"],
+                                                   api_price_per_1k_tokens=api_price_per_1k_tokens)
+    out["cost_per_query"] = cost_per_query(api_cost_per_query=out["api_cost_per_query"],
+                                           cache_hit_rate=cache_hit_rate,
+                                           provider_gross_margin=provider_gross_margin)
+    return _revenue_side(out, searches_per_month_2012=searches_per_month_2012,
+                         internet_penetration_2012=internet_penetration_2012,
+                         internet_penetration_2020=internet_penetration_2020, search_revenue=search_revenue,
+                         optimization_factor=optimization_factor, inhouse_factor=inhouse_factor)
 
 
 MODEL = register(Model(

@@ -1,0 +1,142 @@
+"""Catalogues of accelerators, cloud offerings and language models (data files).
+
+An experiment sweeps catalogue entries as named coordinates::
+
+    [sweep]
+    model = ["gpt3", "palm"]        # or "all": entries of models.toml
+    hardware = "all"                # entries of offerings.toml
+    catalogues = "../priors/catalogues"   # the default, relative to the experiment
+
+A swept coordinate supplies the model inputs it knows (``params`` and
+``tokens`` for ``model``; ``peak_flops``, ``price_per_chip_hour``,
+``accelerator_memory_bytes`` and ``memory_bandwidth`` for ``hardware``) as
+DataArrays along that dim, in place of priors of the same name.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import xarray as xr
+
+from ._files import read_toml
+from .errors import ConfigError
+
+__all__ = ["load_catalogue", "sweep_inputs", "SWEEP_FIELDS", "CATALOGUE_FILES"]
+
+CATALOGUE_FILES = {"accelerators": "accelerators.toml", "offerings": "offerings.toml", "models": "models.toml"}
+
+# field: (kind, required); kinds: str, positive, fraction (0, 1], range
+_SCHEMAS = {
+    "accelerators": {"name": ("str", True), "peak_flops": ("positive", True), "memory_bytes": ("positive", True),
+                     "memory_bandwidth": ("positive", True), "power_w": ("positive", False),
+                     "price_usd": ("range", False), "date": ("str", True), "source": ("str", True)},
+    "offerings": {"accelerator": ("str", True), "provider": ("str", True), "plan": ("str", True),
+                  "price_per_chip_hour": ("positive", True), "date": ("str", True), "source": ("str", True)},
+    "models": {"name": ("str", True), "params": ("positive", True), "tokens": ("positive", True),
+               "hardware": ("str", False), "reported_mfu": ("fraction", False), "chip_hours": ("positive", False),
+               "source": ("str", True)},
+}
+
+#: Model inputs each sweep supplies, and the catalogue field each comes from.
+SWEEP_FIELDS = {
+    "model": {"params": "params", "tokens": "tokens"},
+    "hardware": {"peak_flops": "peak_flops", "price_per_chip_hour": "price_per_chip_hour",
+                 "accelerator_memory_bytes": "memory_bytes", "memory_bandwidth": "memory_bandwidth"},
+}
+_UNITS = {"params": "parameters", "tokens": "tokens", "peak_flops": "FLOP/s", "price_per_chip_hour": "USD/chip-hour",
+          "accelerator_memory_bytes": "bytes", "memory_bandwidth": "bytes/s"}
+
+
+def _check(file: str, key: str, kind: str, value):
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ConfigError(file, key, f"must be a string, got {value!r}")
+        return value
+    if kind == "range":
+        ok = isinstance(value, list) and len(value) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+        if not ok or not 0 < value[0] <= value[1]:
+            raise ConfigError(file, key, f"must be [low, high] with 0 < low <= high, got {value!r}")
+        return [float(v) for v in value]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(file, key, f"must be a finite number, got {value!r}")
+    if kind == "positive" and not value > 0:
+        raise ConfigError(file, key, f"must be > 0, got {value!r}")
+    if kind == "fraction" and not 0 < value <= 1:
+        raise ConfigError(file, key, f"must be in (0, 1], got {value!r}")
+    return float(value)
+
+
+def load_catalogue(folder: str | Path, kind: str) -> dict[str, dict]:
+    """Read and validate one catalogue (``accelerators``, ``offerings`` or ``models``)."""
+    path = Path(folder) / CATALOGUE_FILES[kind]
+    file = str(path)
+    data = read_toml(path, f"{kind} catalogue")
+    table = data.get(kind)
+    if set(data) - {kind, "title"} or not isinstance(table, dict) or not table:
+        raise ConfigError(file, kind, f"the file must hold [{kind}.NAME] tables and nothing else")
+    schema = _SCHEMAS[kind]
+    entries = {}
+    for name, entry in table.items():
+        key = f"{kind}.{name}"
+        if not isinstance(entry, dict):
+            raise ConfigError(file, key, f"must be a table, got {entry!r}")
+        for field in entry:
+            if field not in schema:
+                raise ConfigError(file, f"{key}.{field}", f"unknown field; valid: {', '.join(schema)}")
+        for field, (fkind, required) in schema.items():
+            if field not in entry:
+                if required:
+                    raise ConfigError(file, f"{key}.{field}", f"missing; every {kind[:-1]} needs {field}")
+                continue
+            entry[field] = _check(file, f"{key}.{field}", fkind, entry[field])
+        entries[name] = entry
+    if kind == "offerings":
+        accelerators = load_catalogue(folder, "accelerators")
+        for name, entry in entries.items():
+            if entry["accelerator"] not in accelerators:
+                raise ConfigError(file, f"offerings.{name}.accelerator",
+                                  f"{entry['accelerator']!r} is not in {Path(folder) / CATALOGUE_FILES['accelerators']}; "
+                                  f"valid: {', '.join(accelerators)}")
+            entry["_accelerator"] = accelerators[entry["accelerator"]]
+    return entries
+
+
+def sweep_inputs(file: str, dim: str, selection, folder: Path, needed) -> dict[str, xr.DataArray]:
+    """DataArrays along ``dim`` for the inputs the sweep supplies and the model needs."""
+    key = f"sweep.{dim}"
+    if dim not in SWEEP_FIELDS:
+        raise ConfigError(file, key, f"unknown sweep; valid: {', '.join(SWEEP_FIELDS)}")
+    entries = load_catalogue(folder, "models" if dim == "model" else "offerings")
+    if selection == "all":
+        names = list(entries)
+    elif isinstance(selection, list) and selection and all(isinstance(s, str) for s in selection):
+        names = selection
+        for name in names:
+            if name not in entries:
+                raise ConfigError(file, key, f"{name!r} is not in the {dim} catalogue; valid: {', '.join(entries)}")
+        if len(set(names)) != len(names):
+            raise ConfigError(file, key, f"names must be distinct, got {names}")
+    else:
+        raise ConfigError(file, key, f"must be \"all\" or a non-empty list of catalogue names, got {selection!r}")
+
+    def value(entry, field):
+        return entry[field] if field in entry else entry["_accelerator"][field]
+
+    if dim == "model":
+        extra = {"model_name": (dim, [entries[n]["name"] for n in names])}
+    else:
+        extra = {"accelerator": (dim, [entries[n]["accelerator"] for n in names]),
+                 "provider": (dim, [entries[n]["provider"] for n in names]),
+                 "plan": (dim, [entries[n]["plan"] for n in names])}
+    out = {}
+    for input_name, field in SWEEP_FIELDS[dim].items():
+        if input_name in needed:
+            out[input_name] = xr.DataArray([value(entries[n], field) for n in names], dims=(dim,),
+                                           coords={dim: names, **extra},
+                                           attrs={"units": _UNITS[input_name], "role": "input",
+                                                  "long_name": input_name.replace("_", " "),
+                                                  "source": f"{dim} catalogue ({folder})"})
+    return out

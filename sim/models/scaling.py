@@ -1,0 +1,67 @@
+"""Compute-optimal scaling: the Chinchilla loss fit (SPEC section 9).
+
+``loss(N, D) = E + A / N**alpha + B / D**beta`` (Hoffmann et al. 2022).
+"""
+
+from __future__ import annotations
+
+from ._base import Model, Output, register
+
+
+def parameter_term(*, params, loss_A, loss_alpha):
+    return loss_A / params**loss_alpha
+
+
+def data_term(*, tokens, loss_B, loss_beta):
+    return loss_B / tokens**loss_beta
+
+
+def loss(*, params, tokens, loss_E, loss_A, loss_B, loss_alpha, loss_beta):
+    return (loss_E + parameter_term(params=params, loss_A=loss_A, loss_alpha=loss_alpha)
+            + data_term(tokens=tokens, loss_B=loss_B, loss_beta=loss_beta))
+
+
+def compute_optimal(compute_flops, *, loss_A, loss_B, loss_alpha, loss_beta, **_):
+    """Parameters and tokens minimising the loss for a budget ``C = 6 N D``.
+
+    Setting the derivative of the loss along ``D = C / (6 N)`` to zero gives
+    ``N = G (C/6)**(beta/(alpha+beta))`` with
+    ``G = (alpha A / (beta B))**(1/(alpha+beta))``, and ``D = C / (6 N)``
+    (Hoffmann et al. 2022, appendix D). Works on floats, arrays and DataArrays.
+
+    Returns
+    -------
+    (params, tokens)
+    """
+    g = (loss_alpha * loss_A / (loss_beta * loss_B)) ** (1.0 / (loss_alpha + loss_beta))
+    params = g * (compute_flops / 6.0) ** (loss_beta / (loss_alpha + loss_beta))
+    return params, compute_flops / (6.0 * params)
+
+
+def evaluate(*, params, tokens, loss_E, loss_A, loss_B, loss_alpha, loss_beta):
+    out = {"parameter_term": parameter_term(params=params, loss_A=loss_A, loss_alpha=loss_alpha),
+           "data_term": data_term(tokens=tokens, loss_B=loss_B, loss_beta=loss_beta)}
+    out["loss"] = loss_E + out["parameter_term"] + out["data_term"]
+    flops = 6.0 * params * tokens
+    out["compute_optimal_params"], out["compute_optimal_tokens"] = compute_optimal(
+        flops, loss_A=loss_A, loss_B=loss_B, loss_alpha=loss_alpha, loss_beta=loss_beta)
+    out["compute_optimal_loss"] = loss(params=out["compute_optimal_params"], tokens=out["compute_optimal_tokens"],
+                                       loss_E=loss_E, loss_A=loss_A, loss_B=loss_B, loss_alpha=loss_alpha,
+                                       loss_beta=loss_beta)
+    return out
+
+
+MODEL = register(Model(
+    name="scaling",
+    description="Chinchilla loss L(N, D) and the compute-optimal allocation of the same budget",
+    inputs=("params", "tokens", "loss_E", "loss_A", "loss_B", "loss_alpha", "loss_beta"),
+    outputs={
+        "loss": Output("nats/token", "pre-training loss"),
+        "parameter_term": Output("nats/token", "loss term from finite parameters, A / N**alpha"),
+        "data_term": Output("nats/token", "loss term from finite data, B / D**beta"),
+        "compute_optimal_params": Output("parameters", "loss-minimising parameters for the same 6ND budget"),
+        "compute_optimal_tokens": Output("tokens", "loss-minimising tokens for the same 6ND budget"),
+        "compute_optimal_loss": Output("nats/token", "loss at the compute-optimal allocation"),
+    },
+    evaluate=evaluate,
+))

@@ -1,0 +1,60 @@
+"""Cost trajectories over years (SPEC section 8).
+
+From the base year's costs, each year multiplies
+
+* the provider's compute cost by ``hardware_cost_factor * param_efficiency_factor
+  / mfu_gain_factor`` (cheaper FLOP, fewer parameters at equal quality, higher
+  utilisation), and
+* the API list price by ``api_price_factor``,
+
+each an uncertain yearly factor. ``share_below_threshold`` is 1 from the first
+year the optimized share of revenue per query falls below
+``share_threshold`` on, so its mean over samples is the probability that the
+threshold has been crossed by that year.
+"""
+
+from __future__ import annotations
+
+from . import search
+from ._base import Model, Output, register
+
+
+def yearly_compute_cost_factor(*, hardware_cost_factor, param_efficiency_factor, mfu_gain_factor):
+    return hardware_cost_factor * param_efficiency_factor / mfu_gain_factor
+
+
+def evaluate(*, year, base_year, hardware_cost_factor, param_efficiency_factor, mfu_gain_factor, api_price_factor,
+             share_threshold, training_cost_base, **p):
+    base = search.evaluate(**p)
+    elapsed = year - base_year
+    compute = yearly_compute_cost_factor(hardware_cost_factor=hardware_cost_factor,
+                                         param_efficiency_factor=param_efficiency_factor,
+                                         mfu_gain_factor=mfu_gain_factor) ** elapsed
+    out = {"api_cost_per_query": base["api_cost_per_query"] * api_price_factor**elapsed,
+           "cost_per_query": base["cost_per_query"] * compute,
+           "revenue_per_query": base["revenue_per_query"]}
+    out["optimized_cost_per_query"] = base["optimized_cost_per_query"] * compute
+    out["optimized_share_of_revenue"] = out["optimized_cost_per_query"] / out["revenue_per_query"]
+    below = out["optimized_share_of_revenue"] < share_threshold
+    out["share_below_threshold"] = (below.cumsum("year") > 0) * 1.0
+    out["training_cost"] = training_cost_base * compute
+    return out
+
+
+MODEL = register(Model(
+    name="trajectory",
+    description="Cost per query and training cost by year under uncertain yearly improvement factors",
+    inputs=search.MODEL.inputs + ("year", "base_year", "hardware_cost_factor", "param_efficiency_factor",
+                                  "mfu_gain_factor", "api_price_factor", "share_threshold", "training_cost_base"),
+    outputs={
+        "api_cost_per_query": Output("USD/query", "cost per query at the API list price"),
+        "cost_per_query": Output("USD/query", "provider's cost per query"),
+        "revenue_per_query": Output("USD/query", "search revenue per query"),
+        "optimized_cost_per_query": Output("USD/query", "cost per query after optimisation and in-house hardware"),
+        "optimized_share_of_revenue": Output("1", "optimized cost per query / revenue per query"),
+        "share_below_threshold": Output("1", "1 once the optimized share has fallen below the threshold"),
+        "training_cost": Output("USD", "training cost of a model of fixed capability"),
+    },
+    evaluate=evaluate,
+    comparisons=search.MODEL.comparisons,
+))
