@@ -37,6 +37,13 @@ def _tolerance(file, key, fig):
     return f"> {value:g}", lambda x: x > value
 
 
+def _pick(file, key, da, select) -> float:
+    try:
+        return float(da.sel(select))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(file, key, f"{select} does not pick one value: {exc}") from None
+
+
 def check_figures(figures: str | os.PathLike | None = None, *, root: str | os.PathLike = ".") -> pd.DataFrame:
     """Evaluate each figure's experiment in point mode and compare.
 
@@ -73,10 +80,10 @@ def check_figures(figures: str | os.PathLike | None = None, *, root: str | os.Pa
         if fig["output"] not in ds:
             raise ConfigError(file, f"{key}.output", f"{fig['output']!r} is not an output of {exp_path}")
         select = {"scenario": fig["scenario"], **fig.get("select", {})}
-        try:
-            value = float(ds[fig["output"]].sel(select))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(file, f"{key}.select", f"{select} does not pick one value: {exc}") from None
+        value = _pick(file, f"{key}.select", ds[fig["output"]], select)
+        if "relative_to" in fig:  # a reduction: 1 - value / value at the reference selection
+            value = 1.0 - value / _pick(file, f"{key}.relative_to", ds[fig["output"]],
+                                        {**select, **fig["relative_to"]})
         rows.append({
             "section": fig["section"], "output": fig["output"],
             "selection": ", ".join(f"{v}" for v in select.values()),

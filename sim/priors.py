@@ -480,6 +480,9 @@ def parse_prior(name: str, table: Any, *, file: str, key: str, base: Prior | Non
             text[tk] = getattr(base, tk)
     if "unit" not in text:
         raise ConfigError(file, f"{key}.unit", "missing; give the unit (for example \"USD\", \"words\", \"fraction\")")
+    if text["unit"] == "fraction" and not (0.0 <= lo and hi <= 1.0):
+        raise ConfigError(file, key, f"unit 'fraction' needs values in [0, 1], but the {dist} prior's support is "
+                                     f"[{_fmt(lo)}, {_fmt(hi)}]; use a beta prior or truncate = [0, 1]")
     if not (text.get("source") or text.get("note")):
         raise ConfigError(file, key, "needs a 'source' or a 'note' saying where the value and range come from")
 

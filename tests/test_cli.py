@@ -60,7 +60,7 @@ def test_point_and_check(project, capsys):
     code, out, _ = cli(capsys, "point")
     assert code == 0 and "0.06557" in out
     code, out, _ = cli(capsys, "check")
-    assert code == 0 and "8 of 8 figures reproduced within tolerance" in out
+    assert code == 0 and "30 of 30 figures reproduced within tolerance" in out
 
 
 def test_validate_shipped_files(capsys):

@@ -1,0 +1,277 @@
+"""Sections 4 to 9: equations by hand, SPEC's tables, roofline limits, catalogues."""
+
+import shutil
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import sim
+import sim.cli
+from sim.catalogue import load_catalogue
+from sim.errors import ConfigError
+from sim.models import compute, roofline, scaling
+
+from .conftest import ROOT, write
+
+
+def point(name):
+    ds = sim.point(sim.load_experiment(ROOT / "experiments" / f"{name}.toml"))
+    return ds.squeeze("scenario", drop=True) if ds.sizes["scenario"] == 1 else ds
+
+
+# --- SPEC's tables, copied from ../shared/SPEC.md -----------------------------
+
+@pytest.mark.parametrize("hardware, expected", [("a100_aws_1yr", 0.003515), ("tpu_v4_gcp_ondemand", 0.00534)])
+def test_section4_inference_cost(hardware, expected):
+    value = float(point("inference_cost")["inference_cost_per_1k_tokens"].sel(hardware=hardware))
+    assert abs(value - expected) <= 0.02 * expected
+
+
+def test_section4_implied_margin():
+    value = float(point("inference_cost")["implied_api_gross_margin"].sel(hardware="a100_aws_1yr"))
+    assert 0.80 <= value <= 0.85
+
+
+@pytest.mark.parametrize("model, expected", [("gpt3", 1.398e6), ("gopher", 2.237e6), ("mt_nlg", 3.811e6),
+                                             ("chinchilla", 2.610e6), ("palm", 1.1217e7)])
+def test_section5_training_cost(model, expected):
+    value = float(point("training_cost")["training_cost"].sel(model=model, hardware="tpu_v4_gcp_1yr"))
+    assert abs(value - expected) <= 0.01 * expected
+
+
+def test_section6_training_memory():
+    p = point("training_cost")
+    assert float(p["training_memory_bytes"].sel(model="gpt3")) == pytest.approx(3.5e12, rel=1e-12)
+    # 80 GB H100s: ceil(3.5e12 / 80e9) = 44
+    assert float(p["min_accelerators"].sel(model="gpt3", hardware="h100_lambda")) == 44
+
+
+def test_section7_inhouse():
+    cost = point("inhouse_training")["inhouse_cost"]
+    v100, h100 = float(cost.sel(scenario="v100_2020")), float(cost.sel(scenario="h100"))
+    assert abs(v100 - 744e3) <= 0.15 * 744e3
+    assert abs(h100 - 312e3) <= 0.15 * 312e3
+    assert 0.50 <= 1 - h100 / v100 <= 0.65
+
+
+@pytest.mark.parametrize("model, loss, p_term, d_term", [("dense_1t", 1.9750, 0.0338, 0.2511),
+                                                         ("gpt3", 2.0023, 0.0611, 0.2511),
+                                                         ("chinchilla", 1.9366, 0.0835, 0.1632)])
+def test_section9_scaling(model, loss, p_term, d_term):
+    p = point("scaling_loss").sel(scenario="hoffmann_2022", model=model)
+    assert float(p["loss"]) == pytest.approx(loss, abs=1e-3)
+    assert float(p["parameter_term"]) == pytest.approx(p_term, abs=1e-3)
+    assert float(p["data_term"]) == pytest.approx(d_term, abs=1e-3)
+
+
+def test_section9_trillion_params_still_worse_than_chinchilla():
+    loss = point("scaling_loss")["loss"].sel(scenario="hoffmann_2022")
+    assert float(loss.sel(model="dense_1t")) > float(loss.sel(model="chinchilla"))
+
+
+# --- equations by hand -------------------------------------------------------
+
+def test_inference_by_hand():
+    # 2 * 1e9 * 1000 FLOP / (1e12 FLOP/s * 0.5) = 4 s; 4 / 3600 h * $3.6 = $0.004
+    out = compute.evaluate_inference(params=1e9, peak_flops=1e12, mfu_inference=0.5, price_per_chip_hour=3.6,
+                                     api_price_per_1k_tokens=0.01)
+    assert out["seconds_per_1k_tokens"] == pytest.approx(4.0, rel=1e-14)
+    assert out["inference_cost_per_1k_tokens"] == pytest.approx(0.004, rel=1e-14)
+    assert out["implied_api_gross_margin"] == pytest.approx(0.6, rel=1e-14)
+
+
+def test_training_by_hand():
+    # 6 * 1e9 * 2e9 = 1.2e19 FLOP; / (1e12 * 0.5) / 3600 = 6666.67 h; * $3 = $20,000
+    out = compute.evaluate_training(params=1e9, tokens=2e9, peak_flops=1e12, mfu_training=0.5,
+                                    price_per_chip_hour=3.0, training_bytes_per_param=20,
+                                    accelerator_memory_bytes=16e9)
+    assert out["training_flops"] == 1.2e19
+    assert out["training_chip_hours"] == pytest.approx(1.2e19 / 0.5e12 / 3600, rel=1e-14)
+    assert out["training_cost"] == pytest.approx(20_000.0, rel=1e-12)
+    assert out["training_memory_bytes"] == 2e10
+    assert out["min_accelerators"] == 2.0  # ceil(20 GB / 16 GB)
+
+
+def test_inhouse_by_hand():
+    # 8760 chip-hours on a $8,760 chip over 2 years: half its price; energy 8760 * 0.5 kW * 1.2 * $0.1
+    out = compute.evaluate_inhouse(params=1e9, tokens=1e9, peak_flops=6e18 / (0.5 * 3600 * 8760), mfu_training=0.5,
+                                   chip_price=8760.0, lifetime_years=2.0, chip_power_kw=0.5, pue=1.2,
+                                   electricity_price_per_kwh=0.1)
+    assert out["chip_hours"] == pytest.approx(8760.0, rel=1e-12)
+    assert out["hardware_cost"] == pytest.approx(4380.0, rel=1e-12)
+    assert out["energy_kwh"] == pytest.approx(8760 * 0.6, rel=1e-12)
+    assert out["inhouse_cost"] == pytest.approx(4380.0 + 8760 * 0.6 * 0.1, rel=1e-12)
+
+
+def test_scaling_by_hand():
+    out = scaling.evaluate(params=1e8, tokens=1e10, loss_E=1.0, loss_A=100.0, loss_B=1000.0, loss_alpha=0.5,
+                           loss_beta=0.5)
+    # 100 / 1e4 = 0.01; 1000 / 1e5 = 0.01
+    assert out["parameter_term"] == pytest.approx(0.01) and out["data_term"] == pytest.approx(0.01)
+    assert out["loss"] == pytest.approx(1.02)
+
+
+def test_compute_optimal_against_brute_force():
+    constants = dict(loss_E=1.69, loss_A=406.4, loss_B=410.7, loss_alpha=0.34, loss_beta=0.28)
+    for budget in (1e21, 5.76e23, 1e25):
+        n_opt, d_opt = scaling.compute_optimal(budget, **constants)
+        assert 6 * n_opt * d_opt == pytest.approx(budget, rel=1e-12)
+        grid = np.logspace(np.log10(n_opt) - 2, np.log10(n_opt) + 2, 400_001)  # step 2.3e-5 in log N
+        losses = scaling.loss(params=grid, tokens=budget / (6 * grid), **constants)
+        best = grid[np.argmin(losses)]
+        assert best == pytest.approx(n_opt, rel=1e-4)
+        assert scaling.loss(params=n_opt, tokens=d_opt, **constants) <= losses.min() + 1e-12
+
+
+# --- roofline ----------------------------------------------------------------
+
+ROOF = dict(params=70e9, bytes_per_param=2.0, peak_flops=1e15, memory_bandwidth=3e12, price_per_chip_hour=3.6,
+            prompt_tokens=1000.0, output_tokens=400.0, mfu_prefill=0.6, mfu_decode_max=0.5,
+            bandwidth_utilisation=0.6, kv_bytes_per_token=327680.0)
+
+
+def test_roofline_batch_one_is_bandwidth_bound():
+    out = roofline.evaluate(batch_size=1.0, **ROOF)
+    assert out["decode_memory_bound"] == 1.0
+    # each token reads the weights and the KV cache at 60 % of 3 TB/s
+    step = (2.0 * 70e9 + 327680.0 * 1200.0) / (3e12 * 0.6)
+    assert out["decode_seconds_per_request"] == pytest.approx(400 * step, rel=1e-12)
+    assert out["decode_tokens_per_second"] == pytest.approx(1 / step, rel=1e-12)
+
+
+def test_roofline_large_batch_tends_to_compute_bound():
+    big = roofline.evaluate(batch_size=1e7, **{**ROOF, "kv_bytes_per_token": 0.0})
+    assert big["decode_memory_bound"] == 0.0
+    # per token: 2N FLOP at mfu_decode_max, exactly, once the weights' read is shared by enough sequences
+    assert big["decode_seconds_per_request"] / 400 == pytest.approx(2 * 70e9 / (1e15 * 0.5), rel=1e-12)
+    # effective MFU rises with batch toward the compute bound and never exceeds it
+    mfus = [roofline.evaluate(batch_size=b, **ROOF)["effective_mfu"] for b in (1, 8, 64, 512, 4096)]
+    assert all(np.diff(mfus) >= 0) and mfus[0] < 0.05 and max(mfus) <= 0.6
+
+
+def test_roofline_vectorised_over_batch():
+    batch = xr.DataArray([1.0, 64.0, 1e6], dims="sample")
+    out = roofline.evaluate(batch_size=batch, **ROOF)
+    assert out["roofline_cost_per_1k_tokens"].dims == ("sample",)
+    np.testing.assert_array_equal(out["decode_memory_bound"], [1.0, 1.0, 0.0])
+
+
+# --- runs of the new experiments ------------------------------------------
+
+@pytest.mark.parametrize("name, dims", [
+    ("inference_cost", {"hardware"}), ("training_cost", {"model", "hardware"}), ("scaling_loss", {"model"}),
+    ("inhouse_training", set()), ("roofline", {"hardware"}), ("search_cost_basis", {"cost_basis", "architecture"}),
+    ("trajectory", {"year", "architecture"}),
+])
+def test_experiment_runs_from_cli(project, capsys, name, dims):
+    assert sim.cli.main(["run", name, "--samples", "256"]) == 0
+    ds = xr.open_dataset(project / "outputs" / name / "samples.nc")
+    out_dims = set().union(*(ds[v].dims for v in ds.data_vars if ds[v].attrs["role"] == "output"))
+    assert dims <= out_dims and {"scenario", "sample"} <= out_dims
+    for dim in dims:
+        assert ds[dim].size > 1
+    summary = (project / "outputs" / name / "summary.csv").read_text().splitlines()[0].split(",")
+    assert summary[:2] == ["output", "units"] and dims <= set(summary)
+
+
+def test_training_sweep_has_every_model_and_offering():
+    ds = sim.run(sim.load_experiment(ROOT / "experiments" / "training_cost.toml"), samples=100)
+    assert ds.sizes["model"] == len(load_catalogue(ROOT / "priors" / "catalogues", "models"))
+    assert ds.sizes["hardware"] == len(load_catalogue(ROOT / "priors" / "catalogues", "offerings"))
+    assert list(ds["accelerator"].sel(hardware=["a100_aws_1yr", "tpu_v4_gcp_1yr"]).values) == ["a100_40gb", "tpu_v4"]
+    assert ds["training_cost"].dims == ("scenario", "model", "hardware", "sample")
+
+
+def test_trajectory_probability_never_falls():
+    ds = sim.run(sim.load_experiment(ROOT / "experiments" / "trajectory.toml"), samples=500, seed=1)
+    p = ds["share_below_threshold"].mean("sample")
+    assert (p.diff("year") >= 0).all()
+    assert list(ds.year.values) == list(range(2023, 2031))
+
+
+def test_search_cost_basis_compute_path_by_hand():
+    p = point("search_cost_basis").sel(architecture="two_stage")
+    tokens = 14050 / 0.75
+    # compute basis: tokens * inference cost per 1k (A100, AWS 1-year, 21.3 % MFU) * (1 - cache hit rate)
+    per_1k = 2 * 175e9 * 1000 / (312e12 * 0.213) / 3600 * 2.4025
+    assert float(p["cost_per_query"].sel(cost_basis="compute")) == pytest.approx(tokens / 1000 * per_1k * 0.7,
+                                                                                 rel=1e-12)
+    assert float(p["cost_per_query"].sel(cost_basis="api_list_price")) == pytest.approx(0.0655667, rel=1e-5)
+
+
+# --- catalogue bad input -------------------------------------------------------
+
+@pytest.fixture
+def catalogues(project):
+    return project / "priors" / "catalogues"
+
+
+def edit(path, old, new):
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize("file, old, new, match", [
+    ("offerings.toml", "price_per_chip_hour = 2.4025", "price_per_chip_hour = -1",
+     r"offerings\.toml: offerings\.a100_aws_1yr\.price_per_chip_hour: must be > 0, got -1"),
+    ("offerings.toml", "price_per_chip_hour = 2.4025", "price_per_chip_hour = 0",
+     r"offerings\.a100_aws_1yr\.price_per_chip_hour: must be > 0, got 0"),
+    ("accelerators.toml", "peak_flops = 125e12", "peak_flops = 0",
+     r"accelerators\.toml: accelerators\.v100\.peak_flops: must be > 0, got 0"),
+    ("accelerators.toml", "power_w = 300", "power_w = -300", r"accelerators\.v100\.power_w: must be > 0"),
+    ("accelerators.toml", "memory_bandwidth = 900e9       # bytes/s\n", "",
+     r"accelerators\.v100\.memory_bandwidth: missing; every accelerator needs memory_bandwidth"),
+    ("models.toml", "params = 175e9", "params = -175e9", r"models\.toml: models\.gpt3\.params: must be > 0"),
+    ("models.toml", "reported_mfu = 0.213", "reported_mfu = 1.3",
+     r"models\.toml: models\.gpt3\.reported_mfu: must be in \(0, 1\], got 1\.3"),
+    ("models.toml", "tokens = 300e9\nhardware = \"V100\"", "hardware = \"V100\"",
+     r"models\.gpt3\.tokens: missing; every model needs tokens"),
+    ("offerings.toml", 'accelerator = "a100_40gb"', 'accelerator = "a100_4gb"',
+     r"offerings\.a100_aws_1yr\.accelerator: 'a100_4gb' is not in .*accelerators\.toml; valid: v100, a100_40gb"),
+])
+def test_bad_catalogue_entry(project, capsys, catalogues, file, old, new, match):
+    edit(catalogues / file, old, new)
+    assert sim.cli.main(["run", "training_cost", "--samples", "10"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and __import__("re").search(match, err), err
+    assert not (project / "outputs").exists()
+
+
+@pytest.mark.parametrize("sweep, match", [
+    ('[sweep]\nmodel = ["gpt5"]\n', r"experiments/bad\.toml: sweep\.model: 'gpt5' is not in the model catalogue; "
+                                    r"valid: gpt3, gopher"),
+    ('[sweep]\nhardware = ["h900"]\n', r"sweep\.hardware: 'h900' is not in the hardware catalogue"),
+    ('[sweep]\nhardware = 3\n', r"sweep\.hardware: must be \"all\" or a non-empty list of catalogue names, got 3"),
+    ('[sweep]\ngpu = "all"\n', r"sweep\.gpu: unknown sweep; valid: model, hardware"),
+    ('[sweep]\nyear = [2030, 2023]\n', r"sweep\.year: \[2030, 2023\] is reversed or empty; give \[first, last\]"),
+    ('[sweep]\nyear = [2023]\n', r"sweep\.year: must be \[first, last\], two integer years, got \[2023\]"),
+])
+def test_bad_sweep(project, capsys, sweep, match):
+    write(project / "experiments" / "bad.toml",
+          'model = "training"\npriors = ["../priors/compute_2023.toml"]\n' + sweep)
+    assert sim.cli.main(["run", "experiments/bad.toml", "--samples", "10"]) == 2
+    err = capsys.readouterr().err
+    assert __import__("re").search(match, err), err
+
+
+@pytest.mark.parametrize("line, match", [
+    ('dist = "beta"\nci90 = [0.30, 0.55]\npoint = 0.462', None),
+    ('dist = "fixed"\npoint = 1.5', r"priors\.mfu_training: unit 'fraction' needs values in \[0, 1\], but the fixed "
+                                    r"prior's support is \[1\.5, 1\.5\]; use a beta prior or truncate = \[0, 1\]"),
+    ('dist = "normal"\nmean = 0.4\nsd = 0.1\npoint = 0.4', r"priors\.mfu_training: unit 'fraction' needs values in "
+                                                        r"\[0, 1\], but the normal prior's support is \[-inf, inf\]"),
+])
+def test_mfu_outside_unit_interval_rejected(project, capsys, line, match):
+    path = project / "priors" / "compute_2023.toml"
+    text = path.read_text()
+    start = text.index("[priors.mfu_training]")
+    end = text.index("[priors.training_bytes_per_param]")
+    path.write_text(text[:start] + f'[priors.mfu_training]\n{line}\nunit = "fraction"\nnote = "n"\n\n' + text[end:])
+    code = sim.cli.main(["validate", str(path)])
+    err = capsys.readouterr().err
+    if match is None:
+        assert code == 0, err
+    else:
+        assert code == 2 and __import__("re").search(match, err), err
