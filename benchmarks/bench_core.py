@@ -114,6 +114,17 @@ def large_run(n: int) -> dict:
     return {"samples": n, "wall_s": wall, "peak_rss_gib": peak_kib / 2**20, "output_gib": size / 2**30}
 
 
+def training_sweep(n: int) -> dict:
+    """Training cost of every catalogue model on every offering (one run)."""
+    exp = sim.load_experiment(ROOT / "experiments" / "training_cost.toml")
+    sim.run(exp, samples=100)
+    t0 = time.perf_counter()
+    ds = sim.run(exp, samples=n)
+    wall = time.perf_counter() - t0
+    return {"samples": n, "cells": ds.sizes["model"] * ds.sizes["hardware"], "wall_s": wall,
+            "dataset_gib": ds.nbytes / 2**30}
+
+
 def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}"
 
@@ -135,6 +146,10 @@ def main() -> None:
     print(f"  sim.run             {c['sim_median_s']:.3f} s  (min {c['sim_min_s']:.3f})")
     print(f"  ratio sim / hand    {c['ratio_median']:.2f}  (of minima {c['ratio_min']:.2f}; target <= 1.5)")
     rows.append({"benchmark": "run_vs_numpy", **c})
+    t = training_sweep(100_000)
+    print(f"\ntraining cost sweep: {t['cells']} model x offering cells, {t['samples']:,} samples: "
+          f"{t['wall_s']:.2f} s, dataset {t['dataset_gib']:.2f} GiB")
+    rows.append({"benchmark": "training_sweep", **t})
     if not args.skip_large:
         r = large_run(args.large)
         print(f"\nsim run --samples {r['samples']:,} (default experiment, 2 scenarios, writes NetCDF and CSV)")
