@@ -22,6 +22,7 @@ import xarray as xr
 
 from ._files import read_toml
 from .errors import ConfigError
+from .priors import _number
 
 __all__ = ["load_catalogue", "sweep_inputs", "SWEEP_FIELDS", "CATALOGUE_FILES"]
 
@@ -60,13 +61,10 @@ def _check(file: str, key: str, kind: str, value):
         if not ok or not 0 < value[0] <= value[1]:
             raise ConfigError(file, key, f"must be [low, high] with 0 < low <= high, got {value!r}")
         return [float(v) for v in value]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(file, key, f"must be a finite number, got {value!r}")
-    if kind == "positive" and not value > 0:
-        raise ConfigError(file, key, f"must be > 0, got {value!r}")
-    if kind == "fraction" and not 0 < value <= 1:
+    value = _number(file, key, value, positive=True)
+    if kind == "fraction" and not value <= 1:
         raise ConfigError(file, key, f"must be in (0, 1], got {value!r}")
-    return float(value)
+    return value
 
 
 def load_catalogue(folder: str | Path, kind: str) -> dict[str, dict]:
