@@ -56,25 +56,285 @@ def _load(arg):
     return load_experiment(_experiment_path(arg))
 
 
+def _percent(text: str) -> float:
+    """A percentile in percent, strictly between 0 and 100, as a fraction."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value < 100.0:
+        raise argparse.ArgumentTypeError(f"must be a percentile strictly between 0 and 100, got {text!r}")
+    return value / 100.0
+
+
+def _percents(text: str) -> list[float]:
+    return [_percent(t) for t in text.split(",") if t.strip()] or [_percent(text)]
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number strictly between 0 and 1, such as 0.01, got {text!r}")
+    return value
+
+
+def _pair_arg(text: str) -> tuple[str, str]:
+    if text.count("=") != 1 or not all(text.split("=")):
+        raise argparse.ArgumentTypeError(f"must be DIM=VALUE, such as architecture=two_stage, got {text!r}")
+    dim, value = text.split("=")
+    return dim, value
+
+
+def _select(ds, pairs, what: str = "run"):
+    """``ds`` restricted to the cells named by ``--select DIM=VALUE`` (each checked)."""
+    if not pairs:
+        return ds
+    chosen = {}
+    for dim, value in pairs:
+        if dim not in ds.dims or dim == "sample":
+            dims = [d for d in ds.dims if d != "sample"]
+            raise SimError(f"--select: no dim {dim!r} in the {what}; valid: {', '.join(dims)}")
+        labels = [str(v) for v in ds[dim].values]
+        if value not in labels:
+            raise SimError(f"--select: {dim} has no value {value!r}; valid: {', '.join(labels)}")
+        chosen[dim] = [ds[dim].values[labels.index(value)]]
+    return ds.sel(chosen)
+
+
+def _print_summary(summary) -> None:
+    shown = summary[[c for c in summary.columns if not c.endswith(("_ci_lower", "_ci_upper"))
+                     and c not in ("se_mean", "sd", "p25", "p75")]]
+    print(format_table(shown.rename(columns=lambda c: f"P(> {c[5:]})" if c.startswith("p_gt_") else c)))
+
+
 def cmd_run(args) -> int:
+    from .analysis.precision import run_to_precision
     from .engine import run
-    from .report import format_table, summary_frame, write_run
+    from .report import summary_frame, write_run
 
     experiment = _load(args.experiment)
-    ds = run(experiment, samples=args.samples, seed=args.seed, sampler=args.sampler, progress=True,
-             **({"chunk_size": args.chunk_size} if args.chunk_size else {}))
+    chunk = {"chunk_size": args.chunk_size} if args.chunk_size else {}
+    target = args.precision or (experiment.precision.relative if experiment.precision else None)
+    if target is not None:
+        p = experiment.precision
+        outputs = args.monitor or (list(p.outputs) if p and p.outputs else None)
+        for name in outputs or []:
+            if name not in experiment.model.outputs:
+                raise SimError(f"--monitor: unknown output {name!r}; valid: {', '.join(experiment.model.outputs)}")
+        result = run_to_precision(experiment, target, outputs=outputs,
+                                  quantiles=p.quantiles if p else (0.5,), seed=args.seed, sampler=args.sampler,
+                                  max_samples=args.max_samples or (p.max_samples if p else 2**22),
+                                  start=args.samples, progress=True)
+        ds = result.dataset
+    else:
+        ds = run(experiment, samples=args.samples, seed=args.seed, sampler=args.sampler, progress=True, **chunk)
     summary = summary_frame(ds)
     paths = write_run(ds, Path(args.out) / experiment.name, summary)
     print(f"{experiment.title or experiment.name}: {ds.attrs['samples']:,} samples, "
           f"sampler {ds.attrs['sampler']}, seed {ds.attrs['seed']}")
-    print(format_table(summary.rename(columns=lambda c: f"P(> {c[5:]})" if c.startswith("p_gt_") else c)))
-    print(f"\nwrote {paths['samples']} and {paths['summary']}")
+    _print_summary(summary)
+    if target is not None:
+        print(f"\n{result.message}")
+    print(f"\nwrote {paths['samples']} and {paths['summary']} (with 95 % Monte Carlo intervals)")
+    return 0 if target is None or result.converged else 1
+
+
+def _default_output(experiment, given):
+    names = list(experiment.model.outputs)
+    if given is not None:
+        if given not in names:
+            raise SimError(f"--output: unknown output {given!r}; valid: {', '.join(names)}")
+        return given
+    return experiment.model.comparisons[0][0] if experiment.model.comparisons else names[0]
+
+
+SENSITIVITY_METHODS = ("rank", "given", "tornado", "spider", "target", "sobol")
+
+
+def cmd_sensitivity(args) -> int:
+    from .analysis import sensitivity as sa
+    from .engine import run
+    from .report import sensitivity_frame, write_dataset, write_table
+
+    experiment = _load(args.experiment)
+    output = _default_output(experiment, args.output)
+    methods = list(dict.fromkeys(m.strip() for m in ",".join(args.method or SENSITIVITY_METHODS).split(",")))
+    for m in methods:
+        if m not in SENSITIVITY_METHODS:
+            raise SimError(f"--method: unknown method {m!r}; valid: {', '.join(SENSITIVITY_METHODS)}")
+    if args.sobol_n & (args.sobol_n - 1):
+        raise SimError(f"--sobol-n must be a power of 2, got {args.sobol_n}")
+    low, high = args.percentiles
+    if not low < high:
+        raise SimError(f"--percentiles: the low percentile must be below the high one, got {100 * low:g},{100 * high:g}")
+    region = args.region or (f"{output}>{dict(experiment.model.comparisons).get(output)}"
+                             if output in dict(experiment.model.comparisons) else None)
+    skipped = []
+    if "sobol" in methods and experiment.correlation is not None:
+        methods.remove("sobol")
+        skipped.append("sobol: not defined for correlated priors (variance cannot be split among dependent "
+                       "inputs); see rank and given")
+    if "target" in methods and region is None:
+        methods.remove("target")
+        skipped.append("target: no region; give --region OUTPUT>THRESHOLD")
+    parsed_region = _region(region, experiment) if "target" in methods else None
+
+    ds = run(experiment, samples=args.samples, seed=args.seed, progress=True)
+    _select(ds, args.select)  # checks the selection before any work
+    results = {}
+    if "rank" in methods:
+        results["rank"] = sa.rank_correlation(ds, output)
+    if "given" in methods:
+        results["given"] = sa.first_order_given(ds, output)
+    if "tornado" in methods:
+        results["tornado"] = sa.tornado(experiment, output, low=low, high=high)
+    if "spider" in methods:
+        results["spider"] = sa.one_at_a_time(experiment, output, args.spider)
+    if "target" in methods:
+        out_name, above, threshold = parsed_region
+        results["target"] = sa.target_region(ds, out_name, threshold, above=above)
+    if "sobol" in methods:
+        results["sobol"] = sa.sobol(experiment, output, n=args.sobol_n, seed=args.seed, n_resamples=args.resamples)
+    results = {k: _select(v, args.select, "result") for k, v in results.items()}
+    table = sensitivity_frame(results)
+    folder = Path(args.out) / experiment.name / "sensitivity"
+    written = [write_table(table, folder / "sensitivity.csv")]
+    if "spider" in results:
+        spider = results["spider"]
+        frame = spider["value"].to_dataframe().reset_index()
+        written.append(write_table(frame[[c for c in frame.columns if c in spider["value"].dims or c == "value"]],
+                                   folder / "spider.csv"))
+    merged = xr_merge(results)
+    merged.attrs = {"experiment": experiment.name, "output": output, "samples": ds.attrs["samples"],
+                    "seed": ds.attrs["seed"], "priors_hash": ds.attrs["priors_hash"], "methods": ", ".join(results)}
+    written.append(write_dataset(merged, folder / "sensitivity.nc"))
+
+    print(f"{experiment.title or experiment.name}: sensitivity of {output} "
+          f"({ds.attrs['samples']:,} samples, seed {ds.attrs['seed']}; methods {', '.join(results)})")
+    order = "tornado_swing" if "tornado_swing" in table else table.columns[-1]
+    cells = [c for c in table.columns if c in ds.dims]
+    shown = table.assign(_key=table[order].abs()).sort_values([*cells, "_key"], ascending=[True] * len(cells) + [False])
+    print(format_table(shown.drop(columns=["_key"] + [c for c in shown.columns if c.endswith(("_ci_lower", "_ci_upper"))])))
+    for note in skipped:
+        print(f"skipped {note}")
+    print("\nwrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def xr_merge(results: dict):
+    import xarray as xr
+
+    parts = []
+    for key, value in results.items():
+        ds = value.to_dataset() if isinstance(value, xr.DataArray) else value
+        parts.append(ds.rename({n: f"{key}_{n}" for n in ds.data_vars if not n.startswith(key)}))
+    return xr.merge(parts, compat="override", join="outer", combine_attrs="drop")
+
+
+def _region(text: str, experiment):
+    """``OUTPUT>THRESHOLD`` or ``OUTPUT<THRESHOLD``; the threshold a number or an output name."""
+    import re
+
+    match = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*([<>])\s*(\S+)\s*", text or "")
+    if not match:
+        raise SimError(f"--region must be OUTPUT>THRESHOLD or OUTPUT<THRESHOLD, got {text!r}")
+    name, op, threshold = match.groups()
+    names = list(experiment.model.outputs)
+    if name not in names:
+        raise SimError(f"--region: unknown output {name!r}; valid: {', '.join(names)}")
+    try:
+        value: str | float = float(threshold)
+    except ValueError:
+        value = threshold
+        if value not in names and value not in experiment.model.inputs:
+            raise SimError(f"--region: threshold {value!r} is neither a number nor a variable of the model") from None
+    return name, op == ">", value
+
+
+def cmd_decide(args) -> int:
+    from .analysis import decision as da
+    from .engine import run
+    from .report import decision_frame, evppi_frame, merge_frames, write_dataset, write_table
+
+    experiment = _load(args.experiment)
+    names = list(experiment.model.outputs)
+    for flag, name in (("--cost", args.cost), ("--revenue", args.revenue)):
+        if name not in names:
+            raise SimError(f"{flag}: unknown output {name!r}; valid: {', '.join(names)}")
+    volume = args.volume if args.volume in names else None
+    if args.volume not in (None, "annual_searches") and volume is None:
+        raise SimError(f"--volume: unknown output {args.volume!r}; valid: {', '.join(names)}")
+    if args.seek and args.target is None:
+        raise SimError("--seek needs --target, the value the statistic should reach")
+    for flag, prior in (("--stress", args.stress[0] if args.stress else None), ("--seek", args.seek)):
+        if prior is not None and prior not in experiment.base_priors:
+            raise SimError(f"{flag}: unknown prior {prior!r}; valid: {', '.join(experiment.base_priors)}")
+    if args.seek:
+        da.statistic(args.statistic)  # checks the name
+
+    ds = run(experiment, samples=args.samples, seed=args.seed, progress=True)
+    _select(ds, args.select)
+    d = _select(da.decide(ds, cost=args.cost, revenue=args.revenue, volume=volume), args.select, "result")
+    accept = _select(da.acceptability(ds, cost=args.cost, revenue=args.revenue), args.select, "result")
+    folder = Path(args.out) / experiment.name / "decision"
+    table, evppi = decision_frame(d), evppi_frame(d)
+    written = [write_table(table, folder / "decision.csv"), write_table(evppi, folder / "evppi.csv"),
+               write_table(merge_frames({"p_profitable": accept}), folder / "acceptability.csv")]
+    print(f"{experiment.title or experiment.name}: deploy (net benefit {args.revenue} - {args.cost}) or not; "
+          f"{ds.attrs['samples']:,} samples, seed {ds.attrs['seed']}")
+    print(format_table(table[[c for c in table.columns if not c.endswith(("_ci_lower", "_ci_upper"))]]))
+    print("\nExpected value of partial perfect information (largest first):")
+    print(format_table(evppi.groupby([c for c in evppi.columns if c in d.dims and c != "input"]).head(5)))
+    extra = {}
+    if args.stress:
+        prior, lo, hi = args.stress
+        s = _select(da.stress(experiment, prior, (lo, hi), cost=args.cost, revenue=args.revenue,
+                              samples=args.samples, seed=args.seed), args.select, "result")
+        extra["stress"] = s
+        frame = merge_frames({c: s[args.cost].sel(stat=c, drop=True) for c in ("mean", "p05", "p50", "p95")}
+                             | {"p_profitable": s["p_profitable"]})
+        written.append(write_table(frame, folder / "stress.csv"))
+        print(f"\nStress: {prior} in its {100 * lo:g}th to {100 * hi:g}th percentiles against its whole range "
+              f"({args.cost}):")
+        print(format_table(frame))
+    if args.seek:
+        r = da.goal_seek(experiment, args.seek, args.target, stat=args.statistic, output=args.cost,
+                         cost=args.cost, revenue=args.revenue, how=args.how,
+                         bracket=tuple(args.bracket) if args.bracket else None, select=dict(args.select or []),
+                         samples=args.samples, seed=args.seed)
+        import pandas as pd
+
+        frame = pd.DataFrame([{k: v for k, v in vars(r).items() if k not in ("bracket", "at_bracket")} |
+                              {"bracket_low": r.bracket[0], "bracket_high": r.bracket[1],
+                               "at_bracket_low": r.at_bracket[0], "at_bracket_high": r.at_bracket[1]}])
+        written.append(write_table(frame, folder / "goal_seek.csv"))
+        print(f"\nGoal seek: {r.message} ({r.runs} runs)")
+    d.attrs.update({"priors_hash": ds.attrs["priors_hash"], "seed": ds.attrs["seed"]})
+    written.append(write_dataset(d.drop_vars("deploy").assign(deploy=d["deploy"].astype("i1")),
+                                 folder / "decision.nc"))
+    print("\nwrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _stress_arg(args):
+    if args.stress is None:
+        return None
+    prior, lo, hi = args.stress
+    try:
+        lo_f, hi_f = float(lo), float(hi)
+    except ValueError:
+        raise SimError(f"--stress: LOW and HIGH must be percentiles in percent, got {lo!r} {hi!r}") from None
+    if not 0.0 <= lo_f < hi_f <= 100.0:
+        raise SimError(f"--stress: need 0 <= LOW < HIGH <= 100 (percent), got {lo_f:g} {hi_f:g}")
+    return prior, lo_f / 100.0, hi_f / 100.0
 
 
 def cmd_point(args) -> int:
     from .engine import point
-    from .report import format_table, point_frame
+    from .report import point_frame
 
     experiment = _load(args.experiment)
     print(f"{experiment.title or experiment.name}: point mode (every prior at its point value)")
@@ -114,6 +374,12 @@ def cmd_validate(args) -> int:
     return 2 if bad else 0
 
 
+def format_table(frame) -> str:
+    from .report import format_table as fmt
+
+    return fmt(frame)
+
+
 def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
@@ -133,6 +399,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="outputs", help="output root folder (default: outputs)")
     p.add_argument("--chunk-size", type=_positive_int, help="samples evaluated at a time (results do not depend on it)")
     p.set_defaults(func=cmd_run)
+
+    p.add_argument("--precision", type=_fraction, metavar="REL",
+                   help="keep doubling the samples until the 95 %% Monte Carlo half-width of the mean and median "
+                        "of the monitored outputs is below REL times the estimate (exit status 1 if not reached)")
+    p.add_argument("--monitor", action="append", metavar="OUTPUT",
+                   help="output to monitor with --precision (repeatable; default: the compared outputs)")
+    p.add_argument("--max-samples", type=_positive_int, help="most samples --precision may use (default 2**22)")
+
+    common = _Parser(add_help=False)
+    common.add_argument("experiment", nargs="?", help=experiment_help)
+    common.add_argument("--samples", type=_positive_int, help="samples of the run (default: the experiment's)")
+    common.add_argument("--seed", type=_seed, help="random seed (default: the experiment's)")
+    common.add_argument("--select", action="append", type=_pair_arg, metavar="DIM=VALUE",
+                        help="restrict to one coordinate value, such as scenario=baseline (repeatable)")
+    common.add_argument("--out", default="outputs", help="output root folder (default: outputs)")
+
+    p = sub.add_parser("sensitivity", parents=[common], help="which priors drive an output",
+                       description="Rank correlation, given-data first-order index, tornado, spider, target-region "
+                                   "and Sobol' indices; writes outputs/<experiment>/sensitivity/.")
+    p.add_argument("--output", help="output to explain (default: the first compared output, cost_per_query)")
+    p.add_argument("--method", action="append", metavar="METHODS",
+                   help=f"comma-separated, from {', '.join(SENSITIVITY_METHODS)} (default: all)")
+    p.add_argument("--percentiles", type=_percents, default=[0.1, 0.9], metavar="LOW,HIGH",
+                   help="tornado percentiles in percent (default 10,90)")
+    p.add_argument("--spider", type=_percents, default=[0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95], metavar="P,P,...",
+                   help="spider percentiles in percent (default 5,10,25,50,75,90,95)")
+    p.add_argument("--region", help="target region OUTPUT>THRESHOLD (a number or an output; default: "
+                                    "cost_per_query>revenue_per_query)")
+    p.add_argument("--sobol-n", type=_positive_int, default=2**14, help="Sobol' base samples, a power of 2")
+    p.add_argument("--resamples", type=_positive_int, default=300, help="bootstrap resamples for Sobol' intervals")
+    p.set_defaults(func=cmd_sensitivity)
+
+    p = sub.add_parser("decide", parents=[common], help="deploy or not: P(profit), EVPI, EVPPI, stress, goal seek",
+                       description="Decision measures for net benefit = revenue - cost; writes "
+                                   "outputs/<experiment>/decision/.")
+    p.add_argument("--cost", default="cost_per_query", help="cost output (default cost_per_query)")
+    p.add_argument("--revenue", default="revenue_per_query", help="revenue output (default revenue_per_query)")
+    p.add_argument("--volume", default="annual_searches", help="queries per year, for values per year")
+    p.add_argument("--stress", nargs=3, metavar=("PRIOR", "LOW", "HIGH"),
+                   help="rerun with PRIOR between its LOW and HIGH percentiles (percent), such as "
+                        "provider_gross_margin 0 10")
+    p.add_argument("--seek", metavar="PRIOR", help="find the value of PRIOR at which --statistic reaches --target")
+    p.add_argument("--target", type=float, help="the value the statistic should reach")
+    p.add_argument("--statistic", default="p_profitable", help="p_profitable, mean, median or pNN of the cost")
+    p.add_argument("--how", choices=("value", "scale"), default="value",
+                   help="hold PRIOR at a value, or scale its draws (default value)")
+    p.add_argument("--bracket", nargs=2, type=float, metavar=("LOW", "HIGH"), help="where to search")
+    p.set_defaults(func=cmd_decide)
 
     p = sub.add_parser("point", help="evaluate every prior at its point value",
                        description="Print the experiment's outputs with every prior at its point value.")
@@ -162,6 +476,8 @@ def main(argv=None) -> int:
         warnings.simplefilter("always", SimWarning)
         warnings.showwarning = lambda message, *a, **k: print(f"sim: warning: {message}", file=sys.stderr)
         try:
+            if getattr(args, "stress", None) is not None:
+                args.stress = _stress_arg(args)
             return args.func(args)
         except SimError as exc:
             print(f"sim: error: {_one_line(exc)}", file=sys.stderr)

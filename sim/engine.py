@@ -25,7 +25,7 @@ from .errors import SimWarning
 from .experiment import Experiment, with_settings
 from .sampling import iter_uniforms
 
-__all__ = ["run", "point", "DEFAULT_CHUNK"]
+__all__ = ["run", "point", "evaluate", "evaluate_uniforms", "drawn_priors", "DEFAULT_CHUNK"]
 
 #: Samples evaluated at a time: bounds the model's temporaries (8 MB per
 #: intermediate array and coordinate cell); runs up to this size are
@@ -45,6 +45,11 @@ def _plan(experiment: Experiment):
     return plan, drawn
 
 
+def drawn_priors(experiment: Experiment) -> list[str]:
+    """Names of the priors a run draws (not fixed in at least one scenario), in model order."""
+    return _plan(experiment)[1]
+
+
 def _input(priors, u, scenarios):
     """DataArray of one input: dims ([scenario], [sample])."""
     if u is None or all(p.is_fixed for p in priors):
@@ -58,11 +63,16 @@ def _input(priors, u, scenarios):
     return xr.DataArray(rows, dims=("scenario", "sample"), coords={"scenario": scenarios})
 
 
-def _evaluate(experiment: Experiment, plan, uniforms: dict | None, m: int | None):
-    """Inputs and outputs for one chunk (``uniforms`` None: point mode)."""
+def _evaluate(experiment: Experiment, plan, uniforms: dict | None, m: int | None, values: dict | None = None):
+    """Inputs and outputs for one chunk (``uniforms`` None: point mode).
+
+    ``values`` gives some inputs directly (DataArrays with dims
+    ``([scenario], sample)``); the rest come from ``uniforms`` or points.
+    """
     scenarios = list(experiment.scenario_names)
     inputs = {name: _input(priors, None if uniforms is None else uniforms.get(name), scenarios)
               for name, priors in plan.items()}
+    inputs.update(values or {})
     inputs.update(experiment.sweeps)
     outputs = dict(experiment.model.evaluate(**inputs))
     for name, da in outputs.items():
@@ -96,6 +106,66 @@ def _label(experiment: Experiment, data_vars: dict, mode: str, coords: dict) -> 
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     return ds
+
+
+def _outputs_dataset(experiment: Experiment, outputs: dict) -> xr.Dataset:
+    ds = xr.Dataset(outputs)
+    for name, meta in experiment.model.outputs.items():
+        ds[name].attrs = {"units": meta.units, "long_name": meta.long_name, "role": "output"}
+    return ds
+
+
+def evaluate(experiment: Experiment, values: dict) -> xr.Dataset:
+    """The model's outputs with some inputs given and the rest at their point values.
+
+    Parameters
+    ----------
+    experiment : Experiment
+    values : dict of str to array_like or DataArray
+        Input values with a trailing ``sample`` dim: 1-d arrays (the same in
+        every scenario) or DataArrays with dims ``([scenario], sample)``.
+        Every given input must have the same number of samples.
+
+    Returns
+    -------
+    xarray.Dataset
+        The outputs, dims ``scenario``, the model's own and ``sample``.
+    """
+    values = {k: v if isinstance(v, xr.DataArray) else xr.DataArray(np.asarray(v, dtype=float), dims=("sample",))
+              for k, v in values.items()}
+    m = {v.sizes["sample"] for v in values.values()}
+    if len(m) != 1:
+        raise ValueError(f"every input needs the same number of samples, got {sorted(m)}")
+    plan, _ = _plan(experiment)
+    _, outputs = _evaluate(experiment, plan, None, m.pop(), values)
+    return _outputs_dataset(experiment, outputs)
+
+
+def evaluate_uniforms(experiment: Experiment, uniforms: dict, *, chunk_size: int = DEFAULT_CHUNK) -> xr.Dataset:
+    """The model's outputs with the given priors drawn at the given uniforms.
+
+    Each scenario maps the uniforms through its own priors; priors not in
+    ``uniforms`` stay at their point values. No rank correlation is applied:
+    the uniforms are used as given.
+
+    Parameters
+    ----------
+    uniforms : dict of str to ndarray, shape (m,)
+        Values in (0, 1) per prior name; all of one length ``m``.
+
+    Returns
+    -------
+    xarray.Dataset
+        The outputs, dims ``scenario``, the model's own and ``sample``.
+    """
+    names = list(uniforms)
+    u = np.asarray([uniforms[n] for n in names], dtype=float).reshape(len(names), -1)
+    plan, _ = _plan(experiment)
+    n = u.shape[1]
+    parts = [_evaluate(experiment, plan, dict(zip(names, u[:, a:b])), b - a)[1]
+             for a, b in ((a, min(a + chunk_size, n)) for a in range(0, n, chunk_size))]
+    outputs = parts[0] if len(parts) == 1 else {k: xr.concat([p[k] for p in parts], dim="sample") for k in parts[0]}
+    return _outputs_dataset(experiment, outputs)
 
 
 def point(experiment: Experiment) -> xr.Dataset:
@@ -142,6 +212,10 @@ def run(experiment: Experiment, *, samples: int | None = None, seed: int | None 
         warnings.warn(f"Sobol' balance needs a power of 2 samples; {n} is not "
                       f"(nearest: {2 ** round(np.log2(n))})", SimWarning, stacklevel=2)
     plan, drawn = _plan(experiment)
+    correlation = experiment.correlation
+    if correlation:  # a scenario may pin a correlated prior; its row is drawn all the same
+        drawn = drawn + [n for n in correlation.names if n not in drawn]
+    rows = [drawn.index(n) for n in correlation.names] if correlation else []
     store: dict[str, np.ndarray] = {}
     dims: dict[str, tuple] = {}
     coords: dict = {"scenario": list(experiment.scenario_names), "sample": np.arange(n)}
@@ -152,6 +226,8 @@ def run(experiment: Experiment, *, samples: int | None = None, seed: int | None 
               desc=experiment.name) as bar:
         for start, stop, u in iter_uniforms(drawn, n, seed=experiment.seed, sampler=experiment.sampler,
                                             chunk_size=chunk_size):
+            if rows:
+                u[rows] = correlation.apply(u[rows])
             inputs, outputs = _evaluate(experiment, plan, dict(zip(drawn, u)), stop - start)
             for name, da in {**inputs, **outputs}.items():
                 if name not in store:
@@ -168,4 +244,6 @@ def run(experiment: Experiment, *, samples: int | None = None, seed: int | None 
     data_vars = {name: (dims[name], store[name]) for name in store}
     ds = _label(experiment, data_vars, "monte_carlo", coords)
     ds.attrs.update({"seed": experiment.seed, "sampler": experiment.sampler, "samples": n})
+    if correlation:
+        ds.attrs["rank_correlations"] = "; ".join(f"{a} ~ {b}: {r:g}" for (a, b), r in correlation.pairs().items())
     return ds

@@ -42,12 +42,14 @@ from ._files import read_toml
 from .catalogue import sweep_inputs
 from .errors import ConfigError
 from .models import Model, get_model
-from .priors import Prior, load_priors, parse_prior, pinned, priors_hash
-from .sampling import SAMPLERS
+from .priors import Prior, load_priors_file, parse_correlations, parse_prior, pinned, priors_hash
+from .sampling import SAMPLERS, RankCorrelation, rank_correlation
 
 __all__ = ["Scenario", "Experiment", "load_experiment", "check_samples", "check_seed", "check_name"]
 
-EXPERIMENT_KEYS = ("title", "description", "model", "priors", "samples", "seed", "sampler", "sweep", "scenarios")
+EXPERIMENT_KEYS = ("title", "description", "model", "priors", "samples", "seed", "sampler", "sweep", "correlations",
+                   "precision", "scenarios")
+PRECISION_KEYS = ("relative", "outputs", "quantiles", "max_samples")
 SCENARIO_KEYS = ("description", "files", "priors", "set")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -72,6 +74,42 @@ class Scenario:
 
 
 @dataclass(frozen=True)
+class Precision:
+    """An experiment's ``[precision]`` table: run until the Monte Carlo error is this small.
+
+    See :func:`sim.analysis.precision.run_to_precision` for the meaning of
+    each field; ``outputs`` empty means the model's compared outputs.
+    """
+
+    relative: float
+    outputs: tuple[str, ...] = ()
+    quantiles: tuple[float, ...] = (0.5,)
+    max_samples: int = 2**22
+
+
+def _precision(file: str, table, model: Model) -> Precision:
+    if not isinstance(table, dict):
+        raise ConfigError(file, "precision", f"must be a table with relative = 0.01 and optional outputs, "
+                                             f"quantiles, max_samples; got {table!r}")
+    for tk in table:
+        if tk not in PRECISION_KEYS:
+            raise ConfigError(file, f"precision.{tk}", f"unknown key; valid: {', '.join(PRECISION_KEYS)}")
+    rel = table.get("relative")
+    if isinstance(rel, bool) or not isinstance(rel, (int, float)) or not 0 < rel < 1:
+        raise ConfigError(file, "precision.relative", f"must be a number in (0, 1), such as 0.01, got {rel!r}")
+    outputs = table.get("outputs", [])
+    if not isinstance(outputs, list) or any(o not in model.outputs for o in outputs):
+        raise ConfigError(file, "precision.outputs", f"must list outputs of model {model.name!r} "
+                                                     f"({', '.join(model.outputs)}), got {outputs!r}")
+    quantiles = table.get("quantiles", [0.5])
+    if not isinstance(quantiles, list) or any(isinstance(q, bool) or not isinstance(q, (int, float))
+                                              or not 0 < q < 1 for q in quantiles):
+        raise ConfigError(file, "precision.quantiles", f"must be a list of probabilities in (0, 1), got {quantiles!r}")
+    max_samples = check_samples(file, "precision.max_samples", table.get("max_samples", 2**22))
+    return Precision(float(rel), tuple(outputs), tuple(float(q) for q in quantiles), max_samples)
+
+
+@dataclass(frozen=True)
 class Experiment:
     """A validated experiment: use :func:`load_experiment` to make one.
 
@@ -91,14 +129,17 @@ class Experiment:
     description: str = ""
     base_priors: Mapping[str, Prior] = field(default_factory=dict, repr=False)
     sweeps: Mapping[str, xr.DataArray] = field(default_factory=dict, repr=False)
+    correlation: RankCorrelation | None = None
+    precision: Precision | None = None
 
     @property
     def scenario_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.scenarios)
 
     def priors_hash(self) -> str:
-        """SHA-256 over every scenario's resolved priors."""
-        return priors_hash({s.name: s.priors for s in self.scenarios})
+        """SHA-256 over every scenario's resolved priors and the rank correlations."""
+        pairs = self.correlation.pairs() if self.correlation else {}
+        return priors_hash({s.name: s.priors for s in self.scenarios}, pairs)
 
 
 def check_name(file: str, key: str, name) -> str:
@@ -135,17 +176,20 @@ def _files(file: str, key: str, value, base_dir: Path) -> list[Path]:
     return [Path(os.path.normpath(base_dir / v)) for v in value]
 
 
-def _load_files(file: str, key: str, paths: list[Path]) -> dict[str, Prior]:
+def _load_files(file: str, key: str, paths: list[Path]) -> tuple[dict[str, Prior], dict]:
     merged: dict[str, Prior] = {}
+    pairs: dict[tuple[str, str], float] = {}
     for path in paths:
         if not path.is_file():
             raise ConfigError(file, key, f"priors file {str(path)!r} not found")
-        for name, prior in load_priors(path).items():
+        priors, correlations = load_priors_file(path)
+        for name, prior in priors.items():
             if name in merged:
                 raise ConfigError(str(path), f"priors.{name}", f"already defined in {merged[name].file}; "
                                                                "override priors in a scenario instead")
             merged[name] = prior
-    return merged
+        pairs.update(correlations)
+    return merged, pairs
 
 
 def _scenario(file: str, name: str, table, base: dict[str, Prior], base_dir: Path) -> Scenario:
@@ -169,8 +213,11 @@ def _scenario(file: str, name: str, table, base: dict[str, Prior], base_dir: Pat
                                        f"the model's priors are: {', '.join(base)}")
 
     if "files" in table:
-        for prior_name, prior in _load_files(file, f"{key}.files",
-                                             _files(file, f"{key}.files", table["files"], base_dir)).items():
+        replaced, pairs = _load_files(file, f"{key}.files", _files(file, f"{key}.files", table["files"], base_dir))
+        if pairs:
+            raise ConfigError(file, f"{key}.files", "a scenario's priors files may not hold correlations; "
+                                                    "give them in the experiment's priors files or [correlations]")
+        for prior_name, prior in replaced.items():
             if prior_name in base:
                 priors[prior_name] = prior
                 changed.append(prior_name)
@@ -252,13 +299,21 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
     if "priors" not in data:
         raise ConfigError(file, "priors", "missing; list the priors files, for example [\"../priors/seed_2023.toml\"]")
     prior_paths = _files(file, "priors", data["priors"], path.parent)
-    defined = _load_files(file, "priors", prior_paths)
+    defined, pairs = _load_files(file, "priors", prior_paths)
     sweeps = _sweeps(file, data.get("sweep", {}), path.parent, model.inputs)
     missing = [n for n in model.inputs if n not in defined and n not in sweeps]
     if missing:
         raise ConfigError(file, "priors", f"model {model.name!r} needs prior(s) {', '.join(missing)} "
                                           f"that no priors file defines ({', '.join(map(str, prior_paths))})")
     base = {n: defined[n] for n in model.inputs if n not in sweeps}
+    pairs = {pair: rho for pair, rho in pairs.items() if pair[0] in base and pair[1] in base}
+    if "correlations" in data:
+        for pair, rho in parse_correlations(data["correlations"], file=file, priors=base).items():
+            if pair in pairs and pairs[pair] != rho:
+                raise ConfigError(file, "correlations", f"the pair {pair[0]!r}, {pair[1]!r} is already "
+                                                        f"correlated at {pairs[pair]:g} in a priors file")
+            pairs[pair] = rho
+    correlation = rank_correlation(pairs, file=file)
 
     samples = check_samples(file, "samples", data.get("samples", 10_000))
     seed = check_seed(file, "seed", data.get("seed", 0))
@@ -272,7 +327,9 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
     return Experiment(name=check_name(file, "name", path.stem), path=file, model=model,
                       prior_files=tuple(str(p) for p in prior_paths), scenarios=scenarios,
                       samples=samples, seed=seed, sampler=sampler, title=data.get("title", ""),
-                      description=data.get("description", ""), base_priors=base, sweeps=sweeps)
+                      description=data.get("description", ""), base_priors=base, sweeps=sweeps,
+                      correlation=correlation,
+                      precision=_precision(file, data["precision"], model) if "precision" in data else None)
 
 
 def with_settings(experiment: Experiment, *, samples=None, seed=None, sampler=None) -> Experiment:

@@ -37,7 +37,8 @@ from scipy.stats.sampling import NumericalInversePolynomial
 from ._files import read_toml
 from .errors import ConfigError
 
-__all__ = ["Prior", "DISTRIBUTIONS", "parse_prior", "load_priors", "pinned"]
+__all__ = ["Prior", "DISTRIBUTIONS", "parse_prior", "load_priors", "load_priors_file", "parse_correlations",
+           "pinned", "banded", "scaled", "held"]
 
 #: Standard normal quantile at 0.95: a 90 % interval spans mean +- Z90 * sd.
 Z90 = float(special.ndtri(0.95))
@@ -231,6 +232,63 @@ def pinned(prior: Prior, value: float, *, file: str = "", key: str = "") -> Prio
     value = _number(file, key, value)
     return dataclasses.replace(prior, dist="fixed", params=(), point=value, truncate=None,
                                impl=_Fixed(value), file=file or prior.file)
+
+
+class _Band:
+    """The part of a distribution between two of its percentiles (a stress test)."""
+
+    def __init__(self, impl, lo: float, hi: float):
+        self.impl, self.lo, self.hi = impl, lo, hi
+
+    def ppf(self, u):
+        return self.impl.ppf(self.lo + (self.hi - self.lo) * np.asarray(u, dtype=float))
+
+    def support(self):
+        return float(self.impl.ppf(self.lo)), float(self.impl.ppf(self.hi))
+
+
+def banded(prior: Prior, lo: float, hi: float) -> Prior:
+    """``prior`` restricted to the band between its ``lo`` and ``hi`` quantiles.
+
+    The band's draws are the prior's values at ``lo + (hi - lo) u``: the
+    conditional distribution given that the value lies in the band, drawn
+    from the same uniforms (common random numbers with the unrestricted run).
+    """
+    if not 0.0 <= lo < hi <= 1.0:
+        raise ValueError(f"need 0 <= lo < hi <= 1, got lo={lo}, hi={hi}")
+    if prior.is_fixed:
+        return prior
+    return dataclasses.replace(prior, params=prior.params + (("percentile_band", (lo, hi)),),
+                               impl=_Band(prior.impl, lo, hi))
+
+
+class _Scaled:
+    def __init__(self, impl, factor: float):
+        self.impl, self.factor = impl, factor
+
+    def ppf(self, u):
+        return self.factor * self.impl.ppf(u)
+
+    def support(self):
+        lo, hi = (self.factor * v for v in self.impl.support())
+        return min(lo, hi), max(lo, hi)
+
+
+def scaled(prior: Prior, factor: float) -> Prior:
+    """``prior`` with every value (and the point) multiplied by ``factor``."""
+    return dataclasses.replace(prior, params=prior.params + (("scaled_by", float(factor)),),
+                               point=prior.point * factor, impl=_Scaled(prior.impl, float(factor)))
+
+
+def held(prior: Prior, value: float) -> Prior:
+    """``prior`` held at ``value`` but still drawn, so the other priors' draws stay as they were.
+
+    Unlike :func:`pinned` (a scenario's ``set``), the prior keeps its place in
+    the sampler: with the Sobol' sampler, whose design is joint over the
+    drawn priors, the other priors then see exactly the same points.
+    """
+    return dataclasses.replace(prior, params=prior.params + (("held_at", float(value)),), point=float(value),
+                               impl=_Fixed(float(value)))
 
 
 # --------------------------------------------------------------------------
@@ -499,7 +557,7 @@ def _freeze(value):
     return value
 
 
-PRIORS_FILE_KEYS = ("title", "description", "priors")
+PRIORS_FILE_KEYS = ("title", "description", "priors", "correlations")
 
 
 def load_priors(path: str | os.PathLike) -> dict[str, Prior]:
@@ -509,6 +567,20 @@ def load_priors(path: str | os.PathLike) -> dict[str, Prior]:
     -------
     dict of str to Prior
         In file order.
+    """
+    return load_priors_file(path)[0]
+
+
+def load_priors_file(path: str | os.PathLike) -> tuple[dict[str, Prior], dict[tuple[str, str], float]]:
+    """Read and validate a priors file: its priors and its rank correlations.
+
+    Returns
+    -------
+    priors : dict of str to Prior
+        In file order.
+    correlations : dict of (str, str) to float
+        Spearman rank correlations between pairs of this file's priors
+        (see :func:`parse_correlations`); empty if the file has none.
     """
     file = str(path)
     data = read_toml(path, "priors file")
@@ -521,10 +593,97 @@ def load_priors(path: str | os.PathLike) -> dict[str, Prior]:
     table = data.get("priors")
     if not isinstance(table, dict) or not table:
         raise ConfigError(file, "priors", "missing or empty; define priors as [priors.NAME] tables")
-    return {name: parse_prior(name, spec, file=file, key=f"priors.{name}") for name, spec in table.items()}
+    priors = {name: parse_prior(name, spec, file=file, key=f"priors.{name}") for name, spec in table.items()}
+    pairs = parse_correlations(data["correlations"], file=file, priors=priors) if "correlations" in data else {}
+    return priors, pairs
 
 
-def priors_hash(specs: Mapping[str, Mapping[str, Prior]]) -> str:
-    """SHA-256 of the defining fields of priors, keyed by group (scenario) and name."""
+def parse_correlations(table: Any, *, file: str, priors: Mapping[str, Prior],
+                       key: str = "correlations") -> dict[tuple[str, str], float]:
+    """Validate a ``[correlations]`` table: Spearman rank correlations between priors.
+
+    Either pairs or a matrix::
+
+        [correlations]
+        pairs = [["mfu", "price_per_chip_hour", -0.4]]
+
+        [correlations]
+        names = ["a", "b", "c"]
+        matrix = [[1.0, 0.5, 0.0], [0.5, 1.0, 0.2], [0.0, 0.2, 1.0]]
+
+    Returns
+    -------
+    dict of (str, str) to float
+        One entry per correlated pair, names in sorted order; pairs not
+        given are uncorrelated. Whether the whole matrix is valid (positive
+        semi-definite) is checked when an experiment puts the pairs together.
+    """
+    if not isinstance(table, dict) or not table:
+        raise ConfigError(file, key, "must be a table with pairs = [[name, name, rho], ...] "
+                                     "or names = [...] and matrix = [[...], ...]")
+    for tk in table:
+        if tk not in ("pairs", "names", "matrix"):
+            raise ConfigError(file, f"{key}.{tk}", "unknown key; valid: pairs, or names and matrix")
+    if "pairs" in table and ("names" in table or "matrix" in table):
+        raise ConfigError(file, key, "give pairs, or names and matrix, not both")
+
+    def name_of(k, name):
+        if not isinstance(name, str) or name not in priors:
+            raise ConfigError(file, k, f"no prior named {name!r}; the priors here are: {', '.join(priors)}")
+        if priors[name].is_fixed:
+            raise ConfigError(file, k, f"prior {name!r} is fixed; only drawn priors can be correlated")
+        return name
+
+    def rho_of(k, value):
+        rho = _number(file, k, value)
+        if not -1.0 <= rho <= 1.0:
+            raise ConfigError(file, k, f"a rank correlation must lie in [-1, 1], got {_fmt(rho)}")
+        return rho
+
+    out: dict[tuple[str, str], float] = {}
+    if "pairs" in table:
+        pairs = table["pairs"]
+        if not isinstance(pairs, list) or not pairs:
+            raise ConfigError(file, f"{key}.pairs", f"must be a list of [name, name, rho], got {pairs!r}")
+        for i, item in enumerate(pairs):
+            k = f"{key}.pairs[{i}]"
+            if not isinstance(item, list) or len(item) != 3:
+                raise ConfigError(file, k, f"must be [name, name, rho], got {item!r}")
+            a, b = name_of(k, item[0]), name_of(k, item[1])
+            if a == b:
+                raise ConfigError(file, k, f"pairs {a!r} with itself; a prior's correlation with itself is 1")
+            pair = tuple(sorted((a, b)))
+            if pair in out:
+                raise ConfigError(file, k, f"the pair {a!r}, {b!r} is given twice")
+            out[pair] = rho_of(k, item[2])
+        return out
+    names, matrix = table.get("names"), table.get("matrix")
+    if not isinstance(names, list) or len(names) < 2:
+        raise ConfigError(file, f"{key}.names", f"must list at least two prior names, got {names!r}")
+    names = [name_of(f"{key}.names", n) for n in names]
+    if len(set(names)) != len(names):
+        raise ConfigError(file, f"{key}.names", "names a prior more than once")
+    d = len(names)
+    if not (isinstance(matrix, list) and len(matrix) == d and all(isinstance(r, list) and len(r) == d for r in matrix)):
+        raise ConfigError(file, f"{key}.matrix", f"must be a {d} x {d} list of rows, one per name")
+    values = [[rho_of(f"{key}.matrix[{i}][{j}]", v) for j, v in enumerate(row)] for i, row in enumerate(matrix)]
+    for i in range(d):
+        if values[i][i] != 1.0:
+            raise ConfigError(file, f"{key}.matrix[{i}][{i}]", f"the diagonal must be 1, got {_fmt(values[i][i])}")
+        for j in range(i):
+            if values[i][j] != values[j][i]:
+                raise ConfigError(file, f"{key}.matrix[{i}][{j}]",
+                                  f"the matrix must be symmetric: [{i}][{j}] = {_fmt(values[i][j])} but "
+                                  f"[{j}][{i}] = {_fmt(values[j][i])}")
+            if values[i][j] != 0.0:
+                out[tuple(sorted((names[i], names[j])))] = values[i][j]
+    return out
+
+
+def priors_hash(specs: Mapping[str, Mapping[str, Prior]], correlations: Mapping | None = None) -> str:
+    """SHA-256 of the defining fields of priors, keyed by group (scenario) and name,
+    and of the rank correlations between them (if any)."""
     canon = {g: {n: p.spec() for n, p in sorted(ps.items())} for g, ps in specs.items()}
+    if correlations:
+        canon = {"priors": canon, "correlations": sorted([*pair, rho] for pair, rho in correlations.items())}
     return hashlib.sha256(json.dumps(canon, sort_keys=True).encode()).hexdigest()

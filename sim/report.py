@@ -9,7 +9,7 @@ import pandas as pd
 import xarray as xr
 
 from ._files import atomic_path
-from .analysis import exceedance, summarize
+from .analysis.summary import DEFAULT_QUANTILES, exceedance, exceedance_interval, mc_interval, summarize
 
 __all__ = ["summary_frame", "point_frame", "format_table", "write_run"]
 
@@ -28,33 +28,50 @@ def _long(da: xr.DataArray, value: str) -> pd.DataFrame:
     return frame[[c for c in frame.columns if c in da.dims or c == value]]
 
 
-def summary_frame(ds: xr.Dataset, *, quantiles=(0.05, 0.5, 0.95)) -> pd.DataFrame:
-    """One row per output and coordinate cell: mean, sd, quantiles, P(> threshold).
+def summary_frame(ds: xr.Dataset, *, quantiles=DEFAULT_QUANTILES, probability: float = 0.95) -> pd.DataFrame:
+    """One row per output and coordinate cell: estimates with their Monte Carlo intervals.
 
     Columns: ``output``, ``units``, ``scenario``, then the output's other
     dims (``architecture``; empty where an output lacks the dim), the
-    statistics, and one ``p_gt_<threshold>`` column per model comparison
-    (filled on the rows of the compared output).
+    statistics of :func:`sim.summarize` (``mean``, ``se_mean``, ``sd``,
+    ``p05`` ...), then ``<stat>_ci_lower`` and ``<stat>_ci_upper`` for the
+    mean and each quantile (Monte Carlo intervals at ``probability``), and
+    per model comparison ``p_gt_<threshold>`` with its interval (filled on the
+    rows of the compared output).
     """
     summary = summarize(ds, quantiles=quantiles)
+    ci = mc_interval(ds, quantiles=quantiles, probability=probability)
     stats = list(summary["stat"].values)
+    ci_cols = [f"{s}_ci_{b}" for s in ci["stat"].values for b in ci["ci_bound"].values]
     rows = []
     for name, da in summary.data_vars.items():
         wide = da.to_dataset("stat").to_dataframe().reset_index()
         wide = wide[[c for c in wide.columns if c in da.dims or c in stats]]
+        cells = [d for d in da.dims if d != "stat"]
+        for stat in ci["stat"].values:
+            for bound in ci["ci_bound"].values:
+                col = f"{stat}_ci_{bound}"
+                part = _long(ci[name].sel(stat=stat, ci_bound=bound, drop=True), col)
+                wide = wide.merge(part, on=cells, how="left") if cells else wide.assign(**{col: part[col].item()})
         wide.insert(0, "output", name)
         wide.insert(1, "units", ds[name].attrs.get("units", ""))
         rows.append(wide)
     frame = pd.concat(rows, ignore_index=True)
-    dims = [c for c in frame.columns if c not in ("output", "units", *stats)]
+    dims = [c for c in frame.columns if c not in ("output", "units", *stats, *ci_cols)]
     by_column: dict[str, list[pd.DataFrame]] = {}
     for output, threshold in _comparisons(ds):
         col = f"p_gt_{threshold}"
-        by_column.setdefault(col, []).append(_long(exceedance(ds, output, threshold), col).assign(output=output))
+        p = _long(exceedance(ds, output, threshold), col)
+        bounds = exceedance_interval(ds, output, threshold, probability=probability)
+        for bound in ("lower", "upper"):
+            p[f"{col}_ci_{bound}"] = _long(bounds.sel(ci_bound=bound, drop=True), "v")["v"].values
+        by_column.setdefault(col, []).append(p.assign(output=output))
+    p_cols = []
     for col, parts in by_column.items():
         p = pd.concat(parts, ignore_index=True)
         frame = frame.merge(p, on=["output", *[d for d in dims if d in p.columns]], how="left")
-    return frame[["output", "units", *dims, *stats, *by_column]]
+        p_cols += [col, f"{col}_ci_lower", f"{col}_ci_upper"]
+    return frame[["output", "units", *dims, *stats, *ci_cols, *p_cols]]
 
 
 def point_frame(ds: xr.Dataset) -> pd.DataFrame:
@@ -101,3 +118,84 @@ def write_run(ds: xr.Dataset, folder: str | Path, summary: pd.DataFrame) -> dict
     with atomic_path(paths["summary"]) as tmp:
         summary.to_csv(tmp, index=False, float_format="%.10g")
     return paths
+
+
+def _cell_frame(da: xr.DataArray, name: str) -> pd.DataFrame:
+    frame = da.drop_vars([c for c in da.coords if c not in da.dims]).to_dataframe(name=name).reset_index()
+    return frame[[c for c in frame.columns if c in da.dims or c == name]]
+
+
+def merge_frames(arrays: dict[str, xr.DataArray]) -> pd.DataFrame:
+    """DataArrays with cell dims as one long table, merged on their shared dims (outer join)."""
+    frame = None
+    for name, da in arrays.items():
+        part = _cell_frame(da, name)
+        if frame is None:
+            frame = part
+        else:
+            keys = [c for c in part.columns if c in frame.columns and c != name]
+            frame = frame.merge(part, on=keys, how="outer") if keys else frame.merge(part, how="cross")
+    return frame
+
+
+def sensitivity_frame(results: dict) -> pd.DataFrame:
+    """One row per cell and input with every sensitivity measure computed (the keys of ``results``)."""
+    arrays = {}
+    if "rank" in results:
+        arrays["rank_correlation"] = results["rank"]
+    if "given" in results:
+        arrays["first_order_given"] = results["given"]
+    if "sobol" in results:
+        s = results["sobol"]
+        arrays["first_order"] = s["first_order"]
+        arrays["first_order_ci_lower"] = s["first_order_ci"].sel(ci_bound="lower", drop=True)
+        arrays["first_order_ci_upper"] = s["first_order_ci"].sel(ci_bound="upper", drop=True)
+        arrays["total_order"] = s["total_order"]
+        arrays["total_order_ci_lower"] = s["total_order_ci"].sel(ci_bound="lower", drop=True)
+        arrays["total_order_ci_upper"] = s["total_order_ci"].sel(ci_bound="upper", drop=True)
+    if "tornado" in results:
+        t = results["tornado"]
+        arrays.update({"tornado_low": t["low"], "tornado_high": t["high"], "tornado_swing": t["swing"]})
+    if "target" in results:
+        arrays["region_median_shift"] = results["target"]["median_shift"]
+        arrays["region_ks_distance"] = results["target"]["ks_distance"]
+    return merge_frames(arrays)
+
+
+def decision_frame(d: xr.Dataset) -> pd.DataFrame:
+    """Per cell: expected net benefit, P(profitable), break-even revenue and EVPI, with intervals."""
+    arrays = {}
+    for name in ("expected_net_benefit", "p_profitable", "breakeven_revenue"):
+        arrays[name] = d[name]
+        ci = "_ci" if name != "breakeven_revenue" else "_ci"
+        arrays[f"{name}_ci_lower"] = d[name + ci].sel(ci_bound="lower", drop=True)
+        arrays[f"{name}_ci_upper"] = d[name + ci].sel(ci_bound="upper", drop=True)
+    arrays["cost_p05"] = d["breakeven_revenue_range"].sel(ci_bound="lower", drop=True)
+    arrays["cost_p95"] = d["breakeven_revenue_range"].sel(ci_bound="upper", drop=True)
+    arrays["deploy"] = d["deploy"]
+    arrays["evpi"] = d["evpi"]
+    if "evpi_per_year" in d:
+        arrays["evpi_per_year"] = d["evpi_per_year"]
+    return merge_frames(arrays)
+
+
+def evppi_frame(d: xr.Dataset) -> pd.DataFrame:
+    """Per cell and input: EVPPI (per query and, with a volume, per year), largest first within each cell."""
+    arrays = {"evppi": d["evppi"]}
+    if "evppi_per_year" in d:
+        arrays["evppi_per_year"] = d["evppi_per_year"]
+    frame = merge_frames(arrays)
+    cells = [c for c in frame.columns if c not in ("input", *arrays)]
+    return frame.sort_values([*cells, "evppi"], ascending=[True] * len(cells) + [False], kind="stable")
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.10g")
+    return path
+
+
+def write_dataset(ds: xr.Dataset, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+    return path

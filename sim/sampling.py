@@ -15,6 +15,10 @@ one integer seed:
   dimensions are the names in the order given); its scrambling is seeded by
   ``[seed, crc32("sobol")]``. A Sobol' design is joint by construction, so
   adding a prior does change the points of the others here.
+
+Rank correlations between priors are imposed on the uniforms by a Gaussian
+copula (:class:`RankCorrelation`), sample by sample, so every sampler keeps
+working, the marginals are unchanged and chunking still does not matter.
 """
 
 from __future__ import annotations
@@ -23,10 +27,15 @@ import warnings
 import zlib
 from collections.abc import Sequence
 
+from dataclasses import dataclass
+
 import numpy as np
+from scipy import special
 from scipy.stats import qmc
 
-__all__ = ["SAMPLERS", "uniforms", "iter_uniforms", "stream"]
+from .errors import ConfigError
+
+__all__ = ["SAMPLERS", "uniforms", "iter_uniforms", "stream", "RankCorrelation", "rank_correlation"]
 
 SAMPLERS = ("random", "lhs", "sobol")
 
@@ -106,3 +115,72 @@ def iter_uniforms(names: Sequence[str], n: int, *, seed: int, sampler: str = "ra
             yield start, stop, whole[:, start:stop]
         else:
             yield start, stop, uniforms(names, n, seed=seed, sampler=sampler, start=start, stop=stop)
+
+
+@dataclass(frozen=True)
+class RankCorrelation:
+    """Target Spearman rank correlations between named priors.
+
+    Imposed by a Gaussian copula: the uniforms of the correlated priors go to
+    standard normals, are mixed by a factor of the normal correlation matrix
+    ``2 sin(pi rho_s / 6)`` (whose Spearman correlation is ``rho_s``), and
+    return to uniforms. Each sample is transformed on its own, so the
+    marginals stay uniform (every prior keeps its distribution) for random,
+    LHS and Sobol' uniforms, and chunking does not change the result.
+    A Latin hypercube's one-dimensional strata are not kept for correlated
+    priors; Iman-Conover would keep them but reorders the whole design at once,
+    which would make results depend on the chunk size.
+
+    Attributes
+    ----------
+    names : tuple of str
+        The correlated priors, in the order of the matrix.
+    spearman : tuple of tuple of float
+        Target rank correlation matrix (symmetric, unit diagonal).
+    """
+
+    names: tuple[str, ...]
+    spearman: tuple[tuple[float, ...], ...]
+
+    def pairs(self) -> dict[tuple[str, str], float]:
+        """The non-zero off-diagonal entries, keyed by sorted name pairs."""
+        return {(a, b) if a < b else (b, a): r for i, a in enumerate(self.names) for j, (b, r)
+                in enumerate(zip(self.names, self.spearman[i])) if j < i and r != 0.0}
+
+    def normal_factor(self) -> np.ndarray:
+        """``L`` with ``L @ L.T`` the copula's normal correlation matrix."""
+        normal = 2.0 * np.sin(np.pi * np.asarray(self.spearman) / 6.0)
+        w, v = np.linalg.eigh(normal)
+        return v * np.sqrt(np.clip(w, 0.0, None))
+
+    def apply(self, u: np.ndarray) -> np.ndarray:
+        """Correlate uniforms ``u`` of shape (len(names), m), rows in ``names`` order."""
+        z = special.ndtri(u)
+        out = special.ndtr(self.normal_factor() @ z)
+        return np.clip(out, _TINY, 1.0 - _TINY, out=out)
+
+
+def rank_correlation(pairs: dict[tuple[str, str], float], *, file: str,
+                     key: str = "correlations") -> RankCorrelation | None:
+    """Assemble pairs into a :class:`RankCorrelation`, or None if there are none.
+
+    Raises
+    ------
+    ConfigError
+        If the pairs do not make a valid correlation matrix (one that is not
+        positive semi-definite after the copula's transform): no repair is
+        made, the message names the priors involved.
+    """
+    if not pairs:
+        return None
+    names = tuple(sorted({n for pair in pairs for n in pair}))
+    index = {n: i for i, n in enumerate(names)}
+    matrix = np.eye(len(names))
+    for (a, b), rho in pairs.items():
+        matrix[index[a], index[b]] = matrix[index[b], index[a]] = rho
+    smallest = float(np.linalg.eigvalsh(2.0 * np.sin(np.pi * matrix / 6.0)).min())
+    if smallest < -1e-10:
+        raise ConfigError(file, key, f"the rank correlations among {', '.join(names)} are inconsistent (the "
+                                     f"matrix is not positive semi-definite: smallest eigenvalue {smallest:.3g}); "
+                                     "weaken the largest correlations until they can hold together")
+    return RankCorrelation(names, tuple(tuple(float(x) for x in row) for row in matrix))

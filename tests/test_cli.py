@@ -31,8 +31,10 @@ def test_run_writes_netcdf_and_summary(project, capsys):
     again = sim.run(sim.load_experiment("experiments/search_cost.toml"), samples=2000, seed=5)
     np.testing.assert_array_equal(ds["cost_per_query"].values, again["cost_per_query"].values)
     summary = pd.read_csv(folder / "summary.csv")
-    assert list(summary.columns) == ["output", "units", "scenario", "architecture", "mean", "sd", "p05", "p50",
-                                     "p95", "p_gt_revenue_per_query"]
+    stats = ["mean", "se_mean", "sd", "p05", "p25", "p50", "p75", "p95"]
+    bounds = [f"{s}_ci_{b}" for s in ["mean", "p05", "p25", "p50", "p75", "p95"] for b in ("lower", "upper")]
+    p = ["p_gt_revenue_per_query", "p_gt_revenue_per_query_ci_lower", "p_gt_revenue_per_query_ci_upper"]
+    assert list(summary.columns) == ["output", "units", "scenario", "architecture", *stats, *bounds, *p]
     row = summary.query("output == 'cost_per_query' and scenario == 'baseline' and architecture == 'two_stage'")
     cost = again["cost_per_query"].sel(scenario="baseline", architecture="two_stage")
     assert row["p50"].item() == pytest.approx(float(cost.median()), rel=1e-9)

@@ -124,11 +124,13 @@ def test_overridden_prior_changes_only_its_scenario(exp):
 
 def test_summary_and_exceedance(ds):
     s = sim.summarize(ds)
-    assert list(s["stat"].values) == ["mean", "sd", "p05", "p50", "p95"]
+    assert list(s["stat"].values) == ["mean", "se_mean", "sd", "p05", "p25", "p50", "p75", "p95"]
     cost = ds["cost_per_query"]
     np.testing.assert_allclose(s["cost_per_query"].sel(stat="mean"), cost.mean("sample"), rtol=1e-14)
     np.testing.assert_allclose(s["cost_per_query"].sel(stat="p95"), np.quantile(cost, 0.95, axis=-1), rtol=1e-14)
     np.testing.assert_allclose(s["cost_per_query"].sel(stat="sd"), cost.std("sample", ddof=1), rtol=1e-14)
+    np.testing.assert_allclose(s["cost_per_query"].sel(stat="se_mean"),
+                               cost.std("sample", ddof=1) / np.sqrt(cost.sizes["sample"]), rtol=1e-14)
     p = sim.exceedance(ds, "cost_per_query", "revenue_per_query")
     expected = (cost > ds["revenue_per_query"]).mean("sample")
     np.testing.assert_array_equal(p, expected)

@@ -1,14 +1,28 @@
-"""Summaries of Monte Carlo outputs along the ``sample`` dim."""
+"""Summaries of Monte Carlo outputs along the ``sample`` dim, with their Monte Carlo error.
+
+Estimates (:func:`summarize`) have a ``stat`` dim; intervals have a
+``ci_bound`` dim (``lower``, ``upper``) and their probability in the attrs
+(``probability``). The Monte Carlo intervals treat the samples as
+independent draws: exact for the ``random`` sampler and conservative for
+``lhs`` and ``sobol``, whose errors are smaller.
+
+Array kernels (``_...``) take numpy arrays with the sample axis last; the
+public functions wrap them with :func:`xarray.apply_ufunc`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import xarray as xr
+from scipy import stats
 
-__all__ = ["output_names", "summarize", "exceedance", "stat_label"]
+__all__ = ["output_names", "summarize", "mc_interval", "interval", "exceedance", "exceedance_interval",
+           "stat_label", "DEFAULT_QUANTILES", "check_probability"]
 
-DEFAULT_QUANTILES = (0.05, 0.5, 0.95)
+DEFAULT_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+CI_BOUND = ["lower", "upper"]
 
 
 def output_names(ds: xr.Dataset) -> list[str]:
@@ -21,9 +35,16 @@ def stat_label(q: float) -> str:
     return "p" + format(100 * q, "02g")
 
 
+def check_probability(p: float, what: str = "probability") -> float:
+    """``p`` as a float in the open interval (0, 1), or ValueError."""
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 < p < 1.0:
+        raise ValueError(f"{what} must lie in (0, 1), got {p!r}")
+    return float(p)
+
+
 def summarize(ds: xr.Dataset, *, quantiles: Sequence[float] = DEFAULT_QUANTILES,
               dim: str = "sample") -> xr.Dataset:
-    """Mean, standard deviation and quantiles of every output.
+    """Mean, its standard error, standard deviation and quantiles of every output.
 
     Parameters
     ----------
@@ -37,19 +58,152 @@ def summarize(ds: xr.Dataset, *, quantiles: Sequence[float] = DEFAULT_QUANTILES,
     Returns
     -------
     xarray.Dataset
-        One variable per output with a leading ``stat`` dim
-        (``mean``, ``sd``, then the quantile labels) and the output's other
-        dims. ``sd`` uses ``ddof=1``. NaNs are not skipped: a NaN anywhere in
-        an output shows in its summary.
+        One variable per output with a leading ``stat`` dim (``mean``,
+        ``se_mean``, ``sd``, then the quantile labels) and the output's other
+        dims. ``sd`` uses ``ddof=1``; ``se_mean = sd / sqrt(n)``. NaNs are not
+        skipped: a NaN anywhere in an output shows in its summary.
     """
+    for q in quantiles:
+        check_probability(q, "a quantile")
     sub = ds[output_names(ds)]
-    mean = sub.mean(dim, skipna=False, keep_attrs=True).expand_dims(stat=["mean"])
-    sd = sub.std(dim, ddof=1, skipna=False, keep_attrs=True).expand_dims(stat=["sd"])
+    n = sub.sizes[dim]
+    mean = sub.mean(dim, skipna=False, keep_attrs=True)
+    sd = sub.std(dim, ddof=1, skipna=False, keep_attrs=True)
+    parts = [mean.expand_dims(stat=["mean"]), (sd / np.sqrt(n)).expand_dims(stat=["se_mean"]),
+             sd.expand_dims(stat=["sd"])]
     q = sub.quantile(list(quantiles), dim=dim, skipna=False, keep_attrs=True)
-    q = q.rename(quantile="stat").assign_coords(stat=[stat_label(p) for p in quantiles])
-    out = xr.concat([mean, sd, q], dim="stat", coords="minimal", compat="override", join="outer")
+    parts.append(q.rename(quantile="stat").assign_coords(stat=[stat_label(p) for p in quantiles]))
+    out = xr.concat(parts, dim="stat", coords="minimal", compat="override", join="outer")
+    for name in out.data_vars:
+        out[name].attrs = dict(ds[name].attrs)
     out.attrs = dict(ds.attrs)
     return out
+
+
+# --- array kernels (sample axis last) ---------------------------------------
+
+def _order_stat_bounds(n: int, q: np.ndarray, probability: float) -> tuple[np.ndarray, np.ndarray]:
+    """0-based ranks (l, u) with P(x_(l) <= xi_q <= x_(u)) >= probability.
+
+    The number of samples at or below the true q-quantile is Binomial(n, q),
+    whatever the distribution; the bounds are its central quantiles.
+    """
+    tail = (1.0 - probability) / 2.0
+    lo = stats.binom.ppf(tail, n, q) - 1
+    hi = stats.binom.ppf(1.0 - tail, n, q)
+    return np.clip(lo, 0, n - 1).astype(np.intp), np.clip(hi, 0, n - 1).astype(np.intp)
+
+
+def _quantile_ci(a: np.ndarray, q: np.ndarray, probability: float) -> np.ndarray:
+    """Distribution-free intervals of quantiles ``q``: shape (..., len(q), 2)."""
+    lo, hi = _order_stat_bounds(a.shape[-1], q, probability)
+    ranks = np.unique(np.concatenate([lo, hi]))
+    part = np.partition(a, ranks, axis=-1)
+    return np.stack([part[..., lo], part[..., hi]], axis=-1)
+
+
+def _mean_ci(a: np.ndarray, probability: float) -> np.ndarray:
+    """Student-t interval of the mean: shape (..., 2)."""
+    n = a.shape[-1]
+    mean = a.mean(axis=-1)
+    half = stats.t.ppf(0.5 + probability / 2.0, n - 1) * a.std(axis=-1, ddof=1) / np.sqrt(n)
+    return np.stack([mean - half, mean + half], axis=-1)
+
+
+def _hdi(a: np.ndarray, probability: float) -> np.ndarray:
+    """Shortest single interval holding ``probability`` of the samples: shape (..., 2)."""
+    x = np.sort(a, axis=-1)
+    n = x.shape[-1]
+    k = min(int(np.ceil(probability * n)), n)
+    widths = x[..., k - 1:] - x[..., : n - k + 1]
+    start = np.argmin(widths, axis=-1)[..., None]
+    return np.concatenate([np.take_along_axis(x, start, -1), np.take_along_axis(x, start + k - 1, -1)], axis=-1)
+
+
+def _eti(a: np.ndarray, probability: float) -> np.ndarray:
+    tail = (1.0 - probability) / 2.0
+    return np.moveaxis(np.quantile(a, [tail, 1.0 - tail], axis=-1), 0, -1)
+
+
+def jeffreys_interval(successes, n, probability: float = 0.95) -> np.ndarray:
+    """Jeffreys interval of a binomial proportion: shape (..., 2).
+
+    The Beta(x + 1/2, n - x + 1/2) posterior's central interval, with the
+    lower bound 0 when x = 0 and the upper 1 when x = n (Brown, Cai and
+    DasGupta 2001 recommend it for its coverage near 0 and 1).
+    """
+    x = np.asarray(successes, dtype=float)
+    tail = (1.0 - probability) / 2.0
+    lo = np.where(x > 0, stats.beta.ppf(tail, x + 0.5, n - x + 0.5), 0.0)
+    hi = np.where(x < n, stats.beta.ppf(1.0 - tail, x + 0.5, n - x + 0.5), 1.0)
+    return np.stack([lo, hi], axis=-1)
+
+
+# --- labelled wrappers -------------------------------------------------------
+
+def _bounds(da: xr.DataArray, func, dim: str, **kwargs) -> xr.DataArray:
+    return xr.apply_ufunc(func, da, input_core_dims=[[dim]], output_core_dims=[["ci_bound"]],
+                          kwargs=kwargs).assign_coords(ci_bound=CI_BOUND)
+
+
+def mc_interval(ds: xr.Dataset, *, quantiles: Sequence[float] = DEFAULT_QUANTILES, probability: float = 0.95,
+                dim: str = "sample") -> xr.Dataset:
+    """Monte Carlo confidence intervals of the mean and quantiles of every output.
+
+    The mean's interval is Student's t with the sample standard deviation;
+    each quantile's is distribution-free: the order statistics whose ranks
+    bracket the Binomial(n, q) count of samples below the true quantile.
+
+    Returns
+    -------
+    xarray.Dataset
+        One variable per output, dims ``stat`` (``mean`` and the quantile
+        labels), ``ci_bound`` and the output's other dims; the interval's
+        probability in ``attrs["probability"]``.
+    """
+    probability = check_probability(probability)
+    q = np.asarray([check_probability(p, "a quantile") for p in quantiles])
+    labels = ["mean", *[stat_label(p) for p in quantiles]]
+    out = xr.Dataset()
+    for name in output_names(ds):
+        da = ds[name]
+        mean = _bounds(da, _mean_ci, dim, probability=probability)
+        qs = xr.apply_ufunc(_quantile_ci, da, input_core_dims=[[dim]], output_core_dims=[["stat", "ci_bound"]],
+                            kwargs={"q": q, "probability": probability})
+        qs = qs.assign_coords(ci_bound=CI_BOUND)
+        both = xr.concat([mean.expand_dims(stat=1), qs], dim="stat").assign_coords(stat=labels)
+        out[name] = both.transpose("stat", "ci_bound", ...).assign_attrs(da.attrs)
+    out.attrs = {**ds.attrs, "probability": probability,
+                 "method": "mean: Student t; quantiles: distribution-free order statistics"}
+    return out
+
+
+def interval(ds: xr.Dataset, probability: float = 0.9, *, kind: str = "eti", dim: str = "sample") -> xr.Dataset:
+    """The interval holding ``probability`` of each output's distribution.
+
+    Parameters
+    ----------
+    kind : {"eti", "hdi"}
+        Equal-tailed (between the two tail quantiles) or highest-density (the
+        shortest single interval holding ``probability`` of the samples).
+
+    Returns
+    -------
+    xarray.Dataset
+        One variable per output, dims ``ci_bound`` and the output's others.
+    """
+    probability = check_probability(probability)
+    kernels = {"eti": _eti, "hdi": _hdi}
+    if kind not in kernels:
+        raise ValueError(f"unknown interval kind {kind!r}; valid: eti, hdi")
+    out = xr.Dataset({name: _bounds(ds[name], kernels[kind], dim, probability=probability).assign_attrs(ds[name].attrs)
+                      for name in output_names(ds)})
+    out.attrs = {**ds.attrs, "probability": probability, "kind": kind}
+    return out
+
+
+def _threshold(ds: xr.Dataset, threshold: str | float):
+    return ds[threshold] if isinstance(threshold, str) else threshold
 
 
 def exceedance(ds: xr.Dataset, output: str, threshold: str | float, *, dim: str = "sample") -> xr.DataArray:
@@ -59,8 +213,18 @@ def exceedance(ds: xr.Dataset, output: str, threshold: str | float, *, dim: str 
     "revenue_per_query"`` this is P(cost > revenue) under the joint
     distribution.
     """
-    other = ds[threshold] if isinstance(threshold, str) else threshold
-    p = (ds[output] > other).mean(dim)
+    p = (ds[output] > _threshold(ds, threshold)).mean(dim)
     label = threshold if isinstance(threshold, str) else format(threshold, "g")
     p.attrs = {"units": "1", "long_name": f"P({output} > {label})"}
     return p.rename(f"p_{output}_gt_{label}")
+
+
+def exceedance_interval(ds: xr.Dataset, output: str, threshold: str | float, *, probability: float = 0.95,
+                        dim: str = "sample") -> xr.DataArray:
+    """Monte Carlo (Jeffreys) interval of :func:`exceedance`: dims ``ci_bound`` and the cell dims."""
+    probability = check_probability(probability)
+    hits = (ds[output] > _threshold(ds, threshold)).sum(dim)
+    ci = xr.apply_ufunc(jeffreys_interval, hits, kwargs={"n": ds.sizes[dim], "probability": probability},
+                        output_core_dims=[["ci_bound"]]).assign_coords(ci_bound=CI_BOUND)
+    ci.attrs = {"units": "1", "probability": probability, "method": "Jeffreys binomial interval"}
+    return ci.transpose("ci_bound", ...)
