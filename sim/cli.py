@@ -56,15 +56,20 @@ def _load(arg):
     return load_experiment(_experiment_path(arg))
 
 
-def _percent(text: str) -> float:
-    """A percentile in percent, strictly between 0 and 100, as a fraction."""
+def _inside(text: str, high: float, message: str) -> float:
+    """``text`` as a number strictly between 0 and ``high``; otherwise ``message`` as an argparse error."""
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not 0.0 < value < 100.0:
-        raise argparse.ArgumentTypeError(f"must be a percentile strictly between 0 and 100, got {text!r}")
-    return value / 100.0
+    if not 0.0 < value < high:
+        raise argparse.ArgumentTypeError(f"{message}, got {text!r}")
+    return value
+
+
+def _percent(text: str) -> float:
+    """A percentile in percent, strictly between 0 and 100, as a fraction."""
+    return _inside(text, 100.0, "must be a percentile strictly between 0 and 100") / 100.0
 
 
 def _percents(text: str) -> list[float]:
@@ -72,13 +77,17 @@ def _percents(text: str) -> list[float]:
 
 
 def _fraction(text: str) -> float:
+    return _inside(text, 1.0, "must be a number strictly between 0 and 1, such as 0.01")
+
+
+def _known(flag: str, name: str, names, what: str = "output") -> str:
+    """``name`` if it is one of ``names``; otherwise a one-line error led by the option."""
+    from .analysis.sensitivity import check_output
+
     try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be a number strictly between 0 and 1, such as 0.01, got {text!r}")
-    return value
+        return check_output(list(names), name, what)
+    except SimError as exc:
+        raise SimError(f"{flag}: {exc}") from None
 
 
 def _pair_arg(text: str) -> tuple[str, str]:
@@ -122,8 +131,7 @@ def cmd_run(args) -> int:
         p = experiment.precision
         outputs = args.monitor or (list(p.outputs) if p and p.outputs else None)
         for name in outputs or []:
-            if name not in experiment.model.outputs:
-                raise SimError(f"--monitor: unknown output {name!r}; valid: {', '.join(experiment.model.outputs)}")
+            _known("--monitor", name, experiment.model.outputs)
         result = run_to_precision(experiment, target, outputs=outputs,
                                   quantiles=p.quantiles if p else (0.5,), seed=args.seed, sampler=args.sampler,
                                   max_samples=args.max_samples or (p.max_samples if p else 2**22),
@@ -143,12 +151,9 @@ def cmd_run(args) -> int:
 
 
 def _default_output(experiment, given):
-    names = list(experiment.model.outputs)
     if given is not None:
-        if given not in names:
-            raise SimError(f"--output: unknown output {given!r}; valid: {', '.join(names)}")
-        return given
-    return experiment.model.comparisons[0][0] if experiment.model.comparisons else names[0]
+        return _known("--output", given, experiment.model.outputs)
+    return experiment.model.comparisons[0][0] if experiment.model.comparisons else list(experiment.model.outputs)[0]
 
 
 SENSITIVITY_METHODS = ("rank", "given", "tornado", "spider", "target", "sobol")
@@ -157,7 +162,7 @@ SENSITIVITY_METHODS = ("rank", "given", "tornado", "spider", "target", "sobol")
 def cmd_sensitivity(args) -> int:
     from .analysis import sensitivity as sa
     from .engine import run
-    from .report import sensitivity_frame, write_dataset, write_table
+    from .report import merge_frames, merge_results, sensitivity_frame, write_dataset, write_table
 
     experiment = _load(args.experiment)
     output = _default_output(experiment, args.output)
@@ -203,11 +208,8 @@ def cmd_sensitivity(args) -> int:
     folder = Path(args.out) / experiment.name / "sensitivity"
     written = [write_table(table, folder / "sensitivity.csv")]
     if "spider" in results:
-        spider = results["spider"]
-        frame = spider["value"].to_dataframe().reset_index()
-        written.append(write_table(frame[[c for c in frame.columns if c in spider["value"].dims or c == "value"]],
-                                   folder / "spider.csv"))
-    merged = xr_merge(results)
+        written.append(write_table(merge_frames({"value": results["spider"]["value"]}), folder / "spider.csv"))
+    merged = merge_results(results)
     merged.attrs = {"experiment": experiment.name, "output": output, "samples": ds.attrs["samples"],
                     "seed": ds.attrs["seed"], "priors_hash": ds.attrs["priors_hash"], "methods": ", ".join(results)}
     written.append(write_dataset(merged, folder / "sensitivity.nc"))
@@ -224,16 +226,6 @@ def cmd_sensitivity(args) -> int:
     return 0
 
 
-def xr_merge(results: dict):
-    import xarray as xr
-
-    parts = []
-    for key, value in results.items():
-        ds = value.to_dataset() if isinstance(value, xr.DataArray) else value
-        parts.append(ds.rename({n: f"{key}_{n}" for n in ds.data_vars if not n.startswith(key)}))
-    return xr.merge(parts, compat="override", join="outer", combine_attrs="drop")
-
-
 def _region(text: str, experiment):
     """``OUTPUT>THRESHOLD`` or ``OUTPUT<THRESHOLD``; the threshold a number or an output name."""
     import re
@@ -243,8 +235,7 @@ def _region(text: str, experiment):
         raise SimError(f"--region must be OUTPUT>THRESHOLD or OUTPUT<THRESHOLD, got {text!r}")
     name, op, threshold = match.groups()
     names = list(experiment.model.outputs)
-    if name not in names:
-        raise SimError(f"--region: unknown output {name!r}; valid: {', '.join(names)}")
+    _known("--region", name, names)
     try:
         value: str | float = float(threshold)
     except ValueError:
@@ -260,18 +251,19 @@ def cmd_decide(args) -> int:
     from .report import decision_frame, evppi_frame, merge_frames, write_dataset, write_table
 
     experiment = _load(args.experiment)
+    stress = _stress_arg(args.stress)
     names = list(experiment.model.outputs)
-    for flag, name in (("--cost", args.cost), ("--revenue", args.revenue)):
-        if name not in names:
-            raise SimError(f"{flag}: unknown output {name!r}; valid: {', '.join(names)}")
+    _known("--cost", args.cost, names)
+    _known("--revenue", args.revenue, names)
+    # the default volume (annual_searches) is used only where the model has it
     volume = args.volume if args.volume in names else None
     if args.volume not in (None, "annual_searches") and volume is None:
-        raise SimError(f"--volume: unknown output {args.volume!r}; valid: {', '.join(names)}")
+        _known("--volume", args.volume, names)
     if args.seek and args.target is None:
         raise SimError("--seek needs --target, the value the statistic should reach")
-    for flag, prior in (("--stress", args.stress[0] if args.stress else None), ("--seek", args.seek)):
-        if prior is not None and prior not in experiment.base_priors:
-            raise SimError(f"{flag}: unknown prior {prior!r}; valid: {', '.join(experiment.base_priors)}")
+    for flag, prior in (("--stress", stress[0] if stress else None), ("--seek", args.seek)):
+        if prior is not None:
+            _known(flag, prior, experiment.base_priors, "prior")
     if args.seek:
         da.statistic(args.statistic)  # checks the name
 
@@ -288,12 +280,10 @@ def cmd_decide(args) -> int:
     print(format_table(table[[c for c in table.columns if not c.endswith(("_ci_lower", "_ci_upper"))]]))
     print("\nExpected value of partial perfect information (largest first):")
     print(format_table(evppi.groupby([c for c in evppi.columns if c in d.dims and c != "input"]).head(5)))
-    extra = {}
-    if args.stress:
-        prior, lo, hi = args.stress
+    if stress:
+        prior, lo, hi = stress
         s = _select(da.stress(experiment, prior, (lo, hi), cost=args.cost, revenue=args.revenue,
                               samples=args.samples, seed=args.seed), args.select, "result")
-        extra["stress"] = s
         frame = merge_frames({c: s[args.cost].sel(stat=c, drop=True) for c in ("mean", "p05", "p50", "p95")}
                              | {"p_profitable": s["p_profitable"]})
         written.append(write_table(frame, folder / "stress.csv"))
@@ -319,10 +309,11 @@ def cmd_decide(args) -> int:
     return 0
 
 
-def _stress_arg(args):
-    if args.stress is None:
+def _stress_arg(stress):
+    """``--stress PRIOR LOW HIGH`` as (prior, low, high) with the percentiles as fractions."""
+    if stress is None:
         return None
-    prior, lo, hi = args.stress
+    prior, lo, hi = stress
     try:
         lo_f, hi_f = float(lo), float(hi)
     except ValueError:
@@ -476,8 +467,6 @@ def main(argv=None) -> int:
         warnings.simplefilter("always", SimWarning)
         warnings.showwarning = lambda message, *a, **k: print(f"sim: warning: {message}", file=sys.stderr)
         try:
-            if getattr(args, "stress", None) is not None:
-                args.stress = _stress_arg(args)
             return args.func(args)
         except SimError as exc:
             print(f"sim: error: {_one_line(exc)}", file=sys.stderr)

@@ -120,22 +120,26 @@ def write_run(ds: xr.Dataset, folder: str | Path, summary: pd.DataFrame) -> dict
     return paths
 
 
-def _cell_frame(da: xr.DataArray, name: str) -> pd.DataFrame:
-    frame = da.drop_vars([c for c in da.coords if c not in da.dims]).to_dataframe(name=name).reset_index()
-    return frame[[c for c in frame.columns if c in da.dims or c == name]]
-
-
 def merge_frames(arrays: dict[str, xr.DataArray]) -> pd.DataFrame:
     """DataArrays with cell dims as one long table, merged on their shared dims (outer join)."""
     frame = None
     for name, da in arrays.items():
-        part = _cell_frame(da, name)
+        part = _long(da, name)
         if frame is None:
             frame = part
         else:
             keys = [c for c in part.columns if c in frame.columns and c != name]
             frame = frame.merge(part, on=keys, how="outer") if keys else frame.merge(part, how="cross")
     return frame
+
+
+def merge_results(results: dict) -> xr.Dataset:
+    """Analysis results (DataArrays or Datasets, keyed by method) as one Dataset, variables prefixed by method."""
+    parts = []
+    for key, value in results.items():
+        ds = value.to_dataset() if isinstance(value, xr.DataArray) else value
+        parts.append(ds.rename({n: f"{key}_{n}" for n in ds.data_vars if not n.startswith(key)}))
+    return xr.merge(parts, compat="override", join="outer", combine_attrs="drop")
 
 
 def sensitivity_frame(results: dict) -> pd.DataFrame:
@@ -167,9 +171,8 @@ def decision_frame(d: xr.Dataset) -> pd.DataFrame:
     arrays = {}
     for name in ("expected_net_benefit", "p_profitable", "breakeven_revenue"):
         arrays[name] = d[name]
-        ci = "_ci" if name != "breakeven_revenue" else "_ci"
-        arrays[f"{name}_ci_lower"] = d[name + ci].sel(ci_bound="lower", drop=True)
-        arrays[f"{name}_ci_upper"] = d[name + ci].sel(ci_bound="upper", drop=True)
+        arrays[f"{name}_ci_lower"] = d[f"{name}_ci"].sel(ci_bound="lower", drop=True)
+        arrays[f"{name}_ci_upper"] = d[f"{name}_ci"].sel(ci_bound="upper", drop=True)
     arrays["cost_p05"] = d["breakeven_revenue_range"].sel(ci_bound="lower", drop=True)
     arrays["cost_p95"] = d["breakeven_revenue_range"].sel(ci_bound="upper", drop=True)
     arrays["deploy"] = d["deploy"]

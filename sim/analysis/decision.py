@@ -411,8 +411,7 @@ def goal_seek(experiment: Experiment, prior: str, target: float, *, stat: str = 
         except KeyError as exc:
             raise SimError(f"no cell {select}; {exc}") from None
         if v.size != 1:
-            extra = [d for d in v.dims]
-            raise SimError(f"the statistic has cells along {', '.join(extra)}; choose one with --select DIM=VALUE")
+            raise SimError(f"the statistic has cells along {', '.join(v.dims)}; choose one with --select DIM=VALUE")
         return float(v)
 
     f_lo, f_hi = value_at(lo) - target, value_at(hi) - target

@@ -46,10 +46,6 @@ def drawn_inputs(ds: xr.Dataset, dim: str = "sample") -> list[str]:
     return [n for n, da in ds.data_vars.items() if da.attrs.get("role") == "input" and dim in da.dims]
 
 
-def _cells(da: xr.DataArray, dim: str) -> list[str]:
-    return [d for d in da.dims if d != dim]
-
-
 # --- variance-based: Sobol' indices -----------------------------------------
 
 def sobol_arrays(func, d: int, n: int, *, rng: np.random.Generator, n_resamples: int = 300,
@@ -198,16 +194,14 @@ def sobol(experiment: Experiment, output: str, *, n: int = 2**14, seed: int | No
     if not names:
         raise SimError(f"{experiment.path}: every prior is fixed; there is nothing to attribute the variance to")
     seed = experiment.seed if seed is None else seed
-    template: dict = {}
 
     def func(u):
         da = evaluate_uniforms(experiment, dict(zip(names, u)))[output].transpose(..., "sample")
-        template["da"] = da.isel(sample=0, drop=True)
         return da.values.reshape(-1, u.shape[1])
 
     rng = np.random.Generator(stream(seed, "sobol_indices"))
     res = sobol_arrays(func, len(names), n, rng=rng, n_resamples=n_resamples, probability=probability)
-    cell = template["da"]
+    cell = point(experiment)[output]  # the output's cells, in the order ``func`` flattened them
     shape, dims, coords = cell.shape, cell.dims, {k: v.variable for k, v in cell.coords.items()}
     out = xr.Dataset(coords={**coords, "input": names, "ci_bound": CI_BOUND})
     for key, values in res.items():
@@ -268,10 +262,8 @@ def _first_order_binned(x: np.ndarray, y: np.ndarray, bins: int) -> np.ndarray:
         return np.where(var > 0, (between - (bins - 1) / n * within) / np.where(var > 0, var, 1.0), 0.0)
 
 
-def _one_run(ds: xr.Dataset, output: str, kernel, dim: str, check: bool = True, **kwargs) -> xr.DataArray:
-    if check:
-        check_output(output_names(ds), output)
-    names = [n for n in ds.data_vars if n != output] if not check else drawn_inputs(ds, dim)
+def _one_run(ds: xr.Dataset, output: str, names: list[str], kernel, dim: str, **kwargs) -> xr.DataArray:
+    """``kernel(x, y)`` for each input in ``names`` against ``output``, stacked along ``input``."""
     if not names:
         raise SimError("the run has no drawn inputs (every prior is fixed)")
     y = ds[output]
@@ -291,10 +283,9 @@ def rank_correlation(ds: xr.Dataset, output: str, *, dim: str = "sample") -> xr.
     """
     check_output(output_names(ds), output)
     ranks = lambda da: xr.apply_ufunc(_centred_ranks, da, input_core_dims=[[dim]], output_core_dims=[[dim]])  # noqa: E731
-    ry = ranks(ds[output])
-    ranked = xr.Dataset({name: ranks(ds[name]) for name in drawn_inputs(ds, dim)})
-    out = _one_run(ranked.assign({output: ry}).assign_attrs(ds.attrs), output, _pearson_centred, dim,
-                   check=False)
+    names = drawn_inputs(ds, dim)
+    ranked = xr.Dataset({name: ranks(ds[name]) for name in [*names, output]})
+    out = _one_run(ranked, output, names, _pearson_centred, dim)
     out.attrs = {"long_name": f"Spearman rank correlation with {output}", "units": "1"}
     return out.rename("rank_correlation")
 
@@ -316,7 +307,8 @@ def first_order_given(ds: xr.Dataset, output: str, *, bins: int | None = None, d
     bins = default_bins(ds.sizes[dim]) if bins is None else bins
     if not 2 <= bins <= ds.sizes[dim] // 2:
         raise SimError(f"bins must be between 2 and half the samples ({ds.sizes[dim] // 2}), got {bins}")
-    out = _one_run(ds, output, _first_order_binned, dim, bins=bins)
+    check_output(output_names(ds), output)
+    out = _one_run(ds, output, drawn_inputs(ds, dim), _first_order_binned, dim, bins=bins)
     out.attrs = {"long_name": f"first-order index of {output} from one run (binned conditional means)",
                  "units": "1", "bins": bins}
     return out.rename("first_order_given")
