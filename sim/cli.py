@@ -125,6 +125,7 @@ def cmd_run(args) -> int:
     from .report import summary_frame, write_run
 
     experiment = _load(args.experiment)
+    _check_sobol_n(args.sobol_n)
     chunk = {"chunk_size": args.chunk_size} if args.chunk_size else {}
     target = args.precision or (experiment.precision.relative if experiment.precision else None)
     if target is not None:
@@ -140,14 +141,38 @@ def cmd_run(args) -> int:
     else:
         ds = run(experiment, samples=args.samples, seed=args.seed, sampler=args.sampler, progress=True, **chunk)
     summary = summary_frame(ds)
-    paths = write_run(ds, Path(args.out) / experiment.name, summary)
+    folder = Path(args.out) / experiment.name
+    paths = write_run(ds, folder, summary)
     print(f"{experiment.title or experiment.name}: {ds.attrs['samples']:,} samples, "
           f"sampler {ds.attrs['sampler']}, seed {ds.attrs['seed']}")
     _print_summary(summary)
     if target is not None:
         print(f"\n{result.message}")
     print(f"\nwrote {paths['samples']} and {paths['summary']} (with 95 % Monte Carlo intervals)")
+    if args.report:
+        _report(experiment, ds, args)
     return 0 if target is None or result.converged else 1
+
+
+def _report(experiment, ds, args) -> None:
+    from .report import build_report, write_report
+
+    document = build_report(experiment, ds, output=getattr(args, "output", None), select=args.select,
+                            sensitivity=args.sensitivity, sobol_n=args.sobol_n, out=args.out)
+    paths = write_report(document, Path(args.out) / experiment.name)
+    print(f"wrote {paths['html']} and {paths['markdown']} (figures in {paths['figures']}, "
+          f"tables in {paths['tables']})")
+
+
+def cmd_report(args) -> int:
+    from .report import load_run
+
+    experiment = _load(args.experiment)
+    _check_sobol_n(args.sobol_n)
+    if args.output is not None:
+        _known("--output", args.output, experiment.model.outputs)
+    _report(experiment, load_run(experiment, args.out), args)
+    return 0
 
 
 def _default_output(experiment, given):
@@ -170,8 +195,7 @@ def cmd_sensitivity(args) -> int:
     for m in methods:
         if m not in SENSITIVITY_METHODS:
             raise SimError(f"--method: unknown method {m!r}; valid: {', '.join(SENSITIVITY_METHODS)}")
-    if args.sobol_n & (args.sobol_n - 1):
-        raise SimError(f"--sobol-n must be a power of 2, got {args.sobol_n}")
+    _check_sobol_n(args.sobol_n)
     low, high = args.percentiles
     if not low < high:
         raise SimError(f"--percentiles: the low percentile must be below the high one, got {100 * low:g},{100 * high:g}")
@@ -397,6 +421,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--monitor", action="append", metavar="OUTPUT",
                    help="output to monitor with --precision (repeatable; default: the compared outputs)")
     p.add_argument("--max-samples", type=_positive_int, help="most samples --precision may use (default 2**22)")
+    p.add_argument("--no-report", dest="report", action="store_false",
+                   help="skip the report (report.html, report.md, figures/, tables/)")
+    _report_options(p)
 
     common = _Parser(add_help=False)
     common.add_argument("experiment", nargs="?", help=experiment_help)
@@ -439,6 +466,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bracket", nargs=2, type=float, metavar=("LOW", "HIGH"), help="where to search")
     p.set_defaults(func=cmd_decide)
 
+    p = sub.add_parser("report", help="HTML and Markdown report of a saved run",
+                       description="Build outputs/<experiment>/report.html, report.md, figures/ and tables/ from the "
+                                   "saved run; refuses a run made from other priors.")
+    p.add_argument("experiment", nargs="?", help=experiment_help)
+    p.add_argument("--out", default="outputs", help="output root folder of the run (default: outputs)")
+    p.add_argument("--output", help="output the report is about (default: the experiment's [report] output, "
+                                    "else the first compared output)")
+    p.add_argument("--select", action="append", type=_pair_arg, metavar="DIM=VALUE",
+                   help="cells the per-cell sections show, such as hardware=H100-SXM (repeatable)")
+    _report_options(p)
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("point", help="evaluate every prior at its point value",
                        description="Print the experiment's outputs with every prior at its point value.")
     p.add_argument("experiment", nargs="?", help=experiment_help)
@@ -456,6 +495,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(func=cmd_validate)
     return parser
+
+
+def _check_sobol_n(n: int) -> None:
+    if n < 2 or n & (n - 1):
+        raise SimError(f"--sobol-n must be a power of 2 (such as 16384), got {n}")
+
+
+def _report_options(p) -> None:
+    p.add_argument("--no-sensitivity", dest="sensitivity", action="store_false",
+                   help="leave the sensitivity section out of the report (saves re-evaluating the model)")
+    p.add_argument("--sobol-n", dest="sobol_n", type=_positive_int, default=2**14,
+                   help="base samples of the report's Sobol' design, a power of 2 (default 2**14)")
+    p.set_defaults(select=None)
 
 
 def main(argv=None) -> int:

@@ -48,8 +48,9 @@ from .sampling import SAMPLERS, RankCorrelation, rank_correlation
 __all__ = ["Scenario", "Experiment", "load_experiment", "check_samples", "check_seed", "check_name"]
 
 EXPERIMENT_KEYS = ("title", "description", "model", "priors", "samples", "seed", "sampler", "sweep", "correlations",
-                   "precision", "scenarios")
+                   "precision", "report", "scenarios")
 PRECISION_KEYS = ("relative", "outputs", "quantiles", "max_samples")
+REPORT_KEYS = ("output", "select")
 SCENARIO_KEYS = ("description", "files", "priors", "set")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -110,6 +111,42 @@ def _precision(file: str, table, model: Model) -> Precision:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """An experiment's ``[report]`` table: the output the report is about and the cells it shows.
+
+    ``select`` maps a dim to the values (as text) whose cells the report's
+    per-cell sections show; the dims are checked against the run when the
+    report is built.
+    """
+
+    output: str | None = None
+    select: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _report(file: str, table, model: Model) -> ReportSettings:
+    if not isinstance(table, dict):
+        raise ConfigError(file, "report", f"must be a table with optional output and select, got {table!r}")
+    for tk in table:
+        if tk not in REPORT_KEYS:
+            raise ConfigError(file, f"report.{tk}", f"unknown key; valid: {', '.join(REPORT_KEYS)}")
+    output = table.get("output")
+    if output is not None and output not in model.outputs:
+        raise ConfigError(file, "report.output", f"must be an output of model {model.name!r} "
+                                                 f"({', '.join(model.outputs)}), got {output!r}")
+    select = table.get("select", {})
+    if not isinstance(select, dict):
+        raise ConfigError(file, "report.select", f"must be a table of dim = value or [values], got {select!r}")
+    chosen = {}
+    for dim, value in select.items():
+        values = value if isinstance(value, list) else [value]
+        if not values or any(isinstance(v, bool) or not isinstance(v, (str, int)) for v in values):
+            raise ConfigError(file, f"report.select.{dim}", f"must be a value or a non-empty list of values "
+                                                            f"(text or integers), got {value!r}")
+        chosen[dim] = tuple(str(v) for v in values)
+    return ReportSettings(output, chosen)
+
+
+@dataclass(frozen=True)
 class Experiment:
     """A validated experiment: use :func:`load_experiment` to make one.
 
@@ -131,6 +168,7 @@ class Experiment:
     sweeps: Mapping[str, xr.DataArray] = field(default_factory=dict, repr=False)
     correlation: RankCorrelation | None = None
     precision: Precision | None = None
+    report: ReportSettings = field(default_factory=ReportSettings)
 
     @property
     def scenario_names(self) -> tuple[str, ...]:
@@ -329,7 +367,8 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
                       samples=samples, seed=seed, sampler=sampler, title=data.get("title", ""),
                       description=data.get("description", ""), base_priors=base, sweeps=sweeps,
                       correlation=correlation,
-                      precision=_precision(file, data["precision"], model) if "precision" in data else None)
+                      precision=_precision(file, data["precision"], model) if "precision" in data else None,
+                      report=_report(file, data.get("report", {}), model))
 
 
 def with_settings(experiment: Experiment, *, samples=None, seed=None, sampler=None) -> Experiment:

@@ -22,7 +22,7 @@ def cli(capsys, *args):
 
 
 def test_run_writes_netcdf_and_summary(project, capsys):
-    code, out, err = cli(capsys, "run", "--samples", "2000", "--seed", "5")
+    code, out, err = cli(capsys, "run", "--samples", "2000", "--seed", "5", "--no-report")
     assert code == 0, err
     folder = project / "outputs" / "search_cost"
     ds = xr.open_dataset(folder / "samples.nc")
@@ -46,14 +46,15 @@ def test_run_writes_netcdf_and_summary(project, capsys):
 
 
 def test_run_named_experiment_and_out_dir(project, capsys):
-    code, _, err = cli(capsys, "run", "search_cost", "--samples", "64", "--sampler", "sobol", "--out", "elsewhere")
+    code, _, err = cli(capsys, "run", "search_cost", "--samples", "64", "--sampler", "sobol", "--out", "elsewhere",
+                         "--no-report")
     assert code == 0, err
     assert (project / "elsewhere" / "search_cost" / "samples.nc").exists()
     assert not (project / "outputs").exists()
 
 
 def test_sobol_note_on_stderr(project, capsys):
-    code, _, err = cli(capsys, "run", "--samples", "100", "--sampler", "sobol")
+    code, _, err = cli(capsys, "run", "--samples", "100", "--sampler", "sobol", "--no-report")
     assert code == 0
     assert err.strip() == "sim: warning: Sobol' balance needs a power of 2 samples; 100 is not (nearest: 128)"
 
@@ -206,11 +207,11 @@ def test_bad_seed_and_sampler(project, capsys):
 
 
 def test_failed_run_leaves_earlier_outputs_intact(project, capsys):
-    assert cli(capsys, "run", "--samples", "100")[0] == 0
+    assert cli(capsys, "run", "--samples", "100", "--no-report")[0] == 0
     folder = project / "outputs" / "search_cost"
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     text = (project / "priors" / "seed_2023.toml").read_text().replace("ci90 = [20, 125]", "ci90 = [125, 20]")
     (project / "priors" / "seed_2023.toml").write_text(text)
-    code, _, err = cli(capsys, "run", "--samples", "100")
+    code, _, err = cli(capsys, "run", "--samples", "100", "--no-report")
     assert code == 2 and "priors.prompt_words.ci90: must be increasing" in err
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before

@@ -165,7 +165,7 @@ def test_roofline_vectorised_over_batch():
     ("trajectory", {"year", "architecture"}),
 ])
 def test_experiment_runs_from_cli(project, capsys, name, dims):
-    assert sim.cli.main(["run", name, "--samples", "256"]) == 0
+    assert sim.cli.main(["run", name, "--samples", "256", "--no-report"]) == 0
     ds = xr.open_dataset(project / "outputs" / name / "samples.nc")
     out_dims = set().union(*(ds[v].dims for v in ds.data_vars if ds[v].attrs["role"] == "output"))
     assert dims <= out_dims and {"scenario", "sample"} <= out_dims

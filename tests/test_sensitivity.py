@@ -248,7 +248,7 @@ def test_sensitivity_and_decide_commands(project, capsys):
     (["sensitivity", "--select", "year=2030"], "--select: no dim 'year' in the run; valid: scenario"),
     (["sensitivity", "--region", "cost_per_query=1"], "--region must be OUTPUT>THRESHOLD or OUTPUT<THRESHOLD"),
     (["sensitivity", "--region", "cost_per_query>>1"], "--region: threshold '>1' is neither a number nor a variable"),
-    (["sensitivity", "--sobol-n", "1000"], "--sobol-n must be a power of 2, got 1000"),
+    (["sensitivity", "--sobol-n", "1000"], r"--sobol-n must be a power of 2 \(such as 16384\), got 1000"),
     (["decide", "--cost", "price"], "--cost: unknown output 'price'; valid:"),
     (["decide", "--stress", "mfu", "0", "10"], "--stress: unknown prior 'mfu'; valid: prompt_words"),
     (["decide", "--stress", "cache_hit_rate", "10", "120"], r"--stress: need 0 <= LOW < HIGH <= 100 \(percent\)"),

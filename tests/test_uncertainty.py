@@ -216,7 +216,7 @@ def test_precision_cli_and_experiment_setting(project, capsys):
     write(project / "experiments" / "prec.toml",
           text.replace("[scenarios.baseline]", "[precision]\nrelative = 0.03\noutputs = [\"cost_per_query\"]\n"
                                                 "max_samples = 65536\n\n[scenarios.baseline]"))
-    assert cli_main(["run", "prec"]) == 0
+    assert cli_main(["run", "prec", "--no-report"]) == 0
     out = capsys.readouterr().out
     assert "precision reached" in out
     write(project / "experiments" / "prec_bad.toml", text.replace("[scenarios.baseline]",

@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._files import atomic_path
-from .analysis.summary import DEFAULT_QUANTILES, exceedance, exceedance_interval, mc_interval, summarize
+from .._files import atomic_path
+from ..analysis.summary import DEFAULT_QUANTILES, exceedance, exceedance_interval, mc_interval, summarize
 
 __all__ = ["summary_frame", "point_frame", "format_table", "write_run"]
 
 
 def _comparisons(ds: xr.Dataset):
     """(output, threshold) pairs recorded by the model, present in ``ds``."""
-    from .models import get_model
+    from ..models import get_model
 
     model = get_model(ds.attrs["model"])
     return [(o, t) for o, t in model.comparisons if o in ds and t in ds]

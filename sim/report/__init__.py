@@ -1,0 +1,21 @@
+"""Run outputs for people: summary tables, CSV and NetCDF files, and the scenario report.
+
+:mod:`.tables` turns results into tables and writes them; :mod:`.build`
+assembles the report of a run (:func:`build_report`), :mod:`.figures` draws
+its figures and :mod:`.document` renders it as HTML and Markdown.
+"""
+
+from .tables import (decision_frame, evppi_frame, format_table, merge_frames, merge_results, point_frame,
+                     sensitivity_frame, summary_frame, write_dataset, write_run, write_table)
+
+__all__ = ["summary_frame", "point_frame", "format_table", "write_run", "write_table", "write_dataset",
+           "merge_frames", "merge_results", "sensitivity_frame", "decision_frame", "evppi_frame",
+           "build_report", "load_run", "write_report"]
+
+
+def __getattr__(name):  # the report pulls in matplotlib: load it only when asked for
+    if name in ("build_report", "load_run", "write_report"):
+        from . import build
+
+        return getattr(build, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

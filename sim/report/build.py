@@ -1,0 +1,544 @@
+"""The scenario report of a run: what an output costs, against what it earns, how sure, and why.
+
+:func:`load_run` reads a saved run and refuses one made from other priors;
+:func:`build_report` turns a run into a :class:`~.document.Document`;
+:func:`write_report` writes it as ``report.html``, ``report.md``,
+``figures/`` and ``tables/``. Every number in the report comes from the
+run's summary table or from the analysis functions on the same samples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import shlex
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..analysis import decision as da
+from ..analysis import sensitivity as sa
+from ..errors import SimError
+from ..experiment import Experiment
+from . import figures as fg
+from .document import Absent, Document, Plot, Section, Table, Text, write_document
+from .tables import decision_frame, evppi_frame, merge_frames, summary_frame
+
+__all__ = ["load_run", "build_report", "write_report", "quantity", "percent", "reproduce_command", "MAX_PANELS"]
+
+#: Most cells (besides scenarios) the per-cell figures show; the tables show every cell.
+MAX_PANELS = 12
+_SCALES = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"))
+
+
+def quantity(value: float, units: str, *, per: bool = True) -> str:
+    """A number for prose, to 3 significant digits: ``$0.0634 per query``, ``$4.6 million``, ``3.1e+23 FLOP``.
+
+    ``per=False`` leaves out what a money amount is per (for the second
+    number of an interval).
+    """
+    if not math.isfinite(value):
+        return str(value)
+    money = units.startswith("USD")
+    text = None
+    for scale, word in _SCALES:
+        if scale <= abs(value) < 1000 * _SCALES[0][0]:
+            text = f"{value / scale:.3g} {word}"
+            break
+    if text is None:
+        text = f"{value:,.0f}" if money and abs(value) >= 1000 else f"{value:.3g}"
+    if money:
+        unit = units[3:].lstrip("/ ")
+        sign, text = ("-", text[1:]) if text.startswith("-") else ("", text)
+        return f"{sign}${text}" + (f" per {unit}" if unit and per else "")
+    return text if units in ("", "1") or not per else f"{text} {units}"
+
+
+def percent(p: float) -> str:
+    """A probability as a percentage for prose: one decimal, ``< 0.1 %`` and ``> 99.9 %`` near the ends."""
+    if 0 < p < 0.0005:
+        return "< 0.1 %"
+    if 0.9995 < p < 1:
+        return "> 99.9 %"
+    return f"{100 * p:.1f} %" if 0 < p < 1 else f"{100 * p:.0f} %"
+
+
+def reproduce_command(ds: xr.Dataset, out: str | Path = "outputs") -> str:
+    """The command that makes this run (and its report) again."""
+    parts = ["sim", "run", ds.attrs["experiment_file"], "--samples", str(ds.attrs["samples"]),
+             "--seed", str(ds.attrs["seed"]), "--sampler", ds.attrs["sampler"]]
+    if Path(out) != Path("outputs"):
+        parts += ["--out", str(out)]
+    return shlex.join(parts)
+
+
+def load_run(experiment: Experiment, out: str | Path = "outputs") -> xr.Dataset:
+    """The saved run of ``experiment`` under ``out``, checked against the experiment's current priors.
+
+    Raises
+    ------
+    SimError
+        When there is no saved run, it cannot be read, or it was made by
+        another model or other priors (its priors hash differs): a report of
+        it would show stale numbers.
+    """
+    path = Path(out) / experiment.name / "samples.nc"
+    rerun = f"run `sim run {experiment.path}`"
+    if not path.is_file():
+        raise SimError(f"no saved run of experiment {experiment.name!r} ({path} does not exist); {rerun} first")
+    try:
+        ds = xr.load_dataset(path, engine="h5netcdf")
+    except Exception as exc:  # any failure to read is the same problem for the user
+        raise SimError(f"{path}: cannot read the saved run ({type(exc).__name__}: {exc}); {rerun} again") from None
+    if ds.attrs.get("mode") != "monte_carlo" or "samples" not in ds.attrs:
+        raise SimError(f"{path} is not a Monte Carlo run of sim; {rerun}")
+    if ds.attrs.get("model") != experiment.model.name:
+        raise SimError(f"{path} was made by model {ds.attrs.get('model')!r}, but {experiment.path} now uses "
+                       f"{experiment.model.name!r}; {rerun} to update it")
+    saved, now = str(ds.attrs.get("priors_hash", "")), experiment.priors_hash()
+    if saved != now:
+        raise SimError(f"{path} was made with priors hash {saved[:12] or 'none'}, but the priors of "
+                       f"{experiment.path} now hash {now[:12]}; {rerun} to update it")
+    return ds
+
+
+@dataclasses.dataclass
+class _Focus:
+    """What the per-cell sections show: the output, its threshold and the cells."""
+
+    output: str
+    threshold: str | None
+    kept: dict  # dim -> list of values, several cells each
+    fixed: dict  # dim -> one value, dropped from the panels
+    panels: list[dict]
+    notes: list[str]
+
+    def restrict(self, obj):
+        """``obj`` narrowed to the report's cells (dims it lacks are skipped)."""
+        obj = obj.sel({d: v for d, v in self.kept.items() if d in obj.dims})
+        return obj.sel({d: v for d, v in self.fixed.items() if d in obj.dims})
+
+    @property
+    def scope(self) -> str:
+        return ", ".join(f"{d} = {v}" for d, v in self.fixed.items())
+
+
+def _labels(ds: xr.Dataset, dim: str) -> list[str]:
+    return [str(v) for v in ds[dim].values]
+
+
+def _focus(experiment: Experiment, ds: xr.Dataset, output: str | None, select) -> _Focus:
+    settings = experiment.report
+    comparisons = dict(experiment.model.comparisons)
+    output = output or settings.output or (experiment.model.comparisons[0][0] if comparisons
+                                           else list(experiment.model.outputs)[0])
+    sa.check_output(list(experiment.model.outputs), output)
+    threshold = comparisons.get(output)
+    cell_dims = [d for d in ds[output].dims if d not in ("scenario", "sample")]
+    chosen = dict(settings.select)
+    where = {d: f"{experiment.path}: report.select.{d}" for d in chosen}
+    for dim, value in select or []:
+        chosen[dim] = (value,)
+        where[dim] = "--select"
+    kept, fixed, notes = {}, {}, []
+    for dim, values in chosen.items():
+        if dim not in cell_dims:
+            raise SimError(f"{where[dim]}: {output} has no dim {dim!r}; valid: {', '.join(cell_dims) or 'none'}")
+        labels = _labels(ds, dim)
+        for v in values:
+            if v not in labels:
+                raise SimError(f"{where[dim]}: {dim} has no value {v!r}; valid: {', '.join(labels)}")
+        picked = [ds[dim].values[labels.index(v)] for v in values]
+        if len(picked) == 1:
+            fixed[dim] = picked[0]
+        else:
+            kept[dim] = picked
+    if "year" in cell_dims and "year" not in chosen:
+        fixed["year"] = ds["year"].values[-1]
+        notes.append(f"The per-cell sections show the final year, {fixed['year']}; the fan chart shows every year.")
+    sizes = {d: len(kept.get(d, ds[d].values)) for d in cell_dims if d not in fixed}
+    while math.prod(sizes.values()) > MAX_PANELS:
+        dim = max(sizes, key=sizes.get)
+        others = math.prod(sizes.values()) // sizes[dim]
+        keep = max(1, MAX_PANELS // others)
+        values = list(kept.get(dim, ds[dim].values))[:keep]
+        notes.append(f"{dim} has {sizes[dim]} values; the per-cell figures show the first {keep} "
+                     f"({', '.join(map(str, values))}). Choose others with --select or the experiment's "
+                     "[report] select; the tables cover every cell.")
+        if keep == 1:
+            fixed[dim] = values[0]
+            del sizes[dim]
+        else:
+            kept[dim], sizes[dim] = values, keep
+    free = [d for d in cell_dims if d not in fixed]
+    grid = [list(kept.get(d, ds[d].values)) for d in free]
+    panels = [dict(zip(free, combo)) for combo in itertools.product(*grid)] or [{}]
+    return _Focus(output, threshold, kept, fixed, panels, notes)
+
+
+def _narrow(experiment: Experiment, focus: _Focus) -> Experiment:
+    """The experiment with its swept catalogues and years cut to the report's cells (fewer evaluations)."""
+    wanted = {**focus.kept, **{d: [v] for d, v in focus.fixed.items()}}
+    sweeps = {name: da.sel({d: v for d, v in wanted.items() if d in da.dims}) for name, da in experiment.sweeps.items()}
+    return dataclasses.replace(experiment, sweeps=sweeps)
+
+
+def _matches(column: pd.Series, value) -> pd.Series:
+    """Rows of a summary column equal to a coordinate value (years are read back as floats beside blanks)."""
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return pd.to_numeric(column, errors="coerce") == float(value)
+    return column.astype(str) == str(value)
+
+
+def _row(summary: pd.DataFrame, output: str, cell: dict) -> pd.Series:
+    rows = summary[summary["output"] == output]
+    for dim, value in cell.items():
+        if dim in rows.columns and rows[dim].notna().any():
+            rows = rows[_matches(rows[dim], value)]
+    if len(rows) != 1:
+        raise AssertionError(f"expected one summary row for {output} at {cell}, found {len(rows)}")
+    return rows.iloc[0]
+
+
+def _long_name(ds: xr.Dataset, name: str) -> str:
+    return ds[name].attrs.get("long_name") or name.replace("_", " ")
+
+
+def _headline(ds, summary, focus: _Focus, scenarios) -> list:
+    out, threshold = focus.output, focus.threshold
+    units = ds[out].attrs.get("units", "")
+    n = int(ds.attrs["samples"])
+    blocks = []
+    for s in scenarios:
+        for cell in focus.panels:
+            full = {"scenario": s, **cell, **focus.fixed}
+            r = _row(summary, out, full)
+            text = (f"Median {_long_name(ds, out)} {quantity(r.p50, units)} "
+                    f"(90 % interval {quantity(r.p05, units, per=False)} to {quantity(r.p95, units, per=False)}; "
+                    f"mean {quantity(r['mean'], units, per=False)} ± "
+                    f"{quantity(1.96 * r.se_mean, units, per=False)} at 95 % Monte Carlo error).")
+            if threshold:
+                t = _row(summary, threshold, {k: v for k, v in full.items() if k in ds[threshold].dims})
+                tu = ds[threshold].attrs.get("units", "")
+                col = f"p_gt_{threshold}"
+                p, lo, hi = r[col], r[f"{col}_ci_lower"], r[f"{col}_ci_upper"]
+                share = (f"in none of the {n:,} samples" if p == 0 else
+                         f"in every one of the {n:,} samples" if p == 1 else f"in {percent(p)} of samples")
+                text += (f" Against it, median {_long_name(ds, threshold)} {quantity(t.p50, tu)} "
+                         f"(90 % interval {quantity(t.p05, tu, per=False)} to {quantity(t.p95, tu, per=False)}). "
+                         f"The {_long_name(ds, out)} exceeds the {_long_name(ds, threshold)} {share} "
+                         f"(95 % Monte Carlo interval {percent(lo)} to {percent(hi)}).")
+            lead = ", ".join(str(v) for v in [s, *cell.values()]) + "."
+            blocks.append(Text(text, lead=lead))
+    return blocks
+
+
+def _comparison(ds, summary, focus: _Focus, scenarios) -> pd.DataFrame:
+    """Per cell and scenario: the output's median and 90 % interval, P(profitable), and the paired change."""
+    out, threshold = focus.output, focus.threshold
+    base = scenarios[0]
+    x = focus.restrict(ds[out])
+    rows = []
+    for cell in focus.panels:
+        b = x.sel(scenario=base, **cell).values
+        for s in scenarios:
+            r = _row(summary, out, {"scenario": s, **cell, **focus.fixed})
+            diff = x.sel(scenario=s, **cell).values - b
+            row = {**{d: str(v) for d, v in cell.items()}, "scenario": s, "p05": r.p05, "p50": r.p50, "p95": r.p95}
+            if threshold:
+                col = f"p_gt_{threshold}"
+                row |= {"p_profitable": 1 - r[col], "p_profitable_ci_lower": 1 - r[f"{col}_ci_upper"],
+                        "p_profitable_ci_upper": 1 - r[f"{col}_ci_lower"]}
+            b50 = _row(summary, out, {"scenario": base, **cell, **focus.fixed}).p50
+            d05, d50, d95 = np.quantile(diff, [0.05, 0.5, 0.95])
+            row |= {"median_change_pct": 100 * (r.p50 / b50 - 1) if b50 else np.nan,
+                    "paired_difference_p50": d50, "paired_difference_p05": d05, "paired_difference_p95": d95,
+                    f"p_below_{base}": float(np.mean(diff < 0))}
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _priors_table(experiment: Experiment) -> pd.DataFrame:
+    rows = []
+    for name, prior in experiment.base_priors.items():
+        versions = [("all", prior, False)] + [(s.name, s.priors[name], True) for s in experiment.scenarios
+                                              if name in s.overrides]
+        for scenario, p, override in versions:
+            lo, hi = p.interval(0.9)
+            rows.append({"prior": name, "scenario": scenario, "distribution": p.describe(), "point": p.point,
+                         "p05": lo, "p95": hi, "unit": p.unit, "source": p.source or p.note, "override": override})
+    return pd.DataFrame(rows)
+
+
+def _metadata(ds: xr.Dataset, out) -> pd.DataFrame:
+    a = ds.attrs
+    rows = [("experiment file", a["experiment_file"]), ("title", a.get("title", "")), ("model", a["model"]),
+            ("scenarios", ", ".join(_labels(ds, "scenario"))), ("samples", f"{int(a['samples']):,}"),
+            ("seed", str(a["seed"])), ("sampler", a["sampler"]), ("priors files", a.get("priors_files", "")),
+            ("priors hash (SHA-256)", a["priors_hash"]), ("sim version", a["sim_version"]),
+            ("run made", a["created"]),
+            ("report built", datetime.now(timezone.utc).isoformat(timespec="seconds")),
+            ("reproduce with", reproduce_command(ds, out))]
+    if a.get("rank_correlations"):
+        rows.insert(8, ("rank correlations", a["rank_correlations"]))
+    return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def _cells_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Coordinate columns as text (years and labels alike) so tables read the same in CSV and HTML."""
+    return frame.assign(**{c: frame[c].astype(str) for c in frame.columns if frame[c].dtype != float
+                           and c not in ("deploy", "override")})
+
+
+def build_report(experiment: Experiment, ds: xr.Dataset, *, output: str | None = None, select=None,
+                 sensitivity: bool = True, sobol_n: int = 2**14, out: str | Path = "outputs") -> Document:
+    """The report of run ``ds`` of ``experiment`` (which must hold the priors the run was made with).
+
+    Parameters
+    ----------
+    output : str, optional
+        The output the report is about (default: the experiment's ``[report]
+        output``, else the model's first compared output, else its first).
+    select : list of (dim, value), optional
+        Cells the per-cell sections show (``--select``), besides the
+        experiment's ``[report] select``.
+    sensitivity : bool
+        Compute the sensitivity section (re-evaluates the model for the
+        tornado and Sobol' indices).
+    sobol_n : int
+        Base samples of the Sobol' design, a power of 2.
+    out : path
+        The output root the run was written to (for the command that reproduces it).
+    """
+    focus = _focus(experiment, ds, output, select)
+    out_name, threshold = focus.output, focus.threshold
+    scenarios = _labels(ds, "scenario")
+    colours = fg.palette(scenarios)
+    summary = summary_frame(ds)
+    view = focus.restrict(ds)
+    units = ds[out_name].attrs.get("units", "")
+    n = int(ds.attrs["samples"])
+    scope = f" ({focus.scope})" if focus.scope else ""
+    sections = []
+
+    # headline
+    intro = (f"{experiment.title or experiment.name}: {n:,} Monte Carlo samples ({ds.attrs['sampler']} sampler, "
+             f"seed {ds.attrs['seed']}), {len(scenarios)} scenario(s) evaluated on common random numbers. "
+             f"The report is about {out_name} ({units})" + (f" against {threshold}" if threshold else "") + ".")
+    blocks = [Text(intro)] + [Text(note) for note in focus.notes]
+    blocks += _headline(ds, summary, focus, scenarios)
+    sections.append(Section("headline", "Headline", blocks))
+
+    # distributions
+    blocks = [Plot("distributions", fg.distributions(view, out_name, colours, focus.panels, threshold=threshold),
+                   f"Distribution of {out_name}" + (f" (solid) and {threshold} (dashed)" if threshold else "")
+                   + f" per scenario{scope}."),
+              Plot("exceedance", fg.exceedance_curves(view, out_name, colours, focus.panels, threshold=threshold),
+                   f"Exceedance curves: the probability that {out_name}" + (f" (solid) or {threshold} (dashed)"
+                                                                              if threshold else "")
+                   + f" is above each value{scope}.")]
+    title = _long_name(ds, out_name)
+    sections.append(Section("distributions", f"{title[0].upper()}{title[1:]}"
+                            + (f" against {_long_name(ds, threshold)}" if threshold else ""), blocks))
+
+    # decision
+    decision = None
+    if threshold:
+        volume = "annual_searches" if "annual_searches" in ds else None
+        decision = da.decide(view, cost=out_name, revenue=threshold, volume=volume)
+        accept = da.acceptability(view, cost=out_name, revenue=threshold)
+        table = _cells_frame(decision_frame(decision))
+        blocks = [Text(f"Deploying earns {threshold} - {out_name} per query. P(profitable) is the share of samples "
+                       f"where that is positive; break-even is the revenue per query at which the expected net "
+                       "benefit is zero (the expected cost); EVPI is what perfect knowledge of every prior would "
+                       "be worth, per query" + (" and per year" if volume else "") + "."),
+                  Plot("acceptability", fg.acceptability_curves(accept, decision["breakeven_revenue"], colours,
+                                                                focus.panels),
+                       f"Acceptability curve: P(profitable) if revenue per query were each value; dotted lines "
+                       f"mark break-even{scope}."),
+                  Table("decision", table, f"Decision measures per cell{scope}, with 95 % Monte Carlo intervals.")]
+    else:
+        blocks = [Absent(f"No profitability measures: model {experiment.model.name!r} compares {out_name} with no "
+                         "revenue, so there is no deploy-or-not decision to measure.")]
+    sections.append(Section("decision", "Profitability and break-even", blocks))
+
+    # scenarios
+    if len(scenarios) > 1:
+        frame = _comparison(ds, summary, focus, scenarios)
+        blocks = [Text(f"Each scenario against {scenarios[0]}, on the same uniforms (common random numbers): the "
+                       "paired difference is taken sample by sample, so it carries no extra sampling noise."),
+                  Table("scenarios", frame, f"{out_name} per scenario{scope}: quantiles, "
+                                            + ("P(profitable) with its 95 % interval, " if threshold else "")
+                                            + f"and the change against {scenarios[0]}.")]
+    else:
+        blocks = [Absent(f"Only one scenario ({scenarios[0]}): there is nothing to compare it with. Add "
+                         "[scenarios.NAME] tables to the experiment file to compare assumptions.")]
+    sections.append(Section("scenarios", "Scenario comparison", blocks))
+
+    # sensitivity
+    sections.append(Section("sensitivity", f"Which assumptions drive the {_long_name(ds, out_name)}",
+                            _sensitivity(experiment, ds, view, focus, decision, sensitivity=sensitivity,
+                                         sobol_n=sobol_n, scenarios=scenarios)))
+
+    # years
+    if "year" in ds[out_name].dims:
+        year_focus = dataclasses.replace(focus, fixed={d: v for d, v in focus.fixed.items() if d != "year"})
+        panels = [{k: v for k, v in p.items()} for p in focus.panels]
+        sections.append(Section("years", f"{title[0].upper()}{title[1:]} over the years", [
+            Plot("fan", fg.fan_chart(year_focus.restrict(ds), out_name, colours, panels, threshold=threshold),
+                 f"Median {out_name} per year with its 50 % and 90 % intervals"
+                 + (f"; dashed: median {threshold}" if threshold else "") + "."),
+            Table("years", _cells_frame(_years_table(ds, summary, out_name, year_focus)),
+                  f"{out_name} per year: median and 90 % interval.")]))
+
+    # convergence
+    first = focus.panels[0]
+    conv = view[out_name].sel(first) if first else view[out_name]
+    sections.append(Section("convergence", "Monte Carlo convergence", [
+        Text(f"How the estimates of {out_name}{' at ' + fg.panel_label(first) if first else ''} settle as samples "
+             "accumulate, with their 95 % Monte Carlo intervals. Bands that are narrow at the right-hand end mean "
+             "more samples would not change the report's numbers."),
+        Plot("convergence", fg.convergence_chart(conv.rename(out_name), colours),
+             f"Running mean and 95th percentile of {out_name} against the number of samples.")]))
+
+    # all outputs
+    keep = np.ones(len(summary), bool)
+    for dim, value in focus.fixed.items():
+        keep &= (_matches(summary[dim], value) | summary[dim].isna()).to_numpy()
+    shown = summary[keep]
+    shown = shown[[c for c in shown.columns if not c.endswith(("_ci_lower", "_ci_upper"))
+                   and c not in ("sd", "p25", "p75")]]
+    sections.append(Section("outputs", "All outputs", [
+        Table("summary", _cells_frame(shown), f"Every output{scope}: mean with its standard error, and quantiles; "
+                                              "summary.csv has every cell with its Monte Carlo intervals.")]))
+
+    # priors and reproducibility
+    priors = _priors_table(experiment)
+    blocks = [Table("priors", _cells_frame(priors),
+                    "Priors: distribution, point value (the article's), 90 % interval, unit and source. Highlighted "
+                    "rows are a scenario's overrides.", highlight="override")]
+    if experiment.correlation:
+        pairs = experiment.correlation.pairs()
+        blocks.append(Table("correlations", pd.DataFrame([{"prior": a, "with": b, "spearman": r}
+                                                          for (a, b), r in pairs.items()]),
+                            "Rank correlations imposed between priors (Gaussian copula)."))
+    sections.append(Section("priors", "Assumptions", blocks))
+    sections.append(Section("reproduce", "Reproducing this run", [
+        Text("Running the command below from the same folder, with the same files, gives the same samples and so "
+             "the same numbers; the priors hash identifies the priors the run was made with."),
+        Table("run", _metadata(ds, out), "Run metadata.")]))
+    subtitle = (experiment.description.replace("\n", " ") if experiment.description else "") + \
+        f" Run of {ds.attrs['created']}, sim {ds.attrs['sim_version']}."
+    return Document(title=experiment.title or experiment.name, subtitle=subtitle.strip(), sections=sections)
+
+
+def _years_table(ds, summary, output, focus: _Focus) -> pd.DataFrame:
+    rows = summary[summary["output"] == output]
+    for dim, value in focus.fixed.items():
+        rows = rows[_matches(rows[dim], value)]
+    for dim, values in focus.kept.items():
+        rows = rows[np.logical_or.reduce([_matches(rows[dim], v) for v in values])]
+    cells = [c for c in ds[output].dims if c != "sample"]
+    return rows[[*cells, "p05", "p50", "p95"]]
+
+
+def _sensitivity(experiment, ds, view, focus: _Focus, decision, *, sensitivity: bool, sobol_n: int, scenarios):
+    out_name, threshold = focus.output, focus.threshold
+    if not sensitivity:
+        return [Absent("Sensitivity was not computed for this report (--no-sensitivity); run `sim report` without "
+                       "it, or `sim sensitivity`, for this section.")]
+    drawn = sa.drawn_inputs(view)
+    if not drawn:
+        return [Absent("Every prior is fixed: nothing is uncertain, so nothing drives the spread.")]
+    scope = f" ({focus.scope})" if focus.scope else ""
+    narrow = _narrow(experiment, focus)
+    per_scenario = [{"scenario": s, **p} for s in scenarios for p in focus.panels]
+    if len(per_scenario) > MAX_PANELS:
+        per_scenario = [{"scenario": scenarios[0], **p} for p in focus.panels]
+    units = ds[out_name].attrs.get("units", "")
+    low, high = 0.1, 0.9
+    blocks = []
+
+    t = focus.restrict(sa.tornado(narrow, out_name, low=low, high=high))
+    blocks.append(Plot("tornado", fg.tornado_chart(t, per_scenario, output_label=fg._axis_label(ds[out_name]),
+                                                   low=low, high=high),
+                       f"Tornado: {out_name} with one prior at its 10th or 90th percentile and every other at its "
+                       f"point value; the line is point mode{scope}."))
+    tornado = _largest_first(merge_frames({"low": t["low"], "high": t["high"], "swing": t["swing"]}), "swing", t.dims)
+    blocks.append(Table("tornado", _cells_frame(tornado),
+                        f"One-at-a-time swings of {out_name} ({units}), largest first."))
+
+    if experiment.correlation is not None:
+        blocks.append(Absent("No Sobol' indices: the priors are rank-correlated, and variance cannot be split among "
+                             "dependent inputs. The rank correlations below hold for correlated priors."))
+    else:
+        s = focus.restrict(sa.sobol(narrow, out_name, n=sobol_n, seed=int(ds.attrs["seed"])))
+        blocks.append(Plot("sobol", fg.sobol_chart(s, per_scenario),
+                           f"Sobol' indices of {out_name}: the share of its variance due to each prior alone "
+                           "(first order) and with its interactions (total order), with 95 % bootstrap intervals "
+                           f"({sobol_n:,} base samples){scope}."))
+        frame = merge_frames({"first_order": s["first_order"],
+                              "first_order_ci_lower": s["first_order_ci"].sel(ci_bound="lower", drop=True),
+                              "first_order_ci_upper": s["first_order_ci"].sel(ci_bound="upper", drop=True),
+                              "total_order": s["total_order"],
+                              "total_order_ci_lower": s["total_order_ci"].sel(ci_bound="lower", drop=True),
+                              "total_order_ci_upper": s["total_order_ci"].sel(ci_bound="upper", drop=True)})
+        blocks.append(Table("sobol", _cells_frame(frame), f"Sobol' indices of {out_name}{scope}."))
+
+    r = sa.rank_correlation(view, out_name)
+    heat_panels = [{"scenario": s, **p} for s in scenarios for p in focus.panels]
+    blocks.append(Plot("rank", fg.rank_heatmap(r, heat_panels),
+                       f"Spearman rank correlation of each prior with {out_name}, per scenario and cell{scope}; "
+                       "priors whose correlation is below 0.01 everywhere are left out."))
+    blocks.append(Table("rank", _cells_frame(merge_frames({"rank_correlation": r})),
+                        f"Rank correlations with {out_name}."))
+
+    if threshold:
+        region = focus.restrict(sa.target_region(view, out_name, threshold, above=True))
+        frame = merge_frames({"median_shift": region["median_shift"], "ks_distance": region["ks_distance"]})
+        frame = _largest_first(frame, "ks_distance", region.dims, top=5)
+        blocks.append(Text(f"Target region: the samples where {out_name} exceeds {threshold}. For each prior, the "
+                           "median inside the region minus the median outside, in the prior's standard deviations, "
+                           "and the Kolmogorov-Smirnov distance between the two (0: no difference, 1: disjoint)."))
+        blocks.append(Table("target_region", _cells_frame(frame),
+                            f"The five priors that most separate {out_name} > {threshold} from the rest, per cell."))
+
+    if decision is not None:
+        evppi = decision["evppi"]
+        per_year = "evppi_per_year" in decision
+        blocks.append(Text("EVPPI: what learning one prior exactly would be worth before deciding to deploy, in "
+                           f"dollars per query{' and per year' if per_year else ''}. A prior with a large spread but "
+                           "zero EVPPI does not change the decision."))
+        informative = [p for p in per_scenario if float(evppi.sel(p).max()) > 0]
+        clear = [fg.panel_label(p) for p in per_scenario if p not in informative]
+        if clear:
+            blocks.append(Text(f"In {'; '.join(clear)} no prior changes the decision: deploying (or not) is best in "
+                               "nearly every sample, so no information is worth buying (EVPPI 0)."))
+        if informative:
+            blocks.append(Plot("evppi", fg.evppi_chart(evppi, informative, units=units),
+                               f"Expected value of partial perfect information per prior ({units}){scope}."))
+            frame = _largest_first(evppi_frame(decision), "evppi", evppi.dims, top=5)
+            blocks.append(Table("evppi", _cells_frame(frame), "The five most valuable priors to learn, per cell "
+                                                              "(cells where every EVPPI is 0 left out)."))
+    else:
+        blocks.append(Absent("No EVPPI ranking: without a revenue to compare with there is no decision to value "
+                             "information for."))
+    return blocks
+
+
+def _largest_first(frame: pd.DataFrame, column: str, dims, top: int | None = None) -> pd.DataFrame:
+    """Rows sorted by cell, then by ``|column|`` largest first; at most ``top`` per cell; zero rows dropped."""
+    cells = [c for c in frame.columns if c in dims and c != "input"]
+    frame = frame[frame[column].abs() > 0]
+    order = frame.assign(_key=frame[column].abs()).sort_values([*cells, "_key"], ascending=[True] * len(cells) + [False],
+                                                               kind="stable").drop(columns="_key")
+    return order.groupby(cells, sort=False).head(top) if top and cells else order.head(top) if top else order
+
+
+def write_report(document: Document, folder: str | Path) -> dict[str, Path]:
+    """Write the report into ``folder`` (see :func:`~.document.write_document`)."""
+    return write_document(document, folder)

@@ -1,0 +1,258 @@
+"""A report as data (sections of text, tables and figures) rendered as HTML and Markdown.
+
+One :class:`Document` gives both renderings, so the two always say the same.
+The HTML file is self-contained (figures embedded as PNG data, styles
+inline); the Markdown file links ``figures/<name>.png``. Every table is also
+written as ``tables/<name>.csv`` at full precision.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._files import atomic_path
+
+__all__ = ["Text", "Table", "Plot", "Absent", "Section", "Document", "render_html", "render_markdown",
+           "write_document", "display"]
+
+
+@dataclass
+class Text:
+    """A paragraph; ``lead`` is shown in bold before it."""
+
+    text: str
+    lead: str = ""
+
+
+@dataclass
+class Table:
+    """A table shown with numbers to 4 significant digits and written in full as ``tables/<name>.csv``.
+
+    ``highlight`` names a boolean column: its rows are highlighted and the
+    column itself is not shown (it stays in the CSV).
+    """
+
+    name: str
+    frame: pd.DataFrame
+    caption: str
+    highlight: str | None = None
+
+
+@dataclass
+class Plot:
+    """A figure, written as ``figures/<name>.png``."""
+
+    name: str
+    figure: object
+    caption: str
+
+
+@dataclass
+class Absent:
+    """What a section does not show, and why."""
+
+    text: str
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    blocks: list = field(default_factory=list)
+
+
+@dataclass
+class Document:
+    title: str
+    subtitle: str
+    sections: list[Section]
+
+
+def display(value) -> str:
+    """A table cell as shown: numbers to 4 significant digits, booleans as yes/no, NaN as blank."""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    if isinstance(value, (float, np.floating)):
+        return "" if np.isnan(value) else f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def _png(figure, dpi: int = 100) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def _shown(table: Table) -> pd.DataFrame:
+    return table.frame.drop(columns=[table.highlight]) if table.highlight else table.frame
+
+
+#: Tables longer than this are folded in the HTML report (click to open); figures carry their content.
+FOLD_ROWS = 15
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2430;background:#fff;
+line-height:1.5}
+main{max-width:1180px;margin:0 auto;padding:1.5rem 2rem 4rem}
+header h1{font-size:1.7rem;margin:0 0 .3rem}
+.subtitle{color:#4a5566;margin:0 0 1rem}
+nav ol{columns:2;font-size:.9rem;padding-left:1.3rem}
+section{border-top:1px solid #dde2ea;margin-top:2rem;padding-top:.5rem}
+h2{font-size:1.3rem}
+table{border-collapse:collapse;font-size:.82rem;margin:.5rem 0 .3rem;display:block;overflow-x:auto;max-width:100%}
+th,td{padding:.25rem .55rem;border-bottom:1px solid #e4e8ef;text-align:right;white-space:nowrap}
+th{background:#f3f5f9;position:sticky;top:0}
+td.text,th.text{text-align:left;white-space:normal;max-width:28rem}
+tr.highlight td{background:#fff1c2}
+caption{caption-side:bottom;text-align:left;color:#4a5566;font-size:.82rem;padding-top:.3rem}
+figure{margin:1rem 0}
+figure img{max-width:100%;height:auto;border:1px solid #eef0f4}
+figcaption{color:#4a5566;font-size:.85rem}
+details{margin:.6rem 0}
+summary{cursor:pointer;color:#2a4d8f;font-size:.9rem}
+.absent{background:#f4f6fa;border-left:4px solid #9aa5b8;padding:.5rem .8rem;color:#3a4456}
+code{background:#f3f5f9;padding:.1rem .3rem;border-radius:3px;font-size:.85rem}
+"""
+
+
+def _html_table(table: Table) -> str:
+    shown = _shown(table)
+    text_cols = {c for c in shown.columns if shown[c].dtype == object}
+    head = "".join(f'<th class="{"text" if c in text_cols else "num"}" scope="col">{html.escape(str(c))}</th>'
+                   for c in shown.columns)
+    rows = []
+    marks = table.frame[table.highlight].to_numpy(bool) if table.highlight else np.zeros(len(shown), bool)
+    for mark, row in zip(marks, shown.itertuples(index=False)):
+        cells = "".join(f'<td class="{"text" if c in text_cols else "num"}">{html.escape(display(v))}</td>'
+                        for c, v in zip(shown.columns, row))
+        rows.append(f'<tr class="highlight">{cells}</tr>' if mark else f"<tr>{cells}</tr>")
+    return (f'<table data-table="{html.escape(table.name)}"><caption>{html.escape(table.caption)}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def render_html(doc: Document, images: dict[str, bytes]) -> str:
+    """The report as one self-contained HTML page (``images``: PNG bytes by figure name)."""
+    parts = [f"<header><h1>{html.escape(doc.title)}</h1><p class=\"subtitle\">{html.escape(doc.subtitle)}</p>",
+             "<nav><ol>" + "".join(f'<li><a href="#{s.id}">{html.escape(s.title)}</a></li>' for s in doc.sections)
+             + "</ol></nav></header>"]
+    for section in doc.sections:
+        parts.append(f'<section id="{section.id}"><h2>{html.escape(section.title)}</h2>')
+        for block in section.blocks:
+            if isinstance(block, Text):
+                lead = f"<strong>{html.escape(block.lead)}</strong> " if block.lead else ""
+                parts.append(f"<p>{lead}{html.escape(block.text)}</p>")
+            elif isinstance(block, Table):
+                table = _html_table(block)
+                if len(block.frame) > FOLD_ROWS:
+                    table = (f"<details><summary>{html.escape(block.caption)} ({len(block.frame)} rows; "
+                             f"<code>tables/{html.escape(block.name)}.csv</code>)</summary>{table}</details>")
+                parts.append(table)
+            elif isinstance(block, Plot):
+                data = base64.b64encode(images[block.name]).decode("ascii")
+                parts.append(f'<figure id="figure-{block.name}"><img src="data:image/png;base64,{data}" '
+                             f'alt="{html.escape(block.caption)}"><figcaption>{html.escape(block.caption)}'
+                             "</figcaption></figure>")
+            elif isinstance(block, Absent):
+                parts.append(f'<p class="absent">{html.escape(block.text)}</p>')
+        parts.append("</section>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{html.escape(doc.title)}</title><style>{_CSS}</style></head>"
+            f"<body><main>{''.join(parts)}</main></body></html>\n")
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(table: Table) -> str:
+    shown = _shown(table)
+    marks = table.frame[table.highlight].to_numpy(bool) if table.highlight else np.zeros(len(shown), bool)
+    lines = ["| " + " | ".join(_md_cell(str(c)) for c in shown.columns) + " |",
+             "|" + "|".join("---" if shown[c].dtype == object else "---:" for c in shown.columns) + "|"]
+    for mark, row in zip(marks, shown.itertuples(index=False)):
+        cells = [_md_cell(display(v)) for v in row]
+        if mark:
+            cells = [f"**{c}**" if c else c for c in cells]
+        lines.append("| " + " | ".join(cells) + " |")
+    note = " Rows in bold are a scenario's overrides." if table.highlight else ""
+    return "\n".join(lines) + f"\n\n*{_md_cell(table.caption)}{note}* (`tables/{table.name}.csv`)"
+
+
+def render_markdown(doc: Document) -> str:
+    """The report as Markdown; figures link ``figures/<name>.png``."""
+    out = [f"# {doc.title}", "", doc.subtitle, ""]
+    out += [f"{i}. [{s.title}](#{s.id})" for i, s in enumerate(doc.sections, 1)] + [""]
+    for section in doc.sections:
+        out += [f'<a id="{section.id}"></a>', "", f"## {section.title}", ""]
+        for block in section.blocks:
+            if isinstance(block, Text):
+                out.append((f"**{block.lead}** " if block.lead else "") + block.text)
+            elif isinstance(block, Table):
+                out.append(_md_table(block))
+            elif isinstance(block, Plot):
+                out.append(f"![{_md_cell(block.caption)}](figures/{block.name}.png)\n\n*{block.caption}*")
+            elif isinstance(block, Absent):
+                out.append(f"> {block.text}")
+            out.append("")
+    return "\n".join(out)
+
+
+def _blocks(doc: Document, kind: type):
+    return [b for s in doc.sections for b in s.blocks if isinstance(b, kind)]
+
+
+def write_document(doc: Document, folder: str | os.PathLike) -> dict[str, Path]:
+    """Write ``report.html``, ``report.md``, ``figures/*.png`` and ``tables/*.csv`` into ``folder``.
+
+    The figures and tables folders are built beside their targets and
+    swapped in whole, then the two reports are replaced atomically, so a
+    reader never sees a report whose figures belong to another build.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    images = {p.name: _png(p.figure) for p in _blocks(doc, Plot)}
+    staged = {}
+    for sub, files in (("figures", {f"{n}.png": data for n, data in images.items()}),
+                       ("tables", {f"{t.name}.csv": t.frame.to_csv(index=False, float_format="%.10g").encode()
+                                   for t in _blocks(doc, Table)})):
+        tmp = folder / f".{sub}.{uuid.uuid4().hex}.tmp"
+        tmp.mkdir()
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        staged[sub] = tmp
+    try:
+        for sub, tmp in staged.items():
+            _swap_folder(tmp, folder / sub)
+    finally:
+        for tmp in staged.values():
+            shutil.rmtree(tmp, ignore_errors=True)
+    paths = {"html": folder / "report.html", "markdown": folder / "report.md"}
+    with atomic_path(paths["markdown"]) as tmp:
+        tmp.write_text(render_markdown(doc), encoding="utf-8")
+    with atomic_path(paths["html"]) as tmp:
+        tmp.write_text(render_html(doc, images), encoding="utf-8")
+    return paths | {"figures": folder / "figures", "tables": folder / "tables"}
+
+
+def _swap_folder(new: Path, target: Path) -> None:
+    """Put the folder ``new`` at ``target``, removing what was there."""
+    if target.exists():
+        old = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
+        os.replace(target, old)
+        os.replace(new, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(new, target)

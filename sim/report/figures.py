@@ -1,0 +1,302 @@
+"""The report's figures, drawn with seaborn and matplotlib on a non-interactive canvas.
+
+Every function returns a :class:`matplotlib.figure.Figure` made without
+pyplot, so figures build on a machine with no display and leave no global
+state behind. Panels are cells of the run (``{"architecture":
+"two_stage"}``); each scenario keeps one colour in every figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import seaborn as sns
+import xarray as xr
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+from ..analysis.summary import mc_interval
+
+__all__ = ["palette", "distributions", "exceedance_curves", "acceptability_curves", "tornado_chart",
+           "sobol_chart", "rank_heatmap", "evppi_chart", "fan_chart", "convergence_chart", "panel_label"]
+
+#: Inputs shown per panel in the ranked charts (tornado, Sobol', EVPPI).
+TOP = 8
+_STYLE = {"axes.titlesize": 9, "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 8,
+          "legend.fontsize": 8}
+
+
+def palette(scenarios: Sequence[str]) -> dict[str, tuple]:
+    """One colour per scenario (seaborn's colour-blind palette), in the run's order."""
+    return dict(zip(scenarios, sns.color_palette("colorblind", max(len(scenarios), 3))))
+
+
+def panel_label(cell: dict) -> str:
+    """``architecture=two_stage`` style label of a cell; ``all`` for the empty cell."""
+    return ", ".join(f"{v}" for v in cell.values()) or "all"
+
+
+def _figure(n: int, *, ncols: int = 3, size=(4.4, 3.2)):
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", rc=_STYLE):
+        fig = Figure(figsize=(size[0] * ncols, size[1] * nrows), layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
+
+
+def _axis_label(da: xr.DataArray) -> str:
+    name = da.attrs.get("long_name") or da.name.replace("_", " ")
+    units = da.attrs.get("units", "")
+    return f"{name} ({units})" if units and units != "1" else name
+
+
+def _positive(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=float).ravel()
+    return values[np.isfinite(values) & (values > 0)]
+
+
+def _log_axis(values: np.ndarray) -> bool:
+    """A log axis where positive values span more than a decade."""
+    v = _positive(values)
+    return v.size > 0 and v.size == np.asarray(values).size and np.quantile(v, 0.99) > 10 * np.quantile(v, 0.01)
+
+
+def _scenario_legend(fig, colours, extra=()):
+    handles = [Line2D([], [], color=c, lw=2, label=s) for s, c in colours.items()] + list(extra)
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), frameon=False)
+
+
+def distributions(ds: xr.Dataset, output: str, colours: dict, panels: list[dict], *, threshold: str | None = None,
+                  bins: int = 70) -> Figure:
+    """Density of ``output`` per scenario (solid) and of ``threshold`` (dashed), one panel per cell."""
+    fig, axes = _figure(len(panels))
+    for ax, cell in zip(axes, panels):
+        series = {}
+        for s in colours:
+            series[(s, output)] = ds[output].sel(scenario=s, **_within(ds[output], cell)).values
+            if threshold:
+                series[(s, threshold)] = ds[threshold].sel(scenario=s, **_within(ds[threshold], cell)).values
+        everything = np.concatenate([np.ravel(v) for v in series.values()])
+        log = _log_axis(everything)
+        lo, hi = np.quantile(_positive(everything) if log else everything, [0.001, 0.999])
+        edges = np.geomspace(lo, hi, bins + 1) if log else np.linspace(lo, hi, bins + 1)
+        for (s, name), values in series.items():
+            x = np.log10(_positive(values)) if log else np.ravel(values)
+            density, _ = np.histogram(x, bins=np.log10(edges) if log else edges, density=True)
+            ax.stairs(density, edges, color=colours[s], lw=1.4, ls="-" if name == output else "--")
+        if log:
+            ax.set_xscale("log")
+        ax.set_title(panel_label(cell))
+        ax.set_xlabel(_axis_label(ds[output]))
+        ax.set_ylabel("density per decade" if log else "density")
+    extra = [Line2D([], [], color="0.3", ls="-", label=output)]
+    if threshold:
+        extra.append(Line2D([], [], color="0.3", ls="--", label=threshold))
+    _scenario_legend(fig, colours, extra)
+    return fig
+
+
+def _within(da: xr.DataArray, cell: dict) -> dict:
+    """The part of ``cell`` that applies to ``da`` (a revenue has no ``architecture``)."""
+    return {k: v for k, v in cell.items() if k in da.dims}
+
+
+def exceedance_curves(ds: xr.Dataset, output: str, colours: dict, panels: list[dict], *,
+                      threshold: str | None = None) -> Figure:
+    """P(X > x) against x for ``output`` (solid) and ``threshold`` (dashed), from 400 quantiles."""
+    p = np.linspace(0.0005, 0.9995, 400)
+    fig, axes = _figure(len(panels))
+    for ax, cell in zip(axes, panels):
+        values = []
+        for s, colour in colours.items():
+            for name, ls in ((output, "-"), (threshold, "--")):
+                if name is None:
+                    continue
+                x = np.quantile(ds[name].sel(scenario=s, **_within(ds[name], cell)).values, p)
+                values.append(x)
+                ax.plot(x, 1 - p, color=colour, ls=ls, lw=1.4)
+        if _log_axis(np.concatenate(values)):
+            ax.set_xscale("log")
+        ax.set_ylim(0, 1)
+        ax.set_title(panel_label(cell))
+        ax.set_xlabel(_axis_label(ds[output]))
+        ax.set_ylabel("P(value > x)")
+    extra = [Line2D([], [], color="0.3", ls="-", label=output)]
+    if threshold:
+        extra.append(Line2D([], [], color="0.3", ls="--", label=threshold))
+    _scenario_legend(fig, colours, extra)
+    return fig
+
+
+def acceptability_curves(accept: xr.DataArray, breakeven: xr.DataArray, colours: dict, panels: list[dict]) -> Figure:
+    """P(profitable) against revenue per query; break-even (the expected cost) dotted."""
+    fig, axes = _figure(len(panels))
+    x = accept["revenue_value"].values
+    for ax, cell in zip(axes, panels):
+        for s, colour in colours.items():
+            ax.plot(x, accept.sel(scenario=s, **_within(accept, cell)).values, color=colour, lw=1.6)
+            ax.axvline(float(breakeven.sel(scenario=s, **_within(breakeven, cell))), color=colour, ls=":", lw=1.2)
+        ax.axhline(0.5, color="0.6", lw=0.8)
+        if x.size > 1 and x[-1] > 10 * x[0]:
+            ax.set_xscale("log")
+        ax.set_ylim(0, 1)
+        ax.set_title(panel_label(cell))
+        ax.set_xlabel(f"revenue per query ({accept['revenue_value'].attrs.get('units', '')})")
+        ax.set_ylabel("P(profitable)")
+    _scenario_legend(fig, colours, [Line2D([], [], color="0.3", ls=":", label="break-even (expected cost)")])
+    return fig
+
+
+def _ranked(values: xr.DataArray, top: int = TOP) -> list[str]:
+    """Inputs by largest absolute value, at most ``top``, dropping those that are exactly 0."""
+    v = np.abs(values.values)
+    order = [values["input"].values[i] for i in np.argsort(-v, kind="stable") if v[i] > 0 and np.isfinite(v[i])]
+    return [str(n) for n in order[:top]]
+
+
+def tornado_chart(t: xr.Dataset, panels: list[dict], *, output_label: str, low: float, high: float) -> Figure:
+    """Bars from the point-mode output to its value at each prior's low and high percentile."""
+    fig, axes = _figure(len(panels), size=(4.6, 3.0))
+    lo_colour, hi_colour = sns.color_palette("colorblind")[0], sns.color_palette("colorblind")[3]
+    for ax, cell in zip(axes, panels):
+        c = t.sel(**cell)
+        names = _ranked(c["swing"])[::-1]
+        base = float(c["base"])
+        y = np.arange(len(names))
+        for value, colour in ((c["low"], lo_colour), (c["high"], hi_colour)):
+            v = value.sel(input=names).values if names else np.array([])
+            ax.barh(y, v - base, left=base, color=colour, height=0.6)
+        ax.axvline(base, color="0.2", lw=0.8)
+        ax.set_yticks(y, names)
+        ax.set_title(panel_label(cell))
+        ax.set_xlabel(output_label)
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+    fig.legend(handles=[Line2D([], [], color=lo_colour, lw=6, label=f"prior at its {100 * low:g}th percentile"),
+                        Line2D([], [], color=hi_colour, lw=6, label=f"prior at its {100 * high:g}th percentile")],
+               loc="outside lower center", ncols=2, frameon=False)
+    return fig
+
+
+def sobol_chart(s: xr.Dataset, panels: list[dict]) -> Figure:
+    """First- and total-order Sobol' indices with their bootstrap intervals."""
+    fig, axes = _figure(len(panels), size=(4.6, 3.0))
+    first, total = sns.color_palette("colorblind")[0], sns.color_palette("colorblind")[1]
+    for ax, cell in zip(axes, panels):
+        c = s.sel(**cell)
+        names = _ranked(c["total_order"])[::-1]
+        y = np.arange(len(names))
+        for name, colour, shift in (("first_order", first, 0.2), ("total_order", total, -0.2)):
+            v = c[name].sel(input=names).values
+            ci = c[f"{name}_ci"].sel(input=names).transpose("ci_bound", "input").values
+            err = np.clip(np.abs(ci - v), 0, None)
+            ax.barh(y + shift, v, height=0.38, color=colour, xerr=err, error_kw={"lw": 0.8, "capsize": 2})
+        ax.set_yticks(y, names)
+        ax.set_xlim(0, max(1.0, ax.get_xlim()[1]) if names else 1.0)
+        ax.set_title(panel_label(cell))
+        ax.set_xlabel("share of variance")
+    fig.legend(handles=[Line2D([], [], color=first, lw=6, label="first order"),
+                        Line2D([], [], color=total, lw=6, label="total order"),
+                        Line2D([], [], color="0.2", lw=1, label="95 % bootstrap interval")],
+               loc="outside lower center", ncols=3, frameon=False)
+    return fig
+
+
+def rank_heatmap(r: xr.DataArray, panels: list[dict]) -> Figure:
+    """Spearman rank correlations: priors by cells."""
+    columns = [r.sel(**cell).rename(panel_label(cell)) for cell in panels]
+    frame = xr.concat(columns, dim="cell").assign_coords(cell=[c.name for c in columns]).to_pandas().T
+    strength = frame.abs().max(axis=1)
+    frame = frame.loc[strength[strength >= 0.01].sort_values(ascending=False).index]
+    with sns.axes_style("white"), sns.plotting_context("notebook", rc=_STYLE):
+        fig = Figure(figsize=(2.5 + 1.1 * frame.shape[1], 2.2 + 0.32 * frame.shape[0]), layout="constrained")
+        ax = fig.subplots()
+    sns.heatmap(frame, ax=ax, vmin=-1, vmax=1, cmap="vlag", annot=True, fmt=".2f", annot_kws={"size": 7},
+                cbar_kws={"label": "rank correlation"}, linewidths=0.5)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.tick_params(axis="x", rotation=30)
+    return fig
+
+
+def evppi_chart(evppi: xr.DataArray, panels: list[dict], *, units: str) -> Figure:
+    """Expected value of partial perfect information per prior, largest first."""
+    fig, axes = _figure(len(panels), size=(4.6, 3.0))
+    colour = sns.color_palette("colorblind")[2]
+    for ax, cell in zip(axes, panels):
+        c = evppi.sel(**cell)
+        names = _ranked(c)[::-1]
+        ax.barh(np.arange(len(names)), c.sel(input=names).values if names else [], color=colour, height=0.6)
+        ax.set_yticks(np.arange(len(names)), names)
+        ax.set_title(panel_label(cell))
+        ax.set_xlabel(f"EVPPI ({units})")
+        if not names:
+            ax.text(0.5, 0.5, "no prior changes the decision", ha="center", va="center", transform=ax.transAxes)
+    return fig
+
+
+def fan_chart(ds: xr.Dataset, output: str, colours: dict, panels: list[dict], *, dim: str = "year",
+              threshold: str | None = None) -> Figure:
+    """Median of ``output`` over ``dim`` with its 50 % and 90 % bands per scenario."""
+    fig, axes = _figure(len(panels), size=(4.6, 3.4))
+    q = ds[output].quantile([0.05, 0.25, 0.5, 0.75, 0.95], dim="sample")
+    x = ds[dim].values
+    for ax, cell in zip(axes, panels):
+        for s, colour in colours.items():
+            c = q.sel(scenario=s, **_within(q, cell))
+            ax.fill_between(x, c.sel(quantile=0.05), c.sel(quantile=0.95), color=colour, alpha=0.15, lw=0)
+            ax.fill_between(x, c.sel(quantile=0.25), c.sel(quantile=0.75), color=colour, alpha=0.3, lw=0)
+            ax.plot(x, c.sel(quantile=0.5), color=colour, lw=1.8)
+            if threshold:
+                r = ds[threshold].sel(scenario=s, **_within(ds[threshold], cell)).median("sample")
+                ax.plot(x, np.broadcast_to(r.values, x.shape) if dim not in r.dims else r.values,
+                        color=colour, lw=1.2, ls="--")
+        if _log_axis(q.values):
+            ax.set_yscale("log")
+        ax.set_title(panel_label(cell))
+        ax.set_xlabel(dim)
+        ax.set_ylabel(_axis_label(ds[output]))
+    extra = [Line2D([], [], color="0.3", lw=6, alpha=0.3, label="50 % and 90 % intervals")]
+    if threshold:
+        extra.append(Line2D([], [], color="0.3", ls="--", label=f"{threshold} (median)"))
+    _scenario_legend(fig, colours, extra)
+    return fig
+
+
+def convergence_chart(da: xr.DataArray, colours: dict, *, points: int = 30, quantile: float = 0.95) -> Figure:
+    """Running mean and ``quantile`` of ``da`` (dims scenario, sample) against the number of samples.
+
+    Each estimate is drawn relative to its value from all samples, with the
+    95 % Monte Carlo interval of :func:`sim.analysis.summary.mc_interval`
+    computed on the first n samples, so every scenario reads on one scale.
+    """
+    total = da.sizes["sample"]
+    ns = np.unique(np.geomspace(min(100, total), total, points).astype(int))
+    label = f"p{round(100 * quantile):02d}"
+    ds = xr.Dataset({da.name: da})
+    ci = xr.concat([mc_interval(ds.isel(sample=slice(0, n)), quantiles=[quantile])[da.name] for n in ns],
+                   dim="n").assign_coords(n=ns)
+    est = xr.concat([xr.concat([part.mean("sample"), part.quantile(quantile, "sample").drop_vars("quantile")],
+                               dim="stat").assign_coords(stat=["mean", label])
+                     for part in (da.isel(sample=slice(0, n)) for n in ns)], dim="n").assign_coords(n=ns)
+    final = est.isel(n=-1)
+    fig, axes = _figure(2, ncols=2, size=(5.0, 3.4))
+    for ax, stat, title in zip(axes, ("mean", label), ("running mean", f"running {100 * quantile:g}th percentile")):
+        for s, colour in colours.items():
+            scale = float(final.sel(scenario=s, stat=stat)) or 1.0
+            band = ci.sel(scenario=s, stat=stat) / scale
+            ax.fill_between(ns, band.sel(ci_bound="lower"), band.sel(ci_bound="upper"), color=colour, alpha=0.2,
+                            lw=0)
+            ax.plot(ns, est.sel(scenario=s, stat=stat) / scale, color=colour, lw=1.5)
+        ax.axhline(1.0, color="0.4", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_title(title)
+        ax.set_xlabel("samples")
+        ax.set_ylabel("estimate / estimate from all samples")
+    _scenario_legend(fig, colours, [Line2D([], [], color="0.3", lw=6, alpha=0.2,
+                                           label="95 % Monte Carlo interval")])
+    return fig

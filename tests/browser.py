@@ -1,0 +1,89 @@
+"""Open an HTML page in headless Chromium (Debian's chromium and chromium-driver) and report what a reader sees.
+
+Used by the report's browser test, and from the command line to take the
+README's screenshot::
+
+    python -m tests.browser outputs/search_cost/report.html shot.png [HEIGHT]
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import sys
+from pathlib import Path
+
+CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
+# as the machine's notes advise: no background network (the sandbox has none), a fresh profile per start
+FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage")
+
+
+def missing() -> str | None:
+    """Why a browser cannot be started here, or None."""
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed; install the test extras: pip install -e '.[test]'"
+    if not any(shutil.which(c) for c in CHROMIUM):
+        return "Chromium not found; install Debian's chromium and chromium-driver packages (.ci/run does)"
+    if not shutil.which("chromedriver"):
+        return "chromedriver not found; install Debian's chromium-driver package (.ci/run does)"
+    return None
+
+
+def inspect_page(path: str | Path, screenshot: str | Path | None = None, *, width: int = 1280,
+                 height: int | None = None) -> dict:
+    """Load ``path`` and return its broken images, console errors, sections and figures.
+
+    Returns
+    -------
+    dict
+        ``images`` (count), ``broken`` (indices of images that did not
+        decode), ``errors`` (browser console messages of level SEVERE),
+        ``sections`` (ids of the ``<section>`` elements shown with a
+        height), ``figures`` (ids of ``<figure>`` elements) and, when
+        ``screenshot`` is given, the PNG written there (the whole page, or
+        its first ``height`` pixels).
+    """
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = next(shutil.which(c) for c in CHROMIUM if shutil.which(c))
+    for flag in (*FLAGS, f"--window-size={width},900"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
+    try:
+        driver.get(Path(path).resolve().as_uri())
+        state = driver.execute_script("""
+            const shown = el => el.getBoundingClientRect().height > 0;
+            return {
+              images: document.images.length,
+              broken: Array.from(document.images).flatMap((img, i) =>
+                        img.complete && img.naturalWidth > 0 && shown(img) ? [] : [i]),
+              sections: Array.from(document.querySelectorAll('section')).filter(shown).map(s => s.id),
+              figures: Array.from(document.querySelectorAll('figure')).map(f => f.id),
+              height: document.documentElement.scrollHeight,
+            };""")
+        state["errors"] = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        if screenshot is not None:
+            clip = {"x": 0, "y": 0, "width": width, "height": min(height or state["height"], state["height"]),
+                    "scale": 1}
+            shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
+                                                                     "clip": clip})
+            Path(screenshot).write_bytes(base64.b64decode(shot["data"]))
+    finally:
+        driver.quit()
+    return state
+
+
+if __name__ == "__main__":
+    reason = missing()
+    if reason:
+        sys.exit(reason)
+    page, out = sys.argv[1], sys.argv[2]
+    result = inspect_page(page, out, height=int(sys.argv[3]) if len(sys.argv) > 3 else None)
+    print({k: v for k, v in result.items() if k != "figures"})
