@@ -317,6 +317,8 @@ def test_prose_numbers():
     assert quantity(1.736e10, "USD/year") == "$17.4 billion per year"
     assert quantity(-4.6e6, "USD") == "-$4.6 million"
     assert quantity(4321.0, "USD") == "$4,321"
+    assert quantity(2.32e-05, "USD/query", per=False) == "$0.0000232"
+    assert quantity(0.02, "USD/query") == "$0.02 per query"
     assert quantity(3.14e23, "FLOP") == "3.14e+23 FLOP"
     assert quantity(0.5, "1") == "0.5"
     assert percent(0.5616) == "56.2 %" and percent(0.0002) == "< 0.1 %" and percent(0.99991) == "> 99.9 %"

@@ -44,13 +44,16 @@ def quantity(value: float, units: str, *, per: bool = True) -> str:
     if not math.isfinite(value):
         return str(value)
     money = units.startswith("USD")
-    text = None
-    for scale, word in _SCALES:
-        if scale <= abs(value) < 1000 * _SCALES[0][0]:
-            text = f"{value / scale:.3g} {word}"
-            break
-    if text is None:
-        text = f"{value:,.0f}" if money and abs(value) >= 1000 else f"{value:.3g}"
+    size = abs(value)
+    if 1e6 <= size < 1e15:
+        scale, word = next((scale, word) for scale, word in _SCALES if size >= scale)
+        text = f"{value / scale:.3g} {word}"
+    elif 1000 <= size < 1e6:
+        text = f"{value:,.0f}"
+    elif 1e-6 <= size < 1000:
+        text = np.format_float_positional(value, precision=3, unique=False, fractional=False, trim="-")
+    else:
+        text = f"{value:.3g}"
     if money:
         unit = units[3:].lstrip("/ ")
         sign, text = ("-", text[1:]) if text.startswith("-") else ("", text)
@@ -210,26 +213,30 @@ def _long_name(ds: xr.Dataset, name: str) -> str:
 
 def _headline(ds, summary, focus: _Focus, scenarios) -> list:
     out, threshold = focus.output, focus.threshold
-    units = ds[out].attrs.get("units", "")
     n = int(ds.attrs["samples"])
+
+    def amounts(name, r):
+        """'$0.0531 per query (90 % interval $0.017 to $0.132' for output ``name``'s summary row ``r``."""
+        units, long = ds[name].attrs.get("units", ""), _long_name(ds, name)
+        per = not long.endswith(f"per {units[3:].lstrip('/ ')}")  # "cost per query" needs no second "per query"
+        return (f"{quantity(r.p50, units, per=per)} (90 % interval {quantity(r.p05, units, per=False)} to "
+                f"{quantity(r.p95, units, per=False)}")
+
     blocks = []
     for s in scenarios:
         for cell in focus.panels:
             full = {"scenario": s, **cell, **focus.fixed}
             r = _row(summary, out, full)
-            text = (f"Median {_long_name(ds, out)} {quantity(r.p50, units)} "
-                    f"(90 % interval {quantity(r.p05, units, per=False)} to {quantity(r.p95, units, per=False)}; "
-                    f"mean {quantity(r['mean'], units, per=False)} ± "
-                    f"{quantity(1.96 * r.se_mean, units, per=False)} at 95 % Monte Carlo error).")
+            units = ds[out].attrs.get("units", "")
+            text = (f"Median {_long_name(ds, out)} {amounts(out, r)}; mean {quantity(r['mean'], units, per=False)} "
+                    f"± {quantity(1.96 * r.se_mean, units, per=False)}, its 95 % Monte Carlo error).")
             if threshold:
                 t = _row(summary, threshold, {k: v for k, v in full.items() if k in ds[threshold].dims})
-                tu = ds[threshold].attrs.get("units", "")
                 col = f"p_gt_{threshold}"
                 p, lo, hi = r[col], r[f"{col}_ci_lower"], r[f"{col}_ci_upper"]
                 share = (f"in none of the {n:,} samples" if p == 0 else
                          f"in every one of the {n:,} samples" if p == 1 else f"in {percent(p)} of samples")
-                text += (f" Against it, median {_long_name(ds, threshold)} {quantity(t.p50, tu)} "
-                         f"(90 % interval {quantity(t.p05, tu, per=False)} to {quantity(t.p95, tu, per=False)}). "
+                text += (f" Against it, a median {_long_name(ds, threshold)} of {amounts(threshold, t)}). "
                          f"The {_long_name(ds, out)} exceeds the {_long_name(ds, threshold)} {share} "
                          f"(95 % Monte Carlo interval {percent(lo)} to {percent(hi)}).")
             lead = ", ".join(str(v) for v in [s, *cell.values()]) + "."

@@ -1,0 +1,81 @@
+"""Report benchmark: how long the default experiment's report takes to build.
+
+Usage (from the project folder)::
+
+    python benchmarks/bench_report.py
+
+Times, on the default experiment (100,000 samples, three scenarios, two
+architectures, every section):
+
+* ``build``: :func:`sim.report.build_report` on a finished run: summary,
+  decision measures with EVPPI, tornado, Sobol' indices at n = 2**14, rank
+  correlations, target region, and drawing the figures;
+* ``write``: rendering the figures to PNG and writing report.html, report.md,
+  figures/ and tables/;
+* ``sim run``: the whole command in a fresh process (imports, the run, its
+  NetCDF and summary, and the report);
+* ``sim report``: the report command in a fresh process, from the saved run.
+
+Each is the best of three. Results go to stdout and ``benchmarks/results/report.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import sim
+from sim.report import build_report, write_report
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def best_of(func, repeat=3):
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main():
+    experiment = sim.load_experiment(ROOT / "experiments" / "search_cost.toml")
+    ds = sim.run(experiment)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for folder in ("priors", "experiments"):
+            shutil.copytree(ROOT / folder, tmp / folder)
+        document = build_report(experiment, ds)
+        command = [sys.executable, "-m", "sim"]
+        rows = [
+            ("build", "analysis and figures, 100,000 samples, all sections",
+             best_of(lambda: build_report(experiment, ds))),
+            ("write", "PNG rendering and files", best_of(lambda: write_report(document, tmp / "out"))),
+            ("sim run", "fresh process: run, NetCDF, summary and report",
+             best_of(lambda: subprocess.run([*command, "run"], cwd=tmp, check=True, capture_output=True))),
+            ("sim report", "fresh process: report of the saved run",
+             best_of(lambda: subprocess.run([*command, "report"], cwd=tmp, check=True, capture_output=True))),
+        ]
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print(f"machine: {machine}")
+    for name, what, seconds in rows:
+        print(f"{name:11s} {seconds:8.2f} s   {what}")
+    out = ROOT / "benchmarks" / "results" / "report.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["benchmark", "what", "seconds", "machine"])
+        writer.writerows([(n, w, f"{s:.3f}", machine) for n, w, s in rows])
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
