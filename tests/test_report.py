@@ -359,3 +359,27 @@ def test_browser_check_catches_broken_images_and_console_errors(built, tmp_path)
     # the console reports both: the image that failed to load and the script's error
     assert len(page["errors"]) == 2
     assert sum("broken on purpose" in e for e in page["errors"]) == sum("Failed to load" in e for e in page["errors"]) == 1
+
+
+def test_correlated_or_fixed_priors_still_report(project, capsys):
+    """Sobol' indices are left out for correlated priors, sensitivity altogether when nothing is drawn."""
+    (project / "experiments" / "corr.toml").write_text(
+        'model = "search"\npriors = ["../priors/seed_2023.toml"]\n'
+        '[correlations]\npairs = [["response_words", "section_words", 0.5]]\n')
+    assert main(["run", "corr", "--samples", "1000", "--sobol-n", "256"]) == 0
+    text = (project / "outputs" / "corr" / "report.md").read_text()
+    assert "> No Sobol' indices: the priors are rank-correlated" in text
+    assert "](figures/tornado.png)" in text and "](figures/sobol.png)" not in text
+    meta = dict(pd.read_csv(project / "outputs" / "corr" / "tables" / "run.csv").to_numpy())
+    assert meta["rank correlations"] == "response_words ~ section_words: 0.5"
+    pins = ("prompt_words = 50, response_words = 400, samples_per_query = 5, results_k = 10, section_words = 1000, "
+            "cache_hit_rate = 0.3, provider_gross_margin = 0.75, searches_per_month_2012 = 1e11, "
+            "internet_penetration_2012 = 0.34, internet_penetration_2020 = 0.6, search_revenue = 1e11, "
+            "optimization_factor = 0.25, inhouse_factor = 0.5")
+    (project / "experiments" / "fixed.toml").write_text(
+        f'model = "search"\npriors = ["../priors/seed_2023.toml"]\n[scenarios.baseline]\nset = {{ {pins} }}\n')
+    assert main(["run", "fixed", "--samples", "100"]) == 0
+    text = (project / "outputs" / "fixed" / "report.md").read_text()
+    assert "> Every prior is fixed: nothing is uncertain, so nothing drives the spread." in text
+    # a fixed run is point mode: the headline's median is the article's $0.0656 for the two-stage answer
+    assert "**baseline, two_stage.** Median provider's cost per query $0.0656 (90 % interval $0.0656 to $0.0656" in text

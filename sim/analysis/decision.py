@@ -146,7 +146,10 @@ def evppi(ds: xr.Dataset, nb: xr.DataArray, *, inputs: list[str] | None = None, 
         names = list(inputs)
     parts = [xr.apply_ufunc(_evppi, ds[name], nb, input_core_dims=[[dim], [dim]], kwargs={"bins": bins})
              for name in names]
-    out = xr.concat(parts, dim="input", coords="minimal", compat="override", join="outer")
+    if parts:
+        out = xr.concat(parts, dim="input", coords="minimal", compat="override", join="outer")
+    else:  # every prior fixed: nothing to learn, an empty ``input`` dim
+        out = xr.zeros_like(nb.isel({dim: 0}, drop=True)).expand_dims(input=0)
     out = out.assign_coords(input=names).transpose(..., "input")
     out.attrs = {"units": nb.attrs.get("units", ""), "long_name": "expected value of partial perfect information",
                  "method": "Strong, Oakley and Brennan (2014) regression: smoothing spline through binned means"}

@@ -26,7 +26,7 @@ from ..errors import SimError
 from ..experiment import Experiment
 from . import figures as fg
 from .document import Absent, Document, Plot, Section, Table, Text, write_document
-from .tables import decision_frame, evppi_frame, merge_frames, summary_frame
+from .tables import decision_frame, evppi_frame, sensitivity_frame, summary_frame
 
 __all__ = ["load_run", "build_report", "write_report", "quantity", "percent", "reproduce_command", "MAX_PANELS"]
 
@@ -301,6 +301,34 @@ def _cells_frame(frame: pd.DataFrame) -> pd.DataFrame:
                            and c not in ("deploy", "override")})
 
 
+@dataclasses.dataclass
+class _Run:
+    """What every section reads: the run, its summary table, and the report's focus."""
+
+    experiment: Experiment
+    ds: xr.Dataset
+    focus: _Focus
+    summary: pd.DataFrame
+    scenarios: list[str]
+    colours: dict
+    out: Path
+
+    @property
+    def view(self) -> xr.Dataset:
+        return self.focus.restrict(self.ds)
+
+    @property
+    def scope(self) -> str:
+        return f" ({self.focus.scope})" if self.focus.scope else ""
+
+    def title(self, name: str) -> str:
+        long = _long_name(self.ds, name)
+        return long[0].upper() + long[1:]
+
+    def units(self, name: str) -> str:
+        return self.ds[name].attrs.get("units", "")
+
+
 def build_report(experiment: Experiment, ds: xr.Dataset, *, output: str | None = None, select=None,
                  sensitivity: bool = True, sobol_n: int = 2**14, out: str | Path = "outputs") -> Document:
     """The report of run ``ds`` of ``experiment`` (which must hold the priors the run was made with).
@@ -321,219 +349,210 @@ def build_report(experiment: Experiment, ds: xr.Dataset, *, output: str | None =
     out : path
         The output root the run was written to (for the command that reproduces it).
     """
-    focus = _focus(experiment, ds, output, select)
-    out_name, threshold = focus.output, focus.threshold
     scenarios = _labels(ds, "scenario")
-    colours = fg.palette(scenarios)
-    summary = summary_frame(ds)
-    view = focus.restrict(ds)
-    units = ds[out_name].attrs.get("units", "")
-    n = int(ds.attrs["samples"])
-    scope = f" ({focus.scope})" if focus.scope else ""
-    sections = []
-
-    # headline
-    intro = (f"{experiment.title or experiment.name}: {n:,} Monte Carlo samples ({ds.attrs['sampler']} sampler, "
-             f"seed {ds.attrs['seed']}), {len(scenarios)} scenario(s) evaluated on common random numbers. "
-             f"The report is about {out_name} ({units})" + (f" against {threshold}" if threshold else "") + ".")
-    blocks = [Text(intro)] + [Text(note) for note in focus.notes]
-    blocks += _headline(ds, summary, focus, scenarios)
-    sections.append(Section("headline", "Headline", blocks))
-
-    # distributions
-    blocks = [Plot("distributions", fg.distributions(view, out_name, colours, focus.panels, threshold=threshold),
-                   f"Distribution of {out_name}" + (f" (solid) and {threshold} (dashed)" if threshold else "")
-                   + f" per scenario{scope}."),
-              Plot("exceedance", fg.exceedance_curves(view, out_name, colours, focus.panels, threshold=threshold),
-                   f"Exceedance curves: the probability that {out_name}" + (f" (solid) or {threshold} (dashed)"
-                                                                              if threshold else "")
-                   + f" is above each value{scope}.")]
-    title = _long_name(ds, out_name)
-    sections.append(Section("distributions", f"{title[0].upper()}{title[1:]}"
-                            + (f" against {_long_name(ds, threshold)}" if threshold else ""), blocks))
-
-    # decision
-    decision = None
-    if threshold:
-        volume = "annual_searches" if "annual_searches" in ds else None
-        decision = da.decide(view, cost=out_name, revenue=threshold, volume=volume)
-        accept = da.acceptability(view, cost=out_name, revenue=threshold)
-        table = _cells_frame(decision_frame(decision))
-        blocks = [Text(f"Deploying earns {threshold} - {out_name} per query. P(profitable) is the share of samples "
-                       f"where that is positive; break-even is the revenue per query at which the expected net "
-                       "benefit is zero (the expected cost); EVPI is what perfect knowledge of every prior would "
-                       "be worth, per query" + (" and per year" if volume else "") + "."),
-                  Plot("acceptability", fg.acceptability_curves(accept, decision["breakeven_revenue"], colours,
-                                                                focus.panels),
-                       f"Acceptability curve: P(profitable) if revenue per query were each value; dotted lines "
-                       f"mark break-even{scope}."),
-                  Table("decision", table, f"Decision measures per cell{scope}, with 95 % Monte Carlo intervals.")]
-    else:
-        blocks = [Absent(f"No profitability measures: model {experiment.model.name!r} compares {out_name} with no "
-                         "revenue, so there is no deploy-or-not decision to measure.")]
-    sections.append(Section("decision", "Profitability and break-even", blocks))
-
-    # scenarios
-    if len(scenarios) > 1:
-        frame = _comparison(ds, summary, focus, scenarios)
-        blocks = [Text(f"Each scenario against {scenarios[0]}, on the same uniforms (common random numbers): the "
-                       "paired difference is taken sample by sample, so it carries no extra sampling noise."),
-                  Table("scenarios", frame, f"{out_name} per scenario{scope}: quantiles, "
-                                            + ("P(profitable) with its 95 % interval, " if threshold else "")
-                                            + f"and the change against {scenarios[0]}.")]
-    else:
-        blocks = [Absent(f"Only one scenario ({scenarios[0]}): there is nothing to compare it with. Add "
-                         "[scenarios.NAME] tables to the experiment file to compare assumptions.")]
-    sections.append(Section("scenarios", "Scenario comparison", blocks))
-
-    # sensitivity
-    sections.append(Section("sensitivity", f"Which assumptions drive the {_long_name(ds, out_name)}",
-                            _sensitivity(experiment, ds, view, focus, decision, sensitivity=sensitivity,
-                                         sobol_n=sobol_n, scenarios=scenarios)))
-
-    # years
-    if "year" in ds[out_name].dims:
-        year_focus = dataclasses.replace(focus, fixed={d: v for d, v in focus.fixed.items() if d != "year"})
-        panels = [{k: v for k, v in p.items()} for p in focus.panels]
-        sections.append(Section("years", f"{title[0].upper()}{title[1:]} over the years", [
-            Plot("fan", fg.fan_chart(year_focus.restrict(ds), out_name, colours, panels, threshold=threshold),
-                 f"Median {out_name} per year with its 50 % and 90 % intervals"
-                 + (f"; dashed: median {threshold}" if threshold else "") + "."),
-            Table("years", _cells_frame(_years_table(ds, summary, out_name, year_focus)),
-                  f"{out_name} per year: median and 90 % interval.")]))
-
-    # convergence
-    first = focus.panels[0]
-    conv = view[out_name].sel(first) if first else view[out_name]
-    sections.append(Section("convergence", "Monte Carlo convergence", [
-        Text(f"How the estimates of {out_name}{' at ' + fg.panel_label(first) if first else ''} settle as samples "
-             "accumulate, with their 95 % Monte Carlo intervals. Bands that are narrow at the right-hand end mean "
-             "more samples would not change the report's numbers."),
-        Plot("convergence", fg.convergence_chart(conv.rename(out_name), colours),
-             f"Running mean and 95th percentile of {out_name} against the number of samples.")]))
-
-    # all outputs
-    keep = np.ones(len(summary), bool)
-    for dim, value in focus.fixed.items():
-        keep &= (_matches(summary[dim], value) | summary[dim].isna()).to_numpy()
-    shown = summary[keep]
-    shown = shown[[c for c in shown.columns if not c.endswith(("_ci_lower", "_ci_upper"))
-                   and c not in ("sd", "p25", "p75")]]
-    sections.append(Section("outputs", "All outputs", [
-        Table("summary", _cells_frame(shown), f"Every output{scope}: mean with its standard error, and quantiles; "
-                                              "summary.csv has every cell with its Monte Carlo intervals.")]))
-
-    # priors and reproducibility
-    priors = _priors_table(experiment)
-    blocks = [Table("priors", _cells_frame(priors),
-                    "Priors: distribution, point value (the article's), 90 % interval, unit and source. Highlighted "
-                    "rows are a scenario's overrides.", highlight="override")]
-    if experiment.correlation:
-        pairs = experiment.correlation.pairs()
-        blocks.append(Table("correlations", pd.DataFrame([{"prior": a, "with": b, "spearman": r}
-                                                          for (a, b), r in pairs.items()]),
-                            "Rank correlations imposed between priors (Gaussian copula)."))
-    sections.append(Section("priors", "Assumptions", blocks))
-    sections.append(Section("reproduce", "Reproducing this run", [
-        Text("Running the command below from the same folder, with the same files, gives the same samples and so "
-             "the same numbers; the priors hash identifies the priors the run was made with."),
-        Table("run", _metadata(ds, out), "Run metadata.")]))
-    subtitle = (experiment.description.replace("\n", " ") if experiment.description else "") + \
+    run = _Run(experiment, ds, _focus(experiment, ds, output, select), summary_frame(ds), scenarios,
+               fg.palette(scenarios), Path(out))
+    decision, decision_section = _decision(run)
+    sections = [_headline_section(run), _distributions(run), decision_section, _scenarios(run),
+                Section("sensitivity", f"Which assumptions drive the {_long_name(ds, run.focus.output)}",
+                        _sensitivity(run, decision, sobol_n) if sensitivity else
+                        [Absent("Sensitivity was not computed for this report (--no-sensitivity); run `sim report` "
+                                "without it, or `sim sensitivity`, for this section.")])]
+    if "year" in ds[run.focus.output].dims:
+        sections.append(_years(run))
+    sections += [_convergence(run), _outputs(run), _assumptions(run), _reproduce(run)]
+    subtitle = " ".join(experiment.description.split()) + \
         f" Run of {ds.attrs['created']}, sim {ds.attrs['sim_version']}."
     return Document(title=experiment.title or experiment.name, subtitle=subtitle.strip(), sections=sections)
 
 
-def _years_table(ds, summary, output, focus: _Focus) -> pd.DataFrame:
-    rows = summary[summary["output"] == output]
+def _headline_section(run: _Run) -> Section:
+    out, threshold = run.focus.output, run.focus.threshold
+    a = run.ds.attrs
+    intro = (f"{run.experiment.title or run.experiment.name}: {int(a['samples']):,} Monte Carlo samples "
+             f"({a['sampler']} sampler, seed {a['seed']}), {len(run.scenarios)} scenario(s) evaluated on common "
+             f"random numbers. The report is about {out} ({run.units(out)})"
+             + (f" against {threshold}" if threshold else "") + ".")
+    blocks = [Text(intro)] + [Text(note) for note in run.focus.notes]
+    return Section("headline", "Headline", blocks + _headline(run.ds, run.summary, run.focus, run.scenarios))
+
+
+def _distributions(run: _Run) -> Section:
+    out, threshold, view, panels = run.focus.output, run.focus.threshold, run.view, run.focus.panels
+    both = f" (solid) and {threshold} (dashed)" if threshold else ""
+    blocks = [Plot("distributions", fg.distributions(view, out, run.colours, panels, threshold=threshold),
+                   f"Distribution of {out}{both} per scenario{run.scope}."),
+              Plot("exceedance", fg.exceedance_curves(view, out, run.colours, panels, threshold=threshold),
+                   f"Exceedance curves: the probability that {out}{both.replace(' and ', ' or ')} is above each "
+                   f"value{run.scope}.")]
+    title = run.title(out) + (f" against {_long_name(run.ds, threshold)}" if threshold else "")
+    return Section("distributions", title, blocks)
+
+
+def _decision(run: _Run) -> tuple[xr.Dataset | None, Section]:
+    out, threshold = run.focus.output, run.focus.threshold
+    title = "Profitability and break-even"
+    if not threshold:
+        return None, Section("decision", title, [Absent(
+            f"No profitability measures: model {run.experiment.model.name!r} compares {out} with no revenue, so "
+            "there is no deploy-or-not decision to measure.")])
+    view = run.view
+    volume = "annual_searches" if "annual_searches" in view else None
+    decision = da.decide(view, cost=out, revenue=threshold, volume=volume)
+    accept = da.acceptability(view, cost=out, revenue=threshold)
+    blocks = [Text(f"Deploying earns {threshold} - {out} per query. P(profitable) is the share of samples where that "
+                   "is positive; break-even is the revenue per query at which the expected net benefit is zero (the "
+                   "expected cost); EVPI is what perfect knowledge of every prior would be worth, per query"
+                   + (" and per year" if volume else "") + "."),
+              Plot("acceptability", fg.acceptability_curves(accept, decision["breakeven_revenue"], run.colours,
+                                                            run.focus.panels),
+                   "Acceptability curve: P(profitable) if revenue per query were each value; dotted lines mark "
+                   f"break-even{run.scope}."),
+              Table("decision", _cells_frame(decision_frame(decision)),
+                    f"Decision measures per cell{run.scope}, with 95 % Monte Carlo intervals.")]
+    return decision, Section("decision", title, blocks)
+
+
+def _scenarios(run: _Run) -> Section:
+    base = run.scenarios[0]
+    if len(run.scenarios) == 1:
+        return Section("scenarios", "Scenario comparison", [Absent(
+            f"Only one scenario ({base}): there is nothing to compare it with. Add [scenarios.NAME] tables to the "
+            "experiment file to compare assumptions.")])
+    blocks = [Text(f"Each scenario against {base}, on the same uniforms (common random numbers): the paired "
+                   "difference is taken sample by sample, so it carries no extra sampling noise."),
+              Table("scenarios", _comparison(run.ds, run.summary, run.focus, run.scenarios),
+                    f"{run.focus.output} per scenario{run.scope}: quantiles, "
+                    + ("P(profitable) with its 95 % interval, " if run.focus.threshold else "")
+                    + f"and the change against {base}.")]
+    return Section("scenarios", "Scenario comparison", blocks)
+
+
+def _years(run: _Run) -> Section:
+    out, threshold = run.focus.output, run.focus.threshold
+    focus = dataclasses.replace(run.focus, fixed={d: v for d, v in run.focus.fixed.items() if d != "year"})
+    rows = run.summary[run.summary["output"] == out]
     for dim, value in focus.fixed.items():
         rows = rows[_matches(rows[dim], value)]
     for dim, values in focus.kept.items():
         rows = rows[np.logical_or.reduce([_matches(rows[dim], v) for v in values])]
-    cells = [c for c in ds[output].dims if c != "sample"]
-    return rows[[*cells, "p05", "p50", "p95"]]
+    cells = [c for c in run.ds[out].dims if c != "sample"]
+    return Section("years", f"{run.title(out)} over the years", [
+        Plot("fan", fg.fan_chart(focus.restrict(run.ds), out, run.colours, run.focus.panels, threshold=threshold),
+             f"Median {out} per year with its 50 % and 90 % intervals"
+             + (f"; dashed: median {threshold}" if threshold else "") + "."),
+        Table("years", _cells_frame(rows[[*cells, "p05", "p50", "p95"]]),
+              f"{out} per year: median and 90 % interval.")])
 
 
-def _sensitivity(experiment, ds, view, focus: _Focus, decision, *, sensitivity: bool, sobol_n: int, scenarios):
-    out_name, threshold = focus.output, focus.threshold
-    if not sensitivity:
-        return [Absent("Sensitivity was not computed for this report (--no-sensitivity); run `sim report` without "
-                       "it, or `sim sensitivity`, for this section.")]
-    drawn = sa.drawn_inputs(view)
-    if not drawn:
+def _convergence(run: _Run) -> Section:
+    out, first = run.focus.output, run.focus.panels[0]
+    where = f" at {fg.panel_label(first)}" if first else ""
+    return Section("convergence", "Monte Carlo convergence", [
+        Text(f"How the estimates of {out}{where} settle as samples accumulate, with their 95 % Monte Carlo "
+             "intervals. Bands that are narrow at the right-hand end mean more samples would not change the "
+             "report's numbers."),
+        Plot("convergence", fg.convergence_chart(run.view[out].sel(first).rename(out), run.colours),
+             f"Running mean and 95th percentile of {out}{where} against the number of samples.")])
+
+
+def _outputs(run: _Run) -> Section:
+    summary = run.summary
+    keep = np.ones(len(summary), bool)
+    for dim, value in run.focus.fixed.items():
+        keep &= (_matches(summary[dim], value) | summary[dim].isna()).to_numpy()
+    shown = summary.loc[keep, [c for c in summary.columns if not c.endswith(("_ci_lower", "_ci_upper"))
+                               and c not in ("sd", "p25", "p75")]]
+    return Section("outputs", "All outputs", [
+        Table("summary", _cells_frame(shown), f"Every output{run.scope}: mean with its standard error, and "
+                                              "quantiles; summary.csv has every cell with its Monte Carlo intervals.")])
+
+
+def _assumptions(run: _Run) -> Section:
+    blocks = [Table("priors", _cells_frame(_priors_table(run.experiment)),
+                    "Priors: distribution, point value (the article's), 90 % interval, unit and source. Highlighted "
+                    "rows are a scenario's overrides.", highlight="override")]
+    if run.experiment.correlation:
+        pairs = run.experiment.correlation.pairs()
+        blocks.append(Table("correlations", pd.DataFrame([{"prior": a, "with": b, "spearman": r}
+                                                          for (a, b), r in pairs.items()]),
+                            "Rank correlations imposed between priors (Gaussian copula)."))
+    return Section("priors", "Assumptions", blocks)
+
+
+def _reproduce(run: _Run) -> Section:
+    return Section("reproduce", "Reproducing this run", [
+        Text("Running the command below from the same folder, with the same files, gives the same samples and so "
+             "the same numbers; the priors hash identifies the priors the run was made with."),
+        Table("run", _metadata(run.ds, run.out), "Run metadata.")])
+
+
+def _sensitivity(run: _Run, decision, sobol_n: int) -> list:
+    out, threshold, focus, view = run.focus.output, run.focus.threshold, run.focus, run.view
+    if not sa.drawn_inputs(view):
         return [Absent("Every prior is fixed: nothing is uncertain, so nothing drives the spread.")]
-    scope = f" ({focus.scope})" if focus.scope else ""
-    narrow = _narrow(experiment, focus)
-    per_scenario = [{"scenario": s, **p} for s in scenarios for p in focus.panels]
-    if len(per_scenario) > MAX_PANELS:
-        per_scenario = [{"scenario": scenarios[0], **p} for p in focus.panels]
-    units = ds[out_name].attrs.get("units", "")
-    low, high = 0.1, 0.9
+    narrow = _narrow(run.experiment, focus)
+    panels = [{"scenario": s, **p} for s in run.scenarios for p in focus.panels]
     blocks = []
+    if len(panels) > MAX_PANELS:
+        panels = panels[:len(focus.panels)]
+        blocks.append(Text(f"The charts show scenario {run.scenarios[0]} ({len(focus.panels)} cells); the tables "
+                           "cover every scenario."))
+    low, high = 0.1, 0.9
+    t = focus.restrict(sa.tornado(narrow, out, low=low, high=high))
+    blocks += [Plot("tornado", fg.tornado_chart(t, panels, output_label=fg._axis_label(run.ds[out]), low=low,
+                                                high=high),
+                    f"Tornado: {out} with one prior at its 10th or 90th percentile and every other at its point "
+                    f"value; the line is point mode{run.scope}."),
+               Table("tornado", _cells_frame(_largest_first(sensitivity_frame({"tornado": t}), "tornado_swing",
+                                                            t.dims)),
+                     f"One-at-a-time swings of {out} ({run.units(out)}), largest first.")]
 
-    t = focus.restrict(sa.tornado(narrow, out_name, low=low, high=high))
-    blocks.append(Plot("tornado", fg.tornado_chart(t, per_scenario, output_label=fg._axis_label(ds[out_name]),
-                                                   low=low, high=high),
-                       f"Tornado: {out_name} with one prior at its 10th or 90th percentile and every other at its "
-                       f"point value; the line is point mode{scope}."))
-    tornado = _largest_first(merge_frames({"low": t["low"], "high": t["high"], "swing": t["swing"]}), "swing", t.dims)
-    blocks.append(Table("tornado", _cells_frame(tornado),
-                        f"One-at-a-time swings of {out_name} ({units}), largest first."))
-
-    if experiment.correlation is not None:
+    if run.experiment.correlation is not None:
         blocks.append(Absent("No Sobol' indices: the priors are rank-correlated, and variance cannot be split among "
                              "dependent inputs. The rank correlations below hold for correlated priors."))
     else:
-        s = focus.restrict(sa.sobol(narrow, out_name, n=sobol_n, seed=int(ds.attrs["seed"])))
-        blocks.append(Plot("sobol", fg.sobol_chart(s, per_scenario),
-                           f"Sobol' indices of {out_name}: the share of its variance due to each prior alone "
-                           "(first order) and with its interactions (total order), with 95 % bootstrap intervals "
-                           f"({sobol_n:,} base samples){scope}."))
-        frame = merge_frames({"first_order": s["first_order"],
-                              "first_order_ci_lower": s["first_order_ci"].sel(ci_bound="lower", drop=True),
-                              "first_order_ci_upper": s["first_order_ci"].sel(ci_bound="upper", drop=True),
-                              "total_order": s["total_order"],
-                              "total_order_ci_lower": s["total_order_ci"].sel(ci_bound="lower", drop=True),
-                              "total_order_ci_upper": s["total_order_ci"].sel(ci_bound="upper", drop=True)})
-        blocks.append(Table("sobol", _cells_frame(frame), f"Sobol' indices of {out_name}{scope}."))
+        s = focus.restrict(sa.sobol(narrow, out, n=sobol_n, seed=int(run.ds.attrs["seed"])))
+        blocks += [Plot("sobol", fg.sobol_chart(s, panels),
+                        f"Sobol' indices of {out}: the share of its variance due to each prior alone (first order) "
+                        f"and with its interactions (total order), with 95 % bootstrap intervals ({sobol_n:,} base "
+                        f"samples){run.scope}."),
+                   Table("sobol", _cells_frame(sensitivity_frame({"sobol": s})), f"Sobol' indices of {out}{run.scope}.")]
 
-    r = sa.rank_correlation(view, out_name)
-    heat_panels = [{"scenario": s, **p} for s in scenarios for p in focus.panels]
-    blocks.append(Plot("rank", fg.rank_heatmap(r, heat_panels),
-                       f"Spearman rank correlation of each prior with {out_name}, per scenario and cell{scope}; "
-                       "priors whose correlation is below 0.01 everywhere are left out."))
-    blocks.append(Table("rank", _cells_frame(merge_frames({"rank_correlation": r})),
-                        f"Rank correlations with {out_name}."))
+    r = sa.rank_correlation(view, out)
+    blocks += [Plot("rank", fg.rank_heatmap(r, [{"scenario": s, **p} for s in run.scenarios for p in focus.panels]),
+                    f"Spearman rank correlation of each prior with {out}, per scenario and cell{run.scope}; priors "
+                    "whose correlation is below 0.01 everywhere are left out."),
+               Table("rank", _cells_frame(sensitivity_frame({"rank": r})), f"Rank correlations with {out}.")]
 
     if threshold:
-        region = focus.restrict(sa.target_region(view, out_name, threshold, above=True))
-        frame = merge_frames({"median_shift": region["median_shift"], "ks_distance": region["ks_distance"]})
-        frame = _largest_first(frame, "ks_distance", region.dims, top=5)
-        blocks.append(Text(f"Target region: the samples where {out_name} exceeds {threshold}. For each prior, the "
-                           "median inside the region minus the median outside, in the prior's standard deviations, "
-                           "and the Kolmogorov-Smirnov distance between the two (0: no difference, 1: disjoint)."))
-        blocks.append(Table("target_region", _cells_frame(frame),
-                            f"The five priors that most separate {out_name} > {threshold} from the rest, per cell."))
+        region = focus.restrict(sa.target_region(view, out, threshold, above=True))
+        frame = _largest_first(sensitivity_frame({"target": region}), "region_ks_distance", region.dims, top=5)
+        blocks += [Text(f"Target region: the samples where {out} exceeds {threshold}. For each prior, the median "
+                        "inside the region minus the median outside, in the prior's standard deviations, and the "
+                        "Kolmogorov-Smirnov distance between the two (0: no difference, 1: disjoint)."),
+                   Table("target_region", _cells_frame(frame),
+                         f"The five priors that most separate {out} > {threshold} from the rest, per cell.")]
 
-    if decision is not None:
-        evppi = decision["evppi"]
-        per_year = "evppi_per_year" in decision
-        blocks.append(Text("EVPPI: what learning one prior exactly would be worth before deciding to deploy, in "
-                           f"dollars per query{' and per year' if per_year else ''}. A prior with a large spread but "
-                           "zero EVPPI does not change the decision."))
-        informative = [p for p in per_scenario if float(evppi.sel(p).max()) > 0]
-        clear = [fg.panel_label(p) for p in per_scenario if p not in informative]
-        if clear:
-            blocks.append(Text(f"In {'; '.join(clear)} no prior changes the decision: deploying (or not) is best in "
-                               "nearly every sample, so no information is worth buying (EVPPI 0)."))
-        if informative:
-            blocks.append(Plot("evppi", fg.evppi_chart(evppi, informative, units=units),
-                               f"Expected value of partial perfect information per prior ({units}){scope}."))
-            frame = _largest_first(evppi_frame(decision), "evppi", evppi.dims, top=5)
-            blocks.append(Table("evppi", _cells_frame(frame), "The five most valuable priors to learn, per cell "
-                                                              "(cells where every EVPPI is 0 left out)."))
-    else:
+    if decision is None:
         blocks.append(Absent("No EVPPI ranking: without a revenue to compare with there is no decision to value "
                              "information for."))
+        return blocks
+    evppi = decision["evppi"]
+    blocks.append(Text("EVPPI: what learning one prior exactly would be worth before deciding to deploy, in dollars "
+                       f"per query{' and per year' if 'evppi_per_year' in decision else ''}. A prior with a large "
+                       "spread but zero EVPPI does not change the decision."))
+    informative = [p for p in panels if float(evppi.sel(p).max()) > 0]
+    clear = [fg.panel_label(p) for p in panels if p not in informative]
+    if clear:
+        blocks.append(Text(f"In {'; '.join(clear)} no prior changes the decision: deploying (or not) is best in nearly "
+                           "every sample, so no information is worth buying (EVPPI 0)."))
+    if informative:
+        units = run.units(out)
+        blocks += [Plot("evppi", fg.evppi_chart(evppi, informative, units=units),
+                        f"Expected value of partial perfect information per prior ({units}){run.scope}."),
+                   Table("evppi", _cells_frame(_largest_first(evppi_frame(decision), "evppi", evppi.dims, top=5)),
+                         "The five most valuable priors to learn, per cell (cells where every EVPPI is 0 left out).")]
     return blocks
 
 
