@@ -3,15 +3,42 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import ctypes
+import ctypes.util
+import hashlib
 import os
+import re
+import shutil
 import tomllib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["read_toml", "atomic_path"]
+__all__ = ["read_toml", "atomic_path", "recording_reads", "staged_folder", "sha256_file"]
+
+_READS: contextvars.ContextVar[list | None] = contextvars.ContextVar("_READS", default=None)
+
+
+@contextlib.contextmanager
+def recording_reads() -> Iterator[list[Path]]:
+    """Collect the path of every file :func:`read_toml` reads inside the block (resolved, in order)."""
+    files: list[Path] = []
+    token = _READS.set(files)
+    try:
+        yield files
+    finally:
+        _READS.reset(token)
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_toml(path: str | os.PathLike, what: str = "file") -> dict:
@@ -34,6 +61,9 @@ def read_toml(path: str | os.PathLike, what: str = "file") -> dict:
         raise ConfigError(str(path), "", f"{what} is a directory, expected a TOML file") from None
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot read {what}: {exc.strerror}") from None
+    reads = _READS.get()
+    if reads is not None and path.resolve() not in reads:
+        reads.append(path.resolve())
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -66,3 +96,88 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+_RENAME_EXCHANGE = 2
+_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if ctypes.util.find_library("c") else None
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    fn = getattr(_libc, "renameat2", None)
+    if fn is None:
+        return False
+    at_cwd = -100
+    if fn(at_cwd, os.fsencode(a), at_cwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (38, 22, 95):  # ENOSYS, EINVAL, EOPNOTSUPP: the filesystem cannot exchange
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """``src`` (file or folder) at ``dst`` by hard links (no data copied), or by copies where links fail."""
+    def link(s, d):
+        try:
+            os.link(s, d)
+        except OSError:
+            shutil.copy2(s, d)
+    if src.is_dir():
+        shutil.copytree(src, dst, copy_function=link)
+    else:
+        link(src, dst)
+
+
+def _stale_stages(target: Path) -> Iterator[Path]:
+    """Staging folders of ``target`` left by processes that no longer run (a killed run)."""
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)\.[0-9a-f]{{32}}\.tmp$")
+    for entry in target.parent.glob(f".{target.name}.*.tmp"):
+        match = pattern.match(entry.name)
+        if not match:
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            yield entry
+        except PermissionError:  # alive, another user's
+            pass
+
+
+@contextlib.contextmanager
+def staged_folder(target: str | os.PathLike, *, keep: Iterable[str] = ()) -> Iterator[Path]:
+    """Yield a fresh folder beside ``target``; when the block succeeds it replaces ``target`` whole.
+
+    The entries of ``target`` named in ``keep`` are carried into the new
+    folder first (hard links, so even large files cost nothing). Every file
+    is synced before the swap, which is one atomic ``renameat2`` exchange on
+    Linux (two renames elsewhere): a reader, or a run killed at any moment,
+    finds either the old complete folder or the new complete one. On an
+    exception the new folder is removed and ``target`` is untouched.
+    Staging folders left by killed runs are removed on the next run.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in _stale_stages(target):
+        shutil.rmtree(stale, ignore_errors=True)
+    stage = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
+    stage.mkdir()
+    try:
+        if target.is_dir():
+            for name in keep:
+                if (target / name).exists():
+                    _link_tree(target / name, stage / name)
+        yield stage
+        for folder, _, files in os.walk(stage):
+            for name in files:
+                with open(os.path.join(folder, name), "rb") as fh:
+                    os.fsync(fh.fileno())
+        if not target.exists():
+            os.rename(stage, target)
+        elif not _exchange(stage, target):
+            old = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.old"  # kept if killed here
+            os.rename(target, old)
+            os.rename(stage, target)
+            stage = old
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)  # the new folder on failure, the old one after a swap

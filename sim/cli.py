@@ -120,9 +120,11 @@ def _print_summary(summary) -> None:
 
 
 def cmd_run(args) -> int:
+    from ._files import staged_folder
     from .analysis.precision import run_to_precision
     from .engine import run
-    from .report import summary_frame, write_run
+    from .record import RECORD, write_record
+    from .report import summary_frame, write_report, write_run
 
     experiment = _load(args.experiment)
     _check_sobol_n(args.sobol_n)
@@ -141,37 +143,67 @@ def cmd_run(args) -> int:
     else:
         ds = run(experiment, samples=args.samples, seed=args.seed, sampler=args.sampler, progress=True, **chunk)
     summary = summary_frame(ds)
+    document = _document(experiment, ds, args) if args.report else None
     folder = Path(args.out) / experiment.name
-    paths = write_run(ds, folder, summary)
+    with staged_folder(folder, keep=KEPT_BY_RUN) as stage:
+        write_run(ds, stage, summary)
+        write_record(experiment, ds, stage, final=folder, out=args.out)
+        if document is not None:
+            write_report(document, stage)
     print(f"{experiment.title or experiment.name}: {ds.attrs['samples']:,} samples, "
           f"sampler {ds.attrs['sampler']}, seed {ds.attrs['seed']}")
     _print_summary(summary)
     if target is not None:
         print(f"\n{result.message}")
-    print(f"\nwrote {paths['samples']} and {paths['summary']} (with 95 % Monte Carlo intervals)")
-    if args.report:
-        _report(experiment, ds, args)
+    print(f"\nwrote {folder / 'samples.nc'} and {folder / 'summary.csv'} (with 95 % Monte Carlo intervals), "
+          f"and the input files with their hashes in {folder / RECORD}")
+    if document is not None:
+        _print_report(folder)
     return 0 if target is None or result.converged else 1
 
 
-def _report(experiment, ds, args) -> None:
-    from .report import build_report, write_report
+#: What ``sim run`` keeps of an experiment's folder: the outputs of commands that make their own runs.
+KEPT_BY_RUN = ("sensitivity", "decision")
+#: What ``sim report`` replaces in an experiment's folder.
+REPORT_FILES = ("report.html", "report.md", "figures", "tables")
 
-    document = build_report(experiment, ds, output=getattr(args, "output", None), select=args.select,
-                            sensitivity=args.sensitivity, sobol_n=args.sobol_n, out=args.out)
-    paths = write_report(document, Path(args.out) / experiment.name)
-    print(f"wrote {paths['html']} and {paths['markdown']} (figures in {paths['figures']}, "
-          f"tables in {paths['tables']})")
+
+def _document(experiment, ds, args):
+    from .report import build_report
+
+    return build_report(experiment, ds, output=getattr(args, "output", None), select=args.select,
+                        sensitivity=args.sensitivity, sobol_n=args.sobol_n, out=args.out)
+
+
+def _print_report(folder: Path) -> None:
+    print(f"wrote {folder / 'report.html'} and {folder / 'report.md'} (figures in {folder / 'figures'}, "
+          f"tables in {folder / 'tables'})")
+
+
+def _write_folder(folder: Path, files: dict) -> list[Path]:
+    """Write tables (CSV) and datasets (NetCDF) as one new ``folder``, swapped in whole."""
+    from ._files import staged_folder
+    from .report import write_dataset, write_table
+
+    with staged_folder(folder) as stage:
+        for name, value in files.items():
+            (write_table if name.endswith(".csv") else write_dataset)(value, stage / name)
+    return [folder / name for name in files]
 
 
 def cmd_report(args) -> int:
-    from .report import load_run
+    from ._files import staged_folder
+    from .report import load_run, write_report
 
     experiment = _load(args.experiment)
     _check_sobol_n(args.sobol_n)
     if args.output is not None:
         _known("--output", args.output, experiment.model.outputs)
-    _report(experiment, load_run(experiment, args.out), args)
+    document = _document(experiment, load_run(experiment, args.out), args)
+    folder = Path(args.out) / experiment.name
+    with staged_folder(folder, keep=[p.name for p in folder.iterdir() if p.name not in REPORT_FILES]) as stage:
+        write_report(document, stage)
+    _print_report(folder)
     return 0
 
 
@@ -187,7 +219,7 @@ SENSITIVITY_METHODS = ("rank", "given", "tornado", "spider", "target", "sobol")
 def cmd_sensitivity(args) -> int:
     from .analysis import sensitivity as sa
     from .engine import run
-    from .report import merge_frames, merge_results, sensitivity_frame, write_dataset, write_table
+    from .report import merge_frames, merge_results, sensitivity_frame
 
     experiment = _load(args.experiment)
     output = _default_output(experiment, args.output)
@@ -229,14 +261,14 @@ def cmd_sensitivity(args) -> int:
         results["sobol"] = sa.sobol(experiment, output, n=args.sobol_n, seed=args.seed, n_resamples=args.resamples)
     results = {k: _select(v, args.select, "result") for k, v in results.items()}
     table = sensitivity_frame(results)
-    folder = Path(args.out) / experiment.name / "sensitivity"
-    written = [write_table(table, folder / "sensitivity.csv")]
+    files = {"sensitivity.csv": table}
     if "spider" in results:
-        written.append(write_table(merge_frames({"value": results["spider"]["value"]}), folder / "spider.csv"))
+        files["spider.csv"] = merge_frames({"value": results["spider"]["value"]})
     merged = merge_results(results)
     merged.attrs = {"experiment": experiment.name, "output": output, "samples": ds.attrs["samples"],
                     "seed": ds.attrs["seed"], "priors_hash": ds.attrs["priors_hash"], "methods": ", ".join(results)}
-    written.append(write_dataset(merged, folder / "sensitivity.nc"))
+    files["sensitivity.nc"] = merged
+    written = _write_folder(Path(args.out) / experiment.name / "sensitivity", files)
 
     print(f"{experiment.title or experiment.name}: sensitivity of {output} "
           f"({ds.attrs['samples']:,} samples, seed {ds.attrs['seed']}; methods {', '.join(results)})")
@@ -272,7 +304,7 @@ def _region(text: str, experiment):
 def cmd_decide(args) -> int:
     from .analysis import decision as da
     from .engine import run
-    from .report import decision_frame, evppi_frame, merge_frames, write_dataset, write_table
+    from .report import decision_frame, evppi_frame, merge_frames
 
     experiment = _load(args.experiment)
     stress = _stress_arg(args.stress)
@@ -295,10 +327,8 @@ def cmd_decide(args) -> int:
     _select(ds, args.select)
     d = _select(da.decide(ds, cost=args.cost, revenue=args.revenue, volume=volume), args.select, "result")
     accept = _select(da.acceptability(ds, cost=args.cost, revenue=args.revenue), args.select, "result")
-    folder = Path(args.out) / experiment.name / "decision"
     table, evppi = decision_frame(d), evppi_frame(d)
-    written = [write_table(table, folder / "decision.csv"), write_table(evppi, folder / "evppi.csv"),
-               write_table(merge_frames({"p_profitable": accept}), folder / "acceptability.csv")]
+    files = {"decision.csv": table, "evppi.csv": evppi, "acceptability.csv": merge_frames({"p_profitable": accept})}
     print(f"{experiment.title or experiment.name}: deploy (net benefit {args.revenue} - {args.cost}) or not; "
           f"{ds.attrs['samples']:,} samples, seed {ds.attrs['seed']}")
     print(format_table(table[[c for c in table.columns if not c.endswith(("_ci_lower", "_ci_upper"))]]))
@@ -310,7 +340,7 @@ def cmd_decide(args) -> int:
                               samples=args.samples, seed=args.seed), args.select, "result")
         frame = merge_frames({c: s[args.cost].sel(stat=c, drop=True) for c in ("mean", "p05", "p50", "p95")}
                              | {"p_profitable": s["p_profitable"]})
-        written.append(write_table(frame, folder / "stress.csv"))
+        files["stress.csv"] = frame
         print(f"\nStress: {prior} in its {100 * lo:g}th to {100 * hi:g}th percentiles against its whole range "
               f"({args.cost}):")
         print(format_table(frame))
@@ -324,11 +354,11 @@ def cmd_decide(args) -> int:
         frame = pd.DataFrame([{k: v for k, v in vars(r).items() if k not in ("bracket", "at_bracket")} |
                               {"bracket_low": r.bracket[0], "bracket_high": r.bracket[1],
                                "at_bracket_low": r.at_bracket[0], "at_bracket_high": r.at_bracket[1]}])
-        written.append(write_table(frame, folder / "goal_seek.csv"))
+        files["goal_seek.csv"] = frame
         print(f"\nGoal seek: {r.message} ({r.runs} runs)")
     d.attrs.update({"priors_hash": ds.attrs["priors_hash"], "seed": ds.attrs["seed"]})
-    written.append(write_dataset(d.drop_vars("deploy").assign(deploy=d["deploy"].astype("i1")),
-                                 folder / "decision.nc"))
+    files["decision.nc"] = d.drop_vars("deploy").assign(deploy=d["deploy"].astype("i1"))
+    written = _write_folder(Path(args.out) / experiment.name / "decision", files)
     print("\nwrote " + ", ".join(str(p) for p in written))
     return 0
 

@@ -30,6 +30,8 @@ sampling noise.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -38,7 +40,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from ._files import read_toml
+from ._files import read_toml, recording_reads
 from .catalogue import sweep_inputs
 from .errors import ConfigError
 from .models import Model, get_model
@@ -169,15 +171,20 @@ class Experiment:
     correlation: RankCorrelation | None = None
     precision: Precision | None = None
     report: ReportSettings = field(default_factory=ReportSettings)
+    files: tuple[str, ...] = ()
 
     @property
     def scenario_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.scenarios)
 
     def priors_hash(self) -> str:
-        """SHA-256 over every scenario's resolved priors and the rank correlations."""
+        """SHA-256 over every scenario's resolved priors, the rank correlations and the swept catalogue values."""
         pairs = self.correlation.pairs() if self.correlation else {}
-        return priors_hash({s.name: s.priors for s in self.scenarios}, pairs)
+        digest = priors_hash({s.name: s.priors for s in self.scenarios}, pairs)
+        if not self.sweeps:
+            return digest
+        swept = {name: da.to_dict(data="list") for name, da in sorted(self.sweeps.items())}
+        return hashlib.sha256(json.dumps([digest, swept], sort_keys=True, default=str).encode()).hexdigest()
 
 
 def check_name(file: str, key: str, name) -> str:
@@ -314,12 +321,20 @@ def _years(file: str, value) -> dict[str, xr.DataArray]:
 def load_experiment(path: str | os.PathLike) -> Experiment:
     """Read and validate an experiment file and the priors files it names.
 
+    The result's ``files`` lists every file read (the experiment, priors
+    files, catalogues), resolved, the experiment first.
+
     Raises
     ------
     ConfigError
         With the file and key of the first problem found.
     """
-    path = Path(path)
+    with recording_reads() as files:
+        experiment = _load_experiment(Path(path))
+    return dataclasses.replace(experiment, files=tuple(map(str, files)))
+
+
+def _load_experiment(path: Path) -> Experiment:
     file = str(path)
     data = read_toml(path, "experiment file")
     for tk in data:

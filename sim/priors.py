@@ -165,6 +165,9 @@ class Prior:
         Description carried into outputs and reports.
     truncate : tuple of float or None
         Bounds the distribution is truncated to.
+    allow_negative : bool
+        Whether the quantity may be negative; without it a prior whose
+        support reaches below 0 is refused.
     file : str
         Where the spec was read (not part of equality).
     """
@@ -178,6 +181,7 @@ class Prior:
     note: str = ""
     long_name: str = ""
     truncate: tuple | None = None
+    allow_negative: bool = False
     file: str = field(default="", compare=False)
     impl: Any = field(default=None, compare=False, repr=False)
 
@@ -227,9 +231,24 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def _check_support(file: str, key: str, unit: str, dist: str, lo: float, hi: float, signed: bool) -> None:
+    """Refuse a prior whose values could be impossible for its quantity: a fraction outside [0, 1], a negative amount."""
+    if unit == "fraction" and not (0.0 <= lo and hi <= 1.0):
+        how = "use a beta prior or truncate = [0, 1]" if dist in _CONTINUOUS else "give it values in [0, 1]"
+        raise ConfigError(file, key, f"unit 'fraction' needs values in [0, 1], but the {dist} prior's support is "
+                                     f"[{_fmt(lo)}, {_fmt(hi)}]; {how}")
+    if lo < 0 and not signed:
+        how = ("truncate it at 0, for example truncate = [0, inf]" if dist in _CONTINUOUS
+               else "give it nonnegative values")
+        raise ConfigError(file, key, f"a quantity in {unit!r} cannot be negative, but the {dist} prior's support is "
+                                     f"[{_fmt(lo)}, {_fmt(hi)}]; {how}, or set allow_negative = true if it can be "
+                                     "negative")
+
+
 def pinned(prior: Prior, value: float, *, file: str = "", key: str = "") -> Prior:
     """A copy of ``prior`` fixed at ``value`` (a scenario's ``set``)."""
     value = _number(file, key, value)
+    _check_support(file, key, prior.unit, "fixed", value, value, prior.allow_negative)
     return dataclasses.replace(prior, dist="fixed", params=(), point=value, truncate=None,
                                impl=_Fixed(value), file=file or prior.file)
 
@@ -494,7 +513,8 @@ def parse_prior(name: str, table: Any, *, file: str, key: str, base: Prior | Non
         raise ConfigError(file, f"{key}.dist", f"unknown distribution {dist!r}; valid: {', '.join(DISTRIBUTIONS)}")
     alternatives = DISTRIBUTIONS[dist]
     param_keys = {x for alt in alternatives for x in alt}
-    allowed = param_keys | set(DESCRIPTIVE_KEYS) | {"dist"} | ({"truncate"} if dist in _CONTINUOUS else set())
+    allowed = (param_keys | set(DESCRIPTIVE_KEYS) | {"dist", "allow_negative"}
+               | ({"truncate"} if dist in _CONTINUOUS else set()))
     for tk in table:
         if tk not in allowed:
             raise ConfigError(file, f"{key}.{tk}", f"unknown key for a {dist} prior; valid: "
@@ -538,15 +558,16 @@ def parse_prior(name: str, table: Any, *, file: str, key: str, base: Prior | Non
             text[tk] = getattr(base, tk)
     if "unit" not in text:
         raise ConfigError(file, f"{key}.unit", "missing; give the unit (for example \"USD\", \"words\", \"fraction\")")
-    if text["unit"] == "fraction" and not (0.0 <= lo and hi <= 1.0):
-        raise ConfigError(file, key, f"unit 'fraction' needs values in [0, 1], but the {dist} prior's support is "
-                                     f"[{_fmt(lo)}, {_fmt(hi)}]; use a beta prior or truncate = [0, 1]")
+    signed = table.get("allow_negative", base.allow_negative if base is not None else False)
+    if not isinstance(signed, bool):
+        raise ConfigError(file, f"{key}.allow_negative", f"must be true or false, got {signed!r}")
+    _check_support(file, key, text["unit"], dist, lo, hi, signed)
     if not (text.get("source") or text.get("note")):
         raise ConfigError(file, key, "needs a 'source' or a 'note' saying where the value and range come from")
 
     frozen_params = tuple((x, _freeze(params[x])) for x in given)
     return Prior(name=name, dist=dist, params=frozen_params, point=point, truncate=truncate,
-                 file=file, impl=impl, **text)
+                 file=file, impl=impl, allow_negative=signed, **text)
 
 
 def _freeze(value):

@@ -110,7 +110,7 @@ def assert_bad(capsys, project, args, match):
     ("[priors.x]\ndist = \"normal\"\nmean = 1\npoint = 1\nunit = \"1\"\nnote = \"n\"\n",
      r"priors/extra\.toml: priors\.x: a normal prior takes \(mean, sd\) or \(ci90\); got \(mean\)"),
     ("[priors.x]\ndist = \"uniform\"\nlow = 0\nhigh = 2\nmode = 1\npoint = 1\nunit = \"1\"\nnote = \"n\"\n",
-     r"priors/extra\.toml: priors\.x\.mode: unknown key for a uniform prior; valid: high, long_name, low"),
+     r"priors/extra\.toml: priors\.x\.mode: unknown key for a uniform prior; valid: allow_negative, high, long_name, low"),
     ("[priors.x]\ndist = \"normal\"\nmean = 1\nsd = 0\npoint = 1\nunit = \"1\"\nnote = \"n\"\n",
      r"priors/extra\.toml: priors\.x\.sd: must be > 0, got 0"),
     ("[priors.x]\ndist = \"uniform\"\nlow = 3\nhigh = 2\npoint = 1\nunit = \"1\"\nnote = \"n\"\n",
@@ -209,9 +209,9 @@ def test_bad_seed_and_sampler(project, capsys):
 def test_failed_run_leaves_earlier_outputs_intact(project, capsys):
     assert cli(capsys, "run", "--samples", "100", "--no-report")[0] == 0
     folder = project / "outputs" / "search_cost"
-    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     text = (project / "priors" / "seed_2023.toml").read_text().replace("ci90 = [20, 125]", "ci90 = [125, 20]")
     (project / "priors" / "seed_2023.toml").write_text(text)
     code, _, err = cli(capsys, "run", "--samples", "100", "--no-report")
     assert code == 2 and "priors.prompt_words.ci90: must be increasing" in err
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before

@@ -259,7 +259,7 @@ def test_bad_sweep(project, capsys, sweep, match):
 @pytest.mark.parametrize("line, match", [
     ('dist = "beta"\nci90 = [0.30, 0.55]\npoint = 0.462', None),
     ('dist = "fixed"\npoint = 1.5', r"priors\.mfu_training: unit 'fraction' needs values in \[0, 1\], but the fixed "
-                                    r"prior's support is \[1\.5, 1\.5\]; use a beta prior or truncate = \[0, 1\]"),
+                                    r"prior's support is \[1\.5, 1\.5\]; give it values in \[0, 1\]"),
     ('dist = "normal"\nmean = 0.4\nsd = 0.1\npoint = 0.4', r"priors\.mfu_training: unit 'fraction' needs values in "
                                                         r"\[0, 1\], but the normal prior's support is \[-inf, inf\]"),
 ])

@@ -15,6 +15,7 @@ U = np.linspace(0.001, 0.999, 999)
 def prior(**table):
     table.setdefault("unit", "1")
     table.setdefault("note", "test")
+    table.setdefault("allow_negative", True)  # these tests are about distributions, not about signs
     return parse_prior("x", table, file="test.toml", key="priors.x")
 
 
