@@ -69,11 +69,35 @@ def read_toml(path: str | os.PathLike, what: str = "file") -> dict:
     except UnicodeDecodeError as exc:
         raise ConfigError(str(path), "", f"not UTF-8 text (byte {exc.start}); TOML files must be UTF-8") from None
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), "", f"TOML syntax error: {exc}") from None
     except RecursionError:
         raise ConfigError(str(path), "", "TOML nesting too deep to read") from None
+    try:
+        _check_text(str(path), "", data)
+    except RecursionError:
+        raise ConfigError(str(path), "", "TOML nesting too deep to read") from None
+    return data
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _check_text(file: str, key: str, value) -> None:
+    """Refuse control characters (NUL and the like) in keys and strings: outputs cannot carry them."""
+    if isinstance(value, str) and _CONTROL.search(value):
+        raise ConfigError(file, key, f"contains a control character ({_CONTROL.search(value).group()!r}); "
+                                     "use printable text")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            sub = f"{key}.{k}" if key else k
+            if _CONTROL.search(k):
+                raise ConfigError(file, sub, "the key contains a control character; use printable text")
+            _check_text(file, sub, v)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_text(file, f"{key}[{i}]", v)
 
 
 @contextlib.contextmanager

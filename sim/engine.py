@@ -19,9 +19,10 @@ from datetime import datetime, timezone
 
 import numpy as np
 import xarray as xr
+from scipy import stats
 
 from ._version import __version__
-from .errors import SimWarning
+from .errors import SimError, SimWarning
 from .experiment import Experiment, with_settings
 from .sampling import iter_uniforms
 
@@ -168,6 +169,37 @@ def evaluate_uniforms(experiment: Experiment, uniforms: dict, *, chunk_size: int
     return _outputs_dataset(experiment, outputs)
 
 
+def _check_finite(experiment: Experiment, data_vars: dict, coords: dict) -> None:
+    """Stop the run if an output is NaN or infinite, naming the priors at extreme values in those samples."""
+    for name in experiment.model.outputs:
+        dims, values = data_vars[name]
+        bad = ~np.isfinite(values)
+        if not bad.any():
+            continue
+        per_sample = bad.any(axis=tuple(i for i, d in enumerate(dims) if d != "sample"))
+        n, k = per_sample.size, int(per_sample.sum())
+        cell = np.unravel_index(np.argmax(bad), bad.shape)
+        where = ", ".join(f"{d} {np.asarray(getattr(coords[d], 'values', coords[d]))[i]}"
+                          for d, i in zip(dims, cell) if d != "sample" and d in coords)
+        culprits = []
+        for prior, (pdims, x) in data_vars.items():
+            if prior in experiment.model.outputs or "sample" not in pdims:
+                continue
+            for row in x.reshape(-1, n):  # each scenario's version of the prior
+                # how far the prior's values in the failing samples lie from its values in all samples
+                distance = stats.ks_2samp(row[per_sample], row).statistic
+                if distance >= 0.3:
+                    culprits.append((distance, f"{prior} ({row[per_sample].min():.3g} to {row[per_sample].max():.3g} "
+                                               f"there, {row.min():.3g} to {row.max():.3g} in all samples)"))
+                    break
+        blame = ("; in those samples these priors sit at the edge of their range: "
+                 + ", ".join(text for _, text in sorted(culprits, reverse=True)) if culprits else
+                 "; no prior stands out in those samples")
+        raise SimError(f"{experiment.path}: output {name} is NaN or infinite in {k:,} of {n:,} samples "
+                       f"(first in {where or 'the run'}){blame}. Check that those priors cannot reach values the "
+                       "equations cannot take (zero or negative amounts, fractions of 0 or 1); truncate them if so")
+
+
 def point(experiment: Experiment) -> xr.Dataset:
     """Evaluate the model once, every prior at its point value.
 
@@ -242,6 +274,7 @@ def run(experiment: Experiment, *, samples: int | None = None, seed: int | None 
             bar.update(stop - start)
 
     data_vars = {name: (dims[name], store[name]) for name in store}
+    _check_finite(experiment, data_vars, coords)
     ds = _label(experiment, data_vars, "monte_carlo", coords)
     ds.attrs.update({"seed": experiment.seed, "sampler": experiment.sampler, "samples": n})
     if correlation:

@@ -225,7 +225,11 @@ def _load_files(file: str, key: str, paths: list[Path]) -> tuple[dict[str, Prior
     merged: dict[str, Prior] = {}
     pairs: dict[tuple[str, str], float] = {}
     for path in paths:
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except OSError as exc:  # a name too long for the filesystem, say
+            raise ConfigError(file, key, f"cannot open priors file {str(path)!r}: {exc.strerror}") from None
+        if not found:
             raise ConfigError(file, key, f"priors file {str(path)!r} not found")
         priors, correlations = load_priors_file(path)
         for name, prior in priors.items():

@@ -64,7 +64,8 @@ def conditional_mean(theta: np.ndarray, y: np.ndarray, *, bins: int = 200) -> np
 
     A prior with at most ``bins`` distinct values gets its exact group means;
     otherwise a cubic smoothing spline through the means of ``y`` in ``bins``
-    equal-count bins of ``theta``, each weighted by the inverse of its
+    equal-count bins of ``theta`` (fewer for small runs, so that each bin
+    holds at least 20 samples), each weighted by the inverse of its
     standard error, with the smoothing condition that the weighted squared
     residuals sum to the number of bins (their expected chi-square when the
     spline is the true conditional mean; :func:`scipy.interpolate.make_splrep`),
@@ -79,6 +80,7 @@ def conditional_mean(theta: np.ndarray, y: np.ndarray, *, bins: int = 200) -> np
         counts = np.diff(np.append(starts, n))
         fitted[order] = np.repeat(np.add.reduceat(ys, starts) / counts, counts)
         return fitted
+    bins = max(5, min(bins, n // 20))
     starts = (np.arange(bins) * n) // bins
     counts = np.diff(np.append(starts, n))
     centres = np.add.reduceat(ts, starts) / counts
@@ -100,9 +102,11 @@ def conditional_mean(theta: np.ndarray, y: np.ndarray, *, bins: int = 200) -> np
     # x scaled to [0, 1]: raw units (searches per month ~ 1e11) make the knots ill-conditioned
     x0, span = centres[0], centres[-1] - centres[0]
     with warnings.catch_warnings():
-        # FITPACK warns when its 20 iterations end with the residual sum near, not at, the target;
-        # the spline it returns is then its closest approximation, which is what is wanted here
+        # FITPACK warns when its iterations end with the residual sum near, not at, the target (after 20
+        # iterations, or with few noisy bins in a small run, "s too small"); the spline it returns is then
+        # its closest approximation, which is what is wanted here
         warnings.filterwarnings("ignore", message=".*maximal number of iterations", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", message="(?s).*s too small", category=RuntimeWarning)
         spline = interpolate.make_splrep((centres - x0) / span, means, w=1.0 / se, s=len(centres))
     fitted[order] = spline((np.clip(ts, centres[0], centres[-1]) - x0) / span)
     return fitted
