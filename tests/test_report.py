@@ -383,3 +383,25 @@ def test_correlated_or_fixed_priors_still_report(project, capsys):
     assert "> Every prior is fixed: nothing is uncertain, so nothing drives the spread." in text
     # a fixed run is point mode: the headline's median is the article's $0.0656 for the two-stage answer
     assert "**baseline, two_stage.** Median provider's cost per query $0.0656 (90 % interval $0.0656 to $0.0656" in text
+
+
+def test_large_runs_estimate_shapes_from_their_first_samples(built, monkeypatch):
+    """Above ESTIMATE_SAMPLES the figures and EVPPI use the first samples; headline and decision use all."""
+    import sim
+    from sim.analysis import decision
+    from sim.report import build as report_build
+
+    monkeypatch.setattr(report_build, "ESTIMATE_SAMPLES", 5000)
+    experiment = sim.load_experiment(built.parents[1] / "experiments" / "search_cost.toml")
+    ds = xr.load_dataset(built / "samples.nc")
+    doc = report_build.build_report(experiment, ds, sobol_n=256)
+    texts = [b.text for s in doc.sections for b in s.blocks if isinstance(b, report_build.Text)]
+    assert any("use the first 5,000 of the 20,000 samples" in t for t in texts)
+    table = next(b.frame for s in doc.sections for b in s.blocks
+                 if isinstance(b, report_build.Table) and b.name == "decision")
+    full = decision.decide(ds, evppi_samples=5000)
+    np.testing.assert_allclose(table["p_profitable"], full["p_profitable"].transpose("scenario", "architecture")
+                               .values.ravel(), atol=1e-12)
+    part = decision.evppi(ds.isel(sample=slice(0, 5000)),
+                          decision.net_benefit(ds.isel(sample=slice(0, 5000))))
+    np.testing.assert_allclose(full["evppi"].values, part.transpose(*full["evppi"].dims).values, atol=1e-15)

@@ -193,11 +193,14 @@ def acceptability(ds: xr.Dataset, *, cost: str = "cost_per_query", revenue: str 
 
 def decide(ds: xr.Dataset, *, cost: str = "cost_per_query", revenue: str = "revenue_per_query",
            volume: str | None = "annual_searches", probability: float = 0.95, bins: int = 200,
-           dim: str = "sample") -> xr.Dataset:
+           evppi_samples: int | None = None, dim: str = "sample") -> xr.Dataset:
     """Decision measures for deploying (net benefit ``revenue - cost``) against not (0).
 
     Parameters
     ----------
+    evppi_samples : int, optional
+        Estimate EVPPI from the first this many samples only (its regression
+        costs a sort per prior and cell); every other measure uses them all.
     volume : str or None
         An output with the yearly number of queries; when present, the value
         of information is also given per year (``NB * volume`` per sample).
@@ -231,11 +234,12 @@ def decide(ds: xr.Dataset, *, cost: str = "cost_per_query", revenue: str = "reve
     out["breakeven_revenue_range"] = (ds[cost].quantile([0.05, 0.95], dim=dim).rename(quantile="ci_bound")
                                       .assign_coords(ci_bound=CI_BOUND).transpose(..., "ci_bound"))
     out["evpi"] = evpi(nb, dim=dim)
-    out["evppi"] = evppi(ds, nb, bins=bins, dim=dim)
+    first = {dim: slice(0, evppi_samples)}
+    out["evppi"] = evppi(ds.isel(first), nb.isel(first), bins=bins, dim=dim)
     if volume is not None and volume in ds:
         yearly = (nb * ds[volume]).assign_attrs(units="USD/year")
         out["evpi_per_year"] = evpi(yearly, dim=dim)
-        out["evppi_per_year"] = evppi(ds, yearly, bins=bins, dim=dim)
+        out["evppi_per_year"] = evppi(ds.isel(first), yearly.isel(first), bins=bins, dim=dim)
     out = out.assign_coords(ci_bound=CI_BOUND)
     units = ds[cost].attrs.get("units", "")
     for name in ("expected_net_benefit", "expected_net_benefit_ci", "evpi", "evppi", "breakeven_revenue",

@@ -32,6 +32,9 @@ __all__ = ["load_run", "build_report", "write_report", "quantity", "percent", "r
 
 #: Most cells (besides scenarios) the per-cell figures show; the tables show every cell.
 MAX_PANELS = 12
+#: Samples the report's estimates of shape use (figures of distributions, acceptability, rank correlations,
+#: target region, EVPPI): the first this many of a larger run. Headline, tables and decision measures use all.
+ESTIMATE_SAMPLES = 200_000
 _SCALES = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"))
 
 
@@ -318,6 +321,11 @@ class _Run:
         return self.focus.restrict(self.ds)
 
     @property
+    def first(self) -> xr.Dataset:
+        """The view's first :data:`ESTIMATE_SAMPLES` samples."""
+        return self.view.isel(sample=slice(0, ESTIMATE_SAMPLES))
+
+    @property
     def scope(self) -> str:
         return f" ({self.focus.scope})" if self.focus.scope else ""
 
@@ -374,11 +382,16 @@ def _headline_section(run: _Run) -> Section:
              f"random numbers. The report is about {out} ({run.units(out)})"
              + (f" against {threshold}" if threshold else "") + ".")
     blocks = [Text(intro)] + [Text(note) for note in run.focus.notes]
+    if int(a["samples"]) > ESTIMATE_SAMPLES:
+        blocks.append(Text(f"The figures of distributions and the acceptability curve, the rank correlations, the "
+                           f"target region and EVPPI use the first {ESTIMATE_SAMPLES:,} of the {int(a['samples']):,} "
+                           "samples; the headline, the tables of quantiles and probabilities, and the decision "
+                           "measures use them all."))
     return Section("headline", "Headline", blocks + _headline(run.ds, run.summary, run.focus, run.scenarios))
 
 
 def _distributions(run: _Run) -> Section:
-    out, threshold, view, panels = run.focus.output, run.focus.threshold, run.view, run.focus.panels
+    out, threshold, view, panels = run.focus.output, run.focus.threshold, run.first, run.focus.panels
     both = f" (solid) and {threshold} (dashed)" if threshold else ""
     blocks = [Plot("distributions", fg.distributions(view, out, run.colours, panels, threshold=threshold),
                    f"Distribution of {out}{both} per scenario{run.scope}."),
@@ -398,8 +411,8 @@ def _decision(run: _Run) -> tuple[xr.Dataset | None, Section]:
             "there is no deploy-or-not decision to measure.")])
     view = run.view
     volume = "annual_searches" if "annual_searches" in view else None
-    decision = da.decide(view, cost=out, revenue=threshold, volume=volume)
-    accept = da.acceptability(view, cost=out, revenue=threshold)
+    decision = da.decide(view, cost=out, revenue=threshold, volume=volume, evppi_samples=ESTIMATE_SAMPLES)
+    accept = da.acceptability(run.first, cost=out, revenue=threshold)
     blocks = [Text(f"Deploying earns {threshold} - {out} per query. P(profitable) is the share of samples where that "
                    "is positive; break-even is the revenue per query at which the expected net benefit is zero (the "
                    "expected cost); EVPI is what perfect knowledge of every prior would be worth, per query"
@@ -488,7 +501,7 @@ def _reproduce(run: _Run) -> Section:
 
 
 def _sensitivity(run: _Run, decision, sobol_n: int) -> list:
-    out, threshold, focus, view = run.focus.output, run.focus.threshold, run.focus, run.view
+    out, threshold, focus, view = run.focus.output, run.focus.threshold, run.focus, run.first
     if not sa.drawn_inputs(view):
         return [Absent("Every prior is fixed: nothing is uncertain, so nothing drives the spread.")]
     narrow = _narrow(run.experiment, focus)
