@@ -12,15 +12,13 @@ import base64
 import html
 import io
 import os
-import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .._files import atomic_path
+from .._files import atomic_path, staged_folder
 
 __all__ = ["Text", "Table", "Plot", "Absent", "Section", "Document", "render_html", "render_markdown",
            "write_document", "display"]
@@ -217,42 +215,21 @@ def _blocks(doc: Document, kind: type):
 def write_document(doc: Document, folder: str | os.PathLike) -> dict[str, Path]:
     """Write ``report.html``, ``report.md``, ``figures/*.png`` and ``tables/*.csv`` into ``folder``.
 
-    The figures and tables folders are built beside their targets and
-    swapped in whole, then the two reports are replaced atomically, so a
-    reader never sees a report whose figures belong to another build.
+    The figures and tables folders are each staged and swapped in whole
+    (:func:`sim._files.staged_folder`), then the two reports are replaced
+    atomically, so no figure of an earlier build is left behind.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     images = {p.name: _png(p.figure) for p in _blocks(doc, Plot)}
-    staged = {}
-    for sub, files in (("figures", {f"{n}.png": data for n, data in images.items()}),
-                       ("tables", {f"{t.name}.csv": t.frame.to_csv(index=False, float_format="%.10g").encode()
-                                   for t in _blocks(doc, Table)})):
-        tmp = folder / f".{sub}.{uuid.uuid4().hex}.tmp"
-        tmp.mkdir()
-        for name, data in files.items():
-            (tmp / name).write_bytes(data)
-        staged[sub] = tmp
-    try:
-        for sub, tmp in staged.items():
-            _swap_folder(tmp, folder / sub)
-    finally:
-        for tmp in staged.values():
-            shutil.rmtree(tmp, ignore_errors=True)
+    with staged_folder(folder / "figures") as stage:
+        for name, data in images.items():
+            (stage / f"{name}.png").write_bytes(data)
+    with staged_folder(folder / "tables") as stage:
+        for table in _blocks(doc, Table):
+            table.frame.to_csv(stage / f"{table.name}.csv", index=False, float_format="%.10g")
     paths = {"html": folder / "report.html", "markdown": folder / "report.md"}
     with atomic_path(paths["markdown"]) as tmp:
         tmp.write_text(render_markdown(doc), encoding="utf-8")
     with atomic_path(paths["html"]) as tmp:
         tmp.write_text(render_html(doc, images), encoding="utf-8")
     return paths | {"figures": folder / "figures", "tables": folder / "tables"}
-
-
-def _swap_folder(new: Path, target: Path) -> None:
-    """Put the folder ``new`` at ``target``, removing what was there."""
-    if target.exists():
-        old = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
-        os.replace(target, old)
-        os.replace(new, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(new, target)
