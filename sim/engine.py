@@ -169,6 +169,44 @@ def evaluate_uniforms(experiment: Experiment, uniforms: dict, *, chunk_size: int
     return _outputs_dataset(experiment, outputs)
 
 
+#: Peak memory of a run over the bytes of its stored samples (measured at 10 million samples: 1.19 without
+#: the report, 1.30 with it).
+MEMORY_FACTOR = 1.35
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def run_bytes(experiment: Experiment, samples: int) -> int:
+    """Bytes the stored samples of a run take: every output and drawn input, per cell and sample."""
+    plan, drawn = _plan(experiment)
+    shapes = point(experiment)
+    cells = sum(int(np.prod(shapes[name].shape)) for name in experiment.model.outputs)
+    cells += sum(len(plan[name]) for name in drawn)  # a drawn input: one row, or one per scenario
+    return 8 * cells * samples
+
+
+def check_memory(experiment: Experiment, samples: int) -> None:
+    """Refuse, before allocating anything, a run whose samples would not fit in the available memory."""
+    available = available_memory()
+    if available is None:
+        return
+    need = MEMORY_FACTOR * run_bytes(experiment, samples)
+    if need > available:
+        fit = int(samples * available / need)
+        raise SimError(f"{experiment.path}: {samples:,} samples would need about {need / 2**30:.1f} GiB of memory, "
+                       f"more than the {available / 2**30:.1f} GiB available; run at most about {fit:,} samples")
+
+
 def _check_finite(experiment: Experiment, data_vars: dict, coords: dict) -> None:
     """Stop the run if an output is NaN or infinite, naming the priors at extreme values in those samples."""
     for name in experiment.model.outputs:
@@ -240,6 +278,7 @@ def run(experiment: Experiment, *, samples: int | None = None, seed: int | None 
     """
     experiment = with_settings(experiment, samples=samples, seed=seed, sampler=sampler)
     n = experiment.samples
+    check_memory(experiment, n)
     if experiment.sampler == "sobol" and n & (n - 1):
         warnings.warn(f"Sobol' balance needs a power of 2 samples; {n} is not "
                       f"(nearest: {2 ** round(np.log2(n))})", SimWarning, stacklevel=2)

@@ -240,3 +240,23 @@ def test_every_file_a_run_writes_is_inside_the_output_folder(project, capsys):
     assert main(["report", "--out", "results", "--sobol-n", "64"]) == 0
     new = {p for p in project.rglob("*")} - before
     assert new and all(p.is_relative_to(project / "results") for p in new)
+
+
+# --- memory ------------------------------------------------------------------------------------------------------
+
+def test_run_bytes_is_what_a_run_stores(search_experiment):
+    from sim import engine
+
+    ds = sim.run(search_experiment, samples=1000)
+    stored = sum(v.nbytes for v in ds.data_vars.values() if "sample" in v.dims)
+    assert engine.run_bytes(search_experiment, 1000) == stored
+
+
+def test_a_run_too_large_for_memory_is_refused_before_it_starts(project, capsys, monkeypatch):
+    from sim import engine
+
+    monkeypatch.setattr(engine, "available_memory", lambda: 2 * 2**30)
+    err = error_line(capsys, ["run", "--samples", "10000000"])
+    assert re.fullmatch(r"sim: error: experiments/search_cost\.toml: 10,000,000 samples would need about 7\.2 GiB of "
+                        r"memory, more than the 2\.0 GiB available; run at most about 2,7\d\d,\d{3} samples", err), err
+    assert not (project / "outputs").exists()
