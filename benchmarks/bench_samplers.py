@@ -17,16 +17,14 @@ Results go to stdout and to ``benchmarks/results/samplers.csv``.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
-import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
 import sim
+from _results import machine, write_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLERS = ("random", "lhs", "sobol")
@@ -56,8 +54,8 @@ def main():
             rows.append({"sampler": sampler, "samples": 2**k, "rmse_mean": rmse[0], "rmse_p95": rmse[1],
                          "rel_rmse_mean": rmse[0] / truth["mean"], "rel_rmse_p95": rmse[1] / truth["p95"]})
     elapsed = time.perf_counter() - start
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"machine: {machine}; {args.seeds} seeds; reference: 2**22 Sobol' samples; {elapsed:.0f} s")
+    machine_text = machine()
+    print(f"machine: {machine_text}; {args.seeds} seeds; reference: 2**22 Sobol' samples; {elapsed:.0f} s")
     print(f"{'sampler':8s} {'samples':>8s} {'rel RMSE mean':>14s} {'rel RMSE p95':>13s}")
     for r in rows:
         print(f"{r['sampler']:8s} {r['samples']:8d} {r['rel_rmse_mean']:14.2e} {r['rel_rmse_p95']:13.2e}")
@@ -72,13 +70,7 @@ def main():
     else:
         print(f"Sobol' reaches random's RMSE of the mean at 2**16 with about {needed:,.0f} samples: "
               f"{2**16 / needed:.1f}x fewer")
-    out = ROOT / "benchmarks" / "results" / "samplers.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=[*rows[0], "machine"])
-        writer.writeheader()
-        writer.writerows([{**r, "machine": machine} for r in rows])
-    print(f"wrote {out}")
+    write_rows("samplers", rows)
 
 
 def _samples_for(curve, target):

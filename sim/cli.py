@@ -129,6 +129,8 @@ def cmd_run(args) -> int:
     experiment = _load(args.experiment)
     _check_sobol_n(args.sobol_n)
     chunk = {"chunk_size": args.chunk_size} if args.chunk_size else {}
+    if args.stream:
+        return _run_streaming(experiment, args, chunk)
     target = args.precision or (experiment.precision.relative if experiment.precision else None)
     if target is not None:
         p = experiment.precision
@@ -147,7 +149,7 @@ def cmd_run(args) -> int:
     folder = Path(args.out) / experiment.name
     with staged_folder(folder, keep=KEPT_BY_RUN) as stage:
         write_run(ds, stage, summary)
-        write_record(experiment, ds, stage, final=folder, out=args.out)
+        write_record(experiment, ds.attrs, stage, final=folder, out=args.out)
         if document is not None:
             write_report(document, stage)
     print(f"{experiment.title or experiment.name}: {ds.attrs['samples']:,} samples, "
@@ -160,6 +162,33 @@ def cmd_run(args) -> int:
     if document is not None:
         _print_report(folder)
     return 0 if target is None or result.converged else 1
+
+
+def _run_streaming(experiment, args, chunk) -> int:
+    from ._files import staged_folder
+    from .engine import provenance
+    from .experiment import with_settings
+    from .record import write_record
+    from .report import write_table
+    from .stream import stream_summary
+
+    if args.precision:
+        raise SimError("--stream and --precision cannot be combined: precision control keeps its samples")
+    experiment = with_settings(experiment, samples=args.samples, seed=args.seed, sampler=args.sampler)
+    summary = stream_summary(experiment, relative_error=args.relative_error, progress=True, **chunk)
+    attrs = provenance(experiment, "stream") | {"samples": experiment.samples, "seed": experiment.seed,
+                                                "sampler": experiment.sampler}
+    folder = Path(args.out) / experiment.name
+    extra = ("--stream", "--relative-error", format(args.relative_error, "g"))
+    with staged_folder(folder, keep=KEPT_BY_RUN) as stage:
+        write_table(summary, stage / "summary.csv")
+        write_record(experiment, attrs, stage, final=folder, out=args.out, extra_args=extra)
+    print(f"{experiment.title or experiment.name}: {experiment.samples:,} samples streamed, "
+          f"sampler {experiment.sampler}, seed {experiment.seed} (quantiles to {args.relative_error:g} relative)")
+    _print_summary(summary)
+    print(f"\nwrote {folder / 'summary.csv'} and the input files with their hashes in {folder / 'inputs'}; "
+          "a streamed run keeps no samples, so it has no samples.nc and no report")
+    return 0
 
 
 #: What ``sim run`` keeps of an experiment's folder: the outputs of commands that make their own runs.
@@ -451,6 +480,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--monitor", action="append", metavar="OUTPUT",
                    help="output to monitor with --precision (repeatable; default: the compared outputs)")
     p.add_argument("--max-samples", type=_positive_int, help="most samples --precision may use (default 2**22)")
+    p.add_argument("--stream", action="store_true",
+                   help="keep only summaries (exact moments and probabilities, quantiles to --relative-error): "
+                        "memory does not grow with --samples; writes summary.csv, no samples.nc or report")
+    p.add_argument("--relative-error", type=_fraction, default=1e-3, metavar="REL",
+                   help="relative error of streamed quantiles (default 0.001)")
     p.add_argument("--no-report", dest="report", action="store_false",
                    help="skip the report (report.html, report.md, figures/, tables/)")
     _report_options(p)

@@ -100,13 +100,18 @@ def _label(experiment: Experiment, data_vars: dict, mode: str, coords: dict) -> 
         (ds[name] if name in ds.data_vars else ds[name].variable).attrs.update(da.attrs)
     for name, meta in experiment.model.outputs.items():
         ds[name].attrs = {"units": meta.units, "long_name": meta.long_name, "role": "output"}
-    ds.attrs = {
+    ds.attrs = provenance(experiment, mode)
+    return ds
+
+
+def provenance(experiment: Experiment, mode: str) -> dict:
+    """What a run's outputs record of where they came from (a Dataset's ``attrs``)."""
+    return {
         "experiment": experiment.name, "experiment_file": experiment.path, "title": experiment.title,
         "model": experiment.model.name, "mode": mode, "priors_files": ", ".join(experiment.prior_files),
         "priors_hash": experiment.priors_hash(), "sim_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    return ds
 
 
 def _outputs_dataset(experiment: Experiment, outputs: dict) -> xr.Dataset:
@@ -204,7 +209,8 @@ def check_memory(experiment: Experiment, samples: int) -> None:
     if need > available:
         fit = int(samples * available / need)
         raise SimError(f"{experiment.path}: {samples:,} samples would need about {need / 2**30:.1f} GiB of memory, "
-                       f"more than the {available / 2**30:.1f} GiB available; run at most about {fit:,} samples")
+                       f"more than the {available / 2**30:.1f} GiB available; run at most about {fit:,} samples, or "
+                       "add --stream to keep only summaries")
 
 
 def _check_finite(experiment: Experiment, data_vars: dict, coords: dict) -> None:
@@ -253,6 +259,33 @@ def point(experiment: Experiment) -> xr.Dataset:
     return _label(experiment, {**inputs, **outputs}, "point", coords)
 
 
+def iter_chunks(experiment: Experiment, *, chunk_size: int = DEFAULT_CHUNK, progress: bool = False):
+    """Yield ``(start, stop, inputs, outputs)`` for consecutive chunks of the experiment's samples.
+
+    ``inputs`` and ``outputs`` map names to DataArrays with a ``sample`` dim
+    of ``stop - start`` (inputs fixed in every scenario have none). The
+    values do not depend on ``chunk_size`` (see :func:`sim.sampling.iter_uniforms`).
+    """
+    n = experiment.samples
+    plan, drawn = _plan(experiment)
+    correlation = experiment.correlation
+    if correlation:  # a scenario may pin a correlated prior; its row is drawn all the same
+        drawn = drawn + [n for n in correlation.names if n not in drawn]
+    rows = [drawn.index(n) for n in correlation.names] if correlation else []
+
+    from tqdm import tqdm
+
+    with tqdm(total=n, unit="sample", unit_scale=True, delay=2.0, disable=None if progress else True, file=sys.stderr,
+              desc=experiment.name) as bar:
+        for start, stop, u in iter_uniforms(drawn, n, seed=experiment.seed, sampler=experiment.sampler,
+                                            chunk_size=chunk_size):
+            if rows:
+                u[rows] = correlation.apply(u[rows])
+            inputs, outputs = _evaluate(experiment, plan, dict(zip(drawn, u)), stop - start)
+            yield start, stop, inputs, outputs
+            bar.update(stop - start)
+
+
 def run(experiment: Experiment, *, samples: int | None = None, seed: int | None = None,
         sampler: str | None = None, chunk_size: int = DEFAULT_CHUNK, progress: bool = False) -> xr.Dataset:
     """Monte Carlo run of an experiment.
@@ -282,40 +315,26 @@ def run(experiment: Experiment, *, samples: int | None = None, seed: int | None 
     if experiment.sampler == "sobol" and n & (n - 1):
         warnings.warn(f"Sobol' balance needs a power of 2 samples; {n} is not "
                       f"(nearest: {2 ** round(np.log2(n))})", SimWarning, stacklevel=2)
-    plan, drawn = _plan(experiment)
-    correlation = experiment.correlation
-    if correlation:  # a scenario may pin a correlated prior; its row is drawn all the same
-        drawn = drawn + [n for n in correlation.names if n not in drawn]
-    rows = [drawn.index(n) for n in correlation.names] if correlation else []
     store: dict[str, np.ndarray] = {}
     dims: dict[str, tuple] = {}
     coords: dict = {"scenario": list(experiment.scenario_names), "sample": np.arange(n)}
-
-    from tqdm import tqdm
-
-    with tqdm(total=n, unit="sample", unit_scale=True, delay=2.0, disable=None if progress else True, file=sys.stderr,
-              desc=experiment.name) as bar:
-        for start, stop, u in iter_uniforms(drawn, n, seed=experiment.seed, sampler=experiment.sampler,
-                                            chunk_size=chunk_size):
-            if rows:
-                u[rows] = correlation.apply(u[rows])
-            inputs, outputs = _evaluate(experiment, plan, dict(zip(drawn, u)), stop - start)
-            for name, da in {**inputs, **outputs}.items():
-                if name not in store:
-                    dims[name] = da.dims
-                    coords.update({c: da[c].variable for c in da.coords if c not in ("scenario", "sample")})
-                    if "sample" not in da.dims or stop - start == n:  # nothing to assemble
-                        store[name] = da.values
-                        continue
-                    store[name] = np.empty(tuple(n if d == "sample" else s for d, s in zip(da.dims, da.shape)))
-                if "sample" in da.dims:
-                    store[name][..., start:stop] = da.values
-            bar.update(stop - start)
+    for start, stop, inputs, outputs in iter_chunks(experiment, chunk_size=chunk_size, progress=progress):
+        for name, da in {**inputs, **outputs}.items():
+            if name not in store:
+                dims[name] = da.dims
+                coords.update({c: da[c].variable for c in da.coords if c not in ("scenario", "sample")})
+                if "sample" not in da.dims or stop - start == n:  # nothing to assemble
+                    store[name] = da.values
+                    continue
+                store[name] = np.empty(tuple(n if d == "sample" else s for d, s in zip(da.dims, da.shape)))
+            if "sample" in da.dims:
+                store[name][..., start:stop] = da.values
 
     data_vars = {name: (dims[name], store[name]) for name in store}
     _check_finite(experiment, data_vars, coords)
     ds = _label(experiment, data_vars, "monte_carlo", coords)
     ds.attrs.update({"seed": experiment.seed, "sampler": experiment.sampler, "samples": n})
-    if correlation:
-        ds.attrs["rank_correlations"] = "; ".join(f"{a} ~ {b}: {r:g}" for (a, b), r in correlation.pairs().items())
+    if experiment.correlation:
+        ds.attrs["rank_correlations"] = "; ".join(f"{a} ~ {b}: {r:g}"
+                                                  for (a, b), r in experiment.correlation.pairs().items())
     return ds

@@ -15,8 +15,6 @@ import shlex
 import shutil
 from pathlib import Path
 
-import xarray as xr
-
 from ._files import atomic_path, sha256_file
 from .experiment import Experiment
 
@@ -25,22 +23,27 @@ __all__ = ["write_record", "RECORD"]
 RECORD = "inputs"
 
 
-def _run_args(ds: xr.Dataset) -> list[str]:
-    return ["--samples", str(ds.attrs["samples"]), "--seed", str(ds.attrs["seed"]), "--sampler", ds.attrs["sampler"]]
+def _run_args(attrs: dict) -> list[str]:
+    return ["--samples", str(attrs["samples"]), "--seed", str(attrs["seed"]), "--sampler", attrs["sampler"]]
 
 
-def write_record(experiment: Experiment, ds: xr.Dataset, stage: str | os.PathLike, *, final: str | os.PathLike,
-                 out: str | os.PathLike = "outputs") -> Path:
+def write_record(experiment: Experiment, attrs: dict, stage: str | os.PathLike, *, final: str | os.PathLike,
+                 out: str | os.PathLike = "outputs", extra_args: tuple[str, ...] = ()) -> Path:
     """Copy the experiment's input files into ``stage/inputs`` and write ``record.json``.
 
     Parameters
     ----------
+    attrs : dict
+        The run's provenance (a run Dataset's ``attrs``): version, priors
+        hash, time, experiment file, samples, seed and sampler.
     stage : path
         The folder being written (it becomes ``final`` when complete).
     final : path
         Where the folder will live, for the commands in the record.
     out : path
         The output root of the run.
+    extra_args : tuple of str
+        Options the commands need besides the run settings (``--stream``).
     """
     files = [Path(f) for f in experiment.files]
     root = Path(os.path.commonpath([f.parent for f in files]))
@@ -55,12 +58,13 @@ def write_record(experiment: Experiment, ds: xr.Dataset, stage: str | os.PathLik
     copied = Path(final) / RECORD / files[0].relative_to(root)
     record = {
         "experiment": experiment.name,
-        "sim_version": ds.attrs["sim_version"],
-        "priors_hash": ds.attrs["priors_hash"],
-        "created": ds.attrs["created"],
-        "command": shlex.join(["sim", "run", ds.attrs["experiment_file"], *_run_args(ds),
+        "sim_version": attrs["sim_version"],
+        "priors_hash": attrs["priors_hash"],
+        "created": attrs["created"],
+        "command": shlex.join(["sim", "run", attrs["experiment_file"], *_run_args(attrs), *extra_args,
                                *(["--out", str(out)] if Path(out) != Path("outputs") else [])]),
-        "command_from_record": shlex.join(["sim", "run", str(copied), *_run_args(ds), "--out", "OUT"]),
+        "command_from_record": shlex.join(["sim", "run", str(copied), *_run_args(attrs), *extra_args,
+                                           "--out", "OUT"]),
         "files": entries,
     }
     with atomic_path(folder / "record.json") as tmp:

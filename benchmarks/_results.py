@@ -1,0 +1,26 @@
+"""What every benchmark script shares: the machine's description and writing its results table."""
+
+from __future__ import annotations
+
+import csv
+import os
+import platform
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def write_rows(name: str, rows: list[dict]) -> Path:
+    """``rows`` (dicts with the same keys) and the machine as ``benchmarks/results/<name>.csv``."""
+    out = RESULTS / f"{name}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=[*rows[0], "machine"])
+        writer.writeheader()
+        writer.writerows([{**r, "machine": machine()} for r in rows])
+    print(f"wrote {out}")
+    return out

@@ -1,0 +1,196 @@
+"""Streaming runs: samples evaluated in chunks and kept only as mergeable summaries.
+
+Memory does not grow with the number of samples. Per output and cell the
+stream keeps the exact count, mean and sum of squared deviations (merged
+chunk by chunk with Chan, Golub and LeVeque's update), exact exceedance
+counts for the model's comparisons, and a histogram with logarithmic bins of
+relative width ``2 * relative_error`` on each side of 0: a quantile read from
+it lies within ``relative_error`` (relative) of an order statistic next to
+the quantile's position. The chunks come from the same per-chunk random
+streams as :func:`sim.run`, so the result does not depend on the chunk size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .analysis.summary import CI_BOUND, DEFAULT_QUANTILES, _order_stat_bounds, jeffreys_interval, stat_label
+from .engine import iter_chunks
+from .errors import SimError
+from .experiment import Experiment, with_settings
+
+__all__ = ["LogHistogram", "stream_summary"]
+
+_TINY = 1e-300  # |x| below this counts as 0
+
+
+class LogHistogram:
+    """Counts of values per cell in logarithmic bins, each side of 0, grown as values arrive.
+
+    Parameters
+    ----------
+    cells : int
+        Number of independent histograms (rows).
+    relative_error : float
+        Half the relative width of a bin: the bin's middle is within this
+        fraction of every value in it.
+    """
+
+    def __init__(self, cells: int, relative_error: float = 1e-3):
+        self.cells, self.delta = cells, relative_error
+        self.log_step = math.log1p(2 * relative_error)
+        self.zero = np.zeros(cells, dtype=np.int64)
+        self.sides = {1: None, -1: None}  # sign -> (lowest bin index, counts of shape (cells, bins))
+
+    def _index(self, magnitude: np.ndarray) -> np.ndarray:
+        return np.floor((np.log(magnitude) - math.log(_TINY)) / self.log_step).astype(np.int64)
+
+    def add(self, x: np.ndarray) -> None:
+        """Add the values ``x`` of shape (cells, m)."""
+        magnitude = np.abs(x)
+        self.zero += (magnitude < _TINY).sum(axis=1)
+        for sign in (1, -1):
+            mask = (x >= _TINY) if sign == 1 else (x <= -_TINY)
+            if not mask.any():
+                continue
+            rows = np.nonzero(mask)[0]  # the cell of each selected value, in the order x[mask] gives them
+            idx = self._index(magnitude[mask])
+            lo, hi = int(idx.min()), int(idx.max())
+            start, counts = self.sides[sign] or (lo, np.zeros((self.cells, 0), dtype=np.int64))
+            new_lo, new_hi = min(start, lo), max(start + counts.shape[1] - 1, hi)
+            if (new_lo, new_hi) != (start, start + counts.shape[1] - 1):
+                grown = np.zeros((self.cells, new_hi - new_lo + 1), dtype=np.int64)
+                grown[:, start - new_lo:start - new_lo + counts.shape[1]] = counts
+                start, counts = new_lo, grown
+            width = counts.shape[1]
+            counts += np.bincount(rows * width + (idx - start), minlength=self.cells * width).reshape(self.cells,
+                                                                                                     width)
+            self.sides[sign] = (start, counts)
+
+    def _middles(self, start: int, count: int) -> np.ndarray:
+        """Geometric middles of bins ``start`` to ``start + count - 1`` on one side of 0."""
+        return np.exp(math.log(_TINY) + (np.arange(start, start + count) + 0.5) * self.log_step)
+
+    def _layout(self):
+        """Bin values in ascending order and their counts per cell: (values, counts (cells, bins))."""
+        values, counts = [], []
+        if self.sides[-1] is not None:
+            start, c = self.sides[-1]
+            mids = -self._middles(start, c.shape[1])
+            values.append(mids[::-1])
+            counts.append(c[:, ::-1])
+        values.append(np.zeros(1))
+        counts.append(self.zero[:, None])
+        if self.sides[1] is not None:
+            start, c = self.sides[1]
+            values.append(self._middles(start, c.shape[1]))
+            counts.append(c)
+        return np.concatenate(values), np.concatenate(counts, axis=1)
+
+    def at_ranks(self, ranks: np.ndarray) -> np.ndarray:
+        """Values of the order statistics with 0-based ``ranks`` (cells, k), to the histogram's resolution."""
+        values, counts = self._layout()
+        cum = np.cumsum(counts, axis=1)
+        return np.stack([values[np.searchsorted(cum[c], np.asarray(ranks[c]), side="right")]
+                         for c in range(self.cells)])
+
+
+def stream_summary(experiment: Experiment, *, samples: int | None = None, seed: int | None = None,
+                   sampler: str | None = None, chunk_size: int = 2**18, relative_error: float = 1e-3,
+                   quantiles: Sequence[float] = DEFAULT_QUANTILES, probability: float = 0.95,
+                   progress: bool = False) -> pd.DataFrame:
+    """The summary table of :func:`sim.report.summary_frame`, computed in bounded memory.
+
+    Memory is bounded by ``chunk_size`` (about 0.5 GB at the default 2**18
+    for the default experiment), not by the number of samples. The moments
+    and exceedance probabilities equal an in-memory run's to floating-point
+    rounding; each quantile, and each bound of a quantile's
+    interval, is within ``relative_error`` of an order statistic adjacent to
+    its position in the in-memory run.
+    """
+    from .report.tables import _comparisons
+
+    experiment = with_settings(experiment, samples=samples, seed=seed, sampler=sampler)
+    if experiment.sampler == "lhs":
+        raise SimError("--stream: a Latin hypercube spans the whole design and cannot be drawn in chunks; "
+                       "use --sampler random or sobol")
+    n = experiment.samples
+    acc: dict[str, dict] = {}
+    names = list(experiment.model.outputs)
+    for start, stop, _, outputs in iter_chunks(experiment, chunk_size=chunk_size, progress=progress):
+        m = stop - start
+        for name in names:
+            da = outputs[name]
+            x = da.values.reshape(-1, m)
+            if name not in acc:
+                acc[name] = {"dims": [d for d in da.dims if d != "sample"],
+                             "coords": {d: [v for v in da[d].values] for d in da.dims if d != "sample"},
+                             "count": 0, "mean": np.zeros(len(x)), "m2": np.zeros(len(x)),
+                             "bad": np.zeros(len(x), dtype=np.int64),
+                             "hist": LogHistogram(len(x), relative_error), "above": {}}
+            a = acc[name]
+            a["bad"] += (~np.isfinite(x)).sum(axis=1)
+            mean, m2 = x.mean(axis=1), ((x - x.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+            delta, total = mean - a["mean"], a["count"] + m
+            a["mean"] = a["mean"] + delta * m / total
+            a["m2"] = a["m2"] + m2 + delta**2 * a["count"] * m / total
+            a["count"] = total
+            a["hist"].add(x)
+        for output, threshold in experiment.model.comparisons:
+            if output in outputs and threshold in outputs:
+                above = (outputs[output] > outputs[threshold]).transpose(*outputs[output].dims).values
+                counts = acc[output]["above"]
+                counts[threshold] = counts.get(threshold, 0) + above.reshape(-1, m).sum(axis=1)
+    for name, a in acc.items():
+        if a["bad"].any():
+            raise SimError(f"{experiment.path}: output {name} is NaN or infinite in {int(a['bad'].max()):,} of "
+                           f"{n:,} samples; run the same seed in memory (without --stream) with fewer samples to "
+                           "see which priors are to blame")
+    return _frame(experiment, acc, n, quantiles, probability)
+
+
+def _frame(experiment, acc, n, quantiles, probability) -> pd.DataFrame:
+    q = np.asarray(quantiles, dtype=float)
+    labels = [stat_label(p) for p in q]
+    t = stats.t.ppf(0.5 + probability / 2.0, n - 1)
+    lo_rank, hi_rank = _order_stat_bounds(n, q, probability)
+    position = q * (n - 1)
+    rows, p_cols = [], []
+    for name, a in acc.items():
+        sd = np.sqrt(a["m2"] / (n - 1))
+        se = sd / np.sqrt(n)
+        cells = len(a["mean"])
+        # the in-memory quantile interpolates between the order statistics at floor and ceil of q (n - 1)
+        below = a["hist"].at_ranks(np.tile(np.floor(position).astype(np.int64), (cells, 1)))
+        above = a["hist"].at_ranks(np.tile(np.ceil(position).astype(np.int64), (cells, 1)))
+        frac = position - np.floor(position)
+        qs = below + (above - below) * frac
+        ci_lo = a["hist"].at_ranks(np.tile(lo_rank, (cells, 1)))
+        ci_hi = a["hist"].at_ranks(np.tile(hi_rank, (cells, 1)))
+        index = pd.MultiIndex.from_product([a["coords"][d] for d in a["dims"]], names=a["dims"])
+        frame = pd.DataFrame({"mean": a["mean"], "se_mean": se, "sd": sd}, index=index)
+        for j, label in enumerate(labels):
+            frame[label] = qs[:, j]
+        frame["mean_ci_lower"], frame["mean_ci_upper"] = a["mean"] - t * se, a["mean"] + t * se
+        for j, label in enumerate(labels):
+            frame[f"{label}_ci_lower"], frame[f"{label}_ci_upper"] = ci_lo[:, j], ci_hi[:, j]
+        for threshold, count in a["above"].items():
+            col = f"p_gt_{threshold}"
+            bounds = jeffreys_interval(count, n, probability)
+            frame[col], frame[f"{col}_ci_lower"], frame[f"{col}_ci_upper"] = count / n, bounds[:, 0], bounds[:, 1]
+            p_cols += [c for c in (col, f"{col}_ci_lower", f"{col}_ci_upper") if c not in p_cols]
+        frame = frame.reset_index()
+        frame.insert(0, "output", name)
+        frame.insert(1, "units", experiment.model.outputs[name].units)
+        rows.append(frame)
+    frame = pd.concat(rows, ignore_index=True)
+    stats_cols = ["mean", "se_mean", "sd", *labels]
+    ci_cols = [f"{s}_ci_{b}" for s in ["mean", *labels] for b in CI_BOUND]
+    dims = [c for c in frame.columns if c not in ("output", "units", *stats_cols, *ci_cols, *p_cols)]
+    dims = ["scenario", *[d for d in dims if d != "scenario"]]
+    return frame[["output", "units", *dims, *stats_cols, *ci_cols, *p_cols]]

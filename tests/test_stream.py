@@ -1,0 +1,86 @@
+"""Streaming runs agree with in-memory runs of the same seed, whatever the chunk size."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim
+from sim.cli import main
+from sim.report import summary_frame
+from sim.stream import LogHistogram, stream_summary
+
+KEY = ["output", "scenario", "architecture"]
+EXACT_COLUMNS = ["p_gt_revenue_per_query", "p_gt_revenue_per_query_ci_lower", "p_gt_revenue_per_query_ci_upper"]
+MOMENTS = ["mean", "se_mean", "sd", "mean_ci_lower", "mean_ci_upper"]
+QUANTILES = ["p05", "p25", "p50", "p75", "p95"]
+
+
+@pytest.fixture(scope="module")
+def both(search_experiment):
+    n = 30_000
+    streamed = stream_summary(search_experiment, samples=n, chunk_size=4096)
+    ds = sim.run(search_experiment, samples=n)
+    return streamed, summary_frame(ds), ds
+
+
+def test_columns_and_rows_are_the_in_memory_summarys(both):
+    streamed, memory, _ = both
+    assert list(streamed.columns) == list(memory.columns)
+    assert streamed[KEY].astype(str).values.tolist() == memory[KEY].astype(str).values.tolist()
+
+
+def test_moments_and_probabilities_agree_to_rounding(both):
+    streamed, memory, _ = both
+    # chunked means and sums of squares merge exactly up to floating-point rounding (1e-12 relative)
+    np.testing.assert_allclose(streamed[MOMENTS].to_numpy(float), memory[MOMENTS].to_numpy(float), rtol=1e-12)
+    # exceedance probabilities are counts: identical, and so are their intervals
+    pd.testing.assert_frame_equal(streamed[EXACT_COLUMNS], memory[EXACT_COLUMNS])
+
+
+def test_quantiles_lie_within_the_stated_error_of_the_order_statistics(both):
+    """Each streamed quantile is within 0.1 % of the order statistics the in-memory quantile lies between."""
+    streamed, _, ds = both
+    n, delta = ds.sizes["sample"], 1e-3
+    for row in streamed.itertuples():
+        cell = {"scenario": row.scenario}
+        if isinstance(row.architecture, str):
+            cell["architecture"] = row.architecture
+        x = np.sort(ds[row.output].sel(cell).values)
+        for q, label in zip((0.05, 0.25, 0.5, 0.75, 0.95), QUANTILES):
+            pos = q * (n - 1)
+            lo, hi = x[int(np.floor(pos))], x[int(np.ceil(pos))]
+            est = getattr(row, label)
+            assert min(lo, hi) * (1 - delta) <= est <= max(lo, hi) * (1 + delta), (row.output, cell, label)
+
+
+def test_chunk_size_does_not_change_the_result(search_experiment, both):
+    streamed, _, _ = both
+    other = stream_summary(search_experiment, samples=30_000, chunk_size=7_777)
+    exact = [c for c in streamed.columns if c not in MOMENTS]
+    pd.testing.assert_frame_equal(other[exact], streamed[exact])  # counts and histograms: identical
+    np.testing.assert_allclose(other[MOMENTS].to_numpy(float), streamed[MOMENTS].to_numpy(float), rtol=1e-12)
+
+
+def test_log_histogram_handles_signs_and_zero():
+    rng = np.random.default_rng(3)
+    x = np.concatenate([-rng.lognormal(0, 3, 5000), np.zeros(100), rng.lognormal(2, 1, 5000)])[None, :]
+    h = LogHistogram(1, relative_error=1e-3)
+    for part in np.array_split(x, 7, axis=1):
+        h.add(part)
+    ranks = np.arange(0, x.size, 37)
+    got = h.at_ranks(ranks[None, :])[0]
+    want = np.sort(x[0])[ranks]
+    assert np.all(np.abs(got - want) <= 1e-3 * np.abs(want))
+
+
+def test_stream_command(project, capsys):
+    assert main(["run", "--stream", "--samples", "5000"]) == 0
+    folder = project / "outputs" / "search_cost"
+    assert sorted(p.name for p in folder.iterdir()) == ["inputs", "summary.csv"]
+    summary = pd.read_csv(folder / "summary.csv")
+    ds = sim.run(sim.load_experiment("experiments/search_cost.toml"), samples=5000)
+    memory = summary_frame(ds)
+    np.testing.assert_allclose(summary["mean"], memory["mean"], rtol=1e-9)  # CSV: 10 significant digits
+    assert "a streamed run keeps no samples" in capsys.readouterr().out
+    assert main(["run", "--stream", "--sampler", "lhs", "--samples", "100"]) == 2
+    assert "a Latin hypercube spans the whole design" in capsys.readouterr().err
