@@ -2,12 +2,15 @@
 
 Usage (from the project folder)::
 
-    python benchmarks/bench_stream.py [--sizes 1e6,1e7,1e8]     # 1e9 takes about half an hour on 2 cores
+    python benchmarks/bench_stream.py [--sizes 1e6,1e7,1e8] [--dask]     # 1e9: about 25 minutes on 2 cores
 
 Each size runs ``sim run --stream --samples N`` on the default experiment
 (three scenarios, two architectures) in a fresh process and records its wall
-time and peak resident memory, which should not grow with N. Results go to
-stdout and ``benchmarks/results/stream.csv``.
+time and peak resident memory, which should not grow with N. With
+``--dask``, each size also runs ``sim run --dask`` (a local cluster with a
+worker process per core) and gives its speed-up over the single process; its
+memory is the client's only. Results go to stdout and
+``benchmarks/results/stream.csv``.
 """
 
 from __future__ import annotations
@@ -25,32 +28,36 @@ from _results import machine, write_rows
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def measure(n: int) -> dict:
+def measure(n: int, mode: str = "--stream") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for folder in ("priors", "experiments"):
             shutil.copytree(ROOT / folder, Path(tmp) / folder)
         code = ("import resource, sys; from sim.cli import main; code = main(sys.argv[1:]); "
                 "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(code)")
         t = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", code, "run", "--stream", "--samples", str(n)], cwd=tmp,
+        done = subprocess.run([sys.executable, "-c", code, "run", mode, "--samples", str(n)], cwd=tmp,
                               check=True, capture_output=True, text=True)
         wall = time.perf_counter() - t
     peak_kib = int(done.stderr.strip().splitlines()[-1])
-    return {"samples": n, "wall_s": wall, "samples_per_s": n / wall, "peak_mib": peak_kib / 1024}
+    return {"mode": mode.lstrip("-"), "samples": n, "wall_s": wall, "samples_per_s": n / wall,
+            "peak_mib": peak_kib / 1024}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1e6,1e7,1e8")
+    parser.add_argument("--dask", action="store_true", help="also run each size on a local Dask cluster")
     args = parser.parse_args()
     machine_text = machine()
     print(f"machine: {machine_text}")
     rows = []
     for n in (int(float(s)) for s in args.sizes.split(",")):
-        rows.append(measure(n))
-        r = rows[-1]
-        print(f"{n:>13,d} samples  {r['wall_s']:8.1f} s  {r['samples_per_s']:12,.0f} samples/s  "
-              f"peak {r['peak_mib']:6.0f} MiB", flush=True)
+        for mode in ("--stream", "--dask") if args.dask else ("--stream",):
+            rows.append(measure(n, mode))
+            r = rows[-1]
+            speed = f"  {r['samples_per_s'] / rows[-2]['samples_per_s']:.2f}x the single process" if mode == "--dask" else ""
+            print(f"{r['mode']:7s} {n:>13,d} samples  {r['wall_s']:8.1f} s  {r['samples_per_s']:12,.0f} samples/s  "
+                  f"peak {r['peak_mib']:6.0f} MiB{speed}", flush=True)
     write_rows("stream", rows)
 
 

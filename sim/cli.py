@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -129,7 +130,7 @@ def cmd_run(args) -> int:
     experiment = _load(args.experiment)
     _check_sobol_n(args.sobol_n)
     chunk = {"chunk_size": args.chunk_size} if args.chunk_size else {}
-    if args.stream:
+    if args.stream or args.dask:
         return _run_streaming(experiment, args, chunk)
     target = args.precision or (experiment.precision.relative if experiment.precision else None)
     if target is not None:
@@ -175,11 +176,14 @@ def _run_streaming(experiment, args, chunk) -> int:
     if args.precision:
         raise SimError("--stream and --precision cannot be combined: precision control keeps its samples")
     experiment = with_settings(experiment, samples=args.samples, seed=args.seed, sampler=args.sampler)
-    summary = stream_summary(experiment, relative_error=args.relative_error, progress=True, **chunk)
+    if args.dask:
+        summary = _on_dask(experiment, args, chunk)
+    else:
+        summary = stream_summary(experiment, relative_error=args.relative_error, progress=True, **chunk)
     attrs = provenance(experiment, "stream") | {"samples": experiment.samples, "seed": experiment.seed,
                                                 "sampler": experiment.sampler}
     folder = Path(args.out) / experiment.name
-    extra = ("--stream", "--relative-error", format(args.relative_error, "g"))
+    extra = ("--stream", "--relative-error", format(args.relative_error, "g"))  # --dask gives the same numbers
     with staged_folder(folder, keep=KEPT_BY_RUN) as stage:
         write_table(summary, stage / "summary.csv")
         write_record(experiment, attrs, stage, final=folder, out=args.out, extra_args=extra)
@@ -189,6 +193,26 @@ def _run_streaming(experiment, args, chunk) -> int:
     print(f"\nwrote {folder / 'summary.csv'} and the input files with their hashes in {folder / 'inputs'}; "
           "a streamed run keeps no samples, so it has no samples.nc and no report")
     return 0
+
+
+def _on_dask(experiment, args, chunk):
+    """Streamed summaries on a Dask cluster: a local one (a worker per core), or the scheduler at ``--dask ADDRESS``."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise SimError("--dask needs Dask's distributed scheduler: pip install 'distributed>=2024.1'") from None
+    from .stream import dask_summary
+
+    if args.dask == "local":
+        with LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            return dask_summary(experiment, client, relative_error=args.relative_error, **chunk)
+    try:
+        client = Client(args.dask, timeout=5)
+    except (OSError, ValueError, TypeError) as exc:
+        raise SimError(f"--dask: cannot reach a Dask scheduler at {args.dask!r} ({exc})") from None
+    with client:
+        return dask_summary(experiment, client, relative_error=args.relative_error, **chunk)
 
 
 #: What ``sim run`` keeps of an experiment's folder: the outputs of commands that make their own runs.
@@ -483,6 +507,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stream", action="store_true",
                    help="keep only summaries (exact moments and probabilities, quantiles to --relative-error): "
                         "memory does not grow with --samples; writes summary.csv, no samples.nc or report")
+    p.add_argument("--dask", nargs="?", const="local", metavar="ADDRESS",
+                   help="stream on a Dask cluster: a local one with a worker per core, or the scheduler at ADDRESS "
+                        "(tcp://host:8786); the numbers are --stream's")
     p.add_argument("--relative-error", type=_fraction, default=1e-3, metavar="REL",
                    help="relative error of streamed quantiles (default 0.001)")
     p.add_argument("--no-report", dest="report", action="store_false",

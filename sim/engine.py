@@ -24,7 +24,7 @@ from scipy import stats
 from ._version import __version__
 from .errors import SimError, SimWarning
 from .experiment import Experiment, with_settings
-from .sampling import iter_uniforms
+from .sampling import uniforms
 
 __all__ = ["run", "point", "evaluate", "evaluate_uniforms", "drawn_priors", "DEFAULT_CHUNK"]
 
@@ -259,14 +259,18 @@ def point(experiment: Experiment) -> xr.Dataset:
     return _label(experiment, {**inputs, **outputs}, "point", coords)
 
 
-def iter_chunks(experiment: Experiment, *, chunk_size: int = DEFAULT_CHUNK, progress: bool = False):
+def iter_chunks(experiment: Experiment, *, chunk_size: int = DEFAULT_CHUNK, progress: bool = False,
+                start: int = 0, stop: int | None = None):
     """Yield ``(start, stop, inputs, outputs)`` for consecutive chunks of the experiment's samples.
 
     ``inputs`` and ``outputs`` map names to DataArrays with a ``sample`` dim
     of ``stop - start`` (inputs fixed in every scenario have none). The
-    values do not depend on ``chunk_size`` (see :func:`sim.sampling.iter_uniforms`).
+    values do not depend on ``chunk_size`` (see :func:`sim.sampling.uniforms`),
+    nor on which range ``[start, stop)`` of the design a caller asks for, so
+    ranges can be evaluated apart (on a cluster) and give the same numbers.
     """
     n = experiment.samples
+    stop = n if stop is None else stop
     plan, drawn = _plan(experiment)
     correlation = experiment.correlation
     if correlation:  # a scenario may pin a correlated prior; its row is drawn all the same
@@ -275,15 +279,18 @@ def iter_chunks(experiment: Experiment, *, chunk_size: int = DEFAULT_CHUNK, prog
 
     from tqdm import tqdm
 
-    with tqdm(total=n, unit="sample", unit_scale=True, delay=2.0, disable=None if progress else True, file=sys.stderr,
-              desc=experiment.name) as bar:
-        for start, stop, u in iter_uniforms(drawn, n, seed=experiment.seed, sampler=experiment.sampler,
-                                            chunk_size=chunk_size):
+    whole = (uniforms(drawn, n, seed=experiment.seed, sampler="lhs") if experiment.sampler == "lhs" else None)
+    with tqdm(total=stop - start, unit="sample", unit_scale=True, delay=2.0, disable=None if progress else True,
+              file=sys.stderr, desc=experiment.name) as bar:
+        for a in range(start, stop, chunk_size):
+            b = min(a + chunk_size, stop)
+            u = (whole[:, a:b].copy() if whole is not None else
+                 uniforms(drawn, n, seed=experiment.seed, sampler=experiment.sampler, start=a, stop=b))
             if rows:
                 u[rows] = correlation.apply(u[rows])
-            inputs, outputs = _evaluate(experiment, plan, dict(zip(drawn, u)), stop - start)
-            yield start, stop, inputs, outputs
-            bar.update(stop - start)
+            inputs, outputs = _evaluate(experiment, plan, dict(zip(drawn, u)), b - a)
+            yield a, b, inputs, outputs
+            bar.update(b - a)
 
 
 def run(experiment: Experiment, *, samples: int | None = None, seed: int | None = None,

@@ -24,7 +24,7 @@ from .engine import iter_chunks
 from .errors import SimError
 from .experiment import Experiment, with_settings
 
-__all__ = ["LogHistogram", "stream_summary"]
+__all__ = ["LogHistogram", "stream_summary", "dask_summary", "summarize_range", "merge"]
 
 _TINY = 1e-300  # |x| below this counts as 0
 
@@ -72,6 +72,22 @@ class LogHistogram:
                                                                                                      width)
             self.sides[sign] = (start, counts)
 
+    def merged(self, other: "LogHistogram") -> "LogHistogram":
+        """A new histogram holding the counts of both (same cells and resolution)."""
+        out = LogHistogram(self.cells, self.delta)
+        out.zero = self.zero + other.zero
+        for sign in (1, -1):
+            parts = [p for p in (self.sides[sign], other.sides[sign]) if p is not None]
+            if not parts:
+                continue
+            lo = min(p[0] for p in parts)
+            hi = max(p[0] + p[1].shape[1] for p in parts)
+            counts = np.zeros((self.cells, hi - lo), dtype=np.int64)
+            for start, c in parts:
+                counts[:, start - lo:start - lo + c.shape[1]] += c
+            out.sides[sign] = (lo, counts)
+        return out
+
     def _middles(self, start: int, count: int) -> np.ndarray:
         """Geometric middles of bins ``start`` to ``start + count - 1`` on one side of 0."""
         return np.exp(math.log(_TINY) + (np.arange(start, start + count) + 0.5) * self.log_step)
@@ -100,6 +116,71 @@ class LogHistogram:
                          for c in range(self.cells)])
 
 
+def _merge_moments(a: dict, count: int, mean: np.ndarray, m2: np.ndarray) -> None:
+    """Fold ``count`` values with ``mean`` and sum of squared deviations ``m2`` into ``a`` (Chan et al.)."""
+    delta, total = mean - a["mean"], a["count"] + count
+    a["mean"] = a["mean"] + delta * count / total
+    a["m2"] = a["m2"] + m2 + delta**2 * a["count"] * count / total
+    a["count"] = total
+
+
+def summarize_range(experiment: Experiment, start: int, stop: int, *, chunk_size: int = 2**18,
+                    relative_error: float = 1e-3, progress: bool = False) -> dict:
+    """Mergeable summaries of samples ``start`` to ``stop`` of the experiment's design (see :func:`merge`)."""
+    acc: dict[str, dict] = {}
+    for a0, b0, _, outputs in iter_chunks(experiment, chunk_size=chunk_size, progress=progress, start=start,
+                                          stop=stop):
+        m = b0 - a0
+        for name in experiment.model.outputs:
+            da = outputs[name]
+            x = da.values.reshape(-1, m)
+            if name not in acc:
+                acc[name] = {"dims": [d for d in da.dims if d != "sample"],
+                             "coords": {d: list(da[d].values) for d in da.dims if d != "sample"},
+                             "count": 0, "mean": np.zeros(len(x)), "m2": np.zeros(len(x)),
+                             "bad": np.zeros(len(x), dtype=np.int64),
+                             "hist": LogHistogram(len(x), relative_error), "above": {}}
+            a = acc[name]
+            a["bad"] += (~np.isfinite(x)).sum(axis=1)
+            mean = x.mean(axis=1)
+            _merge_moments(a, m, mean, ((x - mean[:, None]) ** 2).sum(axis=1))
+            a["hist"].add(x)
+        for output, threshold in experiment.model.comparisons:
+            if output in outputs and threshold in outputs:
+                above = (outputs[output] > outputs[threshold]).transpose(*outputs[output].dims).values
+                counts = acc[output]["above"]
+                counts[threshold] = counts.get(threshold, 0) + above.reshape(-1, m).sum(axis=1)
+    return acc
+
+
+def merge(left: dict, right: dict) -> dict:
+    """The summaries of two ranges of samples as one (counts and histograms exactly, moments to rounding)."""
+    out = {}
+    for name, a in left.items():
+        b = right[name]
+        c = {**a, "bad": a["bad"] + b["bad"], "hist": a["hist"].merged(b["hist"]),
+             "above": {k: a["above"][k] + b["above"][k] for k in a["above"]}}
+        _merge_moments(c, b["count"], b["mean"], b["m2"])
+        out[name] = c
+    return out
+
+
+def _check(experiment: Experiment, acc: dict, n: int) -> None:
+    for name, a in acc.items():
+        if a["bad"].any():
+            raise SimError(f"{experiment.path}: output {name} is NaN or infinite in {int(a['bad'].max()):,} of "
+                           f"{n:,} samples; run the same seed in memory (without --stream) with fewer samples to "
+                           "see which priors are to blame")
+
+
+def _prepare(experiment, samples, seed, sampler, flag="--stream") -> Experiment:
+    experiment = with_settings(experiment, samples=samples, seed=seed, sampler=sampler)
+    if experiment.sampler == "lhs":
+        raise SimError(f"{flag}: a Latin hypercube spans the whole design and cannot be drawn in chunks; "
+                       "use --sampler random or sobol")
+    return experiment
+
+
 def stream_summary(experiment: Experiment, *, samples: int | None = None, seed: int | None = None,
                    sampler: str | None = None, chunk_size: int = 2**18, relative_error: float = 1e-3,
                    quantiles: Sequence[float] = DEFAULT_QUANTILES, probability: float = 0.95,
@@ -113,44 +194,43 @@ def stream_summary(experiment: Experiment, *, samples: int | None = None, seed: 
     interval, is within ``relative_error`` of an order statistic adjacent to
     its position in the in-memory run.
     """
-    from .report.tables import _comparisons
-
-    experiment = with_settings(experiment, samples=samples, seed=seed, sampler=sampler)
-    if experiment.sampler == "lhs":
-        raise SimError("--stream: a Latin hypercube spans the whole design and cannot be drawn in chunks; "
-                       "use --sampler random or sobol")
+    experiment = _prepare(experiment, samples, seed, sampler)
     n = experiment.samples
-    acc: dict[str, dict] = {}
-    names = list(experiment.model.outputs)
-    for start, stop, _, outputs in iter_chunks(experiment, chunk_size=chunk_size, progress=progress):
-        m = stop - start
-        for name in names:
-            da = outputs[name]
-            x = da.values.reshape(-1, m)
-            if name not in acc:
-                acc[name] = {"dims": [d for d in da.dims if d != "sample"],
-                             "coords": {d: [v for v in da[d].values] for d in da.dims if d != "sample"},
-                             "count": 0, "mean": np.zeros(len(x)), "m2": np.zeros(len(x)),
-                             "bad": np.zeros(len(x), dtype=np.int64),
-                             "hist": LogHistogram(len(x), relative_error), "above": {}}
-            a = acc[name]
-            a["bad"] += (~np.isfinite(x)).sum(axis=1)
-            mean, m2 = x.mean(axis=1), ((x - x.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
-            delta, total = mean - a["mean"], a["count"] + m
-            a["mean"] = a["mean"] + delta * m / total
-            a["m2"] = a["m2"] + m2 + delta**2 * a["count"] * m / total
-            a["count"] = total
-            a["hist"].add(x)
-        for output, threshold in experiment.model.comparisons:
-            if output in outputs and threshold in outputs:
-                above = (outputs[output] > outputs[threshold]).transpose(*outputs[output].dims).values
-                counts = acc[output]["above"]
-                counts[threshold] = counts.get(threshold, 0) + above.reshape(-1, m).sum(axis=1)
-    for name, a in acc.items():
-        if a["bad"].any():
-            raise SimError(f"{experiment.path}: output {name} is NaN or infinite in {int(a['bad'].max()):,} of "
-                           f"{n:,} samples; run the same seed in memory (without --stream) with fewer samples to "
-                           "see which priors are to blame")
+    acc = summarize_range(experiment, 0, n, chunk_size=chunk_size, relative_error=relative_error, progress=progress)
+    _check(experiment, acc, n)
+    return _frame(experiment, acc, n, quantiles, probability)
+
+
+def dask_summary(experiment: Experiment, client, *, samples: int | None = None, seed: int | None = None,
+                 sampler: str | None = None, chunk_size: int = 2**18, relative_error: float = 1e-3,
+                 tasks_per_worker: int = 4, quantiles: Sequence[float] = DEFAULT_QUANTILES,
+                 probability: float = 0.95) -> pd.DataFrame:
+    """:func:`stream_summary` with ranges of samples summarised on a Dask cluster and merged here.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        A client of the cluster to use.
+    tasks_per_worker : int
+        Ranges per worker: more balance the load, fewer cost less overhead.
+
+    Every range draws its own slice of the same design, so counts and
+    histograms equal :func:`stream_summary`'s exactly and the moments to
+    floating-point rounding, whatever the cluster.
+    """
+    experiment = _prepare(experiment, samples, seed, sampler, flag="--dask")
+    n = experiment.samples
+    workers = max(1, len(client.scheduler_info()["workers"]))
+    step = -(-n // (workers * tasks_per_worker))
+    step = -(-step // chunk_size) * chunk_size  # whole chunks per range
+    futures = [client.submit(summarize_range, experiment, a, min(a + step, n), chunk_size=chunk_size,
+                             relative_error=relative_error, pure=False) for a in range(0, n, step)]
+    acc = None
+    for future in futures:  # merged in the order of the ranges
+        part = future.result()
+        acc = part if acc is None else merge(acc, part)
+        future.release()
+    _check(experiment, acc, n)
     return _frame(experiment, acc, n, quantiles, probability)
 
 

@@ -84,3 +84,27 @@ def test_stream_command(project, capsys):
     assert "a streamed run keeps no samples" in capsys.readouterr().out
     assert main(["run", "--stream", "--sampler", "lhs", "--samples", "100"]) == 2
     assert "a Latin hypercube spans the whole design" in capsys.readouterr().err
+
+
+def test_dask_cluster_gives_the_streamed_numbers(search_experiment, both):
+    """Two worker processes summarise ranges of the design; merged, they equal the single-process stream."""
+    from distributed import Client, LocalCluster
+
+    from sim.stream import dask_summary
+
+    streamed, memory, _ = both
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        distributed = dask_summary(search_experiment, client, samples=30_000, chunk_size=4096)
+    exact = [c for c in streamed.columns if c not in MOMENTS]
+    pd.testing.assert_frame_equal(distributed[exact], streamed[exact])
+    # merged in a different order than one pass: equal to rounding, and to the in-memory run
+    np.testing.assert_allclose(distributed[MOMENTS].to_numpy(float), memory[MOMENTS].to_numpy(float), rtol=1e-12)
+
+
+def test_dask_scheduler_that_cannot_be_reached(project, capsys):
+    assert main(["run", "--dask", "tcp://127.0.0.1:9", "--samples", "1000"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sim: error: --dask: cannot reach a Dask scheduler at 'tcp://127.0.0.1:9'")
+    assert err.count("\n") == 1 and not (project / "outputs").exists()
