@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import platform
+import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -24,3 +25,13 @@ def write_rows(name: str, rows: list[dict]) -> Path:
         writer.writerows([{**r, "machine": machine()} for r in rows])
     print(f"wrote {out}")
     return out
+
+
+def best_of(func, repeat: int = 3) -> float:
+    """Shortest wall time of ``repeat`` calls of ``func``, in seconds."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - t)
+    return min(times)

@@ -18,25 +18,15 @@ Each is the best of three. Results go to stdout and ``benchmarks/results/analysi
 
 from __future__ import annotations
 
-import csv
-import os
-import platform
-import time
 from pathlib import Path
 
 import sim
 from sim.analysis import decision, sensitivity
 
+from _results import best_of, machine, write_rows
+
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def best_of(func, repeat=3):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main():
@@ -52,17 +42,10 @@ def main():
         ("given", "given-data first order, 100,000 samples",
          best_of(lambda: sensitivity.first_order_given(ds, "cost_per_query"))),
     ]
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"machine: {machine}")
+    print(f"machine: {machine()}")
     for name, what, seconds in rows:
         print(f"{name:8s} {seconds:8.2f} s   {what}")
-    out = ROOT / "benchmarks" / "results" / "analysis.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["task", "what", "seconds", "machine"])
-        writer.writerows([(n, w, f"{s:.3f}", machine) for n, w, s in rows])
-    print(f"wrote {out}")
+    write_rows("analysis", [{"benchmark": n, "what": w, "seconds": round(t, 3)} for n, w, t in rows])
 
 
 if __name__ == "__main__":

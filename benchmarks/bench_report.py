@@ -21,29 +21,19 @@ Each is the best of three. Results go to stdout and ``benchmarks/results/report.
 
 from __future__ import annotations
 
-import csv
-import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import sim
 from sim.report import build_report, write_report
 
+from _results import best_of, machine, write_rows
+
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def best_of(func, repeat=3):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main():
@@ -64,17 +54,10 @@ def main():
             ("sim report", "fresh process: report of the saved run",
              best_of(lambda: subprocess.run([*command, "report"], cwd=tmp, check=True, capture_output=True))),
         ]
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"machine: {machine}")
+    print(f"machine: {machine()}")
     for name, what, seconds in rows:
         print(f"{name:11s} {seconds:8.2f} s   {what}")
-    out = ROOT / "benchmarks" / "results" / "report.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["benchmark", "what", "seconds", "machine"])
-        writer.writerows([(n, w, f"{s:.3f}", machine) for n, w, s in rows])
-    print(f"wrote {out}")
+    write_rows("report", [{"benchmark": n, "what": w, "seconds": round(t, 3)} for n, w, t in rows])
 
 
 if __name__ == "__main__":

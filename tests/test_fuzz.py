@@ -9,7 +9,6 @@ drawn from a seeded generator, so a failure names a case that can be replayed
 import os
 import random
 import re
-import shutil
 import signal
 
 import pytest
@@ -103,14 +102,6 @@ def _check(capsys, argv, case: str, allowed=(0, 2)):
     return code
 
 
-@pytest.fixture
-def fuzz_project(tmp_path, monkeypatch):
-    for folder in ("priors", "experiments"):
-        shutil.copytree(ROOT / folder, tmp_path / folder)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def _cases(count: int, salt: int):
     rng = random.Random(SEED * 1000 + salt)
     originals = {t: (ROOT / t).read_text(encoding="utf-8") for t in TARGETS}
@@ -119,10 +110,10 @@ def _cases(count: int, salt: int):
         yield n, target, mutate(originals[target], rng), originals[target]
 
 
-def test_validate_survives_mutated_files(fuzz_project, capsys):
+def test_validate_survives_mutated_files(project, capsys):
     outcomes = {0: 0, 2: 0}
     for n, target, text, original in _cases(VALIDATE_CASES, 1):
-        path = fuzz_project / target
+        path = project / target
         path.write_text(text, encoding="utf-8", errors="surrogatepass")
         files = [target] if "catalogues" not in target else ["experiments/inference_cost.toml"]
         outcomes[_check(capsys, ["validate", *files], f"validate case {n} ({target})")] += 1
@@ -131,10 +122,10 @@ def test_validate_survives_mutated_files(fuzz_project, capsys):
     assert outcomes[0] > VALIDATE_CASES // 20 and outcomes[2] > VALIDATE_CASES // 2, outcomes
 
 
-def test_run_survives_mutated_files(fuzz_project, capsys):
+def test_run_survives_mutated_files(project, capsys):
     outcomes = {0: 0, 1: 0, 2: 0}
     for n, target, text, original in _cases(RUN_CASES, 2):
-        path = fuzz_project / target
+        path = project / target
         path.write_text(text, encoding="utf-8", errors="surrogatepass")
         experiment = "inference_cost" if "inference" in target or "catalogues" in target else "search_cost"
         code = _check(capsys, ["run", experiment, "--samples", "100", "--no-report"], f"run case {n} ({target})",
