@@ -24,7 +24,7 @@ from scipy import stats
 from ._version import __version__
 from .errors import SimError, SimWarning
 from .experiment import Experiment, with_settings
-from .sampling import uniforms
+from .sampling import iter_uniforms
 
 __all__ = ["run", "point", "evaluate", "evaluate_uniforms", "drawn_priors", "DEFAULT_CHUNK"]
 
@@ -279,13 +279,10 @@ def iter_chunks(experiment: Experiment, *, chunk_size: int = DEFAULT_CHUNK, prog
 
     from tqdm import tqdm
 
-    whole = (uniforms(drawn, n, seed=experiment.seed, sampler="lhs") if experiment.sampler == "lhs" else None)
     with tqdm(total=stop - start, unit="sample", unit_scale=True, delay=2.0, disable=None if progress else True,
               file=sys.stderr, desc=experiment.name) as bar:
-        for a in range(start, stop, chunk_size):
-            b = min(a + chunk_size, stop)
-            u = (whole[:, a:b].copy() if whole is not None else
-                 uniforms(drawn, n, seed=experiment.seed, sampler=experiment.sampler, start=a, stop=b))
+        for a, b, u in iter_uniforms(drawn, n, seed=experiment.seed, sampler=experiment.sampler,
+                                     chunk_size=chunk_size, start=start, stop=stop):
             if rows:
                 u[rows] = correlation.apply(u[rows])
             inputs, outputs = _evaluate(experiment, plan, dict(zip(drawn, u)), b - a)

@@ -101,20 +101,21 @@ def uniforms(names: Sequence[str], n: int, *, seed: int, sampler: str = "random"
 
 
 def iter_uniforms(names: Sequence[str], n: int, *, seed: int, sampler: str = "random",
-                  chunk_size: int = 2**18):
-    """Yield ``(start, stop, u)`` over the design in chunks of ``chunk_size``.
+                  chunk_size: int = 2**18, start: int = 0, stop: int | None = None):
+    """Yield ``(start, stop, u)`` over samples ``start`` to ``stop`` of the design in chunks of ``chunk_size``.
 
     The numbers equal one :func:`uniforms` call over ``[0, n)``, whatever
-    ``chunk_size``. Random and Sobol chunks are drawn as needed; a Latin
-    hypercube is drawn whole once (its strata span the design) and sliced.
+    ``chunk_size`` and range. Random and Sobol chunks are drawn as needed; a
+    Latin hypercube is drawn whole once (its strata span the design) and sliced.
     """
+    stop = n if stop is None else stop
     whole = uniforms(names, n, seed=seed, sampler=sampler) if sampler == "lhs" else None
-    for start in range(0, n, chunk_size):
-        stop = min(start + chunk_size, n)
+    for a in range(start, stop, chunk_size):
+        b = min(a + chunk_size, stop)
         if whole is not None:
-            yield start, stop, whole[:, start:stop]
+            yield a, b, whole[:, a:b].copy()
         else:
-            yield start, stop, uniforms(names, n, seed=seed, sampler=sampler, start=start, stop=stop)
+            yield a, b, uniforms(names, n, seed=seed, sampler=sampler, start=a, stop=b)
 
 
 @dataclass(frozen=True)
