@@ -201,10 +201,12 @@ def _on_dask(experiment, args, chunk):
         from distributed import Client, LocalCluster
     except ImportError:
         raise SimError("--dask needs Dask's distributed scheduler: pip install 'distributed>=2024.1'") from None
-    from .stream import dask_summary
+    import dask
+
+    from .stream import WORKER_CONFIG, dask_summary
 
     if args.dask == "local":
-        with LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True,
+        with dask.config.set(WORKER_CONFIG), LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True,
                           dashboard_address=None) as cluster, Client(cluster) as client:
             return dask_summary(experiment, client, relative_error=args.relative_error, **chunk)
     try:

@@ -1,5 +1,7 @@
 """Streaming runs agree with in-memory runs of the same seed, whatever the chunk size."""
 
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -86,21 +88,39 @@ def test_stream_command(project, capsys):
     assert "a Latin hypercube spans the whole design" in capsys.readouterr().err
 
 
-def test_dask_cluster_gives_the_streamed_numbers(search_experiment, both):
-    """Two worker processes summarise ranges of the design; merged, they equal the single-process stream."""
+@contextmanager
+def _local_cluster(workers, config):
+    import dask
     from distributed import Client, LocalCluster
 
-    from sim.stream import dask_summary
+    with dask.config.set(config), LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                               dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
+def test_dask_cluster_gives_the_streamed_numbers(search_experiment, both):
+    """Two worker processes summarise ranges of the design; merged, they equal the single-process stream."""
+    from sim.stream import WORKER_CONFIG, _fixed_mmap_threshold, dask_summary
 
     streamed, memory, _ = both
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with _local_cluster(2, WORKER_CONFIG) as client:  # the workers `sim run --dask` starts
         assert len(client.scheduler_info()["workers"]) == 2
-        distributed = dask_summary(search_experiment, client, samples=30_000, chunk_size=4096)
+        assert not any(client.run(_fixed_mmap_threshold).values())
+        distributed = dask_summary(search_experiment, client, samples=30_000, chunk_size=4096)  # no warning
     exact = [c for c in streamed.columns if c not in MOMENTS]
     pd.testing.assert_frame_equal(distributed[exact], streamed[exact])
     # merged in a different order than one pass: equal to rounding, and to the in-memory run
     np.testing.assert_allclose(distributed[MOMENTS].to_numpy(float), memory[MOMENTS].to_numpy(float), rtol=1e-12)
+
+
+def test_dask_workers_with_a_fixed_mmap_threshold_are_named(search_experiment):
+    """Dask's default worker environment halves the speed of summarising; the run says how to start workers."""
+    from sim.stream import dask_summary
+
+    with _local_cluster(1, {}) as client:
+        with pytest.warns(sim.SimWarning, match=r"1 worker\(s\) run with MALLOC_TRIM_THRESHOLD_ set .* "
+                                                r"start the workers with MALLOC_MMAP_THRESHOLD_=33554432 set"):
+            dask_summary(search_experiment, client, samples=1000, chunk_size=512)
 
 
 def test_dask_scheduler_that_cannot_be_reached(project, capsys):
