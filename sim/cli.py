@@ -208,13 +208,13 @@ def _on_dask(experiment, args, chunk):
     if args.dask == "local":
         with dask.config.set(WORKER_CONFIG), LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True,
                           dashboard_address=None) as cluster, Client(cluster) as client:
-            return dask_summary(experiment, client, relative_error=args.relative_error, **chunk)
+            return dask_summary(experiment, client, relative_error=args.relative_error, progress=True, **chunk)
     try:
         client = Client(args.dask, timeout=5)
     except (OSError, ValueError, TypeError) as exc:
         raise SimError(f"--dask: cannot reach a Dask scheduler at {args.dask!r} ({exc})") from None
     with client:
-        return dask_summary(experiment, client, relative_error=args.relative_error, **chunk)
+        return dask_summary(experiment, client, relative_error=args.relative_error, progress=True, **chunk)
 
 
 #: What ``sim run`` keeps of an experiment's folder: the outputs of commands that make their own runs.
