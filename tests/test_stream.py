@@ -113,6 +113,18 @@ def test_dask_cluster_gives_the_streamed_numbers(search_experiment, both):
     np.testing.assert_allclose(distributed[MOMENTS].to_numpy(float), memory[MOMENTS].to_numpy(float), rtol=1e-12)
 
 
+def test_dask_command_on_a_local_cluster(project, capsys):
+    """`sim run --dask` starts its own cluster (a worker per core) and writes what `--stream` writes."""
+    assert main(["run", "--stream", "--samples", "20000", "--chunk-size", "1000", "--out", "streamed"]) == 0
+    assert main(["run", "--dask", "--samples", "20000", "--chunk-size", "1000", "--out", "dask"]) == 0
+    assert "warning" not in capsys.readouterr().err  # the workers run with WORKER_CONFIG
+    streamed, on_dask = (pd.read_csv(project / out / "search_cost" / "summary.csv") for out in ("streamed", "dask"))
+    exact = [c for c in streamed.columns if c not in MOMENTS]
+    pd.testing.assert_frame_equal(on_dask[exact], streamed[exact])
+    np.testing.assert_allclose(on_dask[MOMENTS], streamed[MOMENTS], rtol=1e-9)  # CSV: 10 significant digits
+    assert sorted(p.name for p in (project / "dask" / "search_cost").iterdir()) == ["inputs", "summary.csv"]
+
+
 def test_dask_workers_with_a_fixed_mmap_threshold_are_named(search_experiment):
     """Dask's default worker environment halves the speed of summarising; the run says how to start workers."""
     from sim.stream import dask_summary
