@@ -213,8 +213,8 @@ def stream_summary(experiment: Experiment, *, samples: int | None = None, seed: 
                    progress: bool = False) -> pd.DataFrame:
     """The summary table of :func:`sim.report.summary_frame`, computed in bounded memory.
 
-    Memory is bounded by ``chunk_size`` (about 0.5 GB at the default 2**18
-    for the default experiment), not by the number of samples. The moments
+    Memory is bounded by ``chunk_size`` (a peak of about 0.4 GB at the
+    default 2**17 for the default experiment), not by the number of samples. The moments
     and exceedance probabilities equal an in-memory run's to floating-point
     rounding; each quantile, and each bound of a quantile's
     interval, is within ``relative_error`` of an order statistic adjacent to
