@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -198,22 +197,19 @@ def _run_streaming(experiment, args, chunk) -> int:
 def _on_dask(experiment, args, chunk):
     """Streamed summaries on a Dask cluster: a local one (a worker per core), or the scheduler at ``--dask ADDRESS``."""
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError:
         raise SimError("--dask needs Dask's distributed scheduler: pip install 'distributed>=2024.1'") from None
-    import dask
-
-    from .stream import WORKER_CONFIG, dask_summary
+    from .stream import dask_summary, local_client
 
     if args.dask == "local":
-        with dask.config.set(WORKER_CONFIG), LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
-            return dask_summary(experiment, client, relative_error=args.relative_error, progress=True, **chunk)
-    try:
-        client = Client(args.dask, timeout=5)
-    except (OSError, ValueError, TypeError) as exc:
-        raise SimError(f"--dask: cannot reach a Dask scheduler at {args.dask!r} ({exc})") from None
-    with client:
+        cluster = local_client()
+    else:
+        try:
+            cluster = Client(args.dask, timeout=5)
+        except (OSError, ValueError, TypeError) as exc:
+            raise SimError(f"--dask: cannot reach a Dask scheduler at {args.dask!r} ({exc})") from None
+    with cluster as client:
         return dask_summary(experiment, client, relative_error=args.relative_error, progress=True, **chunk)
 
 

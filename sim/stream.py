@@ -17,6 +17,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,7 @@ from .engine import iter_chunks
 from .errors import SimError, SimWarning
 from .experiment import Experiment, with_settings
 
-__all__ = ["LogHistogram", "stream_summary", "dask_summary", "summarize_range", "merge", "WORKER_CONFIG"]
+__all__ = ["LogHistogram", "stream_summary", "dask_summary", "summarize_range", "merge", "WORKER_CONFIG", "local_client"]
 
 #: Dask configuration for the worker processes sim starts (figures measured
 #: on the benchmark machine):
@@ -250,14 +251,14 @@ def dask_summary(experiment: Experiment, client, *, samples: int | None = None, 
 
     experiment = _prepare(experiment, samples, seed, sampler, flag="--dask")
     n = experiment.samples
-    slow = sum(client.run(_fixed_mmap_threshold).values())
+    fixed = client.run(_fixed_mmap_threshold)  # one answer per worker
+    slow = sum(fixed.values())
     if slow:
         warnings.warn(SimWarning(
             f"--dask: {slow} worker(s) run with MALLOC_TRIM_THRESHOLD_ set (Dask's default), which fixes glibc's "
             "mmap threshold and halves their speed; start the workers with MALLOC_MMAP_THRESHOLD_=33554432 set"),
             stacklevel=2)
-    workers = max(1, len(client.scheduler_info()["workers"]))
-    step = -(-n // (workers * tasks_per_worker))
+    step = -(-n // (max(1, len(fixed)) * tasks_per_worker))
     step = -(-step // chunk_size) * chunk_size  # whole chunks per range
     # sent once to each worker: unpickling rebuilds the priors' fast inverses (about 0.1 s)
     shared = client.scatter(experiment, broadcast=True, hash=False)  # hash=False: tokenizing it takes seconds
@@ -280,6 +281,22 @@ def dask_summary(experiment: Experiment, client, *, samples: int | None = None, 
     shared.release()
     _check(experiment, acc, n)
     return _frame(experiment, acc, n, quantiles, probability)
+
+
+@contextmanager
+def local_client(workers: int | None = None, config: dict = WORKER_CONFIG):
+    """A client of a new local cluster of ``workers`` single-threaded worker processes (default: one per core).
+
+    ``config`` is the Dask configuration the workers start with
+    (:data:`WORKER_CONFIG` unless given).
+    """
+    import dask
+    from distributed import Client, LocalCluster
+
+    with dask.config.set(config), LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                                               processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        yield client
 
 
 def _fixed_mmap_threshold() -> bool:

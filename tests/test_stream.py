@@ -1,7 +1,5 @@
 """Streaming runs agree with in-memory runs of the same seed, whatever the chunk size."""
 
-from contextlib import contextmanager
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -88,22 +86,12 @@ def test_stream_command(project, capsys):
     assert "a Latin hypercube spans the whole design" in capsys.readouterr().err
 
 
-@contextmanager
-def _local_cluster(workers, config):
-    import dask
-    from distributed import Client, LocalCluster
-
-    with dask.config.set(config), LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                               dashboard_address=None) as cluster, Client(cluster) as client:
-        yield client
-
-
 def test_dask_cluster_gives_the_streamed_numbers(search_experiment, both):
     """Two worker processes summarise ranges of the design; merged, they equal the single-process stream."""
-    from sim.stream import WORKER_CONFIG, _fixed_mmap_threshold, dask_summary
+    from sim.stream import _fixed_mmap_threshold, dask_summary, local_client
 
     streamed, memory, _ = both
-    with _local_cluster(2, WORKER_CONFIG) as client:  # the workers `sim run --dask` starts
+    with local_client(2) as client:  # the workers `sim run --dask` starts
         assert len(client.scheduler_info()["workers"]) == 2
         assert not any(client.run(_fixed_mmap_threshold).values())
         distributed = dask_summary(search_experiment, client, samples=30_000, chunk_size=4096)  # no warning
@@ -127,9 +115,9 @@ def test_dask_command_on_a_local_cluster(project, capsys):
 
 def test_dask_workers_with_a_fixed_mmap_threshold_are_named(search_experiment):
     """Dask's default worker environment halves the speed of summarising; the run says how to start workers."""
-    from sim.stream import dask_summary
+    from sim.stream import dask_summary, local_client
 
-    with _local_cluster(1, {}) as client:
+    with local_client(1, config={}) as client:
         with pytest.warns(sim.SimWarning, match=r"1 worker\(s\) run with MALLOC_TRIM_THRESHOLD_ set .* "
                                                 r"start the workers with MALLOC_MMAP_THRESHOLD_=33554432 set"):
             dask_summary(search_experiment, client, samples=1000, chunk_size=512)
