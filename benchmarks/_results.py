@@ -27,6 +27,15 @@ def write_rows(name: str, rows: list[dict]) -> Path:
     return out
 
 
+def write_timings(name: str, rows: list[tuple[str, str, float]]) -> Path:
+    """Print ``(benchmark, what, seconds)`` rows under the machine, and write them as :func:`write_rows` does."""
+    print(f"machine: {machine()}")
+    width = max(len(benchmark) for benchmark, _, _ in rows)
+    for benchmark, what, seconds in rows:
+        print(f"{benchmark:{width}s} {seconds:8.2f} s   {what}")
+    return write_rows(name, [{"benchmark": b, "what": w, "seconds": round(t, 3)} for b, w, t in rows])
+
+
 def best_of(func, repeat: int = 3) -> float:
     """Shortest wall time of ``repeat`` calls of ``func``, in seconds."""
     times = []

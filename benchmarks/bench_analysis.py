@@ -23,7 +23,7 @@ from pathlib import Path
 import sim
 from sim.analysis import decision, sensitivity
 
-from _results import best_of, machine, write_rows
+from _results import best_of, write_timings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,10 +42,7 @@ def main():
         ("given", "given-data first order, 100,000 samples",
          best_of(lambda: sensitivity.first_order_given(ds, "cost_per_query"))),
     ]
-    print(f"machine: {machine()}")
-    for name, what, seconds in rows:
-        print(f"{name:8s} {seconds:8.2f} s   {what}")
-    write_rows("analysis", [{"benchmark": n, "what": w, "seconds": round(t, 3)} for n, w, t in rows])
+    write_timings("analysis", rows)
 
 
 if __name__ == "__main__":

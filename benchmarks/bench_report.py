@@ -30,7 +30,7 @@ from pathlib import Path
 import sim
 from sim.report import build_report, write_report
 
-from _results import best_of, machine, write_rows
+from _results import best_of, write_timings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,10 +54,7 @@ def main():
             ("sim report", "fresh process: report of the saved run",
              best_of(lambda: subprocess.run([*command, "report"], cwd=tmp, check=True, capture_output=True))),
         ]
-    print(f"machine: {machine()}")
-    for name, what, seconds in rows:
-        print(f"{name:11s} {seconds:8.2f} s   {what}")
-    write_rows("report", [{"benchmark": n, "what": w, "seconds": round(t, 3)} for n, w, t in rows])
+    write_timings("report", rows)
 
 
 if __name__ == "__main__":
