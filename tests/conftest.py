@@ -6,6 +6,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def with_prior(text: str, name: str, body: str) -> str:
+    """A priors file's ``text`` with the table ``[priors.<name>]`` (up to the next table) replaced by ``body``."""
+    start = text.index(f"[priors.{name}]")
+    end = text.index("\n[", start) + 1
+    return text[:start] + f"[priors.{name}]\n{body}\n\n" + text[end:]
+
+
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A copy of the project's priors and experiments in a temporary folder (the cwd)."""

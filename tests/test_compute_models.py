@@ -12,7 +12,7 @@ from sim.catalogue import load_catalogue
 from sim.errors import ConfigError
 from sim.models import compute, roofline, scaling
 
-from .conftest import ROOT, write
+from .conftest import ROOT, with_prior, write
 
 
 def point(name):
@@ -265,10 +265,7 @@ def test_bad_sweep(project, capsys, sweep, match):
 ])
 def test_mfu_outside_unit_interval_rejected(project, capsys, line, match):
     path = project / "priors" / "compute_2023.toml"
-    text = path.read_text()
-    start = text.index("[priors.mfu_training]")
-    end = text.index("[priors.training_bytes_per_param]")
-    path.write_text(text[:start] + f'[priors.mfu_training]\n{line}\nunit = "fraction"\nnote = "n"\n\n' + text[end:])
+    path.write_text(with_prior(path.read_text(), "mfu_training", f'{line}\nunit = "fraction"\nnote = "n"'))
     code = sim.cli.main(["validate", str(path)])
     err = capsys.readouterr().err
     if match is None:

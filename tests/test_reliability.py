@@ -17,7 +17,7 @@ import sim
 from sim._files import sha256_file, staged_folder
 from sim.cli import main
 
-from .conftest import ROOT, write
+from .conftest import ROOT, with_prior, write
 
 
 def error_line(capsys, argv) -> str:
@@ -62,17 +62,15 @@ point = 1e11
 def test_impossible_values_are_refused_at_validation(project, capsys, table, message):
     path = project / "priors" / "seed_2023.toml"
     text = path.read_text()
-    start = text.index("[priors.api_price_per_1k_tokens]")
-    end = text.index("[priors.cache_hit_rate]")
-    path.write_text(text[:start] + f'[priors.api_price_per_1k_tokens]\n{table}\npoint = 0.02\nunit = "USD/1k tokens"\n'
-                    f'note = "n"\n\n' + text[end:])
+    path.write_text(with_prior(text, "api_price_per_1k_tokens",
+                               f'{table}\npoint = 0.02\nunit = "USD/1k tokens"\nnote = "n"'))
     assert re.search(message, error_line(capsys, ["validate", str(path)]))
     # the fixes the message names are accepted
     for fix in ("truncate = [0, inf]", "allow_negative = true"):
         if "choice" in table and fix.startswith("truncate"):
             continue
-        path.write_text(text[:start] + f'[priors.api_price_per_1k_tokens]\n{table}\n{fix}\npoint = 0.02\n'
-                        f'unit = "USD/1k tokens"\nnote = "n"\n\n' + text[end:])
+        path.write_text(with_prior(text, "api_price_per_1k_tokens",
+                                   f'{table}\n{fix}\npoint = 0.02\nunit = "USD/1k tokens"\nnote = "n"'))
         assert main(["validate", str(path)]) == 0, capsys.readouterr().err
 
 
