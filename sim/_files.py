@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["read_toml", "atomic_path", "recording_reads", "staged_folder", "sha256_file"]
+__all__ = ["read_toml", "atomic_path", "recording_reads", "record_read", "staged_folder", "sha256_file"]
 
 _READS: contextvars.ContextVar[list | None] = contextvars.ContextVar("_READS", default=None)
 
@@ -31,6 +31,14 @@ def recording_reads() -> Iterator[list[Path]]:
         yield files
     finally:
         _READS.reset(token)
+
+
+def record_read(path: str | os.PathLike) -> None:
+    """Add ``path`` to the files being recorded (see :func:`recording_reads`), if any are."""
+    reads = _READS.get()
+    resolved = Path(path).resolve()
+    if reads is not None and resolved not in reads:
+        reads.append(resolved)
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -61,9 +69,7 @@ def read_toml(path: str | os.PathLike, what: str = "file") -> dict:
         raise ConfigError(str(path), "", f"{what} is a directory, expected a TOML file") from None
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot read {what}: {exc.strerror}") from None
-    reads = _READS.get()
-    if reads is not None and path.resolve() not in reads:
-        reads.append(path.resolve())
+    record_read(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

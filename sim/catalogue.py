@@ -46,8 +46,9 @@ SWEEP_FIELDS = {
     "hardware": {"peak_flops": "peak_flops", "price_per_chip_hour": "price_per_chip_hour",
                  "accelerator_memory_bytes": "memory_bytes", "memory_bandwidth": "memory_bandwidth"},
 }
-_UNITS = {"params": "parameters", "tokens": "tokens", "peak_flops": "FLOP/s", "price_per_chip_hour": "USD/chip-hour",
-          "accelerator_memory_bytes": "bytes", "memory_bandwidth": "bytes/s"}
+_UNITS = {"params": "parameters", "tokens": "tokens", "peak_flops": "FLOP/s/chip",
+          "price_per_chip_hour": "USD/chip-hour", "accelerator_memory_bytes": "bytes/chip",
+          "memory_bandwidth": "bytes/s/chip"}
 
 
 def _check(file: str, key: str, kind: str, value):

@@ -90,6 +90,18 @@ def _known(flag: str, name: str, names, what: str = "output") -> str:
         raise SimError(f"{flag}: {exc}") from None
 
 
+def _set_arg(text: str) -> tuple[str, float]:
+    """``--set NAME=VALUE``: a prior's name and a number."""
+    name, _, value = text.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not name.strip() or number != number or number in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be PRIOR=NUMBER, such as a prior's name = 0.5, got {text!r}")
+    return name.strip(), number
+
+
 def _pair_arg(text: str) -> tuple[str, str]:
     if text.count("=") != 1 or not all(text.split("=")):
         raise argparse.ArgumentTypeError(f"must be DIM=VALUE, such as architecture=two_stage, got {text!r}")
@@ -119,15 +131,25 @@ def _print_summary(summary) -> None:
     print(format_table(shown.rename(columns=lambda c: f"P(> {c[5:]})" if c.startswith("p_gt_") else c)))
 
 
+def _overridden(experiment, args):
+    """The experiment with ``--set NAME=VALUE`` and ``--scenario NAME`` applied."""
+    from .experiment import with_overrides
+
+    return with_overrides(experiment, set_values=dict(args.set or []), scenarios=args.scenario)
+
+
 def cmd_run(args) -> int:
     from ._files import staged_folder
     from .analysis.precision import run_to_precision
     from .engine import run
     from .record import RECORD, write_record
+    from .experiment import subject
     from .report import summary_frame, write_report, write_run
 
-    experiment = _load(args.experiment)
+    experiment = _overridden(_load(args.experiment), args)
     _check_sobol_n(args.sobol_n)
+    if args.report and not (args.stream or args.dask):
+        subject(experiment, args.output, args.revenue)  # a choice the report needs is asked before the run
     chunk = {"chunk_size": args.chunk_size} if args.chunk_size else {}
     if args.stream or args.dask:
         return _run_streaming(experiment, args, chunk)
@@ -222,7 +244,7 @@ REPORT_FILES = ("report.html", "report.md", "figures", "tables")
 def _document(experiment, ds, args):
     from .report import build_report
 
-    return build_report(experiment, ds, output=getattr(args, "output", None), select=args.select,
+    return build_report(experiment, ds, output=args.output, revenue=args.revenue, select=args.select,
                         sensitivity=args.sensitivity, sobol_n=args.sobol_n, out=args.out)
 
 
@@ -248,9 +270,11 @@ def cmd_report(args) -> int:
 
     experiment = _load(args.experiment)
     _check_sobol_n(args.sobol_n)
-    if args.output is not None:
-        _known("--output", args.output, experiment.model.outputs)
-    document = _document(experiment, load_run(experiment, args.out), args)
+    for flag, name in (("--output", args.output), ("--revenue", args.revenue)):
+        if name is not None:
+            _known(flag, name, experiment.model.outputs)
+    ds = load_run(experiment, args.out)
+    document = _document(_as_run(experiment, ds), ds, args)
     folder = Path(args.out) / experiment.name
     with staged_folder(folder, keep=[p.name for p in folder.iterdir() if p.name not in REPORT_FILES]) as stage:
         write_report(document, stage)
@@ -258,10 +282,23 @@ def cmd_report(args) -> int:
     return 0
 
 
-def _default_output(experiment, given):
-    if given is not None:
-        return _known("--output", given, experiment.model.outputs)
-    return experiment.model.comparisons[0][0] if experiment.model.comparisons else list(experiment.model.outputs)[0]
+def _as_run(experiment, ds):
+    """The experiment with the overrides the saved run ``ds`` was made with (``--set``, ``--scenario``)."""
+    from .experiment import with_overrides
+
+    sets, only = _recorded_overrides(ds.attrs)
+    return with_overrides(experiment, set_values=sets, scenarios=only)
+
+
+def _recorded_overrides(attrs) -> tuple[dict, list]:
+    import ast
+
+    sets = {}
+    for part in filter(None, (p.strip() for p in str(attrs.get("overrides", "")).split(";"))):
+        name, value = part.split(" = ")
+        sets[name] = ast.literal_eval(value)
+    only = [n.strip() for n in str(attrs.get("scenarios_run", "")).split(",") if n.strip()]
+    return sets, only
 
 
 SENSITIVITY_METHODS = ("rank", "given", "tornado", "spider", "target", "sobol")
@@ -272,8 +309,12 @@ def cmd_sensitivity(args) -> int:
     from .engine import run
     from .report import merge_frames, merge_results, sensitivity_frame
 
+    from .experiment import subject
+
     experiment = _load(args.experiment)
-    output = _default_output(experiment, args.output)
+    if args.output is not None:
+        _known("--output", args.output, experiment.model.outputs)
+    output, threshold, note = subject(experiment, args.output)
     methods = list(dict.fromkeys(m.strip() for m in ",".join(args.method or SENSITIVITY_METHODS).split(",")))
     for m in methods:
         if m not in SENSITIVITY_METHODS:
@@ -282,8 +323,7 @@ def cmd_sensitivity(args) -> int:
     low, high = args.percentiles
     if not low < high:
         raise SimError(f"--percentiles: the low percentile must be below the high one, got {100 * low:g},{100 * high:g}")
-    region = args.region or (f"{output}>{dict(experiment.model.comparisons).get(output)}"
-                             if output in dict(experiment.model.comparisons) else None)
+    region = args.region or (f"{output}>{threshold}" if threshold else None)
     skipped = []
     if "sobol" in methods and experiment.correlation is not None:
         methods.remove("sobol")
@@ -323,6 +363,8 @@ def cmd_sensitivity(args) -> int:
 
     print(f"{experiment.title or experiment.name}: sensitivity of {output} "
           f"({ds.attrs['samples']:,} samples, seed {ds.attrs['seed']}; methods {', '.join(results)})")
+    if note:
+        print(note)
     order = "tornado_swing" if "tornado_swing" in table else table.columns[-1]
     cells = [c for c in table.columns if c in ds.dims]
     shown = table.assign(_key=table[order].abs()).sort_values([*cells, "_key"], ascending=[True] * len(cells) + [False])
@@ -357,15 +399,14 @@ def cmd_decide(args) -> int:
     from .engine import run
     from .report import decision_frame, evppi_frame, merge_frames
 
+    from .models import choose
+
     experiment = _load(args.experiment)
     stress = _stress_arg(args.stress)
-    names = list(experiment.model.outputs)
-    _known("--cost", args.cost, names)
-    _known("--revenue", args.revenue, names)
-    # the default volume (annual_searches) is used only where the model has it
-    volume = args.volume if args.volume in names else None
-    if args.volume not in (None, "annual_searches") and volume is None:
-        _known("--volume", args.volume, names)
+    roles = experiment.model.roles()
+    model = f"{experiment.path}: model {experiment.model.name!r}"
+    args.cost, args.revenue = da.cost_and_revenue(roles, args.cost, args.revenue, flags=("--cost", "--revenue"))
+    volume = choose(roles, "volume", args.volume, flag="--volume", what=model)
     if args.seek and args.target is None:
         raise SimError("--seek needs --target, the value the statistic should reach")
     for flag, prior in (("--stress", stress[0] if stress else None), ("--seek", args.seek)):
@@ -438,6 +479,25 @@ def cmd_point(args) -> int:
     return 0
 
 
+def cmd_models(args) -> int:
+    from .models import available
+
+    models = [(m, "") for m in available().values()] if not args.experiments else \
+        [(e.model, f" (experiment {e.path})") for e in (_load(a) for a in args.experiments)]
+    for i, (m, where) in enumerate(models):
+        if i:
+            print()
+        print(f"{m.name}: {m.description} [{m.source}]{where}")
+        print(f"  inputs: {', '.join(m.inputs)}")
+        if m.constants:
+            print("  constants: " + ", ".join(f"{k} = {float(c):g} {c.units}" for k, c in m.constants.items()))
+        width = max(len(n) for n in m.outputs)
+        for name, out in m.outputs.items():
+            role = f"  role: {out.role}" if out.role else ""
+            print(f"  {name:<{width}}  {out.units:<20} {out.long_name}{role}")
+    return 0
+
+
 def cmd_check(args) -> int:
     from .article import check_figures
     from .report import format_table
@@ -494,6 +554,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampler", choices=("random", "lhs", "sobol"), help="default: the experiment's")
     p.add_argument("--out", default="outputs", help="output root folder (default: outputs)")
     p.add_argument("--chunk-size", type=_positive_int, help="samples evaluated at a time (results do not depend on it)")
+    p.add_argument("--set", action="append", type=_set_arg, metavar="PRIOR=VALUE",
+                   help="pin a prior to a value in every scenario for this run (repeatable; recorded as an override)")
+    p.add_argument("--scenario", action="append", metavar="NAME",
+                   help="run only this scenario (repeatable)")
     p.set_defaults(func=cmd_run)
 
     p.add_argument("--precision", type=_fraction, metavar="REL",
@@ -525,15 +589,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sensitivity", parents=[common], help="which priors drive an output",
                        description="Rank correlation, given-data first-order index, tornado, spider, target-region "
                                    "and Sobol' indices; writes outputs/<experiment>/sensitivity/.")
-    p.add_argument("--output", help="output to explain (default: the first compared output, cost_per_query)")
+    p.add_argument("--output", help="output to explain (default: the output with role cost)")
     p.add_argument("--method", action="append", metavar="METHODS",
                    help=f"comma-separated, from {', '.join(SENSITIVITY_METHODS)} (default: all)")
     p.add_argument("--percentiles", type=_percents, default=[0.1, 0.9], metavar="LOW,HIGH",
                    help="tornado percentiles in percent (default 10,90)")
     p.add_argument("--spider", type=_percents, default=[0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95], metavar="P,P,...",
                    help="spider percentiles in percent (default 5,10,25,50,75,90,95)")
-    p.add_argument("--region", help="target region OUTPUT>THRESHOLD (a number or an output; default: "
-                                    "cost_per_query>revenue_per_query)")
+    p.add_argument("--region", help="target region OUTPUT>THRESHOLD (a number or an output; default: the cost "
+                                    "above the revenue)")
     p.add_argument("--sobol-n", type=_positive_int, default=2**14, help="Sobol' base samples, a power of 2")
     p.add_argument("--resamples", type=_positive_int, default=300, help="bootstrap resamples for Sobol' intervals")
     p.set_defaults(func=cmd_sensitivity)
@@ -541,12 +605,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("decide", parents=[common], help="deploy or not: P(profit), EVPI, EVPPI, stress, goal seek",
                        description="Decision measures for net benefit = revenue - cost; writes "
                                    "outputs/<experiment>/decision/.")
-    p.add_argument("--cost", default="cost_per_query", help="cost output (default cost_per_query)")
-    p.add_argument("--revenue", default="revenue_per_query", help="revenue output (default revenue_per_query)")
-    p.add_argument("--volume", default="annual_searches", help="queries per year, for values per year")
+    p.add_argument("--cost", help="cost output (default: the output with role cost)")
+    p.add_argument("--revenue", help="revenue output (default: the output with role revenue)")
+    p.add_argument("--volume", help="output with a number per period, for values per year (default: the output "
+                                    "with role volume, if any)")
     p.add_argument("--stress", nargs=3, metavar=("PRIOR", "LOW", "HIGH"),
-                   help="rerun with PRIOR between its LOW and HIGH percentiles (percent), such as "
-                        "provider_gross_margin 0 10")
+                   help="rerun with PRIOR between its LOW and HIGH percentiles (percent), such as a margin's 0 10")
     p.add_argument("--seek", metavar="PRIOR", help="find the value of PRIOR at which --statistic reaches --target")
     p.add_argument("--target", type=float, help="the value the statistic should reach")
     p.add_argument("--statistic", default="p_profitable", help="p_profitable, mean, median or pNN of the cost")
@@ -560,8 +624,6 @@ def build_parser() -> argparse.ArgumentParser:
                                    "saved run; refuses a run made from other priors.")
     p.add_argument("experiment", nargs="?", help=experiment_help)
     p.add_argument("--out", default="outputs", help="output root folder of the run (default: outputs)")
-    p.add_argument("--output", help="output the report is about (default: the experiment's [report] output, "
-                                    "else the first compared output)")
     p.add_argument("--select", action="append", type=_pair_arg, metavar="DIM=VALUE",
                    help="cells the per-cell sections show, such as hardware=H100-SXM (repeatable)")
     _report_options(p)
@@ -579,6 +641,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=".", help="folder the figures' experiment paths are relative to")
     p.set_defaults(func=cmd_check)
 
+    p = sub.add_parser("models", help="list the models: inputs, outputs, units and roles",
+                       description="Every model sim knows by name (its own and those installed packages offer "
+                                   "through the entry-point group sim.models), or the models of the given experiments.")
+    p.add_argument("experiments", nargs="*", metavar="EXPERIMENT", help="list these experiments' models instead")
+    p.set_defaults(func=cmd_models)
+
     p = sub.add_parser("validate", help="check priors and experiment files without running",
                        description="Validate priors and experiment files; exit status 2 if any is invalid.")
     p.add_argument("files", nargs="+", metavar="FILE")
@@ -592,6 +660,9 @@ def _check_sobol_n(n: int) -> None:
 
 
 def _report_options(p) -> None:
+    p.add_argument("--output", help="output the report is about (default: the experiment's [report] output, else "
+                                    "the output with role cost)")
+    p.add_argument("--revenue", help="output the report compares it with (default: the output with role revenue)")
     p.add_argument("--no-sensitivity", dest="sensitivity", action="store_false",
                    help="leave the sensitivity section out of the report (saves re-evaluating the model)")
     p.add_argument("--sobol-n", dest="sobol_n", type=_positive_int, default=2**14,
@@ -615,3 +686,8 @@ def main(argv=None) -> int:
         except KeyboardInterrupt:
             print("sim: interrupted", file=sys.stderr)
             return 130
+        except BrokenPipeError:  # the reader went away (``sim models | head``): stop quietly
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141

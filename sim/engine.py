@@ -75,7 +75,7 @@ def _evaluate(experiment: Experiment, plan, uniforms: dict | None, m: int | None
               for name, priors in plan.items()}
     inputs.update(values or {})
     inputs.update(experiment.sweeps)
-    outputs = dict(experiment.model.evaluate(**inputs))
+    outputs = dict(experiment.model.evaluate(**inputs, **experiment.model.constants))
     for name, da in outputs.items():
         if "scenario" not in da.dims:
             da = da.expand_dims(scenario=scenarios)
@@ -98,26 +98,37 @@ def _label(experiment: Experiment, data_vars: dict, mode: str, coords: dict) -> 
                           "source": prior.source or prior.note, "overridden_in": ", ".join(changed_in)}
     for name, da in experiment.sweeps.items():
         (ds[name] if name in ds.data_vars else ds[name].variable).attrs.update(da.attrs)
-    for name, meta in experiment.model.outputs.items():
-        ds[name].attrs = {"units": meta.units, "long_name": meta.long_name, "role": "output"}
+    _output_attrs(experiment, ds)
     ds.attrs = provenance(experiment, mode)
     return ds
 
 
+def _output_attrs(experiment: Experiment, ds: xr.Dataset) -> None:
+    """Each output's units, long name and role (``cost``, ``revenue``, ``volume``, or ``output``)."""
+    for name, meta in experiment.model.outputs.items():
+        ds[name].attrs = {"units": meta.units, "long_name": meta.long_name, "role": meta.role or "output"}
+
+
 def provenance(experiment: Experiment, mode: str) -> dict:
     """What a run's outputs record of where they came from (a Dataset's ``attrs``)."""
-    return {
+    attrs = {
         "experiment": experiment.name, "experiment_file": experiment.path, "title": experiment.title,
-        "model": experiment.model.name, "mode": mode, "priors_files": ", ".join(experiment.prior_files),
-        "priors_hash": experiment.priors_hash(), "sim_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": experiment.model.name, "model_source": experiment.model.source, "mode": mode,
+        "priors_files": ", ".join(experiment.prior_files), "priors_hash": experiment.priors_hash(),
+        "sim_version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if experiment.set_values:
+        attrs["overrides"] = "; ".join(f"{name} = {value!r}" for name, value in experiment.set_values)
+    if experiment.only:
+        attrs["scenarios_run"] = ", ".join(experiment.only)
+    if experiment.run_args:
+        attrs["run_args"] = " ".join(experiment.run_args)
+    return attrs
 
 
 def _outputs_dataset(experiment: Experiment, outputs: dict) -> xr.Dataset:
     ds = xr.Dataset(outputs)
-    for name, meta in experiment.model.outputs.items():
-        ds[name].attrs = {"units": meta.units, "long_name": meta.long_name, "role": "output"}
+    _output_attrs(experiment, ds)
     return ds
 
 

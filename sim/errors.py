@@ -32,8 +32,8 @@ class ConfigError(SimError):
         self.file = str(file)
         self.key = key
         self.message = message
-        where = f"{self.file}: {key}" if key else self.file
-        super().__init__(f"{where}: {message}")
+        where = ": ".join(part for part in (self.file, key) if part)
+        super().__init__(f"{where}: {message}" if where else message)
 
 
 class SimWarning(UserWarning):

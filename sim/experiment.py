@@ -25,6 +25,12 @@ experiment's for that scenario. Overrides apply in the order files,
 ``priors`` tables, ``set``. Every scenario samples from the same uniforms
 (common random numbers), so differences between scenarios carry no extra
 sampling noise.
+
+``model`` names one of sim's models or an installed package's, a module
+(``"package.module:name"``), a Python file (``{ file = "my_model.py", name =
+"agent_task" }``), or is a table of formulas (``[model.outputs.NAME]``, see
+:mod:`sim.models.formula`). Each model is checked against the units of the
+priors it reads when the experiment is loaded (:func:`sim.units.check_model`).
 """
 
 from __future__ import annotations
@@ -40,19 +46,21 @@ from pathlib import Path
 
 import xarray as xr
 
-from ._files import read_toml, recording_reads
+from ._files import read_toml, record_read, recording_reads
 from .catalogue import sweep_inputs
 from .errors import ConfigError
-from .models import Model, get_model
+from .models import Model, choose, load_reference
+from .models.formula import formula_model
 from .priors import Prior, load_priors_file, parse_correlations, parse_prior, pinned, priors_hash
 from .sampling import SAMPLERS, RankCorrelation, rank_correlation
 
-__all__ = ["Scenario", "Experiment", "load_experiment", "check_samples", "check_seed", "check_name"]
+__all__ = ["Scenario", "Experiment", "load_experiment", "check_samples", "check_seed", "check_name", "with_settings",
+           "with_overrides", "subject"]
 
 EXPERIMENT_KEYS = ("title", "description", "model", "priors", "samples", "seed", "sampler", "sweep", "correlations",
                    "precision", "report", "scenarios")
 PRECISION_KEYS = ("relative", "outputs", "quantiles", "max_samples")
-REPORT_KEYS = ("output", "select")
+REPORT_KEYS = ("output", "revenue", "select")
 SCENARIO_KEYS = ("description", "files", "priors", "set")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -123,6 +131,7 @@ class ReportSettings:
 
     output: str | None = None
     select: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    revenue: str | None = None
 
 
 def _report(file: str, table, model: Model) -> ReportSettings:
@@ -131,10 +140,11 @@ def _report(file: str, table, model: Model) -> ReportSettings:
     for tk in table:
         if tk not in REPORT_KEYS:
             raise ConfigError(file, f"report.{tk}", f"unknown key; valid: {', '.join(REPORT_KEYS)}")
-    output = table.get("output")
-    if output is not None and output not in model.outputs:
-        raise ConfigError(file, "report.output", f"must be an output of model {model.name!r} "
-                                                 f"({', '.join(model.outputs)}), got {output!r}")
+    output, revenue = table.get("output"), table.get("revenue")
+    for k, value in (("output", output), ("revenue", revenue)):
+        if value is not None and value not in model.outputs:
+            raise ConfigError(file, f"report.{k}", f"must be an output of model {model.name!r} "
+                                                   f"({', '.join(model.outputs)}), got {value!r}")
     select = table.get("select", {})
     if not isinstance(select, dict):
         raise ConfigError(file, "report.select", f"must be a table of dim = value or [values], got {select!r}")
@@ -145,7 +155,7 @@ def _report(file: str, table, model: Model) -> ReportSettings:
             raise ConfigError(file, f"report.select.{dim}", f"must be a value or a non-empty list of values "
                                                             f"(text or integers), got {value!r}")
         chosen[dim] = tuple(str(v) for v in values)
-    return ReportSettings(output, chosen)
+    return ReportSettings(output, chosen, revenue)
 
 
 @dataclass(frozen=True)
@@ -172,19 +182,33 @@ class Experiment:
     precision: Precision | None = None
     report: ReportSettings = field(default_factory=ReportSettings)
     files: tuple[str, ...] = ()
+    set_values: tuple[tuple[str, float], ...] = ()
+    only: tuple[str, ...] = ()
 
     @property
     def scenario_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.scenarios)
 
+    @property
+    def run_args(self) -> tuple[str, ...]:
+        """The command-line options that give this experiment's overrides (``--set``, ``--scenario``)."""
+        args: list[str] = []
+        for name, value in self.set_values:
+            args += ["--set", f"{name}={value!r}"]
+        for name in self.only:
+            args += ["--scenario", name]
+        return tuple(args)
+
     def priors_hash(self) -> str:
-        """SHA-256 over every scenario's resolved priors, the rank correlations and the swept catalogue values."""
+        """SHA-256 over every scenario's resolved priors, the rank correlations, the swept catalogue values
+        and, for a model from the user's file or formulas, the model's own digest."""
         pairs = self.correlation.pairs() if self.correlation else {}
         digest = priors_hash({s.name: s.priors for s in self.scenarios}, pairs)
-        if not self.sweeps:
+        if not self.sweeps and not self.model.digest:
             return digest
         swept = {name: da.to_dict(data="list") for name, da in sorted(self.sweeps.items())}
-        return hashlib.sha256(json.dumps([digest, swept], sort_keys=True, default=str).encode()).hexdigest()
+        parts = [digest, swept] + ([self.model.digest] if self.model.digest else [])
+        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def check_name(file: str, key: str, name) -> str:
@@ -233,9 +257,10 @@ def _load_files(file: str, key: str, paths: list[Path]) -> tuple[dict[str, Prior
             raise ConfigError(file, key, f"priors file {str(path)!r} not found")
         priors, correlations = load_priors_file(path)
         for name, prior in priors.items():
-            if name in merged:
-                raise ConfigError(str(path), f"priors.{name}", f"already defined in {merged[name].file}; "
-                                                               "override priors in a scenario instead")
+            if name in merged and not prior.override:
+                raise ConfigError(str(path), f"priors.{name}", f"already defined in {merged[name].file}; add "
+                                                               "override = true to replace it here, or override it "
+                                                               "in a scenario")
             merged[name] = prior
         pairs.update(correlations)
     return merged, pairs
@@ -348,20 +373,28 @@ def _load_experiment(path: Path) -> Experiment:
         if not isinstance(data.get(tk, ""), str):
             raise ConfigError(file, tk, f"must be a string, got {data[tk]!r}")
     if "model" not in data:
-        raise ConfigError(file, "model", "missing; name the model to run (for example \"search\")")
-    try:
-        model = get_model(data["model"]) if isinstance(data["model"], str) else get_model(repr(data["model"]))
-    except KeyError as exc:
-        raise ConfigError(file, "model", exc.args[0]) from None
+        raise ConfigError(file, "model", "missing; name the model to run (a name such as the one `sim models` "
+                                         "lists, \"package.module:name\", { file = \"model.py\", name = \"...\" }) "
+                                         "or give formulas under [model.outputs.NAME]")
+    model, model_files = _model(file, data["model"], path)
+    for f in model_files:
+        record_read(f)
     if "priors" not in data:
         raise ConfigError(file, "priors", "missing; list the priors files, for example [\"../priors/seed_2023.toml\"]")
     prior_paths = _files(file, "priors", data["priors"], path.parent)
     defined, pairs = _load_files(file, "priors", prior_paths)
     sweeps = _sweeps(file, data.get("sweep", {}), path.parent, model.inputs)
     missing = [n for n in model.inputs if n not in defined and n not in sweeps]
+    if missing and model.input_uses:
+        output, position = model.input_uses[missing[0]]
+        raise ConfigError(file, f"model.outputs.{output}.formula",
+                          f"unknown name {missing[0]!r} at position {position}: not a prior of "
+                          f"{', '.join(map(str, prior_paths))}, an output or a constant; valid: "
+                          f"{', '.join([*defined, *model.outputs, *model.constants])}")
     if missing:
         raise ConfigError(file, "priors", f"model {model.name!r} needs prior(s) {', '.join(missing)} "
-                                          f"that no priors file defines ({', '.join(map(str, prior_paths))})")
+                                          f"that no priors file defines ({', '.join(map(str, prior_paths))}); "
+                                          f"they define: {', '.join(defined)}")
     base = {n: defined[n] for n in model.inputs if n not in sweeps}
     pairs = {pair: rho for pair, rho in pairs.items() if pair[0] in base and pair[1] in base}
     if "correlations" in data:
@@ -381,13 +414,46 @@ def _load_experiment(path: Path) -> Experiment:
         raise ConfigError(file, "scenarios", "must hold at least one [scenarios.NAME] table")
     scenarios = tuple(_scenario(file, name, table, base, path.parent) for name, table in tables.items())
 
-    return Experiment(name=check_name(file, "name", path.stem), path=file, model=model,
-                      prior_files=tuple(str(p) for p in prior_paths), scenarios=scenarios,
-                      samples=samples, seed=seed, sampler=sampler, title=data.get("title", ""),
-                      description=data.get("description", ""), base_priors=base, sweeps=sweeps,
-                      correlation=correlation,
-                      precision=_precision(file, data["precision"], model) if "precision" in data else None,
-                      report=_report(file, data.get("report", {}), model))
+    experiment = Experiment(name=check_name(file, "name", path.stem), path=file, model=model,
+                            prior_files=tuple(str(p) for p in prior_paths), scenarios=scenarios,
+                            samples=samples, seed=seed, sampler=sampler, title=data.get("title", ""),
+                            description=data.get("description", ""), base_priors=base, sweeps=sweeps,
+                            correlation=correlation,
+                            precision=_precision(file, data["precision"], model) if "precision" in data else None,
+                            report=_report(file, data.get("report", {}), model))
+    check_units(experiment)
+    return experiment
+
+
+def _model(file: str, value, path: Path) -> tuple[Model, list[Path]]:
+    """The model the ``model`` key names or defines, and the Python file it was read from (if any)."""
+    if isinstance(value, dict) and "file" not in value:
+        return formula_model(value, file=file, default_name=path.stem), []
+    return load_reference(value, file=file, base_dir=path.parent)
+
+
+def check_units(experiment: Experiment) -> None:
+    """Every prior's unit readable, each scenario's override in its base prior's unit, and the model's
+    outputs in their declared units (:func:`sim.units.check_model`)."""
+    from .units import check_model, factor, parse
+
+    file = experiment.path
+    for name, prior in experiment.base_priors.items():
+        parse(prior.unit, file=prior.file, key=f"{prior.key or 'priors.' + name}.unit")
+    for scenario in experiment.scenarios:
+        for name in scenario.overrides:
+            prior, base = scenario.priors[name], experiment.base_priors[name]
+            if prior.unit == base.unit:
+                continue
+            parse(prior.unit, file=prior.file, key=f"{prior.key or 'priors.' + name}.unit")
+            if factor(prior.unit, base.unit) != 1.0:
+                raise ConfigError(prior.file, f"{prior.key or 'priors.' + name}.unit",
+                                  f"scenario {scenario.name!r} gives {name} in {prior.unit!r}, but the model reads it "
+                                  f"in {base.unit!r} ({base.file}); give it in {base.unit!r}")
+    inputs = {name: (prior.point, prior.unit) for name, prior in experiment.base_priors.items()}
+    for name, da in experiment.sweeps.items():
+        inputs[name] = (da, da.attrs.get("units", "1"))
+    check_model(experiment.model, inputs, file=file)
 
 
 def with_settings(experiment: Experiment, *, samples=None, seed=None, sampler=None) -> Experiment:
@@ -400,3 +466,62 @@ def with_settings(experiment: Experiment, *, samples=None, seed=None, sampler=No
     if sampler is not None:
         changes["sampler"] = check_sampler("arguments", "sampler", sampler)
     return dataclasses.replace(experiment, **changes)
+
+
+def with_overrides(experiment: Experiment, *, set_values=None, scenarios=None) -> Experiment:
+    """``experiment`` with priors pinned in every scenario (``--set NAME=VALUE``) and/or only some scenarios
+    (``--scenario NAME``), both recorded so that the run's record and report show them.
+
+    Raises
+    ------
+    SimError
+        For an unknown prior or scenario, or a value outside the prior's range.
+    """
+    from .errors import SimError
+
+    changes = {}
+    if scenarios:
+        names = list(experiment.scenario_names)
+        for name in scenarios:
+            if name not in names:
+                raise SimError(f"--scenario: no scenario {name!r} in {experiment.path}; valid: {', '.join(names)}")
+        keep = tuple(dict.fromkeys(scenarios))
+        changes["scenarios"] = tuple(s for s in experiment.scenarios if s.name in keep)
+        changes["only"] = keep
+    pins = dict(set_values or {})
+    if pins:
+        for name in pins:
+            if name not in experiment.base_priors:
+                raise SimError(f"--set: no prior {name!r} in {experiment.path}; valid: "
+                               f"{', '.join(experiment.base_priors)}")
+        scenarios_now = changes.get("scenarios", experiment.scenarios)
+        changes["scenarios"] = tuple(
+            dataclasses.replace(s, priors={**s.priors, **{n: pinned(s.priors[n], v, file="--set", key=n)
+                                                           for n, v in pins.items()}},
+                                overrides=tuple(dict.fromkeys([*s.overrides, *pins])))
+            for s in scenarios_now)
+        changes["set_values"] = tuple(pins.items())
+    return dataclasses.replace(experiment, **changes) if changes else experiment
+
+
+def subject(experiment: Experiment, output: str | None = None, revenue: str | None = None) -> tuple[str, str | None, str]:
+    """What a report is about: ``(output, revenue or None, note)``.
+
+    The output: ``output``, else the experiment's ``[report] output``, else
+    the model's output with role ``cost`` (the model's first output, with a
+    note saying so, when it has none). The revenue it is compared with:
+    ``revenue``, else ``[report] revenue``, else, for a cost, the output with
+    role ``revenue``. Several outputs with one role ask for a choice.
+    """
+    settings, roles = experiment.report, experiment.model.roles()
+    model = f"model {experiment.model.name!r}"
+    note = ""
+    out = choose(roles, "cost", output or settings.output, flag="--output", what=model)
+    if out is None:
+        out = list(roles)[0]
+        note = (f"No output of {model} has the role cost, so the report is about its first output, {out}; choose "
+                "another with --output or the experiment's [report] output.")
+    given = revenue or settings.revenue
+    threshold = choose(roles, "revenue", given, flag="--revenue", what=model) \
+        if given or roles[out] == "cost" else None
+    return out, threshold, note

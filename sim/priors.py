@@ -203,11 +203,47 @@ class Prior:
     truncate: tuple | None = None
     allow_negative: bool = False
     file: str = field(default="", compare=False)
-    impl: Any = field(default=None, compare=False, repr=False)
+    key: str = field(default="", compare=False, repr=False)
+    override: bool = field(default=False, compare=False, repr=False)
+    impl: Any = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self):
+        # the distribution is derived from the fields, so that dataclasses.replace never keeps a stale one
+        object.__setattr__(self, "impl", _implementation(self))
 
     @property
     def is_fixed(self) -> bool:
         return self.dist == "fixed"
+
+    def with_params(self, **changes) -> Prior:
+        """A new prior with some parameters changed; its samples follow the new parameters.
+
+        ``prior.with_params(ci90=[0.4, 0.7])`` keeps the form, unit and
+        source; ``dist=`` changes the form, ``point=`` the point value
+        (default: the new distribution's median), ``truncate=`` the bounds.
+        Given parameters replace the old set where they form one of the
+        form's parameter sets on their own, and amend it otherwise
+        (``with_params(high=5)`` on a uniform keeps ``low``).
+
+        Raises
+        ------
+        ConfigError
+            If the new parameters are invalid for the form.
+        """
+        dist = changes.pop("dist", self.dist)
+        extra = {k: changes.pop(k) for k in ("point", "truncate") if k in changes}
+        table = {"dist": dist, **extra}
+        if dist == self.dist:
+            old = {k: _thaw(k, v) for k, v in self.params if k not in _TRANSFORMS}
+            alone = any(set(changes) == set(alt) for alt in DISTRIBUTIONS.get(dist, ()))
+            table.update(changes if alone else {**old, **changes})
+        else:
+            table.update(changes)
+        if "truncate" not in extra and self.truncate is not None and dist == self.dist:
+            table["truncate"] = list(self.truncate)
+        if dist == "fixed" and "point" not in table:
+            raise ConfigError(self.file, self.key or f"priors.{self.name}", "a fixed prior needs point=<value>")
+        return parse_prior(self.name, table, file=self.file, key=self.key or f"priors.{self.name}", base=self)
 
     def ppf(self, u):
         """Map uniforms ``u`` in [0, 1] to values of this prior (same shape, float64)."""
@@ -269,8 +305,7 @@ def pinned(prior: Prior, value: float, *, file: str = "", key: str = "") -> Prio
     """A copy of ``prior`` fixed at ``value`` (a scenario's ``set``)."""
     value = _number(file, key, value)
     _check_support(file, key, prior.unit, "fixed", value, value, prior.allow_negative)
-    return dataclasses.replace(prior, dist="fixed", params=(), point=value, truncate=None,
-                               impl=_Fixed(value), file=file or prior.file)
+    return dataclasses.replace(prior, dist="fixed", params=(), point=value, truncate=None, file=file or prior.file)
 
 
 class _Band:
@@ -297,8 +332,7 @@ def banded(prior: Prior, lo: float, hi: float) -> Prior:
         raise ValueError(f"need 0 <= lo < hi <= 1, got lo={lo}, hi={hi}")
     if prior.is_fixed:
         return prior
-    return dataclasses.replace(prior, params=prior.params + (("percentile_band", (lo, hi)),),
-                               impl=_Band(prior.impl, lo, hi))
+    return dataclasses.replace(prior, params=prior.params + (("percentile_band", (lo, hi)),))
 
 
 class _Scaled:
@@ -316,7 +350,7 @@ class _Scaled:
 def scaled(prior: Prior, factor: float) -> Prior:
     """``prior`` with every value (and the point) multiplied by ``factor``."""
     return dataclasses.replace(prior, params=prior.params + (("scaled_by", float(factor)),),
-                               point=prior.point * factor, impl=_Scaled(prior.impl, float(factor)))
+                               point=prior.point * factor)
 
 
 def held(prior: Prior, value: float) -> Prior:
@@ -326,8 +360,7 @@ def held(prior: Prior, value: float) -> Prior:
     the sampler: with the Sobol' sampler, whose design is joint over the
     drawn priors, the other priors then see exactly the same points.
     """
-    return dataclasses.replace(prior, params=prior.params + (("held_at", float(value)),), point=float(value),
-                               impl=_Fixed(float(value)))
+    return dataclasses.replace(prior, params=prior.params + (("held_at", float(value)),), point=float(value))
 
 
 # --------------------------------------------------------------------------
@@ -533,7 +566,7 @@ def parse_prior(name: str, table: Any, *, file: str, key: str, base: Prior | Non
         raise ConfigError(file, f"{key}.dist", f"unknown distribution {dist!r}; valid: {', '.join(DISTRIBUTIONS)}")
     alternatives = DISTRIBUTIONS[dist]
     param_keys = {x for alt in alternatives for x in alt}
-    allowed = (param_keys | set(DESCRIPTIVE_KEYS) | {"dist", "allow_negative"}
+    allowed = (param_keys | set(DESCRIPTIVE_KEYS) | {"dist", "allow_negative", "override"}
                | ({"truncate"} if dist in _CONTINUOUS else set()))
     for tk in table:
         if tk not in allowed:
@@ -554,10 +587,7 @@ def parse_prior(name: str, table: Any, *, file: str, key: str, base: Prior | Non
             raise ConfigError(file, f"{key}.point", "missing; a fixed prior needs its value as point")
         impl = _Fixed(_number(file, f"{key}.point", table["point"]))
     else:
-        impl = _build(name, dist, params, file, key, truncate)
-        if truncate is not None and not impl.p_hi - impl.p_lo > 0:
-            raise ConfigError(file, f"{key}.truncate", f"[{_fmt(truncate[0])}, {_fmt(truncate[1])}] holds "
-                                                       f"no probability of the {dist} distribution")
+        impl = _distribution(dist, params, truncate, file, key)
 
     if "point" in table:
         point = _number(file, f"{key}.point", table["point"])
@@ -585,9 +615,12 @@ def parse_prior(name: str, table: Any, *, file: str, key: str, base: Prior | Non
     if not (text.get("source") or text.get("note")):
         raise ConfigError(file, key, "needs a 'source' or a 'note' saying where the value and range come from")
 
+    override = table.get("override", False)
+    if not isinstance(override, bool):
+        raise ConfigError(file, f"{key}.override", f"must be true or false, got {override!r}")
     frozen_params = tuple((x, _freeze(params[x])) for x in given)
     return Prior(name=name, dist=dist, params=frozen_params, point=point, truncate=truncate,
-                 file=file, impl=impl, allow_negative=signed, **text)
+                 file=file, key=key, allow_negative=signed, override=override, **text)
 
 
 def _freeze(value):
@@ -596,6 +629,44 @@ def _freeze(value):
     if isinstance(value, dict):
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
     return value
+
+
+#: Parameters that restrict, scale or hold a prior's draws (see :func:`banded`, :func:`scaled`, :func:`held`).
+_TRANSFORMS = ("percentile_band", "scaled_by", "held_at")
+
+
+def _thaw(key: str, value):
+    """A frozen parameter as a file would give it: tuples as lists, ``params`` as a table."""
+    if key == "params":
+        return {k: _thaw(k, v) for k, v in value}
+    if isinstance(value, tuple):
+        return [_thaw("", v) for v in value]
+    return value
+
+
+def _distribution(dist: str, params: dict, truncate, file: str, key: str):
+    """The implementation of form ``dist`` with ``params`` (validated), truncated if asked."""
+    impl = _build("", dist, params, file, key, truncate)
+    if truncate is not None and not impl.p_hi - impl.p_lo > 0:
+        raise ConfigError(file, f"{key}.truncate", f"[{_fmt(truncate[0])}, {_fmt(truncate[1])}] holds "
+                                                   f"no probability of the {dist} distribution")
+    return impl
+
+
+def _implementation(prior: Prior):
+    """A prior's distribution, from its form, parameters, truncation and transforms."""
+    if prior.dist == "fixed":
+        return _Fixed(prior.point)
+    base = {k: _thaw(k, v) for k, v in prior.params if k not in _TRANSFORMS}
+    impl = _distribution(prior.dist, base, prior.truncate, prior.file, prior.key or f"priors.{prior.name}")
+    for k, v in prior.params:
+        if k == "percentile_band":
+            impl = _Band(impl, *v)
+        elif k == "scaled_by":
+            impl = _Scaled(impl, v)
+        elif k == "held_at":
+            impl = _Fixed(v)
+    return impl
 
 
 PRIORS_FILE_KEYS = ("title", "description", "priors", "correlations")

@@ -1,7 +1,7 @@
 """The reproducibility record of a run: the exact input files, their hashes, and the commands.
 
 Every run folder gets ``inputs/``: a copy of each file the experiment read
-(the experiment, its priors files, catalogues), laid out as they were
+(the experiment, its priors files, catalogues, a Python model file), laid out as they were
 relative to one another so the copied experiment runs as it is, and
 ``inputs/record.json`` with each file's SHA-256 and two commands that give
 the same numbers: one from the project folder, one from the copies alone.
@@ -24,7 +24,24 @@ RECORD = "inputs"
 
 
 def _run_args(attrs: dict) -> list[str]:
-    return ["--samples", str(attrs["samples"]), "--seed", str(attrs["seed"]), "--sampler", attrs["sampler"]]
+    """The options that give a run's samples: its settings, then its overrides (``--set``, ``--scenario``)."""
+    return ["--samples", str(attrs["samples"]), "--seed", str(attrs["seed"]), "--sampler", attrs["sampler"],
+            *shlex.split(attrs.get("run_args", ""))]
+
+
+def _model_record(experiment: Experiment) -> dict:
+    """The model: its name and source; for a user's module, its file and SHA-256 (it is not copied)."""
+    import importlib.util
+
+    model = experiment.model
+    record = {"name": model.name, "source": model.source}
+    if model.digest:
+        record["digest"] = model.digest
+    if model.origin and model.origin[0] == "module" and model.source != "sim":
+        spec = importlib.util.find_spec(model.origin[1].split(":")[0])
+        if spec is not None and spec.origin and Path(spec.origin).is_file():
+            record |= {"module_file": spec.origin, "module_sha256": sha256_file(spec.origin)}
+    return record
 
 
 def write_record(experiment: Experiment, attrs: dict, stage: str | os.PathLike, *, final: str | os.PathLike,
@@ -61,6 +78,7 @@ def write_record(experiment: Experiment, attrs: dict, stage: str | os.PathLike, 
         "sim_version": attrs["sim_version"],
         "priors_hash": attrs["priors_hash"],
         "created": attrs["created"],
+        "model": _model_record(experiment),
         "command": shlex.join(["sim", "run", attrs["experiment_file"], *_run_args(attrs), *extra_args,
                                *(["--out", str(out)] if Path(out) != Path("outputs") else [])]),
         "command_from_record": shlex.join(["sim", "run", str(copied), *_run_args(attrs), *extra_args,

@@ -126,8 +126,8 @@ def assert_bad(capsys, project, args, match):
     ("[priors.x]\ndist = \"fixed\"\npoint = nan\nunit = \"1\"\nnote = \"n\"\n",
      r"priors/extra\.toml: priors\.x\.point: must be a finite number, got nan"),
     ("[priors.cache_hit_rate]\n" + GOOD_PRIOR,
-     r"priors/extra\.toml: priors\.cache_hit_rate: already defined in .*seed_2023\.toml; override priors in a "
-     r"scenario instead"),
+     r"priors/extra\.toml: priors\.cache_hit_rate: already defined in .*seed_2023\.toml; add override = true "
+     r"to replace it here, or override it in a scenario$"),
     ("title = 3\n[priors.x]\n" + GOOD_PRIOR, r"priors/extra\.toml: title: must be a string, got 3"),
     ("[prior.x]\n" + GOOD_PRIOR, r"priors/extra\.toml: prior: unknown top-level key; valid: title, description, "
                                  r"priors"),
@@ -171,7 +171,8 @@ def test_unknown_model(project, capsys):
     experiment_with(project, "[priors.x]\n" + GOOD_PRIOR, model="serch")
     assert_bad(capsys, project, ["run", "experiments/bad.toml"],
                r"experiments/bad\.toml: model: unknown model 'serch'; valid: inference, inhouse_training, roofline, "
-               r"scaling, search, search_cost_basis, training, trajectory$")
+               r"scaling, search, search_cost_basis, training, trajectory, \"package\.module:name\", "
+               r"\{ file = \"model\.py\", name = \"\.\.\.\" \}, or formulas under \[model\.outputs\]$")
 
 
 def test_model_needs_a_prior_no_file_defines(project, capsys):

@@ -37,10 +37,15 @@ def test_dims_and_coords(ds):
 
 def test_labels_and_metadata(ds, exp):
     assert ds["cost_per_query"].attrs["units"] == "USD/query"
-    assert ds["cost_per_query"].attrs["role"] == "output"
+    # an output's role is its role in the economics, or "output"; priors are "input"
+    assert ds["cost_per_query"].attrs["role"] == "cost"
+    assert ds["revenue_per_query"].attrs["role"] == "revenue"
+    assert ds["annual_searches"].attrs["role"] == "volume"
+    assert ds["tokens_per_query"].attrs["role"] == "output"
     assert ds["cache_hit_rate"].attrs["role"] == "input"
     assert ds["cache_hit_rate"].attrs["units"] == "fraction"
     assert ds["api_price_per_1k_tokens"].attrs["overridden_in"] == "gpt35_turbo_2023, market_2026"
+    assert ds.attrs["model"] == "search" and ds.attrs["model_source"] == "sim"
     for key in ("experiment", "seed", "sampler", "samples", "sim_version", "priors_hash", "created"):
         assert key in ds.attrs
     assert ds.attrs["priors_hash"] == exp.priors_hash()

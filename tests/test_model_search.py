@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from sim.errors import SimError
 from sim.models import get_model, search
 
 POINT = dict(prompt_words=50.0, response_words=400.0, samples_per_query=5.0, results_k=10.0,
@@ -85,5 +86,5 @@ def test_registry():
                                   "revenue_per_query", "cost_to_revenue_ratio", "optimized_cost_per_query",
                                   "optimized_share_of_revenue", "annual_incremental_cost"}
     assert set(model.inputs) == set(POINT)
-    with pytest.raises(KeyError, match="unknown model 'nope'; valid: inference, inhouse_training, roofline"):
+    with pytest.raises(SimError, match="^model: unknown model 'nope'; valid: inference, inhouse_training, roofline"):
         get_model("nope")

@@ -1,12 +1,13 @@
-"""Decision measures for "deploy LLM-powered search or not", stress tests and goal seeking.
+"""Decision measures for "deploy or not", stress tests and goal seeking.
 
-Net benefit per query is ``revenue - cost`` (by default ``revenue_per_query
-- cost_per_query``; ``optimized_cost_per_query`` is the other natural cost).
-The decision is between deploying (net benefit NB) and not deploying (0):
+Net benefit per unit (per query, per task...) is ``revenue - cost``: by
+default the outputs whose roles are ``cost`` and ``revenue`` (any other
+output may be named). The decision is between deploying (net benefit NB)
+and not deploying (0):
 
 * expected net benefit and P(NB > 0), with Monte Carlo intervals;
-* the acceptability curve: P(NB > 0) as the revenue per query varies;
-* the break-even revenue per query;
+* the acceptability curve: P(NB > 0) as the revenue varies;
+* the break-even revenue;
 * the expected value of perfect information, ``EVPI = E[max(NB, 0)] -
   max(E[NB], 0)``, and per prior the partial EVPI, ``EVPPI = E[max(g, 0)] -
   max(E[g], 0)`` with ``g(theta) = E[NB | theta]`` estimated by regression
@@ -35,19 +36,40 @@ from scipy import interpolate, optimize
 from ..engine import run
 from ..errors import SimError
 from ..experiment import Experiment
+from ..models import choose
 from ..priors import Prior, banded, held, scaled
 from .sensitivity import check_output, drawn_inputs
-from .summary import CI_BOUND, _mean_ci, check_probability, jeffreys_interval, output_names, summarize
+from .summary import CI_BOUND, _mean_ci, check_probability, jeffreys_interval, output_names, output_roles, summarize
 
 __all__ = ["net_benefit", "evpi", "evppi", "acceptability", "decide", "stress", "goal_seek", "GoalSeekResult",
-           "with_prior", "statistic"]
+           "with_prior", "statistic", "cost_and_revenue", "per_year"]
 
 
-def net_benefit(ds: xr.Dataset, *, cost: str = "cost_per_query", revenue: str = "revenue_per_query") -> xr.DataArray:
-    """``revenue - cost`` per sample (USD per query), with the cells of both."""
-    names = output_names(ds)
-    check_output(names, cost, "cost output")
-    check_output(names, revenue, "revenue output")
+def cost_and_revenue(roles, cost: str | None = None, revenue: str | None = None, *,
+                     flags: tuple[str, str] = ("cost=", "revenue=")) -> tuple[str, str]:
+    """The cost and revenue outputs: those named, else the outputs with roles ``cost`` and ``revenue``.
+
+    ``roles`` maps each output to its role (:func:`~.summary.output_roles`,
+    or a model's ``roles()``). Raises :class:`SimError` when an output is
+    unknown, when several have a role (naming them), or when none has it:
+    without a revenue there is no decision to make.
+    """
+    c = choose(roles, "cost", cost, flag=flags[0], what="the run")
+    r = choose(roles, "revenue", revenue, flag=flags[1], what="the run")
+    if r is None:
+        raise SimError(f"no output has role revenue, so there is no deploy-or-not decision to make (outputs: "
+                       f"{', '.join(roles)}); name one with {flags[1]} to compare a cost with it")
+    if c is None:
+        raise SimError(f"no output has role cost (outputs: {', '.join(roles)}); name one with {flags[0]}")
+    return c, r
+
+
+def net_benefit(ds: xr.Dataset, *, cost: str | None = None, revenue: str | None = None) -> xr.DataArray:
+    """``revenue - cost`` per sample, in the cost's units, with the cells of both.
+
+    ``cost`` and ``revenue`` default to the outputs with those roles.
+    """
+    cost, revenue = cost_and_revenue(output_roles(ds), cost, revenue)
     nb = (ds[revenue] - ds[cost]).transpose(..., "sample")
     nb.attrs = {"units": ds[cost].attrs.get("units", ""), "long_name": f"{revenue} - {cost}"}
     return nb.rename("net_benefit")
@@ -160,22 +182,23 @@ def evppi(ds: xr.Dataset, nb: xr.DataArray, *, inputs: list[str] | None = None, 
     return out.rename("evppi")
 
 
-def acceptability(ds: xr.Dataset, *, cost: str = "cost_per_query", revenue: str = "revenue_per_query",
+def acceptability(ds: xr.Dataset, *, cost: str | None = None, revenue: str | None = None,
                   values: np.ndarray | None = None, points: int = 61, dim: str = "sample") -> xr.DataArray:
-    """P(net benefit > 0) if revenue per query were each of ``values`` (the acceptability curve).
+    """P(net benefit > 0) if the revenue were each of ``values`` (the acceptability curve).
 
     Parameters
     ----------
     values : array_like, optional
-        Revenue per query to try; default ``points`` values log-spaced from
-        the cost's 0.5th to its 99.5th percentile over all cells.
+        Revenues to try (in the cost's units); default ``points`` values
+        log-spaced from the cost's 0.5th to its 99.5th percentile over all
+        cells.
 
     Returns
     -------
     xarray.DataArray
-        Dims: the cost's cell dims, then ``revenue_value`` (USD per query).
+        Dims: the cost's cell dims, then ``revenue_value`` (the cost's units).
     """
-    check_output(output_names(ds), cost, "cost output")
+    cost, revenue = cost_and_revenue(output_roles(ds), cost, revenue)
     c = ds[cost]
     if values is None:
         lo, hi = np.quantile(c.values, [0.005, 0.995])
@@ -185,25 +208,46 @@ def acceptability(ds: xr.Dataset, *, cost: str = "cost_per_query", revenue: str 
     out = xr.apply_ufunc(lambda a, v: (a[..., None, :] < v[:, None]).mean(axis=-1), c, grid,
                          input_core_dims=[[dim], ["revenue_value"]], output_core_dims=[["revenue_value"]])
     out = out.assign_coords(revenue_value=grid.values)
-    out["revenue_value"].attrs = {"units": ds[revenue].attrs.get("units", "") if revenue in ds else "",
-                                  "long_name": "revenue per query"}
-    out.attrs = {"units": "1", "long_name": f"P({cost} < revenue per query)"}
+    out["revenue_value"].attrs = {"units": ds[revenue].attrs.get("units", ""),
+                                  "long_name": ds[revenue].attrs.get("long_name", revenue)}
+    out.attrs = {"units": "1", "long_name": f"P({cost} < {revenue})"}
     return out.rename("p_profitable")
 
 
-def decide(ds: xr.Dataset, *, cost: str = "cost_per_query", revenue: str = "revenue_per_query",
-           volume: str | None = "annual_searches", probability: float = 0.95, bins: int = 200,
-           evppi_samples: int | None = None, dim: str = "sample") -> xr.Dataset:
+def per_year(nb_units: str, volume_units: str) -> tuple[float, str] | None:
+    """How a net benefit per unit times a volume per period becomes money per year.
+
+    Returns ``(factor, units)`` such that ``nb * volume * factor`` is in
+    ``units`` (the money unit per year), or None when the product is not money
+    per period (a volume in tokens against a benefit per query, say).
+    """
+    from ..units import format_units, parse, registry
+
+    reg = registry()
+    yearly = reg.Quantity(1.0, parse(nb_units) * parse(volume_units) * parse("year"))
+    if "[time]" in str(yearly.dimensionality) or "[currency]" not in str(yearly.dimensionality):
+        return None
+    base = yearly.to_base_units()
+    return float(base.magnitude), f"{format_units(base.units)}/year"
+
+
+def decide(ds: xr.Dataset, *, cost: str | None = None, revenue: str | None = None, volume: str | None | bool = None,
+           probability: float = 0.95, bins: int = 200, evppi_samples: int | None = None,
+           dim: str = "sample") -> xr.Dataset:
     """Decision measures for deploying (net benefit ``revenue - cost``) against not (0).
 
     Parameters
     ----------
+    cost, revenue : str, optional
+        Default: the outputs whose roles are ``cost`` and ``revenue``.
     evppi_samples : int, optional
         Estimate EVPPI from the first this many samples only (its regression
         costs a sort per prior and cell); every other measure uses them all.
-    volume : str or None
-        An output with the yearly number of queries; when present, the value
-        of information is also given per year (``NB * volume`` per sample).
+    volume : str, None or False
+        An output with a number per period (queries per year, tasks per
+        month); the value of information is then also given per year
+        (``NB * volume`` per sample, converted with the units). None: the
+        output with role ``volume``, if any; False: none.
 
     Returns
     -------
@@ -218,6 +262,9 @@ def decide(ds: xr.Dataset, *, cost: str = "cost_per_query", revenue: str = "reve
         volume, ``evpi_per_year`` and ``evppi_per_year``.
     """
     probability = check_probability(probability)
+    roles = output_roles(ds)
+    cost, revenue = cost_and_revenue(roles, cost, revenue)
+    volume = None if volume is False else choose(roles, "volume", volume, flag="volume=", what="the run")
     nb = net_benefit(ds, cost=cost, revenue=revenue)
     n = ds.sizes[dim]
     core = dict(input_core_dims=[[dim]], output_core_dims=[["ci_bound"]])
@@ -236,19 +283,21 @@ def decide(ds: xr.Dataset, *, cost: str = "cost_per_query", revenue: str = "reve
     out["evpi"] = evpi(nb, dim=dim)
     first = {dim: slice(0, evppi_samples)}
     out["evppi"] = evppi(ds.isel(first), nb.isel(first), bins=bins, dim=dim)
-    if volume is not None and volume in ds:
-        yearly = (nb * ds[volume]).assign_attrs(units="USD/year")
+    units = ds[cost].attrs.get("units", "")
+    yearly_units = per_year(units, ds[volume].attrs.get("units", "1")) if volume is not None else None
+    if yearly_units is not None:
+        factor, year_units = yearly_units
+        yearly = nb * ds[volume] if factor == 1.0 else nb * ds[volume] * factor
         out["evpi_per_year"] = evpi(yearly, dim=dim)
         out["evppi_per_year"] = evppi(ds.isel(first), yearly.isel(first), bins=bins, dim=dim)
     out = out.assign_coords(ci_bound=CI_BOUND)
-    units = ds[cost].attrs.get("units", "")
     for name in ("expected_net_benefit", "expected_net_benefit_ci", "evpi", "evppi", "breakeven_revenue",
                  "breakeven_revenue_ci", "breakeven_revenue_range"):
         out[name].attrs["units"] = units
     for name in ("evpi_per_year", "evppi_per_year"):
         if name in out:
-            out[name].attrs["units"] = "USD/year"
-    out.attrs = {"cost": cost, "revenue": revenue, "volume": volume or "", "probability": probability,
+            out[name].attrs["units"] = yearly_units[1]
+    out.attrs = {"cost": cost, "revenue": revenue, "volume": volume if yearly_units else "", "probability": probability,
                  "samples": n, "experiment": ds.attrs.get("experiment", ""),
                  "evppi_method": "Strong, Oakley and Brennan (2014) regression; smoothing spline "
                                  f"through {bins} binned means"}
@@ -267,7 +316,7 @@ def with_prior(experiment: Experiment, name: str, change: Callable[[Prior], Prio
 
 
 def stress(experiment: Experiment, prior: str, band: tuple[float, float], *, outputs: list[str] | None = None,
-           cost: str = "cost_per_query", revenue: str = "revenue_per_query", samples: int | None = None,
+           cost: str | None = None, revenue: str | None = None, samples: int | None = None,
            seed: int | None = None) -> xr.Dataset:
     """Summaries of a run with ``prior`` restricted to a band of its percentiles, against the unrestricted run.
 
@@ -281,10 +330,14 @@ def stress(experiment: Experiment, prior: str, band: tuple[float, float], *, out
     -------
     xarray.Dataset
         The outputs' :func:`sim.summarize` statistics with a ``case`` dim
-        (``all``, ``band``), plus ``p_profitable`` per case when the cost and
-        revenue outputs exist. Both runs use the same seed and uniforms, so the
-        difference is due to the band alone.
+        (``all``, ``band``), plus ``p_profitable`` per case when the model
+        has a cost and a revenue (the roles' outputs unless named). Both runs
+        use the same seed and uniforms, so the difference is due to the band
+        alone.
     """
+    roles = experiment.model.roles()
+    cost = choose(roles, "cost", cost, flag="cost=", what=f"model {experiment.model.name!r}")
+    revenue = choose(roles, "revenue", revenue, flag="revenue=", what=f"model {experiment.model.name!r}")
     lo, hi = band
     if not (0.0 <= lo < hi <= 1.0):
         raise SimError(f"a percentile band needs 0 <= low < high <= 100 (in percent), got [{100 * lo:g}, {100 * hi:g}]")
@@ -296,7 +349,7 @@ def stress(experiment: Experiment, prior: str, band: tuple[float, float], *, out
     parts = []
     for ds in runs:
         s = summarize(ds[names].assign_attrs(ds.attrs))
-        if cost in ds and revenue in ds:
+        if cost is not None and revenue is not None:
             s["p_profitable"] = (ds[revenue] > ds[cost]).mean("sample")
         parts.append(s)
     out = xr.concat(parts, dim="case", coords="minimal", compat="override", join="outer")
@@ -306,13 +359,27 @@ def stress(experiment: Experiment, prior: str, band: tuple[float, float], *, out
     return out
 
 
-def statistic(kind: str, *, output: str = "cost_per_query", cost: str = "cost_per_query",
-              revenue: str = "revenue_per_query") -> Callable[[xr.Dataset], xr.DataArray]:
-    """A function of a run: ``p_profitable`` (P(revenue > cost)), ``mean``, ``median`` or ``pNN`` of ``output``."""
+def statistic(kind: str, *, output: str | None = None, cost: str | None = None,
+              revenue: str | None = None) -> Callable[[xr.Dataset], xr.DataArray]:
+    """A function of a run: ``p_profitable`` (P(revenue > cost)), ``mean``, ``median`` or ``pNN`` of ``output``.
+
+    Names left out are read from the run's roles (``output``: the cost).
+    """
     if kind == "p_profitable":
-        return lambda ds: (ds[revenue] > ds[cost]).mean("sample")
+        def p_profitable(ds):
+            c, r = cost_and_revenue(output_roles(ds), cost, revenue)
+            return (ds[r] > ds[c]).mean("sample")
+
+        return p_profitable
+
+    def name(ds) -> str:
+        found = output or choose(output_roles(ds), "cost", cost, what="the run")
+        if found is None:
+            raise SimError(f"no output has role cost; name the output ({', '.join(output_names(ds))})")
+        return found
+
     if kind == "mean":
-        return lambda ds: ds[output].mean("sample")
+        return lambda ds: ds[name(ds)].mean("sample")
     if kind == "median":
         kind = "p50"
     if kind.startswith("p"):
@@ -321,7 +388,7 @@ def statistic(kind: str, *, output: str = "cost_per_query", cost: str = "cost_pe
         except ValueError:
             q = -1.0
         if 0.0 < q < 1.0:
-            return lambda ds: ds[output].quantile(q, dim="sample").drop_vars("quantile")
+            return lambda ds: ds[name(ds)].quantile(q, dim="sample").drop_vars("quantile")
     raise SimError(f"unknown statistic {kind!r}; valid: p_profitable, mean, median, pNN (a percentile, such as p90)")
 
 
@@ -358,7 +425,7 @@ class GoalSeekResult:
 
 
 def goal_seek(experiment: Experiment, prior: str, target: float, *, stat: str = "p_profitable",
-              output: str = "cost_per_query", cost: str = "cost_per_query", revenue: str = "revenue_per_query",
+              output: str | None = None, cost: str | None = None, revenue: str | None = None,
               how: str = "value", bracket: tuple[float, float] | None = None, select: dict | None = None,
               samples: int | None = None, seed: int | None = None, xtol: float = 1e-6) -> GoalSeekResult:
     """The value of ``prior`` (or a scale factor on it) at which a statistic reaches ``target``.
@@ -385,9 +452,15 @@ def goal_seek(experiment: Experiment, prior: str, target: float, *, stat: str = 
         raise SimError(f"unknown goal-seek mode {how!r}; valid: value, scale")
     if prior not in experiment.base_priors:
         raise SimError(f"unknown prior {prior!r}; valid: {', '.join(experiment.base_priors)}")
+    roles = experiment.model.roles()
+    if stat == "p_profitable":
+        cost, revenue = cost_and_revenue(roles, cost, revenue)
+    else:
+        output = output or choose(roles, "cost", cost, flag="output=", what=f"model {experiment.model.name!r}")
+        if output is None:
+            raise SimError(f"model {experiment.model.name!r} has no output with role cost; name the output")
+        check_output(list(experiment.model.outputs), output)
     f_stat = statistic(stat, output=output, cost=cost, revenue=revenue)
-    for name in ((cost, revenue) if stat == "p_profitable" else (output,)):
-        check_output(list(experiment.model.outputs), name)
     select = dict(select or {})
     if "scenario" in select:
         names = list(experiment.scenario_names)

@@ -92,8 +92,8 @@ def run_to_precision(experiment: Experiment, relative: float, *, outputs: Sequen
     relative : float
         Target relative half-width, in (0, 1).
     outputs : sequence of str, optional
-        Outputs to monitor; default the outputs the model compares
-        (``cost_per_query``...) or, if none, all outputs.
+        Outputs to monitor; default the outputs with roles ``cost`` and
+        ``revenue`` or, if none, all outputs.
     quantiles : sequence of float
         Quantiles monitored besides the mean.
     start : int, optional
@@ -106,7 +106,7 @@ def run_to_precision(experiment: Experiment, relative: float, *, outputs: Sequen
     probability = check_probability(probability)
     names = list(experiment.model.outputs)
     if outputs is None:
-        outputs = list(dict.fromkeys(o for o, _ in experiment.model.comparisons)) or names
+        outputs = experiment.model.with_role("cost") + experiment.model.with_role("revenue") or names
     for name in outputs:
         if name not in names:
             raise SimError(f"unknown output {name!r} to monitor; valid: {', '.join(names)}")

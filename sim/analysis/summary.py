@@ -18,16 +18,25 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-__all__ = ["output_names", "summarize", "mc_interval", "interval", "exceedance", "exceedance_interval",
+__all__ = ["output_names", "output_roles", "OUTPUT_ROLES", "summarize", "mc_interval", "interval", "exceedance", "exceedance_interval",
            "stat_label", "DEFAULT_QUANTILES", "check_probability"]
 
 DEFAULT_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 CI_BOUND = ["lower", "upper"]
 
 
+#: ``role`` attrs of a run's outputs: an output with no role in the economics, or its role.
+OUTPUT_ROLES = ("output", "cost", "revenue", "volume")
+
+
 def output_names(ds: xr.Dataset) -> list[str]:
-    """Names of the variables whose ``role`` attr is ``output``, in order."""
-    return [name for name, da in ds.data_vars.items() if da.attrs.get("role") == "output"]
+    """Names of the model's outputs in a run (variables whose ``role`` attr is an output role), in order."""
+    return [name for name, da in ds.data_vars.items() if da.attrs.get("role") in OUTPUT_ROLES]
+
+
+def output_roles(ds: xr.Dataset) -> dict[str, str | None]:
+    """Each output's role in the economics (``cost``, ``revenue``, ``volume``) or None."""
+    return {name: (None if ds[name].attrs["role"] == "output" else ds[name].attrs["role"]) for name in output_names(ds)}
 
 
 def stat_label(q: float) -> str:

@@ -10,48 +10,58 @@ import numpy as np
 import xarray as xr
 
 from . import search
-from ._base import Model, Output, register
+from ._base import Constant, Output, model
+from .search import TOKENS_PER_KTOKEN
 
-HOURS_PER_YEAR = 8760.0
+#: Forward pass: 2 FLOP per parameter per token (a multiply and an add).
+INFERENCE_FLOP = Constant(2.0, "FLOP/parameter/token")
+#: Forward and backward pass: 6 FLOP per parameter per training token.
+TRAINING_FLOP = Constant(6.0, "FLOP/parameter/token")
+SECONDS_PER_HOUR = Constant(3600.0, "s/hour")
+HOURS_PER_YEAR = Constant(8760.0, "hour/year")
 
 
 # --- section 4: inference, compute path --------------------------------------
 
-def seconds_per_1k_tokens(*, params, peak_flops, mfu_inference):
+def seconds_per_1k_tokens(*, params, peak_flops, mfu_inference, flop_per_token=INFERENCE_FLOP,
+                          tokens_per_ktoken=TOKENS_PER_KTOKEN):
     """Accelerator-seconds to process 1,000 tokens at 2N FLOP per token."""
-    return 2.0 * params * 1000.0 / (peak_flops * mfu_inference)
+    return flop_per_token * params * tokens_per_ktoken / (peak_flops * mfu_inference)
 
 
-def inference_cost_per_1k_tokens(*, params, peak_flops, mfu_inference, price_per_chip_hour):
-    seconds = seconds_per_1k_tokens(params=params, peak_flops=peak_flops, mfu_inference=mfu_inference)
-    return seconds / 3600.0 * price_per_chip_hour
+def inference_cost_per_1k_tokens(*, params, peak_flops, mfu_inference, price_per_chip_hour,
+                                 flop_per_token=INFERENCE_FLOP, tokens_per_ktoken=TOKENS_PER_KTOKEN,
+                                 seconds_per_hour=SECONDS_PER_HOUR):
+    seconds = seconds_per_1k_tokens(params=params, peak_flops=peak_flops, mfu_inference=mfu_inference,
+                                    flop_per_token=flop_per_token, tokens_per_ktoken=tokens_per_ktoken)
+    return seconds / seconds_per_hour * price_per_chip_hour
 
 
 def implied_api_gross_margin(*, inference_cost_per_1k_tokens, api_price_per_1k_tokens):
     return 1.0 - inference_cost_per_1k_tokens / api_price_per_1k_tokens
 
 
-def evaluate_inference(*, params, peak_flops, mfu_inference, price_per_chip_hour, api_price_per_1k_tokens):
+@model(name="inference",
+       description="Inference cost per 1,000 tokens from 2N FLOP per token, peak FLOP/s, MFU and chip price",
+       outputs={
+           "seconds_per_1k_tokens": Output("chip-seconds/ktoken", "accelerator time per 1,000 tokens"),
+           "inference_cost_per_1k_tokens": Output("USD/ktoken", "inference cost per 1,000 tokens", role="cost"),
+           "implied_api_gross_margin": Output("1", "API gross margin implied by the compute cost"),
+       })
+def evaluate_inference(*, params, peak_flops, mfu_inference, price_per_chip_hour, api_price_per_1k_tokens,
+                       flop_per_token=INFERENCE_FLOP, tokens_per_ktoken=TOKENS_PER_KTOKEN,
+                       seconds_per_hour=SECONDS_PER_HOUR):
     out = {"seconds_per_1k_tokens": seconds_per_1k_tokens(params=params, peak_flops=peak_flops,
-                                                          mfu_inference=mfu_inference)}
-    out["inference_cost_per_1k_tokens"] = out["seconds_per_1k_tokens"] / 3600.0 * price_per_chip_hour
+                                                          mfu_inference=mfu_inference, flop_per_token=flop_per_token,
+                                                          tokens_per_ktoken=tokens_per_ktoken)}
+    out["inference_cost_per_1k_tokens"] = out["seconds_per_1k_tokens"] / seconds_per_hour * price_per_chip_hour
     out["implied_api_gross_margin"] = implied_api_gross_margin(
         inference_cost_per_1k_tokens=out["inference_cost_per_1k_tokens"],
         api_price_per_1k_tokens=api_price_per_1k_tokens)
     return out
 
 
-INFERENCE = register(Model(
-    name="inference",
-    description="Inference cost per 1,000 tokens from 2N FLOP per token, peak FLOP/s, MFU and chip price",
-    inputs=("params", "peak_flops", "mfu_inference", "price_per_chip_hour", "api_price_per_1k_tokens"),
-    outputs={
-        "seconds_per_1k_tokens": Output("chip-seconds/1k tokens", "accelerator time per 1,000 tokens"),
-        "inference_cost_per_1k_tokens": Output("USD/1k tokens", "inference cost per 1,000 tokens"),
-        "implied_api_gross_margin": Output("1", "API gross margin implied by the compute cost"),
-    },
-    evaluate=evaluate_inference,
-))
+INFERENCE = evaluate_inference
 
 
 # --- search with a choice of cost basis --------------------------------------
@@ -59,52 +69,54 @@ INFERENCE = register(Model(
 COST_BASES = ("api_list_price", "compute")
 
 
-def compute_cost_per_query(*, tokens_per_query, inference_cost_per_1k_tokens, cache_hit_rate):
+def compute_cost_per_query(*, tokens_per_query, inference_cost_per_1k_tokens, cache_hit_rate,
+                           tokens_per_ktoken=TOKENS_PER_KTOKEN):
     """The provider's own compute cost per query: no margin to take out, cached queries free."""
-    return tokens_per_query * inference_cost_per_1k_tokens / 1000.0 * (1.0 - cache_hit_rate)
+    return tokens_per_query * inference_cost_per_1k_tokens / tokens_per_ktoken * (1.0 - cache_hit_rate)
 
 
-def evaluate_search_cost_basis(*, params, peak_flops, mfu_inference, price_per_chip_hour, **p):
-    words = search._words(prompt_words=p["prompt_words"], response_words=p["response_words"],
-                          samples_per_query=p["samples_per_query"], results_k=p["results_k"],
-                          section_words=p["section_words"])
-    out = {"tokens_per_query": search.tokens_per_query(words=words, words_per_token=p["words_per_token"])}
+@model(name="search_cost_basis",
+       description="LLM-powered search with cost per query from the API list price and from the compute path",
+       uses=search.MODEL,
+       outputs={**search.MODEL.outputs,
+                "inference_cost_per_1k_tokens": Output("USD/ktoken", "inference cost per 1,000 tokens")})
+def evaluate_search_cost_basis(*, params, peak_flops, mfu_inference, price_per_chip_hour,
+                               flop_per_token=INFERENCE_FLOP, seconds_per_hour=SECONDS_PER_HOUR, **p):
+    k = p["tokens_per_ktoken"]
+    w = search.words(prompt_words=p["prompt_words"], response_words=p["response_words"],
+                     samples_per_query=p["samples_per_query"], results_k=p["results_k"],
+                     section_words=p["section_words"], answers_per_result=p["answers_per_result"])
+    out = {"tokens_per_query": search.tokens_per_query(words=w, words_per_token=p["words_per_token"])}
     out["api_cost_per_query"] = search.api_cost_per_query(tokens_per_query=out["tokens_per_query"],
-                                                          api_price_per_1k_tokens=p["api_price_per_1k_tokens"])
+                                                          api_price_per_1k_tokens=p["api_price_per_1k_tokens"],
+                                                          tokens_per_ktoken=k)
     out["inference_cost_per_1k_tokens"] = inference_cost_per_1k_tokens(
-        params=params, peak_flops=peak_flops, mfu_inference=mfu_inference, price_per_chip_hour=price_per_chip_hour)
+        params=params, peak_flops=peak_flops, mfu_inference=mfu_inference, price_per_chip_hour=price_per_chip_hour,
+        flop_per_token=flop_per_token, tokens_per_ktoken=k, seconds_per_hour=seconds_per_hour)
     by_list_price = search.cost_per_query(api_cost_per_query=out["api_cost_per_query"],
                                           cache_hit_rate=p["cache_hit_rate"],
                                           provider_gross_margin=p["provider_gross_margin"])
     by_compute = compute_cost_per_query(tokens_per_query=out["tokens_per_query"],
                                         inference_cost_per_1k_tokens=out["inference_cost_per_1k_tokens"],
-                                        cache_hit_rate=p["cache_hit_rate"])
+                                        cache_hit_rate=p["cache_hit_rate"], tokens_per_ktoken=k)
     out["cost_per_query"] = xr.concat([by_list_price, by_compute], dim="cost_basis") \
         .assign_coords(cost_basis=np.array(COST_BASES))
-    return search._revenue_side(
-        out, **{k: p[k] for k in ("searches_per_month_2012", "internet_penetration_2012", "internet_penetration_2020",
-                                  "search_revenue", "optimization_factor", "inhouse_factor")})
+    return search.revenue_side(
+        out, **{n: p[n] for n in ("searches_per_month_2012", "internet_penetration_2012", "internet_penetration_2020",
+                                  "search_revenue", "optimization_factor", "inhouse_factor", "months_per_year")})
 
 
-SEARCH_COST_BASIS = register(Model(
-    name="search_cost_basis",
-    description="LLM-powered search with cost per query from the API list price and from the compute path",
-    inputs=search.MODEL.inputs + ("params", "peak_flops", "mfu_inference", "price_per_chip_hour"),
-    outputs={**search.MODEL.outputs,
-             "inference_cost_per_1k_tokens": INFERENCE.outputs["inference_cost_per_1k_tokens"]},
-    evaluate=evaluate_search_cost_basis,
-    comparisons=search.MODEL.comparisons,
-))
+SEARCH_COST_BASIS = evaluate_search_cost_basis
 
 
 # --- sections 5 and 6: training cost in the cloud, and memory ----------------
 
-def training_flops(*, params, tokens):
-    return 6.0 * params * tokens
+def training_flops(*, params, tokens, flop_per_token=TRAINING_FLOP):
+    return flop_per_token * params * tokens
 
 
-def training_chip_hours(*, training_flops, peak_flops, mfu_training):
-    return training_flops / (peak_flops * mfu_training) / 3600.0
+def training_chip_hours(*, training_flops, peak_flops, mfu_training, seconds_per_hour=SECONDS_PER_HOUR):
+    return training_flops / (peak_flops * mfu_training) / seconds_per_hour
 
 
 def training_memory_bytes(*, params, bytes_per_param):
@@ -116,11 +128,19 @@ def min_accelerators(*, training_memory_bytes, accelerator_memory_bytes):
     return np.ceil(training_memory_bytes / accelerator_memory_bytes)
 
 
+@model(name="training", description="Cloud training cost (6ND FLOP) and the memory a training run needs",
+       outputs={
+           "training_flops": Output("FLOP", "training compute, 6 N D"),
+           "training_chip_hours": Output("chip-hours", "accelerator-hours to train"),
+           "training_cost": Output("USD", "cloud training cost", role="cost"),
+           "training_memory_bytes": Output("bytes", "memory for weights, gradients and optimizer state"),
+           "min_accelerators": Output("chips", "accelerators needed to hold the training state"),
+       })
 def evaluate_training(*, params, tokens, peak_flops, mfu_training, price_per_chip_hour, training_bytes_per_param,
-                      accelerator_memory_bytes):
-    out = {"training_flops": training_flops(params=params, tokens=tokens)}
+                      accelerator_memory_bytes, flop_per_token=TRAINING_FLOP, seconds_per_hour=SECONDS_PER_HOUR):
+    out = {"training_flops": training_flops(params=params, tokens=tokens, flop_per_token=flop_per_token)}
     out["training_chip_hours"] = training_chip_hours(training_flops=out["training_flops"], peak_flops=peak_flops,
-                                                     mfu_training=mfu_training)
+                                                     mfu_training=mfu_training, seconds_per_hour=seconds_per_hour)
     out["training_cost"] = out["training_chip_hours"] * price_per_chip_hour
     out["training_memory_bytes"] = training_memory_bytes(params=params, bytes_per_param=training_bytes_per_param)
     out["min_accelerators"] = min_accelerators(training_memory_bytes=out["training_memory_bytes"],
@@ -128,58 +148,41 @@ def evaluate_training(*, params, tokens, peak_flops, mfu_training, price_per_chi
     return out
 
 
-TRAINING = register(Model(
-    name="training",
-    description="Cloud training cost (6ND FLOP) and the memory a training run needs",
-    inputs=("params", "tokens", "peak_flops", "mfu_training", "price_per_chip_hour", "training_bytes_per_param",
-            "accelerator_memory_bytes"),
-    outputs={
-        "training_flops": Output("FLOP", "training compute, 6 N D"),
-        "training_chip_hours": Output("chip-hours", "accelerator-hours to train"),
-        "training_cost": Output("USD", "cloud training cost"),
-        "training_memory_bytes": Output("bytes", "memory for weights, gradients and optimizer state"),
-        "min_accelerators": Output("chips", "accelerators needed to hold the training state"),
-    },
-    evaluate=evaluate_training,
-))
+TRAINING = evaluate_training
 
 
 # --- section 7: in-house training, hardware amortisation plus energy ---------
 
-def hardware_cost(*, chip_hours, chip_price, lifetime_years):
+def hardware_cost(*, chip_hours, chip_price, lifetime_years, hours_per_year=HOURS_PER_YEAR):
     """The chips' purchase price spread over their lifetime, for the hours used."""
-    return chip_hours * chip_price / (lifetime_years * HOURS_PER_YEAR)
+    return chip_hours * chip_price / (lifetime_years * hours_per_year)
 
 
 def energy_kwh(*, chip_hours, chip_power_kw, pue):
     return chip_hours * chip_power_kw * pue
 
 
+@model(name="inhouse_training", description="In-house training cost: chip purchase amortised over its lifetime plus energy",
+       outputs={
+           "training_flops": Output("FLOP", "training compute, 6 N D"),
+           "chip_hours": Output("chip-hours", "accelerator-hours to train"),
+           "hardware_cost": Output("USD", "amortised purchase cost of the chips"),
+           "energy_kwh": Output("kWh", "facility energy, chip power times PUE"),
+           "energy_cost": Output("USD", "electricity cost"),
+           "inhouse_cost": Output("USD", "in-house training cost", role="cost"),
+       })
 def evaluate_inhouse(*, params, tokens, peak_flops, mfu_training, chip_price, lifetime_years, chip_power_kw, pue,
-                     electricity_price_per_kwh):
-    out = {"training_flops": training_flops(params=params, tokens=tokens)}
+                     electricity_price_per_kwh, flop_per_token=TRAINING_FLOP, seconds_per_hour=SECONDS_PER_HOUR,
+                     hours_per_year=HOURS_PER_YEAR):
+    out = {"training_flops": training_flops(params=params, tokens=tokens, flop_per_token=flop_per_token)}
     out["chip_hours"] = training_chip_hours(training_flops=out["training_flops"], peak_flops=peak_flops,
-                                            mfu_training=mfu_training)
+                                            mfu_training=mfu_training, seconds_per_hour=seconds_per_hour)
     out["hardware_cost"] = hardware_cost(chip_hours=out["chip_hours"], chip_price=chip_price,
-                                         lifetime_years=lifetime_years)
+                                         lifetime_years=lifetime_years, hours_per_year=hours_per_year)
     out["energy_kwh"] = energy_kwh(chip_hours=out["chip_hours"], chip_power_kw=chip_power_kw, pue=pue)
     out["energy_cost"] = out["energy_kwh"] * electricity_price_per_kwh
     out["inhouse_cost"] = out["hardware_cost"] + out["energy_cost"]
     return out
 
 
-INHOUSE = register(Model(
-    name="inhouse_training",
-    description="In-house training cost: chip purchase amortised over its lifetime plus energy",
-    inputs=("params", "tokens", "peak_flops", "mfu_training", "chip_price", "lifetime_years", "chip_power_kw",
-            "pue", "electricity_price_per_kwh"),
-    outputs={
-        "training_flops": Output("FLOP", "training compute, 6 N D"),
-        "chip_hours": Output("chip-hours", "accelerator-hours to train"),
-        "hardware_cost": Output("USD", "amortised purchase cost of the chips"),
-        "energy_kwh": Output("kWh", "facility energy, chip power times PUE"),
-        "energy_cost": Output("USD", "electricity cost"),
-        "inhouse_cost": Output("USD", "in-house training cost"),
-    },
-    evaluate=evaluate_inhouse,
-))
+INHOUSE = evaluate_inhouse

@@ -13,9 +13,15 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ._base import Model, Output, register
+from ._base import Constant, Output, model
 
 ARCHITECTURES = ("chatgpt_equivalent", "two_stage")
+
+#: Tokens in the 1,000 that API prices are quoted per.
+TOKENS_PER_KTOKEN = Constant(1000.0, "token/ktoken")
+#: The two-stage summariser writes one answer per retrieved result.
+ANSWERS_PER_RESULT = Constant(1.0, "answer/result")
+MONTHS_PER_YEAR = Constant(12.0, "month/year")
 
 
 # --- section 1: first-order cost at the API list price ---------------------
@@ -25,18 +31,18 @@ def words_chatgpt_equivalent(*, prompt_words, response_words, samples_per_query)
     return prompt_words + response_words * samples_per_query
 
 
-def words_two_stage(*, prompt_words, results_k, section_words, response_words):
+def words_two_stage(*, prompt_words, results_k, section_words, response_words, answers_per_result=ANSWERS_PER_RESULT):
     """Words per query when the model summarises each of the top K results."""
-    return prompt_words + results_k * (section_words + response_words)
+    return prompt_words + results_k * (section_words + response_words * answers_per_result)
 
 
 def tokens_per_query(*, words, words_per_token):
     return words / words_per_token
 
 
-def api_cost_per_query(*, tokens_per_query, api_price_per_1k_tokens):
+def api_cost_per_query(*, tokens_per_query, api_price_per_1k_tokens, tokens_per_ktoken=TOKENS_PER_KTOKEN):
     """List-price cost of a query's tokens, USD."""
-    return tokens_per_query * api_price_per_1k_tokens / 1000.0
+    return tokens_per_query * api_price_per_1k_tokens / tokens_per_ktoken
 
 
 def cost_per_query(*, api_cost_per_query, cache_hit_rate, provider_gross_margin):
@@ -46,9 +52,10 @@ def cost_per_query(*, api_cost_per_query, cache_hit_rate, provider_gross_margin)
 
 # --- section 2: revenue per search query ------------------------------------
 
-def annual_searches(*, searches_per_month_2012, internet_penetration_2012, internet_penetration_2020):
+def annual_searches(*, searches_per_month_2012, internet_penetration_2012, internet_penetration_2020,
+                    months_per_year=MONTHS_PER_YEAR):
     """2012 search volume scaled by the growth of internet penetration, per year."""
-    return searches_per_month_2012 * 12.0 * internet_penetration_2020 / internet_penetration_2012
+    return searches_per_month_2012 * months_per_year * internet_penetration_2020 / internet_penetration_2012
 
 
 def revenue_per_query(*, search_revenue, annual_searches):
@@ -75,23 +82,25 @@ def annual_incremental_cost(*, optimized_cost_per_query, annual_searches):
     return optimized_cost_per_query * annual_searches
 
 
-def _words(*, prompt_words, response_words, samples_per_query, results_k, section_words):
+def words(*, prompt_words, response_words, samples_per_query, results_k, section_words,
+          answers_per_result=ANSWERS_PER_RESULT):
     """Words per query for each architecture, joined along ``architecture``."""
     return xr.concat(
         [words_chatgpt_equivalent(prompt_words=prompt_words, response_words=response_words,
                                   samples_per_query=samples_per_query),
          words_two_stage(prompt_words=prompt_words, results_k=results_k, section_words=section_words,
-                         response_words=response_words)],
+                         response_words=response_words, answers_per_result=answers_per_result)],
         dim="architecture",
     ).assign_coords(architecture=np.array(ARCHITECTURES))
 
 
-def _revenue_side(out, *, searches_per_month_2012, internet_penetration_2012, internet_penetration_2020,
-                  search_revenue, optimization_factor, inhouse_factor):
+def revenue_side(out, *, searches_per_month_2012, internet_penetration_2012, internet_penetration_2020,
+                 search_revenue, optimization_factor, inhouse_factor, months_per_year=MONTHS_PER_YEAR):
     """Sections 2 and 3, from ``out["cost_per_query"]``; adds to ``out``."""
     out["annual_searches"] = annual_searches(searches_per_month_2012=searches_per_month_2012,
                                              internet_penetration_2012=internet_penetration_2012,
-                                             internet_penetration_2020=internet_penetration_2020)
+                                             internet_penetration_2020=internet_penetration_2020,
+                                             months_per_year=months_per_year)
     out["revenue_per_query"] = revenue_per_query(search_revenue=search_revenue,
                                                  annual_searches=out["annual_searches"])
     out["cost_to_revenue_ratio"] = cost_to_revenue_ratio(cost_per_query=out["cost_per_query"],
@@ -106,10 +115,29 @@ def _revenue_side(out, *, searches_per_month_2012, internet_penetration_2012, in
     return out
 
 
+#: Outputs of sections 2 and 3, shared by the models that build on this one.
+REVENUE_OUTPUTS = {
+    "annual_searches": Output("searches/year", "search queries per year", role="volume"),
+    "revenue_per_query": Output("USD/query", "search revenue per query", role="revenue"),
+    "cost_to_revenue_ratio": Output("1", "cost per query / revenue per query"),
+    "optimized_cost_per_query": Output("USD/query", "cost per query after optimisation and in-house hardware"),
+    "optimized_share_of_revenue": Output("1", "optimized cost per query / revenue per query"),
+    "annual_incremental_cost": Output("USD/year", "yearly cost of LLM answers to every search"),
+}
+
+
+@model(name="search", description="LLM-powered search: cost per query at the API list price against revenue per query",
+       outputs={
+           "tokens_per_query": Output("tokens/query", "tokens read and written per query"),
+           "api_cost_per_query": Output("USD/query", "cost per query at the API list price"),
+           "cost_per_query": Output("USD/query", "provider's cost per query", role="cost"),
+           **REVENUE_OUTPUTS,
+       })
 def evaluate(*, prompt_words, response_words, samples_per_query, results_k, section_words,
              words_per_token, api_price_per_1k_tokens, cache_hit_rate, provider_gross_margin,
              searches_per_month_2012, internet_penetration_2012, internet_penetration_2020,
-             search_revenue, optimization_factor, inhouse_factor):
+             search_revenue, optimization_factor, inhouse_factor, answers_per_result=ANSWERS_PER_RESULT,
+             tokens_per_ktoken=TOKENS_PER_KTOKEN, months_per_year=MONTHS_PER_YEAR):
     """All outputs of sections 1 to 3; inputs are DataArrays that broadcast by name.
 
     Returns
@@ -118,39 +146,21 @@ def evaluate(*, prompt_words, response_words, samples_per_query, results_k, sect
         Query-level outputs gain an ``architecture`` dim; revenue-side
         outputs do not depend on it and do not have it.
     """
-    words = _words(prompt_words=prompt_words, response_words=response_words,
-                   samples_per_query=samples_per_query, results_k=results_k, section_words=section_words)
+    w = words(prompt_words=prompt_words, response_words=response_words, samples_per_query=samples_per_query,
+              results_k=results_k, section_words=section_words, answers_per_result=answers_per_result)
     out = {}
-    out["tokens_per_query"] = tokens_per_query(words=words, words_per_token=words_per_token)
+    out["tokens_per_query"] = tokens_per_query(words=w, words_per_token=words_per_token)
     out["api_cost_per_query"] = api_cost_per_query(tokens_per_query=out["tokens_per_query"],
-                                                   api_price_per_1k_tokens=api_price_per_1k_tokens)
+                                                   api_price_per_1k_tokens=api_price_per_1k_tokens,
+                                                   tokens_per_ktoken=tokens_per_ktoken)
     out["cost_per_query"] = cost_per_query(api_cost_per_query=out["api_cost_per_query"],
                                            cache_hit_rate=cache_hit_rate,
                                            provider_gross_margin=provider_gross_margin)
-    return _revenue_side(out, searches_per_month_2012=searches_per_month_2012,
-                         internet_penetration_2012=internet_penetration_2012,
-                         internet_penetration_2020=internet_penetration_2020, search_revenue=search_revenue,
-                         optimization_factor=optimization_factor, inhouse_factor=inhouse_factor)
+    return revenue_side(out, searches_per_month_2012=searches_per_month_2012,
+                        internet_penetration_2012=internet_penetration_2012,
+                        internet_penetration_2020=internet_penetration_2020, search_revenue=search_revenue,
+                        optimization_factor=optimization_factor, inhouse_factor=inhouse_factor,
+                        months_per_year=months_per_year)
 
 
-MODEL = register(Model(
-    name="search",
-    description="LLM-powered search: cost per query at the API list price against revenue per query",
-    inputs=("prompt_words", "response_words", "samples_per_query", "results_k", "section_words",
-            "words_per_token", "api_price_per_1k_tokens", "cache_hit_rate", "provider_gross_margin",
-            "searches_per_month_2012", "internet_penetration_2012", "internet_penetration_2020",
-            "search_revenue", "optimization_factor", "inhouse_factor"),
-    outputs={
-        "tokens_per_query": Output("tokens/query", "tokens read and written per query"),
-        "api_cost_per_query": Output("USD/query", "cost per query at the API list price"),
-        "cost_per_query": Output("USD/query", "provider's cost per query"),
-        "annual_searches": Output("searches/year", "search queries per year"),
-        "revenue_per_query": Output("USD/query", "search revenue per query"),
-        "cost_to_revenue_ratio": Output("1", "cost per query / revenue per query"),
-        "optimized_cost_per_query": Output("USD/query", "cost per query after optimisation and in-house hardware"),
-        "optimized_share_of_revenue": Output("1", "optimized cost per query / revenue per query"),
-        "annual_incremental_cost": Output("USD/year", "yearly cost of LLM answers to every search"),
-    },
-    evaluate=evaluate,
-    comparisons=(("cost_per_query", "revenue_per_query"), ("optimized_cost_per_query", "revenue_per_query")),
-))
+MODEL = evaluate

@@ -16,17 +16,32 @@ threshold has been crossed by that year.
 from __future__ import annotations
 
 from . import search
-from ._base import Model, Output, register
+from ._base import Constant, Output, model
+
+#: Yearly factors compound once per year elapsed.
+ONE_YEAR = Constant(1.0, "year")
 
 
 def yearly_compute_cost_factor(*, hardware_cost_factor, param_efficiency_factor, mfu_gain_factor):
     return hardware_cost_factor * param_efficiency_factor / mfu_gain_factor
 
 
+@model(name="trajectory",
+       description="Cost per query and training cost by year under uncertain yearly improvement factors",
+       uses=search.MODEL,
+       outputs={
+           "api_cost_per_query": Output("USD/query", "cost per query at the API list price"),
+           "cost_per_query": Output("USD/query", "provider's cost per query", role="cost"),
+           "revenue_per_query": Output("USD/query", "search revenue per query", role="revenue"),
+           "optimized_cost_per_query": Output("USD/query", "cost per query after optimisation and in-house hardware"),
+           "optimized_share_of_revenue": Output("1", "optimized cost per query / revenue per query"),
+           "share_below_threshold": Output("1", "1 once the optimized share has fallen below the threshold"),
+           "training_cost": Output("USD", "training cost of a model of fixed capability"),
+       })
 def evaluate(*, year, base_year, hardware_cost_factor, param_efficiency_factor, mfu_gain_factor, api_price_factor,
-             share_threshold, training_cost_base, **p):
+             share_threshold, training_cost_base, one_year=ONE_YEAR, **p):
     base = search.evaluate(**p)
-    elapsed = year - base_year
+    elapsed = (year - base_year) / one_year
     compute = yearly_compute_cost_factor(hardware_cost_factor=hardware_cost_factor,
                                          param_efficiency_factor=param_efficiency_factor,
                                          mfu_gain_factor=mfu_gain_factor) ** elapsed
@@ -41,20 +56,4 @@ def evaluate(*, year, base_year, hardware_cost_factor, param_efficiency_factor, 
     return out
 
 
-MODEL = register(Model(
-    name="trajectory",
-    description="Cost per query and training cost by year under uncertain yearly improvement factors",
-    inputs=search.MODEL.inputs + ("year", "base_year", "hardware_cost_factor", "param_efficiency_factor",
-                                  "mfu_gain_factor", "api_price_factor", "share_threshold", "training_cost_base"),
-    outputs={
-        "api_cost_per_query": Output("USD/query", "cost per query at the API list price"),
-        "cost_per_query": Output("USD/query", "provider's cost per query"),
-        "revenue_per_query": Output("USD/query", "search revenue per query"),
-        "optimized_cost_per_query": Output("USD/query", "cost per query after optimisation and in-house hardware"),
-        "optimized_share_of_revenue": Output("1", "optimized cost per query / revenue per query"),
-        "share_below_threshold": Output("1", "1 once the optimized share has fallen below the threshold"),
-        "training_cost": Output("USD", "training cost of a model of fixed capability"),
-    },
-    evaluate=evaluate,
-    comparisons=search.MODEL.comparisons,
-))
+MODEL = evaluate

@@ -23,12 +23,13 @@ import xarray as xr
 from ..analysis import decision as da
 from ..analysis import sensitivity as sa
 from ..errors import SimError
-from ..experiment import Experiment
+from ..experiment import Experiment, subject
 from . import figures as fg
 from .document import Absent, Document, Plot, Section, Table, Text, write_document
 from .tables import decision_frame, evppi_frame, sensitivity_frame, summary_frame
 
-__all__ = ["load_run", "build_report", "write_report", "quantity", "percent", "reproduce_command", "MAX_PANELS"]
+__all__ = ["load_run", "build_report", "write_report", "quantity", "percent", "reproduce_command", "per_unit",
+           "MAX_PANELS"]
 
 #: Most cells (besides scenarios) the per-cell figures show; the tables show every cell.
 MAX_PANELS = 12
@@ -64,6 +65,11 @@ def quantity(value: float, units: str, *, per: bool = True) -> str:
     return text if units in ("", "1") or not per else f"{text} {units}"
 
 
+def per_unit(units: str) -> str:
+    """``USD/query`` -> ``per query``; ``USD`` -> ``""`` (what an amount in ``units`` is per)."""
+    return f"per {units.split('/', 1)[1].strip()}" if "/" in units else ""
+
+
 def percent(p: float) -> str:
     """A probability as a percentage for prose: one decimal, ``< 0.1 %`` and ``> 99.9 %`` near the ends."""
     if 0 < p < 0.0005:
@@ -76,7 +82,7 @@ def percent(p: float) -> str:
 def reproduce_command(ds: xr.Dataset, out: str | Path = "outputs") -> str:
     """The command that makes this run (and its report) again."""
     parts = ["sim", "run", ds.attrs["experiment_file"], "--samples", str(ds.attrs["samples"]),
-             "--seed", str(ds.attrs["seed"]), "--sampler", ds.attrs["sampler"]]
+             "--seed", str(ds.attrs["seed"]), "--sampler", ds.attrs["sampler"], *shlex.split(ds.attrs.get("run_args", ""))]
     if Path(out) != Path("outputs"):
         parts += ["--out", str(out)]
     return shlex.join(parts)
@@ -137,20 +143,16 @@ def _labels(ds: xr.Dataset, dim: str) -> list[str]:
     return [str(v) for v in ds[dim].values]
 
 
-def _focus(experiment: Experiment, ds: xr.Dataset, output: str | None, select) -> _Focus:
+def _focus(experiment: Experiment, ds: xr.Dataset, output: str | None, select, revenue: str | None = None) -> _Focus:
     settings = experiment.report
-    comparisons = dict(experiment.model.comparisons)
-    output = output or settings.output or (experiment.model.comparisons[0][0] if comparisons
-                                           else list(experiment.model.outputs)[0])
-    sa.check_output(list(experiment.model.outputs), output)
-    threshold = comparisons.get(output)
+    output, threshold, note = subject(experiment, output, revenue)
     cell_dims = [d for d in ds[output].dims if d not in ("scenario", "sample")]
     chosen = dict(settings.select)
     where = {d: f"{experiment.path}: report.select.{d}" for d in chosen}
     for dim, value in select or []:
         chosen[dim] = (value,)
         where[dim] = "--select"
-    kept, fixed, notes = {}, {}, []
+    kept, fixed, notes = {}, {}, [note] if note else []
     for dim, values in chosen.items():
         if dim not in cell_dims:
             raise SimError(f"{where[dim]}: {output} has no dim {dim!r}; valid: {', '.join(cell_dims) or 'none'}")
@@ -286,7 +288,8 @@ def _priors_table(experiment: Experiment) -> pd.DataFrame:
 
 def _metadata(ds: xr.Dataset, out) -> pd.DataFrame:
     a = ds.attrs
-    rows = [("experiment file", a["experiment_file"]), ("title", a.get("title", "")), ("model", a["model"]),
+    rows = [("experiment file", a["experiment_file"]), ("title", a.get("title", "")),
+            ("model", f"{a['model']} ({a.get('model_source', 'sim')})"),
             ("scenarios", ", ".join(_labels(ds, "scenario"))), ("samples", f"{int(a['samples']):,}"),
             ("seed", str(a["seed"])), ("sampler", a["sampler"]), ("priors files", a.get("priors_files", "")),
             ("priors hash (SHA-256)", a["priors_hash"]), ("sim version", a["sim_version"]),
@@ -294,7 +297,9 @@ def _metadata(ds: xr.Dataset, out) -> pd.DataFrame:
             ("report built", datetime.now(timezone.utc).isoformat(timespec="seconds")),
             ("reproduce with", reproduce_command(ds, out))]
     if a.get("rank_correlations"):
-        rows.insert(8, ("rank correlations", a["rank_correlations"]))
+        rows.insert(9, ("rank correlations", a["rank_correlations"]))
+    if a.get("overrides"):
+        rows.insert(4, ("overrides (--set, every scenario)", a["overrides"]))
     return pd.DataFrame(rows, columns=["item", "value"])
 
 
@@ -338,14 +343,15 @@ class _Run:
 
 
 def build_report(experiment: Experiment, ds: xr.Dataset, *, output: str | None = None, select=None,
-                 sensitivity: bool = True, sobol_n: int = 2**14, out: str | Path = "outputs") -> Document:
+                 sensitivity: bool = True, sobol_n: int = 2**14, out: str | Path = "outputs",
+                 revenue: str | None = None) -> Document:
     """The report of run ``ds`` of ``experiment`` (which must hold the priors the run was made with).
 
     Parameters
     ----------
-    output : str, optional
-        The output the report is about (default: the experiment's ``[report]
-        output``, else the model's first compared output, else its first).
+    output, revenue : str, optional
+        The output the report is about and the revenue it is compared with
+        (default: see :func:`subject`).
     select : list of (dim, value), optional
         Cells the per-cell sections show (``--select``), besides the
         experiment's ``[report] select``.
@@ -358,7 +364,7 @@ def build_report(experiment: Experiment, ds: xr.Dataset, *, output: str | None =
         The output root the run was written to (for the command that reproduces it).
     """
     scenarios = _labels(ds, "scenario")
-    run = _Run(experiment, ds, _focus(experiment, ds, output, select), summary_frame(ds), scenarios,
+    run = _Run(experiment, ds, _focus(experiment, ds, output, select, revenue), summary_frame(ds), scenarios,
                fg.palette(scenarios), Path(out))
     decision, decision_section = _decision(run)
     sections = [_headline_section(run), _distributions(run), decision_section, _scenarios(run),
@@ -410,17 +416,17 @@ def _decision(run: _Run) -> tuple[xr.Dataset | None, Section]:
             f"No profitability measures: model {run.experiment.model.name!r} compares {out} with no revenue, so "
             "there is no deploy-or-not decision to measure.")])
     view = run.view
-    volume = "annual_searches" if "annual_searches" in view else None
-    decision = da.decide(view, cost=out, revenue=threshold, volume=volume, evppi_samples=ESTIMATE_SAMPLES)
+    per = per_unit(run.units(out))
+    decision = da.decide(view, cost=out, revenue=threshold, evppi_samples=ESTIMATE_SAMPLES)
     accept = da.acceptability(run.first, cost=out, revenue=threshold)
-    blocks = [Text(f"Deploying earns {threshold} - {out} per query. P(profitable) is the share of samples where that "
-                   "is positive; break-even is the revenue per query at which the expected net benefit is zero (the "
-                   "expected cost); EVPI is what perfect knowledge of every prior would be worth, per query"
-                   + (" and per year" if volume else "") + "."),
+    blocks = [Text(f"Deploying earns {threshold} - {out} {per}. P(profitable) is the share of samples where that "
+                   f"is positive; break-even is the {_long_name(run.ds, threshold)} at which the expected net benefit "
+                   f"is zero (the expected cost); EVPI is what perfect knowledge of every prior would be worth, {per}"
+                   + (" and per year" if "evpi_per_year" in decision else "") + "."),
               Plot("acceptability", fg.acceptability_curves(accept, decision["breakeven_revenue"], run.colours,
                                                             run.focus.panels),
-                   "Acceptability curve: P(profitable) if revenue per query were each value; dotted lines mark "
-                   f"break-even{run.scope}."),
+                   f"Acceptability curve: P(profitable) if the {_long_name(run.ds, threshold)} were each value; "
+                   f"dotted lines mark break-even{run.scope}."),
               Table("decision", _cells_frame(decision_frame(decision)),
                     f"Decision measures per cell{run.scope}, with 95 % Monte Carlo intervals.")]
     return decision, Section("decision", title, blocks)
@@ -552,9 +558,9 @@ def _sensitivity(run: _Run, decision, sobol_n: int) -> list:
                              "information for."))
         return blocks
     evppi = decision["evppi"]
-    blocks.append(Text("EVPPI: what learning one prior exactly would be worth before deciding to deploy, in dollars "
-                       f"per query{' and per year' if 'evppi_per_year' in decision else ''}. A prior with a large "
-                       "spread but zero EVPPI does not change the decision."))
+    blocks.append(Text("EVPPI: what learning one prior exactly would be worth before deciding to deploy, "
+                       f"{per_unit(run.units(out))}{' and per year' if 'evppi_per_year' in decision else ''}. A prior "
+                       "with a large spread but zero EVPPI does not change the decision."))
     informative = [p for p in panels if float(evppi.sel(p).max()) > 0]
     clear = [fg.panel_label(p) for p in panels if p not in informative]
     if clear:

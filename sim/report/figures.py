@@ -134,7 +134,7 @@ def exceedance_curves(ds: xr.Dataset, output: str, colours: dict, panels: list[d
 
 
 def acceptability_curves(accept: xr.DataArray, breakeven: xr.DataArray, colours: dict, panels: list[dict]) -> Figure:
-    """P(profitable) against revenue per query; break-even (the expected cost) dotted."""
+    """P(profitable) against the revenue; break-even (the expected cost) dotted."""
     fig, axes = _figure(len(panels))
     x = accept["revenue_value"].values
     for ax, cell in zip(axes, panels):
@@ -146,7 +146,8 @@ def acceptability_curves(accept: xr.DataArray, breakeven: xr.DataArray, colours:
             ax.set_xscale("log")
         ax.set_ylim(0, 1)
         ax.set_title(panel_label(cell))
-        ax.set_xlabel(f"revenue per query ({accept['revenue_value'].attrs.get('units', '')})")
+        ax.set_xlabel(f"{accept['revenue_value'].attrs.get('long_name', 'revenue')} "
+                      f"({accept['revenue_value'].attrs.get('units', '')})")
         ax.set_ylabel("P(profitable)")
     _scenario_legend(fig, colours, [Line2D([], [], color="0.3", ls=":", label="break-even (expected cost)")])
     return fig

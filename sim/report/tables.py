@@ -9,17 +9,16 @@ import pandas as pd
 import xarray as xr
 
 from .._files import atomic_path
-from ..analysis.summary import DEFAULT_QUANTILES, exceedance, exceedance_interval, mc_interval, summarize
+from ..analysis.summary import (DEFAULT_QUANTILES, exceedance, exceedance_interval, mc_interval, output_names,
+                                output_roles, summarize)
 
-__all__ = ["summary_frame", "point_frame", "format_table", "write_run"]
+__all__ = ["summary_frame", "point_frame", "format_table", "write_run", "comparisons"]
 
 
-def _comparisons(ds: xr.Dataset):
-    """(output, threshold) pairs recorded by the model, present in ``ds``."""
-    from ..models import get_model
-
-    model = get_model(ds.attrs["model"])
-    return [(o, t) for o, t in model.comparisons if o in ds and t in ds]
+def comparisons(ds: xr.Dataset) -> list[tuple[str, str]]:
+    """(cost, revenue) pairs of a run, from its outputs' roles: every cost against every revenue."""
+    roles = output_roles(ds)
+    return [(c, r) for c in roles if roles[c] == "cost" for r in roles if roles[r] == "revenue"]
 
 
 def _long(da: xr.DataArray, value: str) -> pd.DataFrame:
@@ -36,8 +35,8 @@ def summary_frame(ds: xr.Dataset, *, quantiles=DEFAULT_QUANTILES, probability: f
     statistics of :func:`sim.summarize` (``mean``, ``se_mean``, ``sd``,
     ``p05`` ...), then ``<stat>_ci_lower`` and ``<stat>_ci_upper`` for the
     mean and each quantile (Monte Carlo intervals at ``probability``), and
-    per model comparison ``p_gt_<threshold>`` with its interval (filled on the
-    rows of the compared output).
+    per comparison of a cost with a revenue (from the outputs' roles)
+    ``p_gt_<revenue>`` with its interval (filled on the rows of the cost).
     """
     summary = summarize(ds, quantiles=quantiles)
     ci = mc_interval(ds, quantiles=quantiles, probability=probability)
@@ -59,7 +58,7 @@ def summary_frame(ds: xr.Dataset, *, quantiles=DEFAULT_QUANTILES, probability: f
     frame = pd.concat(rows, ignore_index=True)
     dims = [c for c in frame.columns if c not in ("output", "units", *stats, *ci_cols)]
     by_column: dict[str, list[pd.DataFrame]] = {}
-    for output, threshold in _comparisons(ds):
+    for output, threshold in comparisons(ds):
         col = f"p_gt_{threshold}"
         p = _long(exceedance(ds, output, threshold), col)
         bounds = exceedance_interval(ds, output, threshold, probability=probability)
@@ -77,7 +76,7 @@ def summary_frame(ds: xr.Dataset, *, quantiles=DEFAULT_QUANTILES, probability: f
 def point_frame(ds: xr.Dataset) -> pd.DataFrame:
     """Point-mode outputs as rows: output, units, coordinates, value."""
     rows = []
-    for name in [n for n, da in ds.data_vars.items() if da.attrs.get("role") == "output"]:
+    for name in output_names(ds):
         frame = _long(ds[name], "value")
         frame.insert(0, "output", name)
         frame.insert(1, "units", ds[name].attrs.get("units", ""))
@@ -183,7 +182,7 @@ def decision_frame(d: xr.Dataset) -> pd.DataFrame:
 
 
 def evppi_frame(d: xr.Dataset) -> pd.DataFrame:
-    """Per cell and input: EVPPI (per query and, with a volume, per year), largest first within each cell."""
+    """Per cell and input: EVPPI (per unit and, with a volume, per year), largest first within each cell."""
     arrays = {"evppi": d["evppi"]}
     if "evppi_per_year" in d:
         arrays["evppi_per_year"] = d["evppi_per_year"]

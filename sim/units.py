@@ -1,0 +1,282 @@
+"""Units: every prior's and output's ``unit`` parsed by pint, and models checked against them.
+
+The project registry knows time, energy, money, information and the
+countable things of LLM economics (tokens, queries, words, FLOP, chips,
+parameters...), with SI and binary prefixes on every unit, so ``USD/Mtoken``
+is a price per million tokens. A countable name it does not know
+(``document``, ``pages``) becomes a unit of its own, not an error.
+``chip-hour`` is read as ``(chip*hour)``.
+
+:func:`check_model` evaluates a model once on pint quantities (every input
+at its point value, with its unit) and once on plain numbers, and compares
+each output with its declared unit: the dimensions must agree, and the
+numbers the model computes must be the values in the declared unit (so a
+unit conversion written as a bare number, or a sum of the same kind of
+quantity in two units, is found). Sampled runs never touch pint.
+
+pint is imported on first use only.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import threading
+
+import numpy as np
+
+from .errors import ConfigError
+
+__all__ = ["registry", "parse", "format_units", "factor", "check_model", "DEFINITIONS"]
+
+#: The project registry's definitions, in pint's syntax (name = definition = symbol = aliases).
+DEFINITIONS = """
+quecto- = 1e-30 = q-
+ronto- = 1e-27 = r-
+yocto- = 1e-24 = y-
+zepto- = 1e-21 = z-
+atto- = 1e-18 = a-
+femto- = 1e-15 = f-
+pico- = 1e-12 = p-
+nano- = 1e-9 = n-
+micro- = 1e-6 = u- = µ- = μ-
+milli- = 1e-3 = m-
+centi- = 1e-2 = c-
+deci- = 1e-1 = d-
+deca- = 1e1 = da-
+hecto- = 1e2 = h-
+kilo- = 1e3 = k-
+mega- = 1e6 = M-
+giga- = 1e9 = G-
+tera- = 1e12 = T-
+peta- = 1e15 = P-
+exa- = 1e18 = E-
+zetta- = 1e21 = Z-
+yotta- = 1e24 = Y-
+ronna- = 1e27 = R-
+quetta- = 1e30 = Q-
+kibi- = 2**10 = Ki-
+mebi- = 2**20 = Mi-
+gibi- = 2**30 = Gi-
+tebi- = 2**40 = Ti-
+pebi- = 2**50 = Pi-
+fraction = []
+percent = 0.01 * fraction = % = pct
+second = [time] = s = sec = seconds
+minute = 60 * second = min
+hour = 60 * minute = h = hr
+day = 24 * hour
+week = 7 * day
+year = 365 * day = yr
+month = year / 12
+joule = [energy] = J
+watt = joule / second = W
+watt_hour = watt * hour = Wh
+USD = [currency] = _ = dollar = US_dollar
+bit = [information]
+byte = 8 * bit = B = bytes
+nat = 1.4426950408889634 * bit
+FLOP = [compute] = _ = flop = FLOPs = flops
+token = [token] = _ = tok
+query = [query] = _ = queries
+search = query = _ = searches
+word = [word]
+request = [request] = _ = sequence = sequences
+chip = [chip] = _ = accelerator
+GPU = chip
+TPU = chip
+parameter = [parameter] = _ = param = params
+"""
+
+_LOCK = threading.Lock()
+_HYPHENATED = re.compile(r"[A-Za-z_%][A-Za-z0-9_]*(?:-[A-Za-z_][A-Za-z0-9_]*)+")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@functools.cache
+def registry():
+    """The project's :class:`pint.UnitRegistry` (built once per process)."""
+    import pint
+
+    reg = pint.UnitRegistry(None, on_redefinition="raise")
+    for line in DEFINITIONS.strip().splitlines():
+        reg.define(line)
+    return reg
+
+
+def _normalise(text: str) -> str:
+    """``chip-hour`` -> ``(chip*hour)``: a hyphen joins the names of one compound unit."""
+    return _HYPHENATED.sub(lambda m: "(" + m.group().replace("-", "*") + ")", text.strip())
+
+
+def _singular(name: str) -> str:
+    if len(name) > 4 and name.endswith("ies"):
+        return name[:-3] + "y"
+    if len(name) > 4 and name.endswith(("ches", "shes", "sses", "xes", "zes")):
+        return name[:-2]
+    if len(name) > 3 and name.endswith("s") and not name.endswith("ss"):
+        return name[:-1]
+    return name
+
+
+def _define_countable(reg, name: str) -> None:
+    """A new unit for a countable name pint does not know: its own dimension, plural as an alias."""
+    singular = _singular(name)
+    try:
+        reg.parse_units(singular)
+        known = True
+    except Exception:  # noqa: BLE001 - any failure means the singular is not a unit yet
+        known = False
+    if known:
+        reg.define(f"{name} = {singular}")
+    elif singular == name:
+        reg.define(f"{name} = [{name}]")
+    else:
+        reg.define(f"{singular} = [{singular}] = _ = {name}")
+
+
+def parse(text, *, file: str = "", key: str = ""):
+    """The :class:`pint.Unit` of a unit string (``"1"`` and ``"fraction"`` are dimensionless).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``file`` and ``key`` when pint cannot read the text.
+    """
+    if not isinstance(text, str):
+        raise ConfigError(file, key, f"a unit must be text such as \"USD/Mtoken\", got {text!r}")
+    source = _normalise(text)
+    if source in ("", "1"):
+        source = "dimensionless"
+    reg = registry()
+    for _ in range(20):  # each round defines at least one new name
+        try:
+            return reg.parse_units(source)
+        except Exception as exc:  # noqa: BLE001 - pint raises many types on bad text
+            names = getattr(exc, "unit_names", None)
+            if not names or not all(isinstance(n, str) and _NAME.match(n) for n in names):
+                reason = " ".join(str(exc).split()) or type(exc).__name__
+                raise ConfigError(file, key, f"{text!r} is not a unit sim can read ({reason}); write units such as "
+                                             "USD/Mtoken, token/query, USD/(chip*hour) or fraction") from None
+            with _LOCK:
+                for name in names:
+                    try:
+                        reg.parse_units(name)
+                    except Exception:  # noqa: BLE001 - not defined yet (another thread may have)
+                        _define_countable(reg, name)
+    raise ConfigError(file, key, f"{text!r} names too many units sim does not know")
+
+
+def format_units(unit) -> str:
+    """Compact text of a pint unit: ``USD*token/ktoken/query``; ``1`` when dimensionless."""
+    text = f"{unit:~C}"
+    return text or "1"
+
+
+def factor(from_unit, to_unit) -> float | None:
+    """The number that converts a value in ``from_unit`` to ``to_unit``, or None if they differ in kind."""
+    reg = registry()
+    q = reg.Quantity(1.0, from_unit)
+    if q.dimensionality != reg.Quantity(1.0, to_unit).dimensionality:
+        return None
+    return float(q.to(to_unit).magnitude)
+
+
+# --------------------------------------------------------------------------
+# checking a model
+
+
+def _quantity(value, unit):
+    """``value`` (a number or a DataArray) as a pint quantity of ``unit``, kept inside a DataArray."""
+    import xarray as xr
+
+    reg = registry()
+    if isinstance(value, xr.DataArray):
+        return value.copy(data=reg.Quantity(np.asarray(value.values, dtype=float), unit))
+    return xr.DataArray(reg.Quantity(np.asarray(value, dtype=float), unit))
+
+
+def _unit_of(value):
+    """The pint unit of a model's output value (dimensionless for plain numbers and booleans)."""
+    import pint
+
+    data = getattr(value, "data", value)
+    if isinstance(data, pint.Quantity):
+        return data.units
+    return registry().dimensionless
+
+
+def _magnitude(value, unit) -> np.ndarray:
+    import pint
+
+    data = getattr(value, "data", value)
+    if isinstance(data, pint.Quantity):
+        return np.asarray(data.to(unit).magnitude, dtype=float)
+    return np.asarray(data, dtype=float)
+
+
+def check_model(model, inputs: dict, *, file: str, key: str = "model") -> None:
+    """Evaluate ``model`` on pint quantities and on plain numbers and compare each output with its declared unit.
+
+    Parameters
+    ----------
+    model : sim.models.Model
+    inputs : dict of str to (value, unit)
+        Each input's point value (a number, or a DataArray along a swept
+        dim) and unit text.
+    file, key : str
+        Where errors are reported (the experiment file; ``key`` for Python
+        models, ``model.outputs.<name>`` for formula models).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the output, the unit the equations give and the
+        declared one.
+    """
+    import pint
+
+    reg = registry()
+    constants = {name: c.units for name, c in model.constants.items()}
+    units = {name: parse(unit, file=file, key=f"{key}.constants.{name}" if model.formula else key)
+             for name, unit in constants.items()}
+    import xarray as xr
+
+    plain = {name: value if isinstance(value, xr.DataArray) else xr.DataArray(float(value))
+             for name, (value, _) in inputs.items()} | dict(model.constants)
+    quantities = {name: _quantity(value, parse(unit, file=file, key=key)) for name, (value, unit) in inputs.items()}
+    quantities |= {name: _quantity(float(model.constants[name]), u) for name, u in units.items()}
+    with np.errstate(all="ignore"):
+        try:
+            got = (model.evaluate_units or model.evaluate)(**quantities)
+        except ConfigError:
+            raise
+        except (pint.DimensionalityError, pint.OffsetUnitCalculusError, ValueError, TypeError) as exc:
+            reason = " ".join(str(exc).split())
+            raise ConfigError(file, key, f"model {model.name!r} cannot be evaluated on the units of its inputs "
+                                         f"({reason}); check the units of the priors it reads") from None
+        numbers = model.evaluate(**plain)
+    for name, out in model.outputs.items():
+        where = f"model.outputs.{name}" if model.formula else key
+        what = "formula" if model.formula else f"model {model.name!r}: output {name}"
+        declared = parse(out.units, file=file, key=f"{where}.units" if model.formula else where)
+        derived = _unit_of(got[name])
+        shown = format_units(derived)
+        if reg.Quantity(1.0, derived).dimensionality != reg.Quantity(1.0, declared).dimensionality:
+            raise ConfigError(file, where, f"{what} gives {shown}, declared {out.units}")
+        scale = float(reg.Quantity(1.0, derived).to(declared).magnitude)
+        if not math.isclose(scale, 1.0, rel_tol=1e-9):
+            if scale < 1:
+                how = f"divide by a constant of {1 / scale:.6g} {format_units(derived / declared)}"
+            else:
+                how = f"multiply by a constant of {scale:.6g} {format_units(declared / derived)}"
+            raise ConfigError(file, where, f"{what} gives {shown}, not {out.units}: 1 {shown} is {scale:.6g} "
+                                           f"{out.units}, so a unit conversion is missing or written as a bare "
+                                           f"number (numbers carry no units); {how} instead")
+        expect = _magnitude(got[name], declared)
+        value = np.asarray(getattr(numbers[name], "values", numbers[name]), dtype=float)
+        if expect.shape == value.shape and not np.allclose(value, expect, rtol=1e-9, atol=0.0, equal_nan=True):
+            raise ConfigError(file, where, f"{what} adds, compares or picks between quantities of one kind in "
+                                           f"different units (such as USD/ktoken and USD/Mtoken): the numbers it "
+                                           f"computes are not {out.units}; convert one of them first")
