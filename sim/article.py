@@ -16,7 +16,7 @@ from .experiment import load_experiment
 __all__ = ["FIGURES", "check_figures"]
 
 #: The article's figures, shipped with the package.
-FIGURES = resources.files("sim") / "data" / "article_2023.toml"
+FIGURES = resources.files("sim.models") / "article_2023.toml"
 
 _REQUIRED = ("section", "experiment", "scenario", "output", "article", "expected")
 _TOLERANCES = ("rtol", "range", "min")

@@ -266,6 +266,7 @@ def _write_folder(folder: Path, files: dict) -> list[Path]:
 
 def cmd_report(args) -> int:
     from ._files import staged_folder
+    from .experiment import as_run
     from .report import load_run, write_report
 
     experiment = _load(args.experiment)
@@ -274,31 +275,12 @@ def cmd_report(args) -> int:
         if name is not None:
             _known(flag, name, experiment.model.outputs)
     ds = load_run(experiment, args.out)
-    document = _document(_as_run(experiment, ds), ds, args)
+    document = _document(as_run(experiment, ds.attrs), ds, args)
     folder = Path(args.out) / experiment.name
     with staged_folder(folder, keep=[p.name for p in folder.iterdir() if p.name not in REPORT_FILES]) as stage:
         write_report(document, stage)
     _print_report(folder)
     return 0
-
-
-def _as_run(experiment, ds):
-    """The experiment with the overrides the saved run ``ds`` was made with (``--set``, ``--scenario``)."""
-    from .experiment import with_overrides
-
-    sets, only = _recorded_overrides(ds.attrs)
-    return with_overrides(experiment, set_values=sets, scenarios=only)
-
-
-def _recorded_overrides(attrs) -> tuple[dict, list]:
-    import ast
-
-    sets = {}
-    for part in filter(None, (p.strip() for p in str(attrs.get("overrides", "")).split(";"))):
-        name, value = part.split(" = ")
-        sets[name] = ast.literal_eval(value)
-    only = [n.strip() for n in str(attrs.get("scenarios_run", "")).split(",") if n.strip()]
-    return sets, only
 
 
 SENSITIVITY_METHODS = ("rank", "given", "tornado", "spider", "target", "sobol")
@@ -405,7 +387,8 @@ def cmd_decide(args) -> int:
     stress = _stress_arg(args.stress)
     roles = experiment.model.roles()
     model = f"{experiment.path}: model {experiment.model.name!r}"
-    args.cost, args.revenue = da.cost_and_revenue(roles, args.cost, args.revenue, flags=("--cost", "--revenue"))
+    args.cost, args.revenue = da.cost_and_revenue(roles, args.cost, args.revenue, flags=("--cost", "--revenue"),
+                                                  what=model)
     volume = choose(roles, "volume", args.volume, flag="--volume", what=model)
     if args.seek and args.target is None:
         raise SimError("--seek needs --target, the value the statistic should reach")

@@ -22,7 +22,7 @@ class ConfigError(SimError):
     file : str
         The file that holds the problem.
     key : str
-        Dotted TOML key of the problem (``priors.cache_hit_rate.ci90``);
+        Dotted TOML key of the problem (``priors.margin.ci90``);
         empty when the problem is the file as a whole.
     message : str
         What is wrong and what would be valid.

@@ -14,8 +14,8 @@ An experiment file::
 
     [scenarios.cheaper_api]
     description = "..."
-    set = { api_price_per_1k_tokens = 0.002 }          # pin a prior to a value
-    [scenarios.cheaper_api.priors.cache_hit_rate]      # or replace its distribution
+    set = { price_usd_per_mtoken = 2.0 }               # pin a prior to a value
+    [scenarios.cheaper_api.priors.hit_rate]            # or replace its distribution
     dist = "uniform"
     low = 0.3
     high = 0.6
@@ -55,7 +55,7 @@ from .priors import Prior, load_priors_file, parse_correlations, parse_prior, pi
 from .sampling import SAMPLERS, RankCorrelation, rank_correlation
 
 __all__ = ["Scenario", "Experiment", "load_experiment", "check_samples", "check_seed", "check_name", "with_settings",
-           "with_overrides", "subject"]
+           "with_overrides", "as_run", "subject"]
 
 EXPERIMENT_KEYS = ("title", "description", "model", "priors", "samples", "seed", "sampler", "sweep", "correlations",
                    "precision", "report", "scenarios")
@@ -502,6 +502,16 @@ def with_overrides(experiment: Experiment, *, set_values=None, scenarios=None) -
             for s in scenarios_now)
         changes["set_values"] = tuple(pins.items())
     return dataclasses.replace(experiment, **changes) if changes else experiment
+
+
+def as_run(experiment: Experiment, attrs: Mapping) -> Experiment:
+    """``experiment`` with the overrides a saved run records in its ``attrs`` (``--set``, ``--scenario``)."""
+    sets = {}
+    for part in filter(None, (p.strip() for p in str(attrs.get("overrides", "")).split(";"))):
+        name, _, value = part.partition(" = ")
+        sets[name] = float(value)
+    only = [n.strip() for n in str(attrs.get("scenarios_run", "")).split(",") if n.strip()]
+    return with_overrides(experiment, set_values=sets, scenarios=only)
 
 
 def subject(experiment: Experiment, output: str | None = None, revenue: str | None = None) -> tuple[str, str | None, str]:

@@ -2,7 +2,7 @@
 
 A priors file holds one table per assumption under ``[priors]``::
 
-    [priors.cache_hit_rate]
+    [priors.hit_rate]
     dist = "beta"
     ci90 = [0.18, 0.50]        # 5th and 95th percentiles
     point = 0.30               # the value point mode uses
@@ -209,6 +209,14 @@ class Prior:
 
     def __post_init__(self):
         # the distribution is derived from the fields, so that dataclasses.replace never keeps a stale one
+        object.__setattr__(self, "impl", _implementation(self))
+
+    def __getstate__(self):  # pickled by its fields; the distribution is rebuilt from them
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "impl"}
+
+    def __setstate__(self, state):
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
         object.__setattr__(self, "impl", _implementation(self))
 
     @property

@@ -68,7 +68,7 @@ minute = 60 * second = min
 hour = 60 * minute = h = hr
 day = 24 * hour
 week = 7 * day
-year = 365 * day = yr
+year = 365 * day = _ = yr = years
 month = year / 12
 joule = [energy] = J
 watt = joule / second = W
@@ -91,7 +91,8 @@ parameter = [parameter] = _ = param = params
 
 _LOCK = threading.Lock()
 _HYPHENATED = re.compile(r"[A-Za-z_%][A-Za-z0-9_]*(?:-[A-Za-z_][A-Za-z0-9_]*)+")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{1,}$")
+_NUMBERED = re.compile(r"(?<![A-Za-z0-9_.])\d+(\.\d*)?(e[-+]?\d+)?\s*[A-Za-z_]")
 
 
 @functools.cache
@@ -149,6 +150,9 @@ def parse(text, *, file: str = "", key: str = ""):
     source = _normalise(text)
     if source in ("", "1"):
         source = "dimensionless"
+    if _NUMBERED.search(source):
+        raise ConfigError(file, key, f"{text!r} has a number inside a unit; write a prefix instead (USD/ktoken for "
+                                     "a price per 1,000 tokens, USD/Mtoken per million)")
     reg = registry()
     for _ in range(20):  # each round defines at least one new name
         try:
@@ -175,12 +179,14 @@ def format_units(unit) -> str:
 
 
 def factor(from_unit, to_unit) -> float | None:
-    """The number that converts a value in ``from_unit`` to ``to_unit``, or None if they differ in kind."""
+    """The number that converts a value in ``from_unit`` to ``to_unit`` (texts or pint units), or None if
+    they differ in kind."""
     reg = registry()
-    q = reg.Quantity(1.0, from_unit)
-    if q.dimensionality != reg.Quantity(1.0, to_unit).dimensionality:
+    a, b = (parse(u) if isinstance(u, str) else u for u in (from_unit, to_unit))
+    q = reg.Quantity(1.0, a)
+    if q.dimensionality != reg.Quantity(1.0, b).dimensionality:
         return None
-    return float(q.to(to_unit).magnitude)
+    return float(q.to(b).magnitude)
 
 
 # --------------------------------------------------------------------------

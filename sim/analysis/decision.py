@@ -46,7 +46,7 @@ __all__ = ["net_benefit", "evpi", "evppi", "acceptability", "decide", "stress", 
 
 
 def cost_and_revenue(roles, cost: str | None = None, revenue: str | None = None, *,
-                     flags: tuple[str, str] = ("cost=", "revenue=")) -> tuple[str, str]:
+                     flags: tuple[str, str] = ("cost=", "revenue="), what: str = "the run") -> tuple[str, str]:
     """The cost and revenue outputs: those named, else the outputs with roles ``cost`` and ``revenue``.
 
     ``roles`` maps each output to its role (:func:`~.summary.output_roles`,
@@ -54,13 +54,13 @@ def cost_and_revenue(roles, cost: str | None = None, revenue: str | None = None,
     unknown, when several have a role (naming them), or when none has it:
     without a revenue there is no decision to make.
     """
-    c = choose(roles, "cost", cost, flag=flags[0], what="the run")
-    r = choose(roles, "revenue", revenue, flag=flags[1], what="the run")
+    c = choose(roles, "cost", cost, flag=flags[0], what=what)
+    r = choose(roles, "revenue", revenue, flag=flags[1], what=what)
     if r is None:
-        raise SimError(f"no output has role revenue, so there is no deploy-or-not decision to make (outputs: "
-                       f"{', '.join(roles)}); name one with {flags[1]} to compare a cost with it")
+        raise SimError(f"{what} has no output with role revenue, so there is no deploy-or-not decision to make "
+                       f"(outputs: {', '.join(roles)}); name one with {flags[1]} to compare a cost with it")
     if c is None:
-        raise SimError(f"no output has role cost (outputs: {', '.join(roles)}); name one with {flags[0]}")
+        raise SimError(f"{what} has no output with role cost (outputs: {', '.join(roles)}); name one with {flags[0]}")
     return c, r
 
 

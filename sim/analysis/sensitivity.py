@@ -102,8 +102,11 @@ def sobol_arrays(func, d: int, n: int, *, rng: np.random.Generator, n_resamples:
     f_AB = y[:, 2 * n:].reshape(s, d, n).transpose(1, 0, 2)
     if not np.all(np.isfinite(y)):
         raise SimError("the model gave NaN or infinite values on the Sobol' design; check the priors' supports")
-    res = stats.sobol_indices(func={"f_A": f_A, "f_B": f_B, "f_AB": f_AB}, n=n)
-    first, total = (np.reshape(v, (s, d)) for v in (res.first_order, res.total_order))
+    # scipy's sobol_indices fails on one input and one output (its 1 x 1 index becomes a scalar); each index is
+    # estimated from its own column of f_AB, so a duplicated column gives the same estimate
+    pad = f_AB if d > 1 else np.concatenate([f_AB, f_AB])
+    res = stats.sobol_indices(func={"f_A": f_A, "f_B": f_B, "f_AB": pad}, n=n)
+    first, total = (np.reshape(v, (s, len(pad)))[:, :d] for v in (res.first_order, res.total_order))
 
     boot_first, boot_total = _bootstrap(f_A, f_B, f_AB, rng=rng, n_resamples=n_resamples, max_bytes=max_bytes)
     tail = (1.0 - probability) / 2.0

@@ -218,8 +218,8 @@ def _threshold(ds: xr.Dataset, threshold: str | float):
 def exceedance(ds: xr.Dataset, output: str, threshold: str | float, *, dim: str = "sample") -> xr.DataArray:
     """Probability that ``output`` exceeds ``threshold`` (a variable name or a number).
 
-    Both sides are taken from the same sample, so for ``threshold =
-    "revenue_per_query"`` this is P(cost > revenue) under the joint
+    Both sides are taken from the same sample, so for a cost output and a
+    revenue ``threshold`` this is P(cost > revenue) under the joint
     distribution.
     """
     p = (ds[output] > _threshold(ds, threshold)).mean(dim)

@@ -23,6 +23,7 @@ revenue, and every command's defaults, come from the roles.
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -140,7 +141,8 @@ class Model:
         if kind == "module":
             return "sim" if self.origin[1].startswith("sim.models.") else self.origin[1]
         if kind == "file":
-            return f"{self.origin[1]}:{self.origin[2]}"
+            path = os.path.relpath(self.origin[1])
+            return f"{path if not path.startswith('..') else self.origin[1]}:{self.origin[2]}"
         if kind == "formula":
             return f"formulas in {self.origin[1]}"
         if kind == "entry_point":

@@ -106,18 +106,17 @@ def _parse(text, where: _Where) -> ast.Expression:
         raise ConfigError(where.file, where.key, f"must be a formula such as \"a * b / 1000\", got {text!r}")
     if len(text) > MAX_LENGTH:
         raise ConfigError(where.file, where.key, f"is {len(text):,} characters long; at most {MAX_LENGTH:,}")
-    if "\n" in text or "\r" in text:
-        raise ConfigError(where.file, where.key, "must be one line")
+    text = text.replace("\r", " ").replace("\n", " ").strip()  # a long formula may span lines: one expression
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarning on odd literals: the tree is checked anyway
-            tree = ast.parse(text.strip(), mode="eval")
+            tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         reason = (exc.msg or "invalid syntax").split(" (")[0]
         raise ConfigError(where.file, where.key, f"syntax error at position {exc.offset or 1}: {reason}") from None
     except (RecursionError, MemoryError, ValueError):
         raise ConfigError(where.file, where.key, f"nested too deeply to read; at most {MAX_DEPTH} levels") from None
-    where.text = text.strip()
+    where.text = text
     return tree
 
 
@@ -150,6 +149,8 @@ def _check_tree(tree: ast.Expression, where: _Where, functions) -> tuple[list[tu
         elif isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
             children = [node.left, *node.comparators]
         elif isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute):
+                raise where.error(node.func, "attribute access (x.y) not allowed in a formula")
             if not isinstance(node.func, ast.Name) or node.func.id not in functions:
                 called = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
                 raise where.error(node, f"{called!r} is not a function formulas may call; valid: "

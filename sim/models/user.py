@@ -15,6 +15,7 @@ A Python model is code and runs as any import does; formulas
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import importlib.util
@@ -72,7 +73,7 @@ def get_model(name: str, *, file: str = "", key: str = "model") -> Model:
             raise ConfigError(file, key, f"the model {name!r} offered by entry point {points[name].value!r} "
                                          f"failed to load: {_failure(exc)}") from None
         found = _checked(obj, f"entry point {points[name].value!r}", file, key)
-        return _with_origin(found, ("entry_point", name))
+        return dataclasses.replace(_with_origin(found, ("entry_point", name)), name=name)
     valid = ", ".join(sorted(builtin) + sorted(points))
     raise ConfigError(file, key, f"unknown model {name!r}; valid: {valid}, \"package.module:name\", "
                                  "{ file = \"model.py\", name = \"...\" }, or formulas under [model.outputs]")
@@ -90,9 +91,11 @@ def available() -> dict[str, Model]:
     return found
 
 
-def _with_origin(found: Model, origin: tuple) -> Model:
-    import dataclasses
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
+
+def _with_origin(found: Model, origin: tuple) -> Model:
     return found if found.origin == origin else dataclasses.replace(found, origin=origin)
 
 
@@ -154,7 +157,11 @@ def load_reference(value, *, file: str, base_dir: Path) -> tuple[Model, list[Pat
         except AttributeError:
             raise ConfigError(file, "model", f"module {module_name!r} has no {attr!r}; models in it: "
                                              f"{', '.join(_models_in(module)) or 'none'}") from None
-        return _with_origin(_checked(obj, f"{value!r}", file, "model"), ("module", value)), []
+        found = _with_origin(_checked(obj, f"{value!r}", file, "model"), ("module", value))
+        source = getattr(module, "__file__", None)
+        if found.source != "sim" and source and Path(source).is_file():
+            found = dataclasses.replace(found, digest=_sha256(Path(source)))
+        return found, []
     if isinstance(value, dict) and "file" in value:
         for k in value:
             if k not in ("file", "name"):
@@ -170,7 +177,8 @@ def load_reference(value, *, file: str, base_dir: Path) -> tuple[Model, list[Pat
             raise ConfigError(file, "model.name", f"{path!r} has no {name!r}; models in it: "
                                                   f"{', '.join(_models_in(module)) or 'none'}")
         obj = _checked(getattr(module, name), f"{name!r} in {path!r}", file, "model.name")
-        return _with_origin(obj, ("file", str(full.resolve()), name)), [full]
+        found = _with_origin(obj, ("file", str(full.resolve()), name))
+        return dataclasses.replace(found, digest=_sha256(full)), [full]
     raise ConfigError(file, "model", f"must be a model name, \"package.module:name\", a table "
                                      f"{{ file = \"model.py\", name = \"...\" }}, or formulas under [model.outputs]; "
                                      f"got {value!r}")

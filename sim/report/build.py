@@ -23,7 +23,7 @@ import xarray as xr
 from ..analysis import decision as da
 from ..analysis import sensitivity as sa
 from ..errors import SimError
-from ..experiment import Experiment, subject
+from ..experiment import Experiment, as_run, subject
 from . import figures as fg
 from .document import Absent, Document, Plot, Section, Table, Text, write_document
 from .tables import decision_frame, evppi_frame, sensitivity_frame, summary_frame
@@ -111,7 +111,11 @@ def load_run(experiment: Experiment, out: str | Path = "outputs") -> xr.Dataset:
     if ds.attrs.get("model") != experiment.model.name:
         raise SimError(f"{path} was made by model {ds.attrs.get('model')!r}, but {experiment.path} now uses "
                        f"{experiment.model.name!r}; {rerun} to update it")
-    saved, now = str(ds.attrs.get("priors_hash", "")), experiment.priors_hash()
+    try:
+        as_recorded = as_run(experiment, ds.attrs)  # the run's own --set and --scenario
+    except (SimError, ValueError, SyntaxError):
+        as_recorded = experiment
+    saved, now = str(ds.attrs.get("priors_hash", "")), as_recorded.priors_hash()
     if saved != now:
         raise SimError(f"{path} was made with priors hash {saved[:12] or 'none'}, but the priors of "
                        f"{experiment.path} now hash {now[:12]}; {rerun} to update it")
