@@ -30,6 +30,15 @@ def test_ishigami_indices_within_bootstrap_intervals():
     assert res["first_order"].sum() <= 1 + 0.02
 
 
+def test_one_input_one_output_has_indices_of_one():
+    """One input explains all the variance (first and total order 1, analytic); scipy's estimator alone fails on a
+    single input and output, which sobol_arrays works around."""
+    res = sa.sobol_arrays(lambda u: np.exp(u[:1]), 1, 2**12, rng=np.random.default_rng(3), n_resamples=200)
+    for key in ("first_order", "total_order"):
+        lo, hi = res[f"{key}_ci"][0, 0]
+        assert res[key].shape == (1, 1) and lo <= 1.0 <= hi, (key, res[key], lo, hi)
+
+
 def test_vectorised_bootstrap_is_scipys_estimator_on_resampled_rows():
     rng = np.random.default_rng(5)
     d, s, n = 3, 2, 256
