@@ -33,3 +33,14 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def one_line_error(capsys, args) -> str:
+    """Run ``sim ARGS`` in process; it must fail with exit status 2 and one line on stderr, no traceback."""
+    from sim.cli import main
+
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    assert code == 2, (out, err)
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    return err.strip()

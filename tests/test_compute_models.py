@@ -1,6 +1,5 @@
 """Sections 4 to 9: equations by hand, SPEC's tables, roofline limits, catalogues."""
 
-import shutil
 
 import numpy as np
 import pytest
@@ -9,7 +8,6 @@ import xarray as xr
 import sim
 import sim.cli
 from sim.catalogue import load_catalogue
-from sim.errors import ConfigError
 from sim.models import compute, roofline, scaling
 
 from .conftest import ROOT, with_prior, write

@@ -9,10 +9,9 @@ import pytest
 import xarray as xr
 
 import sim
-from sim.cli import main
 from sim.models.formula import MAX_DEPTH, MAX_LENGTH
 
-from .conftest import ROOT, write
+from .conftest import ROOT, one_line_error, write
 
 PRIORS = """
 [priors.a]
@@ -46,13 +45,6 @@ def experiment(project, outputs: dict, constants: str = "", name: str = "f") -> 
           f'priors = ["../priors/f.toml"]\nsamples = 64\n{constants}\n{body}')
     return f"experiments/{name}.toml"
 
-
-def one_line_error(capsys, args) -> str:
-    code = main(args)
-    out, err = capsys.readouterr()
-    assert code == 2, (out, err)
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-    return err.strip()
 
 
 def test_agent_task_point_mode_is_the_arithmetic_by_hand():

@@ -18,7 +18,7 @@ import sim
 from sim.cli import main
 from sim.models import MODELS, search
 
-from .conftest import ROOT, write
+from .conftest import ROOT, one_line_error, write
 
 MODEL_PY = '''
 import sim
@@ -67,13 +67,6 @@ unit = "USD/task"
 note = "n"
 '''
 
-
-def one_line_error(capsys, args) -> str:
-    code = main(args)
-    out, err = capsys.readouterr()
-    assert code == 2, (out, err)
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-    return err.strip()
 
 
 @pytest.fixture

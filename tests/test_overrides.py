@@ -12,17 +12,10 @@ from scipy import stats
 import sim
 from sim.cli import main
 
-from .conftest import ROOT, write
+from .conftest import ROOT, one_line_error, write
 
 AGENT = str(ROOT / "experiments" / "agent_task.toml")
 
-
-def one_line_error(capsys, args) -> str:
-    code = main(args)
-    out, err = capsys.readouterr()
-    assert code == 2, (out, err)
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-    return err.strip()
 
 
 def test_set_pins_a_prior_in_every_scenario_and_is_recorded(tmp_path, capsys):

@@ -9,7 +9,7 @@ from sim.cli import main
 from sim.errors import ConfigError
 from sim.units import factor, format_units, parse
 
-from .conftest import ROOT, write
+from .conftest import ROOT, one_line_error, write
 
 
 @pytest.mark.parametrize("text, same_as", [
@@ -95,13 +95,6 @@ def formula_experiment(project, formula, units, constants=""):
     return "experiments/u.toml"
 
 
-def error_of(capsys, args):
-    code = main(args)
-    err = capsys.readouterr().err
-    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-    return err.strip()
-
-
 @pytest.mark.parametrize("formula, units, message", [
     # wrong power
     ("tokens_per_query * tokens_per_query * price_per_ktoken / 1000", "USD/query",
@@ -114,7 +107,7 @@ def error_of(capsys, args):
 ])
 def test_unit_mismatch_messages(project, capsys, formula, units, message):
     path = formula_experiment(project, formula, units)
-    err = error_of(capsys, ["validate", path])
+    err = one_line_error(capsys, ["validate", path])
     assert err.startswith(f"sim: error: {path}: model.outputs.out: {message}"), err
     assert not (project / "outputs").exists()
 
@@ -122,13 +115,13 @@ def test_unit_mismatch_messages(project, capsys, formula, units, message):
 def test_missing_per_1000_is_found_and_the_fix_named(project, capsys):
     """A price per 1,000 tokens times tokens, without the conversion: 1000 times too large."""
     path = formula_experiment(project, "tokens_per_query * price_per_ktoken", "USD/query")
-    err = error_of(capsys, ["run", path, "--samples", "10"])
+    err = one_line_error(capsys, ["run", path, "--samples", "10"])
     assert err == (f"sim: error: {path}: model.outputs.out: formula gives USD*token/ktoken/query, not USD/query: "
                    "1 USD*token/ktoken/query is 0.001 USD/query, so a unit conversion is missing or written as a bare "
                    "number (numbers carry no units); divide by a constant of 1000 token/ktoken instead")
     # the same conversion written as a bare number is still wrong units: numbers carry none
     path = formula_experiment(project, "tokens_per_query * price_per_ktoken / 1000", "USD/query")
-    assert "divide by a constant of 1000 token/ktoken" in error_of(capsys, ["validate", path])
+    assert "divide by a constant of 1000 token/ktoken" in one_line_error(capsys, ["validate", path])
     # with the conversion as a constant with units, the model passes and computes 0.02 USD per query
     path = formula_experiment(project, "tokens_per_query * price_per_ktoken / per_k", "USD/query",
                               '[model.constants]\nper_k = { value = 1000, units = "token/ktoken" }\n')
@@ -138,19 +131,19 @@ def test_missing_per_1000_is_found_and_the_fix_named(project, capsys):
 
 def test_a_bare_12_for_months_per_year_is_found(project, capsys):
     path = formula_experiment(project, "searches_per_month * 12", "searches/year")
-    assert "multiply by a constant of 12 month/year instead" in error_of(capsys, ["validate", path])
+    assert "multiply by a constant of 12 month/year instead" in one_line_error(capsys, ["validate", path])
 
 
 def test_adding_one_kind_in_two_units_is_found_at_its_position(project, capsys):
     path = formula_experiment(project, "price_per_ktoken + price_per_mtoken", "USD/ktoken")
-    assert error_of(capsys, ["validate", path]) == (
+    assert one_line_error(capsys, ["validate", path]) == (
         f"sim: error: {path}: model.outputs.out.formula: + on USD/ktoken and USD/Mtoken: the numbers would be combined "
         "as they are; convert one of them first at position 1 ('price_per_ktoken + price_per_mtoken')")
 
 
 def test_adding_different_kinds_is_found_at_its_position(project, capsys):
     path = formula_experiment(project, "2 * (tokens_per_query + price_per_ktoken)", "USD/query")
-    assert error_of(capsys, ["validate", path]) == (
+    assert one_line_error(capsys, ["validate", path]) == (
         f"sim: error: {path}: model.outputs.out.formula: token/query + USD/ktoken: the units do not fit at "
         "position 6 ('tokens_per_query + price_per_ktoken')")
 
@@ -164,7 +157,7 @@ def test_python_model_mixing_units_is_found(project, capsys):
     write(project / "priors" / "u.toml", PRIORS)
     write(project / "experiments" / "m.toml",
           'priors = ["../priors/u.toml"]\nmodel = { file = "../mixed.py", name = "mixed" }\n')
-    assert error_of(capsys, ["validate", "experiments/m.toml"]) == (
+    assert one_line_error(capsys, ["validate", "experiments/m.toml"]) == (
         "sim: error: experiments/m.toml: model: model 'mixed': output out adds, compares or picks between quantities "
         "of one kind in different units (such as USD/ktoken and USD/Mtoken): the numbers it computes are not "
         "USD/ktoken; convert one of them first")
@@ -180,7 +173,7 @@ dist = "fixed"
 point = 20
 unit = "USD/Mtoken"
 """)
-    err = error_of(capsys, ["validate", "experiments/scaled.toml"])
+    err = one_line_error(capsys, ["validate", "experiments/scaled.toml"])
     assert re.fullmatch(r"sim: error: experiments/scaled\.toml: scenarios\.per_million\.priors\.api_price_per_1k_tokens"
                         r"\.unit: scenario 'per_million' gives api_price_per_1k_tokens in 'USD/Mtoken', but the model "
                         r"reads it in 'USD/ktoken' \(.*seed_2023\.toml\); give it in 'USD/ktoken'", err), err

@@ -382,7 +382,7 @@ def formula_model(table, *, file: str, default_name: str = "") -> Model:
                 raise ConfigError(file, f"{key}.{k}", f"unknown key; valid: {', '.join(OUTPUT_KEYS)}")
         for k in ("formula", "units"):
             if k not in spec:
-                raise ConfigError(file, f"{key}.{k}", f"missing; every output needs a formula and units")
+                raise ConfigError(file, f"{key}.{k}", "missing; every output needs a formula and units")
         if not isinstance(spec["units"], str):
             raise ConfigError(file, f"{key}.units", f"must be unit text such as \"USD/task\", got {spec['units']!r}")
         role = spec.get("role")

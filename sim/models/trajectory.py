@@ -30,11 +30,8 @@ def yearly_compute_cost_factor(*, hardware_cost_factor, param_efficiency_factor,
        description="Cost per query and training cost by year under uncertain yearly improvement factors",
        uses=search.MODEL,
        outputs={
-           "api_cost_per_query": Output("USD/query", "cost per query at the API list price"),
-           "cost_per_query": Output("USD/query", "provider's cost per query", role="cost"),
-           "revenue_per_query": Output("USD/query", "search revenue per query", role="revenue"),
-           "optimized_cost_per_query": Output("USD/query", "cost per query after optimisation and in-house hardware"),
-           "optimized_share_of_revenue": Output("1", "optimized cost per query / revenue per query"),
+           **{name: search.MODEL.outputs[name] for name in ("api_cost_per_query", "cost_per_query", "revenue_per_query",
+                                                            "optimized_cost_per_query", "optimized_share_of_revenue")},
            "share_below_threshold": Output("1", "1 once the optimized share has fallen below the threshold"),
            "training_cost": Output("USD", "training cost of a model of fixed capability"),
        })
