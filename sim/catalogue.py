@@ -7,10 +7,14 @@ An experiment sweeps catalogue entries as named coordinates::
     hardware = "all"                # entries of offerings.toml
     catalogues = "../priors/catalogues"   # the default, relative to the experiment
 
-A swept coordinate supplies the model inputs it knows (``params`` and
-``tokens`` for ``model``; ``peak_flops``, ``price_per_chip_hour``,
-``accelerator_memory_bytes`` and ``memory_bandwidth`` for ``hardware``) as
-DataArrays along that dim, in place of priors of the same name.
+A swept coordinate supplies the model inputs it knows (:data:`SWEEP_FIELDS`:
+for ``model`` the parameters used per token (``params``, the active ones of a
+mixture-of-experts), all parameters held (``total_params``), training
+tokens and the attention shape; for ``hardware`` the peak FLOP/s at each
+precision, memory, bandwidth and price) as DataArrays along that dim, in
+place of priors of the same name. A mixture-of-experts entry can only be
+swept by a model that reads ``total_params``: a model that does not tell
+active from total parameters (a dense scaling fit) says nothing about it.
 """
 
 from __future__ import annotations
@@ -30,23 +34,34 @@ CATALOGUE_FILES = {"accelerators": "accelerators.toml", "offerings": "offerings.
 
 # field: (kind, required); kinds: str, positive, fraction (0, 1], range
 _SCHEMAS = {
-    "accelerators": {"name": ("str", True), "peak_flops": ("positive", True), "memory_bytes": ("positive", True),
+    "accelerators": {"name": ("str", True), "peak_flops": ("positive", True), "peak_flops_fp8": ("positive", False),
+                     "peak_flops_fp4": ("positive", False), "memory_bytes": ("positive", True),
                      "memory_bandwidth": ("positive", True), "power_w": ("positive", False),
                      "price_usd": ("range", False), "date": ("str", True), "source": ("str", True)},
     "offerings": {"accelerator": ("str", True), "provider": ("str", True), "plan": ("str", True),
                   "price_per_chip_hour": ("positive", True), "date": ("str", True), "source": ("str", True)},
-    "models": {"name": ("str", True), "params": ("positive", True), "tokens": ("positive", True),
+    "models": {"name": ("str", True), "active_params": ("positive", True), "total_params": ("positive", False),
+               "routed_expert_fraction": ("share", False), "tokens": ("positive", True),
+               "kv_values_per_token": ("positive", False), "attention_flops_per_context_token": ("positive", False),
                "hardware": ("str", False), "reported_mfu": ("fraction", False), "chip_hours": ("positive", False),
                "source": ("str", True)},
 }
 
 #: Model inputs each sweep supplies, and the catalogue field each comes from.
 SWEEP_FIELDS = {
-    "model": {"params": "params", "tokens": "tokens"},
-    "hardware": {"peak_flops": "peak_flops", "price_per_chip_hour": "price_per_chip_hour",
-                 "accelerator_memory_bytes": "memory_bytes", "memory_bandwidth": "memory_bandwidth"},
+    "model": {"params": "active_params", "total_params": "total_params", "tokens": "tokens",
+              "routed_expert_fraction": "routed_expert_fraction", "kv_values_per_token": "kv_values_per_token",
+              "attention_flops_per_context_token": "attention_flops_per_context_token"},
+    "hardware": {"peak_flops": "peak_flops", "peak_flops_fp8": "peak_flops_fp8", "peak_flops_fp4": "peak_flops_fp4",
+                 "price_per_chip_hour": "price_per_chip_hour", "accelerator_memory_bytes": "memory_bytes",
+                 "memory_bandwidth": "memory_bandwidth"},
 }
-_UNITS = {"params": "parameters", "tokens": "tokens", "peak_flops": "FLOP/s/chip",
+#: Where a field is left out: a dense model holds its active parameters and routes nothing; a chip without fp8
+#: (fp4) runs 8-bit (4-bit) weights at its next wider precision's peak.
+_DEFAULTS = {"total_params": "active_params", "peak_flops_fp8": "peak_flops", "peak_flops_fp4": "peak_flops_fp8"}
+_UNITS = {"params": "parameters", "total_params": "parameters", "tokens": "tokens", "routed_expert_fraction": "fraction",
+          "kv_values_per_token": "values/token", "attention_flops_per_context_token": "FLOP/token/token",
+          "peak_flops": "FLOP/s/chip", "peak_flops_fp8": "FLOP/s/chip", "peak_flops_fp4": "FLOP/s/chip",
           "price_per_chip_hour": "USD/chip-hour", "accelerator_memory_bytes": "bytes/chip",
           "memory_bandwidth": "bytes/s/chip"}
 
@@ -62,6 +77,11 @@ def _check(file: str, key: str, kind: str, value):
         if not ok or not 0 < value[0] <= value[1]:
             raise ConfigError(file, key, f"must be [low, high] with 0 < low <= high, got {value!r}")
         return [float(v) for v in value]
+    if kind == "share":
+        value = _number(file, key, value)
+        if not 0 <= value < 1:
+            raise ConfigError(file, key, f"must be in [0, 1), got {value!r}")
+        return value
     value = _number(file, key, value, positive=True)
     if kind == "fraction" and not value <= 1:
         raise ConfigError(file, key, f"must be in (0, 1], got {value!r}")
@@ -91,6 +111,9 @@ def load_catalogue(folder: str | Path, kind: str) -> dict[str, dict]:
                     raise ConfigError(file, f"{key}.{field}", f"missing; every {kind[:-1]} needs {field}")
                 continue
             entry[field] = _check(file, f"{key}.{field}", fkind, entry[field])
+        if kind == "models" and entry.get("total_params", entry["active_params"]) < entry["active_params"]:
+            raise ConfigError(file, f"{key}.total_params", f"must be at least active_params "
+                                                           f"({entry['active_params']:g}), got {entry['total_params']:g}")
         entries[name] = entry
     if kind == "offerings":
         accelerators = load_catalogue(folder, "accelerators")
@@ -122,7 +145,24 @@ def sweep_inputs(file: str, dim: str, selection, folder: Path, needed) -> dict[s
         raise ConfigError(file, key, f"must be \"all\" or a non-empty list of catalogue names, got {selection!r}")
 
     def value(entry, field):
-        return entry[field] if field in entry else entry["_accelerator"][field]
+        if field in entry:
+            return entry[field]
+        if "_accelerator" in entry and field in entry["_accelerator"]:
+            return entry["_accelerator"][field]
+        if field == "routed_expert_fraction":
+            return 0.0
+        if field in _DEFAULTS:
+            return value(entry, _DEFAULTS[field])
+        raise ConfigError(file, key, f"{entry['name']!r} has no {field} in the {dim} catalogue, which the model "
+                                     f"needs; add it to the entry or choose other entries")
+
+    if dim == "model" and "total_params" not in needed:
+        moe = [n for n in names if entries[n].get("total_params", entries[n]["active_params"]) > entries[n]["active_params"]]
+        if moe:
+            raise ConfigError(file, key, f"{', '.join(moe)} {'is a' if len(moe) == 1 else 'are'} mixture-of-experts "
+                                         f"model{'s' * (len(moe) > 1)} (active and total parameters differ), but this "
+                                         "model does not read total_params, so it treats every model as dense; "
+                                         "sweep dense models only")
 
     if dim == "model":
         extra = {"model_name": (dim, [entries[n]["name"] for n in names])}

@@ -47,7 +47,7 @@ from pathlib import Path
 import xarray as xr
 
 from ._files import read_toml, record_read, recording_reads
-from .catalogue import sweep_inputs
+from .catalogue import SWEEP_FIELDS, sweep_inputs
 from .errors import ConfigError
 from .models import Model, choose, load_reference
 from .models.formula import formula_model
@@ -317,8 +317,8 @@ def _scenario(file: str, name: str, table, base: dict[str, Prior], base_dir: Pat
     return Scenario(name=name, description=description, priors=priors, overrides=changed_names)
 
 
-def _sweeps(file: str, table, base_dir: Path, needed) -> dict[str, xr.DataArray]:
-    """Inputs supplied by ``[sweep]``: catalogue entries, or a range of years."""
+def _sweeps(file: str, table, base_dir: Path, needed, priors: Mapping[str, Prior]) -> dict[str, xr.DataArray]:
+    """Inputs supplied by ``[sweep]``: catalogue entries, a range of years, or a list of a prior's values."""
     if not isinstance(table, dict):
         raise ConfigError(file, "sweep", f"must be a table, got {table!r}")
     folder = Path(os.path.normpath(base_dir / table.get("catalogues", "../priors/catalogues")))
@@ -328,9 +328,25 @@ def _sweeps(file: str, table, base_dir: Path, needed) -> dict[str, xr.DataArray]
             continue
         if dim == "year":
             out.update(_years(file, selection))
+        elif dim in priors and dim in needed and dim not in SWEEP_FIELDS:
+            out.update(_values(file, dim, selection, priors[dim]))
         else:
             out.update(sweep_inputs(file, dim, selection, folder, needed))
     return out
+
+
+def _values(file: str, name: str, value, prior: Prior) -> dict[str, xr.DataArray]:
+    """A prior swept through given values along a dim of its own name (a cost-latency or utilisation curve)."""
+    key = f"sweep.{name}"
+    if not isinstance(value, list) or not value:
+        raise ConfigError(file, key, f"must be a non-empty list of values of {name}, got {value!r}")
+    values = [pinned(prior, v, file=file, key=key).point for v in value]  # each checked like a scenario's set
+    if len(set(values)) != len(values):
+        raise ConfigError(file, key, f"values must be distinct, got {value!r}")
+    attrs = {"units": prior.unit, "role": "input", "long_name": prior.long_name or name.replace("_", " "),
+             "source": f"experiment sweep (the prior in {prior.file} is replaced)"}
+    labels = value if all(isinstance(v, int) for v in value) else values  # as written: 64, not 64.0
+    return {name: xr.DataArray(values, dims=(name,), coords={name: labels}, attrs=attrs)}
 
 
 def _years(file: str, value) -> dict[str, xr.DataArray]:
@@ -383,7 +399,7 @@ def _load_experiment(path: Path) -> Experiment:
         raise ConfigError(file, "priors", "missing; list the priors files, for example [\"../priors/seed_2023.toml\"]")
     prior_paths = _files(file, "priors", data["priors"], path.parent)
     defined, pairs = _load_files(file, "priors", prior_paths)
-    sweeps = _sweeps(file, data.get("sweep", {}), path.parent, model.inputs)
+    sweeps = _sweeps(file, data.get("sweep", {}), path.parent, model.inputs, defined)
     missing = [n for n in model.inputs if n not in defined and n not in sweeps]
     if missing and model.input_uses:
         output, position = model.input_uses[missing[0]]

@@ -447,7 +447,10 @@ def _build(name, dist, p, file, key, truncate):
             lo, hi = _pair(file, k("ci90"), p["ci90"])
             if lo <= 0:
                 raise ConfigError(file, k("ci90"), f"lognormal bounds must be > 0, got [{_fmt(lo)}, {_fmt(hi)}]")
-            median, sigma = math.sqrt(lo * hi), math.log(hi / lo) / (2.0 * Z90)
+            product = lo * hi  # the geometric mean; through the logs where the product overflows
+            median = math.sqrt(product) if math.isfinite(product) else math.exp((math.log(lo) + math.log(hi)) / 2.0)
+            sigma = math.log(hi / lo) / (2.0 * Z90) if math.isfinite(hi / lo) else (math.log(hi) - math.log(lo)) / (
+                2.0 * Z90)
         else:
             median = _number(file, k("median"), p["median"], positive=True)
             gsd = _number(file, k("gsd"), p["gsd"])

@@ -40,7 +40,7 @@ def test_run_writes_netcdf_and_summary(project, capsys):
     assert row["p50"].item() == pytest.approx(float(cost.median()), rel=1e-9)
     p = float((cost > again["revenue_per_query"].sel(scenario="baseline")).mean())
     assert row["p_gt_revenue_per_query"].item() == pytest.approx(p, abs=1e-12)
-    assert len(summary) == 7 * 3 * 2 + 2 * 3  # seven outputs x 3 scenarios x 2 architectures, two x scenario
+    assert len(summary) == 8 * 3 * 2 + 2 * 3  # eight outputs x 3 scenarios x 2 architectures, two x scenario
     assert "cost_per_query" in out and "wrote outputs/search_cost/samples.nc" in out
     assert not list(folder.glob(".*.tmp"))
 
@@ -170,8 +170,9 @@ def test_bad_experiment_file(project, capsys, scenarios, match):
 def test_unknown_model(project, capsys):
     experiment_with(project, "[priors.x]\n" + GOOD_PRIOR, model="serch")
     assert_bad(capsys, project, ["run", "experiments/bad.toml"],
-               r"experiments/bad\.toml: model: unknown model 'serch'; valid: inference, inhouse_training, roofline, "
-               r"scaling, search, search_cost_basis, training, trajectory, \"package\.module:name\", "
+               r"experiments/bad\.toml: model: unknown model 'serch'; valid: answer_engine, build_vs_rent, "
+               r"chat_subscription, inference, inhouse_training, roofline, scaling, search, search_cost_basis, "
+               r"training, trajectory, \"package\.module:name\", "
                r"\{ file = \"model\.py\", name = \"\.\.\.\" \}, or formulas under \[model\.outputs\]$")
 
 

@@ -81,7 +81,7 @@ def test_inference_by_hand():
 
 def test_training_by_hand():
     # 6 * 1e9 * 2e9 = 1.2e19 FLOP; / (1e12 * 0.5) / 3600 = 6666.67 h; * $3 = $20,000
-    out = compute.evaluate_training(params=1e9, tokens=2e9, peak_flops=1e12, mfu_training=0.5,
+    out = compute.evaluate_training(params=1e9, total_params=1e9, tokens=2e9, peak_flops=1e12, mfu_training=0.5,
                                     price_per_chip_hour=3.0, training_bytes_per_param=20,
                                     accelerator_memory_bytes=16e9)
     assert out["training_flops"] == 1.2e19
@@ -93,9 +93,11 @@ def test_training_by_hand():
 
 def test_inhouse_by_hand():
     # 8760 chip-hours on a $8,760 chip over 2 years: half its price; energy 8760 * 0.5 kW * 1.2 * $0.1
+    # (the article's accounting: the chip alone, no interest, every hour used)
     out = compute.evaluate_inhouse(params=1e9, tokens=1e9, peak_flops=6e18 / (0.5 * 3600 * 8760), mfu_training=0.5,
-                                   chip_price=8760.0, lifetime_years=2.0, chip_power_kw=0.5, pue=1.2,
-                                   electricity_price_per_kwh=0.1)
+                                   chip_price=8760.0, server_multiplier=1.0, networking_markup=0.0,
+                                   cost_of_capital=0.0, lifetime_years=2.0, utilisation=1.0, chip_power_kw=0.5,
+                                   pue=1.2, electricity_price_per_kwh=0.1)
     assert out["chip_hours"] == pytest.approx(8760.0, rel=1e-12)
     assert out["hardware_cost"] == pytest.approx(4380.0, rel=1e-12)
     assert out["energy_kwh"] == pytest.approx(8760 * 0.6, rel=1e-12)
@@ -124,22 +126,29 @@ def test_compute_optimal_against_brute_force():
 
 # --- roofline ----------------------------------------------------------------
 
-ROOF = dict(params=70e9, bytes_per_param=2.0, peak_flops=1e15, memory_bandwidth=3e12, price_per_chip_hour=3.6,
-            prompt_tokens=1000.0, output_tokens=400.0, mfu_prefill=0.6, mfu_decode_max=0.5,
-            bandwidth_utilisation=0.6, kv_bytes_per_token=327680.0)
+ROOF = dict(params=70e9, total_params=70e9, routed_expert_fraction=0.0, bytes_per_param=2.0, kv_bytes_per_value=2.0,
+            kv_values_per_token=163840.0, attention_flops_per_context_token=0.0, peak_flops=1e15, peak_flops_fp8=2e15,
+            peak_flops_fp4=2e15, memory_bandwidth=3e12, accelerator_memory_bytes=1e13, price_per_chip_hour=3.6,
+            tensor_parallel_min=1.0, max_weight_memory_share=0.9, prompt_tokens=1000.0, output_tokens=400.0,
+            mfu_prefill=0.6, mfu_decode_max=0.5, bandwidth_utilisation=0.6, kv_cache_memory_fraction=0.9,
+            decode_step_overhead=0.0, peak_load_share=1.0, peak_to_average_ratio=1.0, price_input_usd_per_mtoken=1.0,
+            output_input_price_ratio=4.0)
 
 
 def test_roofline_batch_one_is_bandwidth_bound():
     out = roofline.evaluate(batch_size=1.0, **ROOF)
-    assert out["decode_memory_bound"] == 1.0
-    # each token reads the weights and the KV cache at 60 % of 3 TB/s
+    assert out["decode_memory_bound"] == 1.0 and out["tensor_parallel"] == 1.0
+    # each token reads the weights and the KV cache (mean context 1,200 tokens) at 60 % of 3 TB/s
     step = (2.0 * 70e9 + 327680.0 * 1200.0) / (3e12 * 0.6)
     assert out["decode_seconds_per_request"] == pytest.approx(400 * step, rel=1e-12)
-    assert out["decode_tokens_per_second"] == pytest.approx(1 / step, rel=1e-12)
+    assert out["tokens_per_second_user"] == pytest.approx(1 / (step + 2 * 70e9 * 1000 / (1e15 * 0.6) / 400),
+                                                          rel=1e-12)
+    # revenue per million output tokens: 1,000 input tokens at $1 and 400 output tokens at $4, over 400
+    assert out["revenue_per_mtoken_output"] == pytest.approx((1000 + 400 * 4) / 400, rel=1e-12)
 
 
 def test_roofline_large_batch_tends_to_compute_bound():
-    big = roofline.evaluate(batch_size=1e7, **{**ROOF, "kv_bytes_per_token": 0.0})
+    big = roofline.evaluate(batch_size=1e7, **{**ROOF, "kv_values_per_token": 1e-9})
     assert big["decode_memory_bound"] == 0.0
     # per token: 2N FLOP at mfu_decode_max, exactly, once the weights' read is shared by enough sequences
     assert big["decode_seconds_per_request"] / 400 == pytest.approx(2 * 70e9 / (1e15 * 0.5), rel=1e-12)
@@ -150,8 +159,8 @@ def test_roofline_large_batch_tends_to_compute_bound():
 
 def test_roofline_vectorised_over_batch():
     batch = xr.DataArray([1.0, 64.0, 1e6], dims="sample")
-    out = roofline.evaluate(batch_size=batch, **ROOF)
-    assert out["roofline_cost_per_1k_tokens"].dims == ("sample",)
+    out = roofline.evaluate(batch_size=batch, **{**ROOF, "kv_values_per_token": 1e-9})
+    assert out["cost_per_1k_tokens"].dims == ("sample",)
     np.testing.assert_array_equal(out["decode_memory_bound"], [1.0, 1.0, 0.0])
 
 
@@ -165,7 +174,7 @@ def test_roofline_vectorised_over_batch():
 def test_experiment_runs_from_cli(project, capsys, name, dims):
     assert sim.cli.main(["run", name, "--samples", "256", "--no-report"]) == 0
     ds = xr.open_dataset(project / "outputs" / name / "samples.nc")
-    out_dims = set().union(*(ds[v].dims for v in ds.data_vars if ds[v].attrs["role"] == "output"))
+    out_dims = set().union(*(ds[v].dims for v in ds.data_vars if ds[v].attrs["role"] != "input"))
     assert dims <= out_dims and {"scenario", "sample"} <= out_dims
     for dim in dims:
         assert ds[dim].size > 1
@@ -221,7 +230,10 @@ def edit(path, old, new):
     ("accelerators.toml", "power_w = 300", "power_w = -300", r"accelerators\.v100\.power_w: must be > 0"),
     ("accelerators.toml", "memory_bandwidth = 900e9       # bytes/s\n", "",
      r"accelerators\.v100\.memory_bandwidth: missing; every accelerator needs memory_bandwidth"),
-    ("models.toml", "params = 175e9", "params = -175e9", r"models\.toml: models\.gpt3\.params: must be > 0"),
+    ("models.toml", "active_params = 175e9", "active_params = -175e9",
+     r"models\.toml: models\.gpt3\.active_params: must be > 0"),
+    ("models.toml", "total_params = 671e9", "total_params = 6e9",
+     r"models\.toml: models\.deepseek_v3\.total_params: must be at least active_params \(3\.7e\+10\), got 6e\+09"),
     ("models.toml", "reported_mfu = 0.213", "reported_mfu = 1.3",
      r"models\.toml: models\.gpt3\.reported_mfu: must be in \(0, 1\], got 1\.3"),
     ("models.toml", "tokens = 300e9\nhardware = \"V100\"", "hardware = \"V100\"",

@@ -50,18 +50,20 @@ def experiment(project, outputs: dict, constants: str = "", name: str = "f") -> 
 def test_agent_task_point_mode_is_the_arithmetic_by_hand():
     exp = sim.load_experiment(ROOT / "experiments" / "agent_task.toml")
     p = sim.point(exp).sel(scenario="subscription")
-    calls, first, last, out_per_call = 25, 8000, 32000, 500
+    calls, first, last, out_per_call, reasoning_share, reasoning_per_call = 25, 8000, 32000, 500, 0.3, 1500
     price_in, ratio, hit, cached, success = 1.25, 8, 0.8, 0.1, 0.65
     input_tokens = calls * (first + last) / 2
     input_cost = input_tokens * price_in * (1 - hit + hit * cached) / 1e6
-    output_cost = calls * out_per_call * price_in * ratio / 1e6
+    output_cost = calls * (out_per_call + reasoning_share * reasoning_per_call) * price_in * ratio / 1e6
     # the formulas do the same operations in the same order, so the numbers agree to rounding
     assert p["input_tokens_per_task"].item() == input_tokens == 500_000
     assert p["input_cost_per_task"].item() == pytest.approx(input_cost, rel=1e-15)
     assert p["cost_per_task"].item() == pytest.approx(input_cost + output_cost, rel=1e-15)
-    assert p["cost_per_task"].item() == pytest.approx(0.30, rel=1e-12)  # $0.175 input + $0.125 output
-    assert p["cost_per_successful_task"].item() == pytest.approx(0.30 / success, rel=1e-12)
+    assert p["cost_per_task"].item() == pytest.approx(0.4125, rel=1e-12)  # $0.175 input + $0.2375 output
+    assert p["cost_per_successful_task"].item() == pytest.approx(0.4125 / success, rel=1e-12)
     assert p["revenue_per_task"].item() == pytest.approx(20 / 80, rel=1e-15)
+    # without reasoning the output is the visible tokens alone: $0.125
+    assert sim.point(exp).sel(scenario="no_reasoning")["output_cost_per_task"].item() == pytest.approx(0.125, rel=1e-12)
     assert exp.model.comparisons == (("cost_per_task", "revenue_per_task"),)
     assert exp.model.with_role("volume") == ["monthly_tasks"]
 

@@ -8,7 +8,8 @@ from sim.errors import SimError
 from sim.models import get_model, search
 
 POINT = dict(prompt_words=50.0, response_words=400.0, samples_per_query=5.0, results_k=10.0,
-             section_words=1000.0, words_per_token=0.75, api_price_per_1k_tokens=0.02, cache_hit_rate=0.3,
+             section_words=1000.0, words_per_token=0.75, api_price_per_1k_tokens=0.02,
+             output_input_price_ratio=1.0, cache_hit_rate=0.3,
              provider_gross_margin=0.75, searches_per_month_2012=100e9, internet_penetration_2012=0.34,
              internet_penetration_2020=0.60, search_revenue=100e9, optimization_factor=0.25, inhouse_factor=0.5)
 
@@ -55,6 +56,12 @@ def test_other_values_by_hand():
     np.testing.assert_allclose(out["tokens_per_query"], [420.0, 1820.0], rtol=1e-14)
     # no cache hits and no margin: cost equals the list price, 0.02 USD per 1000 tokens
     np.testing.assert_allclose(out["cost_per_query"], [420 * 2e-5, 1820 * 2e-5], rtol=1e-14)
+    # output tokens at 8 times the input price: chatgpt writes 200 of its 210 words, two_stage 300 of 910
+    out = evaluate(prompt_words=10.0, response_words=100.0, samples_per_query=2.0, results_k=3.0,
+                   section_words=200.0, words_per_token=0.5, cache_hit_rate=0.0, provider_gross_margin=0.0,
+                   output_input_price_ratio=8.0)
+    np.testing.assert_allclose(out["output_token_share"], [200 / 210, 300 / 910], rtol=1e-14)
+    np.testing.assert_allclose(out["cost_per_query"], [(20 + 400 * 8) * 2e-5, (1220 + 600 * 8) * 2e-5], rtol=1e-14)
 
 
 def test_architecture_only_where_it_matters():
@@ -82,9 +89,11 @@ def test_equations_serve_plain_floats_and_arrays():
 
 def test_registry():
     model = get_model("search")
-    assert set(model.outputs) == {"tokens_per_query", "api_cost_per_query", "cost_per_query", "annual_searches",
+    assert set(model.outputs) == {"tokens_per_query", "output_token_share", "api_cost_per_query", "cost_per_query",
+                                  "annual_searches",
                                   "revenue_per_query", "cost_to_revenue_ratio", "optimized_cost_per_query",
                                   "optimized_share_of_revenue", "annual_incremental_cost"}
     assert set(model.inputs) == set(POINT)
-    with pytest.raises(SimError, match="^model: unknown model 'nope'; valid: inference, inhouse_training, roofline"):
+    with pytest.raises(SimError, match="^model: unknown model 'nope'; valid: answer_engine, build_vs_rent, "
+                                       "chat_subscription, inference, inhouse_training, roofline"):
         get_model("nope")

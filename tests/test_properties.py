@@ -122,7 +122,7 @@ def _evaluate(model: str, inputs: dict, name: str, values) -> xr.Dataset:
     return xr.Dataset(dict(get_model(model).evaluate(**arrays)))
 
 
-uniforms = st.lists(st.floats(0.01, 0.99), min_size=15, max_size=15).map(np.asarray)
+uniforms = st.lists(st.floats(0.01, 0.99), min_size=16, max_size=16).map(np.asarray)
 pairs = st.tuples(st.floats(0.001, 0.999), st.floats(0.001, 0.999)).map(sorted)
 
 
@@ -152,8 +152,8 @@ def test_compute_costs_move_the_way_economics_says(mfu_a, mfu_b, params, tokens,
                                         "mfu_inference": 0.2}, "mfu_inference", mfu)
     c = inference["inference_cost_per_1k_tokens"].values
     assert c[1] <= c[0] * (1 + 1e-12)
-    training = {**common, "params": params, "tokens": tokens, "mfu_training": 0.4, "training_bytes_per_param": 16.0,
-                "accelerator_memory_bytes": 80e9}
+    training = {**common, "params": params, "total_params": params, "tokens": tokens, "mfu_training": 0.4,
+                "training_bytes_per_param": 16.0, "accelerator_memory_bytes": 80e9}
     for name, values, sign in (("params", [params * (1 + q) for q in p], 1), ("tokens", [tokens * (1 + q) for q in p], 1),
                                ("mfu_training", mfu, -1)):
         t = _evaluate("training", training, name, values)["training_cost"].values

@@ -196,8 +196,10 @@ def test_priors_table_highlights_each_scenarios_overrides(built):
     marked = [dict(zip(header, r["cells"])) for r in rows[1:] if r["highlight"]]
     assert sorted((r["scenario"], r["prior"]) for r in marked) == sorted(
         [("gpt35_turbo_2023", "api_price_per_1k_tokens"), ("market_2026", "api_price_per_1k_tokens"),
-         ("market_2026", "search_revenue"), ("market_2026", "searches_per_month_2012"),
-         ("market_2026", "internet_penetration_2012"), ("market_2026", "internet_penetration_2020")])
+         ("market_2026", "output_input_price_ratio"), ("market_2026", "search_revenue"),
+         ("market_2026", "searches_per_month_2012"), ("market_2026", "internet_penetration_2012"),
+         ("market_2026", "internet_penetration_2020"), ("market_2026", "optimization_factor"),
+         ("market_2026", "inhouse_factor")])
     gpt = next(r for r in marked if r["scenario"] == "gpt35_turbo_2023")
     assert gpt["distribution"] == "fixed(0.002)" and gpt["point"] == "0.002"
     base = next(dict(zip(header, r["cells"])) for r in rows[1:]

@@ -11,6 +11,7 @@ import xarray as xr
 
 from . import search
 from ._base import Constant, Output, model
+from .ownership import HOURS_PER_YEAR, ONE_YEAR, energy_per_chip_hour, owned_capital_per_chip_hour
 from .search import TOKENS_PER_KTOKEN
 
 #: Forward pass: 2 FLOP per parameter per token (a multiply and an add).
@@ -18,7 +19,6 @@ INFERENCE_FLOP = Constant(2.0, "FLOP/parameter/token")
 #: Forward and backward pass: 6 FLOP per parameter per training token.
 TRAINING_FLOP = Constant(6.0, "FLOP/parameter/token")
 SECONDS_PER_HOUR = Constant(3600.0, "s/hour")
-HOURS_PER_YEAR = Constant(8760.0, "hour/year")
 
 
 # --- section 4: inference, compute path --------------------------------------
@@ -87,8 +87,14 @@ def evaluate_search_cost_basis(*, params, peak_flops, mfu_inference, price_per_c
                      samples_per_query=p["samples_per_query"], results_k=p["results_k"],
                      section_words=p["section_words"], answers_per_result=p["answers_per_result"])
     out = {"tokens_per_query": search.tokens_per_query(words=w, words_per_token=p["words_per_token"])}
+    out["output_token_share"] = search.output_words(response_words=p["response_words"],
+                                                    samples_per_query=p["samples_per_query"],
+                                                    results_k=p["results_k"],
+                                                    answers_per_result=p["answers_per_result"]) / w
     out["api_cost_per_query"] = search.api_cost_per_query(tokens_per_query=out["tokens_per_query"],
                                                           api_price_per_1k_tokens=p["api_price_per_1k_tokens"],
+                                                          output_token_share=out["output_token_share"],
+                                                          output_input_price_ratio=p["output_input_price_ratio"],
                                                           tokens_per_ktoken=k)
     out["inference_cost_per_1k_tokens"] = inference_cost_per_1k_tokens(
         params=params, peak_flops=peak_flops, mfu_inference=mfu_inference, price_per_chip_hour=price_per_chip_hour,
@@ -119,16 +125,18 @@ def training_chip_hours(*, training_flops, peak_flops, mfu_training, seconds_per
     return training_flops / (peak_flops * mfu_training) / seconds_per_hour
 
 
-def training_memory_bytes(*, params, bytes_per_param):
-    """fp16 weights and gradients plus fp32 Adam states and master copy: about 20 bytes per parameter."""
-    return bytes_per_param * params
+def training_memory_bytes(*, total_params, bytes_per_param):
+    """fp16 weights and gradients plus fp32 Adam states and master copy, about 20 bytes for each parameter held
+    (all of a mixture-of-experts model's, not only those a token uses)."""
+    return bytes_per_param * total_params
 
 
 def min_accelerators(*, training_memory_bytes, accelerator_memory_bytes):
     return np.ceil(training_memory_bytes / accelerator_memory_bytes)
 
 
-@model(name="training", description="Cloud training cost (6ND FLOP) and the memory a training run needs",
+@model(name="training", description="Cloud training cost (6ND FLOP, N the parameters used per token) and the memory "
+                                     "a training run needs (all parameters)",
        outputs={
            "training_flops": Output("FLOP", "training compute, 6 N D"),
            "training_chip_hours": Output("chip-hours", "accelerator-hours to train"),
@@ -136,13 +144,15 @@ def min_accelerators(*, training_memory_bytes, accelerator_memory_bytes):
            "training_memory_bytes": Output("bytes", "memory for weights, gradients and optimizer state"),
            "min_accelerators": Output("chips", "accelerators needed to hold the training state"),
        })
-def evaluate_training(*, params, tokens, peak_flops, mfu_training, price_per_chip_hour, training_bytes_per_param,
-                      accelerator_memory_bytes, flop_per_token=TRAINING_FLOP, seconds_per_hour=SECONDS_PER_HOUR):
+def evaluate_training(*, params, total_params, tokens, peak_flops, mfu_training, price_per_chip_hour,
+                      training_bytes_per_param, accelerator_memory_bytes, flop_per_token=TRAINING_FLOP,
+                      seconds_per_hour=SECONDS_PER_HOUR):
     out = {"training_flops": training_flops(params=params, tokens=tokens, flop_per_token=flop_per_token)}
     out["training_chip_hours"] = training_chip_hours(training_flops=out["training_flops"], peak_flops=peak_flops,
                                                      mfu_training=mfu_training, seconds_per_hour=seconds_per_hour)
     out["training_cost"] = out["training_chip_hours"] * price_per_chip_hour
-    out["training_memory_bytes"] = training_memory_bytes(params=params, bytes_per_param=training_bytes_per_param)
+    out["training_memory_bytes"] = training_memory_bytes(total_params=total_params,
+                                                         bytes_per_param=training_bytes_per_param)
     out["min_accelerators"] = min_accelerators(training_memory_bytes=out["training_memory_bytes"],
                                                accelerator_memory_bytes=accelerator_memory_bytes)
     return out
@@ -153,32 +163,35 @@ TRAINING = evaluate_training
 
 # --- section 7: in-house training, hardware amortisation plus energy ---------
 
-def hardware_cost(*, chip_hours, chip_price, lifetime_years, hours_per_year=HOURS_PER_YEAR):
-    """The chips' purchase price spread over their lifetime, for the hours used."""
-    return chip_hours * chip_price / (lifetime_years * hours_per_year)
-
-
 def energy_kwh(*, chip_hours, chip_power_kw, pue):
     return chip_hours * chip_power_kw * pue
 
 
-@model(name="inhouse_training", description="In-house training cost: chip purchase amortised over its lifetime plus energy",
+@model(name="inhouse_training", description="In-house training cost: chips, servers and network repaid over their "
+                                             "lifetime for the hours used, plus energy",
        outputs={
            "training_flops": Output("FLOP", "training compute, 6 N D"),
            "chip_hours": Output("chip-hours", "accelerator-hours to train"),
-           "hardware_cost": Output("USD", "amortised purchase cost of the chips"),
+           "owned_cost_per_chip_hour": Output("USD/chip-hour", "cost of an owned chip-hour of use, with energy"),
+           "hardware_cost": Output("USD", "purchase of chips, servers and network, repaid for the hours used"),
            "energy_kwh": Output("kWh", "facility energy, chip power times PUE"),
            "energy_cost": Output("USD", "electricity cost"),
            "inhouse_cost": Output("USD", "in-house training cost", role="cost"),
        })
-def evaluate_inhouse(*, params, tokens, peak_flops, mfu_training, chip_price, lifetime_years, chip_power_kw, pue,
-                     electricity_price_per_kwh, flop_per_token=TRAINING_FLOP, seconds_per_hour=SECONDS_PER_HOUR,
-                     hours_per_year=HOURS_PER_YEAR):
+def evaluate_inhouse(*, params, tokens, peak_flops, mfu_training, chip_price, server_multiplier, networking_markup,
+                     cost_of_capital, lifetime_years, utilisation, chip_power_kw, pue, electricity_price_per_kwh,
+                     flop_per_token=TRAINING_FLOP, seconds_per_hour=SECONDS_PER_HOUR, hours_per_year=HOURS_PER_YEAR,
+                     one_year=ONE_YEAR):
     out = {"training_flops": training_flops(params=params, tokens=tokens, flop_per_token=flop_per_token)}
     out["chip_hours"] = training_chip_hours(training_flops=out["training_flops"], peak_flops=peak_flops,
                                             mfu_training=mfu_training, seconds_per_hour=seconds_per_hour)
-    out["hardware_cost"] = hardware_cost(chip_hours=out["chip_hours"], chip_price=chip_price,
-                                         lifetime_years=lifetime_years, hours_per_year=hours_per_year)
+    capital = owned_capital_per_chip_hour(chip_price=chip_price, server_multiplier=server_multiplier,
+                                          networking_markup=networking_markup, cost_of_capital=cost_of_capital,
+                                          lifetime_years=lifetime_years, utilisation=utilisation,
+                                          hours_per_year=hours_per_year, one_year=one_year)
+    out["owned_cost_per_chip_hour"] = capital + energy_per_chip_hour(
+        chip_power_kw=chip_power_kw, pue=pue, electricity_price_per_kwh=electricity_price_per_kwh)
+    out["hardware_cost"] = out["chip_hours"] * capital
     out["energy_kwh"] = energy_kwh(chip_hours=out["chip_hours"], chip_power_kw=chip_power_kw, pue=pue)
     out["energy_cost"] = out["energy_kwh"] * electricity_price_per_kwh
     out["inhouse_cost"] = out["hardware_cost"] + out["energy_cost"]

@@ -40,9 +40,12 @@ def tokens_per_query(*, words, words_per_token):
     return words / words_per_token
 
 
-def api_cost_per_query(*, tokens_per_query, api_price_per_1k_tokens, tokens_per_ktoken=TOKENS_PER_KTOKEN):
-    """List-price cost of a query's tokens, USD."""
-    return tokens_per_query * api_price_per_1k_tokens / tokens_per_ktoken
+def api_cost_per_query(*, tokens_per_query, api_price_per_1k_tokens, output_token_share=0.0,
+                       output_input_price_ratio=1.0, tokens_per_ktoken=TOKENS_PER_KTOKEN):
+    """List-price cost of a query's tokens, USD: input tokens at the list price, output tokens at
+    ``output_input_price_ratio`` times it (the blend is exactly 1 when the two prices are equal)."""
+    blend = 1.0 + (output_input_price_ratio - 1.0) * output_token_share
+    return tokens_per_query * api_price_per_1k_tokens / tokens_per_ktoken * blend
 
 
 def cost_per_query(*, api_cost_per_query, cache_hit_rate, provider_gross_margin):
@@ -82,16 +85,24 @@ def annual_incremental_cost(*, optimized_cost_per_query, annual_searches):
     return optimized_cost_per_query * annual_searches
 
 
+def _architectures(chatgpt_equivalent, two_stage):
+    return xr.concat([chatgpt_equivalent, two_stage], dim="architecture").assign_coords(
+        architecture=np.array(ARCHITECTURES))
+
+
 def words(*, prompt_words, response_words, samples_per_query, results_k, section_words,
           answers_per_result=ANSWERS_PER_RESULT):
     """Words per query for each architecture, joined along ``architecture``."""
-    return xr.concat(
-        [words_chatgpt_equivalent(prompt_words=prompt_words, response_words=response_words,
-                                  samples_per_query=samples_per_query),
-         words_two_stage(prompt_words=prompt_words, results_k=results_k, section_words=section_words,
-                         response_words=response_words, answers_per_result=answers_per_result)],
-        dim="architecture",
-    ).assign_coords(architecture=np.array(ARCHITECTURES))
+    return _architectures(
+        words_chatgpt_equivalent(prompt_words=prompt_words, response_words=response_words,
+                                 samples_per_query=samples_per_query),
+        words_two_stage(prompt_words=prompt_words, results_k=results_k, section_words=section_words,
+                        response_words=response_words, answers_per_result=answers_per_result))
+
+
+def output_words(*, response_words, samples_per_query, results_k, answers_per_result=ANSWERS_PER_RESULT):
+    """Words the model writes per query: every sampled answer, or one answer per retrieved result."""
+    return _architectures(response_words * samples_per_query, results_k * response_words * answers_per_result)
 
 
 def revenue_side(out, *, searches_per_month_2012, internet_penetration_2012, internet_penetration_2020,
@@ -129,13 +140,14 @@ REVENUE_OUTPUTS = {
 @model(name="search", description="LLM-powered search: cost per query at the API list price against revenue per query",
        outputs={
            "tokens_per_query": Output("tokens/query", "tokens read and written per query"),
+           "output_token_share": Output("1", "share of a query's tokens that the model writes"),
            "api_cost_per_query": Output("USD/query", "cost per query at the API list price"),
            "cost_per_query": Output("USD/query", "provider's cost per query", role="cost"),
            **REVENUE_OUTPUTS,
        })
 def evaluate(*, prompt_words, response_words, samples_per_query, results_k, section_words,
-             words_per_token, api_price_per_1k_tokens, cache_hit_rate, provider_gross_margin,
-             searches_per_month_2012, internet_penetration_2012, internet_penetration_2020,
+             words_per_token, api_price_per_1k_tokens, output_input_price_ratio, cache_hit_rate,
+             provider_gross_margin, searches_per_month_2012, internet_penetration_2012, internet_penetration_2020,
              search_revenue, optimization_factor, inhouse_factor, answers_per_result=ANSWERS_PER_RESULT,
              tokens_per_ktoken=TOKENS_PER_KTOKEN, months_per_year=MONTHS_PER_YEAR):
     """All outputs of sections 1 to 3; inputs are DataArrays that broadcast by name.
@@ -150,8 +162,12 @@ def evaluate(*, prompt_words, response_words, samples_per_query, results_k, sect
               results_k=results_k, section_words=section_words, answers_per_result=answers_per_result)
     out = {}
     out["tokens_per_query"] = tokens_per_query(words=w, words_per_token=words_per_token)
+    out["output_token_share"] = output_words(response_words=response_words, samples_per_query=samples_per_query,
+                                             results_k=results_k, answers_per_result=answers_per_result) / w
     out["api_cost_per_query"] = api_cost_per_query(tokens_per_query=out["tokens_per_query"],
                                                    api_price_per_1k_tokens=api_price_per_1k_tokens,
+                                                   output_token_share=out["output_token_share"],
+                                                   output_input_price_ratio=output_input_price_ratio,
                                                    tokens_per_ktoken=tokens_per_ktoken)
     out["cost_per_query"] = cost_per_query(api_cost_per_query=out["api_cost_per_query"],
                                            cache_hit_rate=cache_hit_rate,

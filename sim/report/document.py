@@ -226,7 +226,7 @@ def write_document(doc: Document, folder: str | os.PathLike) -> dict[str, Path]:
             (stage / f"{name}.png").write_bytes(data)
     with staged_folder(folder / "tables") as stage:
         for table in _blocks(doc, Table):
-            table.frame.to_csv(stage / f"{table.name}.csv", index=False, float_format="%.10g")
+            table.frame.to_csv(stage / f"{table.name}.csv", index=False)  # full precision: round-trips exactly
     paths = {"html": folder / "report.html", "markdown": folder / "report.md"}
     with atomic_path(paths["markdown"]) as tmp:
         tmp.write_text(render_markdown(doc), encoding="utf-8")

@@ -115,7 +115,7 @@ def write_run(ds: xr.Dataset, folder: str | Path, summary: pd.DataFrame) -> dict
     with atomic_path(paths["samples"]) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf")
     with atomic_path(paths["summary"]) as tmp:
-        summary.to_csv(tmp, index=False, float_format="%.10g")
+        summary.to_csv(tmp, index=False)  # full precision: round-trips exactly
     return paths
 
 
@@ -193,7 +193,7 @@ def evppi_frame(d: xr.Dataset) -> pd.DataFrame:
 
 def write_table(frame: pd.DataFrame, path: Path) -> Path:
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False, float_format="%.10g")
+        frame.to_csv(tmp, index=False)  # full precision: round-trips exactly
     return path
 
 
