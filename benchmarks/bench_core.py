@@ -65,12 +65,13 @@ def hand_written(priors, n: int, seed: int) -> dict[str, np.ndarray]:
     optimization = np.exp(rng.uniform(np.log(lo), np.log(hi), n))
     inhouse = beta("inhouse_factor")
     words_per_token = priors["words_per_token"].point
-    price = priors["api_price_per_1k_tokens"].point
+    price, ratio = priors["api_price_per_1k_tokens"].point, priors["output_input_price_ratio"].point
 
     out = {}
     words = np.stack([prompt + response * samples, prompt + k * (section + response)])
     out["tokens_per_query"] = words / words_per_token
-    out["api_cost_per_query"] = out["tokens_per_query"] * price / 1000.0
+    out["output_token_share"] = np.stack([response * samples, k * response]) / words
+    out["api_cost_per_query"] = out["tokens_per_query"] * price / 1000.0 * (1 + (ratio - 1) * out["output_token_share"])
     out["cost_per_query"] = out["api_cost_per_query"] * (1 - cache) * (1 - margin)
     out["annual_searches"] = searches * 12 * pen20 / pen12
     out["revenue_per_query"] = revenue_total / out["annual_searches"]

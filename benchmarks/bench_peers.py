@@ -70,12 +70,16 @@ def squiggle(n):
     revenue = lognormal("search_revenue") / searches
     factor = sq.dist_fn(sq.uniform(float(np.log(lo)), float(np.log(hi))), fn=np.exp) * beta("inhouse_factor")
     wpt, price = priors["words_per_token"].point, priors["api_price_per_1k_tokens"].point
+    ratio = priors["output_input_price_ratio"].point
     out = {{"annual_searches": searches, "revenue_per_query": revenue}}
-    for arch, words in (("chatgpt_equivalent", prompt + response * samples),
-                        ("two_stage", prompt + k * (section + response))):
+    for arch, words, written in (("chatgpt_equivalent", prompt + response * samples, response * samples),
+                                 ("two_stage", prompt + k * (section + response), k * response)):
         tokens = words / wpt
-        cost = tokens * price / 1000.0 * keep
-        out |= {{f"tokens_per_query_{{arch}}": tokens, f"api_cost_per_query_{{arch}}": tokens * price / 1000.0,
+        share = written / words
+        api = tokens * price / 1000.0 * (1 + (ratio - 1) * share)
+        cost = api * keep
+        out |= {{f"tokens_per_query_{{arch}}": tokens, f"output_token_share_{{arch}}": share,
+                 f"api_cost_per_query_{{arch}}": api,
                  f"cost_per_query_{{arch}}": cost, f"cost_to_revenue_ratio_{{arch}}": cost / revenue,
                  f"optimized_cost_per_query_{{arch}}": cost * factor,
                  f"optimized_share_of_revenue_{{arch}}": cost * factor / revenue,
