@@ -38,12 +38,13 @@ PER_M = sim.Constant(1e6, "token/Mtoken")
 
 @sim.model(name="agent_task", outputs={})  # outputs are copied from the formula model below
 def agent_task(*, calls_per_task, input_tokens_first_call, input_tokens_last_call, output_tokens_per_call,
-               success_rate, price_input_usd_per_mtoken, output_input_price_ratio, cache_hit_rate,
+               reasoning_share, reasoning_tokens_per_call, success_rate, price_input_usd_per_mtoken,
+               output_input_price_ratio, cache_hit_rate,
                cached_input_price_ratio, subscription_usd_per_month, tasks_per_month, price_per_task_usd,
                tokens_per_mtoken=PER_M):
     """experiments/agent_task.toml's formulas as Python."""
     out = {"input_tokens_per_task": calls_per_task * (input_tokens_first_call + input_tokens_last_call) / 2}
-    out["output_tokens_per_task"] = calls_per_task * output_tokens_per_call
+    out["output_tokens_per_task"] = calls_per_task * (output_tokens_per_call + reasoning_share * reasoning_tokens_per_call)
     out["input_cost_per_task"] = (out["input_tokens_per_task"] * price_input_usd_per_mtoken
                                   * (1 - cache_hit_rate + cache_hit_rate * cached_input_price_ratio) / tokens_per_mtoken)
     out["output_cost_per_task"] = (out["output_tokens_per_task"] * price_input_usd_per_mtoken * output_input_price_ratio

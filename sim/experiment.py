@@ -468,7 +468,10 @@ def check_units(experiment: Experiment) -> None:
                                   f"in {base.unit!r} ({base.file}); give it in {base.unit!r}")
     inputs = {name: (prior.point, prior.unit) for name, prior in experiment.base_priors.items()}
     for name, da in experiment.sweeps.items():
-        inputs[name] = (da, da.attrs.get("units", "1"))
+        # units do not depend on the cell: each sweep's first value, its dim kept (size 1) for models that reduce
+        # along it, without the labels every operation would otherwise merge
+        first = da.isel({d: slice(0, 1) for d in da.dims})
+        inputs[name] = (xr.DataArray(first.values, dims=first.dims), da.attrs.get("units", "1"))
     check_model(experiment.model, inputs, file=file)
 
 

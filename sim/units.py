@@ -23,12 +23,13 @@ import functools
 import math
 import re
 import threading
+import warnings
 
 import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["registry", "parse", "format_units", "factor", "check_model", "DEFINITIONS"]
+__all__ = ["registry", "parse", "format_units", "factor", "check_model", "data_of", "DEFINITIONS"]
 
 #: The project registry's definitions, in pint's syntax (name = definition = symbol = aliases).
 DEFINITIONS = """
@@ -193,30 +194,26 @@ def factor(from_unit, to_unit) -> float | None:
 # checking a model
 
 
-def _quantity(value, unit):
-    """``value`` (a number or a DataArray) as a pint quantity of ``unit``, kept inside a DataArray."""
+def data_of(value):
+    """What a model's output holds: a pint quantity (bare or inside a DataArray) or plain numbers."""
+    import pint
     import xarray as xr
 
-    reg = registry()
-    if isinstance(value, xr.DataArray):
-        return value.copy(data=reg.Quantity(np.asarray(value.values, dtype=float), unit))
-    return xr.DataArray(reg.Quantity(np.asarray(value, dtype=float), unit))
+    return value.data if isinstance(value, xr.DataArray) and not isinstance(value, pint.Quantity) else value
 
 
 def _unit_of(value):
     """The pint unit of a model's output value (dimensionless for plain numbers and booleans)."""
     import pint
 
-    data = getattr(value, "data", value)
-    if isinstance(data, pint.Quantity):
-        return data.units
-    return registry().dimensionless
+    data = data_of(value)
+    return data.units if isinstance(data, pint.Quantity) else registry().dimensionless
 
 
 def _magnitude(value, unit) -> np.ndarray:
     import pint
 
-    data = getattr(value, "data", value)
+    data = data_of(value)
     if isinstance(data, pint.Quantity):
         return np.asarray(data.to(unit).magnitude, dtype=float)
     return np.asarray(data, dtype=float)
@@ -242,27 +239,51 @@ def check_model(model, inputs: dict, *, file: str, key: str = "model") -> None:
         declared one.
     """
     import pint
-
-    reg = registry()
-    constants = {name: c.units for name, c in model.constants.items()}
-    units = {name: parse(unit, file=file, key=f"{key}.constants.{name}" if model.formula else key)
-             for name, unit in constants.items()}
     import xarray as xr
 
-    plain = {name: value if isinstance(value, xr.DataArray) else xr.DataArray(float(value))
-             for name, (value, _) in inputs.items()} | dict(model.constants)
-    quantities = {name: _quantity(value, parse(unit, file=file, key=key)) for name, (value, unit) in inputs.items()}
-    quantities |= {name: _quantity(float(model.constants[name]), u) for name, u in units.items()}
-    with np.errstate(all="ignore"):
+    reg = registry()
+    units = {name: parse(c.units, file=file, key=f"{key}.constants.{name}" if model.formula else key)
+             for name, c in model.constants.items()}
+    units |= {name: parse(unit, file=file, key=key) for name, (_, unit) in inputs.items()}
+    values = {name: value for name, (value, _) in inputs.items()} | {n: float(c) for n, c in model.constants.items()}
+    evaluate_units = model.evaluate_units or model.evaluate
+
+    def both(wrap):
+        """The model on quantities and on plain numbers; ``wrap`` makes each input a DataArray, or a bare scalar."""
+        quantities = {name: wrap(reg.Quantity(np.asarray(getattr(v, "values", v), dtype=float), units[name]), v)
+                      for name, v in values.items()}
+        plain = {name: wrap(np.asarray(getattr(v, "values", v), dtype=float), v) for name, v in values.items()}
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            # an operation that drops the units (np.asarray of a quantity) would make the check meaningless
+            warnings.simplefilter("error", pint.UnitStrippedWarning)
+            return evaluate_units(**quantities), model.evaluate(**plain)
+
+    def labelled(x, original):
+        return original.copy(data=x) if isinstance(original, xr.DataArray) else xr.DataArray(x)
+
+    def bare(x, original):  # a swept input's first value: units do not depend on the cell
+        return x.reshape(-1)[0] if np.ndim(x) else x[()]
+
+    try:
+        # most models are plain arithmetic, which bare scalars run some 20 times faster than DataArrays; a model
+        # that needs xarray (a concat, a reduction along a dim) fails here and runs on labelled inputs below
+        got, numbers = both(bare)
+    except ConfigError:
+        raise
+    except Exception:  # noqa: BLE001 - whatever a model does with inputs it expects labelled
         try:
-            got = (model.evaluate_units or model.evaluate)(**quantities)
+            with xr.set_options(arithmetic_join="exact"):  # the check's inputs share their labels: nothing to align
+                got, numbers = both(labelled)
         except ConfigError:
             raise
         except (pint.DimensionalityError, pint.OffsetUnitCalculusError, ValueError, TypeError) as exc:
             reason = " ".join(str(exc).split())
             raise ConfigError(file, key, f"model {model.name!r} cannot be evaluated on the units of its inputs "
                                          f"({reason}); check the units of the priors it reads") from None
-        numbers = model.evaluate(**plain)
+    missing = [name for name in model.outputs if name not in got]
+    if missing:
+        raise ConfigError(file, key, f"model {model.name!r} does not return output(s) {', '.join(missing)} that it "
+                                     f"declares; it returns {', '.join(got) or 'nothing'}")
     for name, out in model.outputs.items():
         where = f"model.outputs.{name}" if model.formula else key
         what = "formula" if model.formula else f"model {model.name!r}: output {name}"

@@ -199,11 +199,11 @@ def _units_guard(name: str, where: _Where, node, func):
     """``func`` that, on pint quantities, turns unit errors into one line at ``node``."""
     import pint
 
-    from ..units import format_units
+    from ..units import data_of, format_units
 
     def guarded(*args):
         if name in _SAME_UNITS:
-            units = [a.data.units for a in args if isinstance(getattr(a, "data", None), pint.Quantity)]
+            units = [data_of(a).units for a in args if isinstance(data_of(a), pint.Quantity)]
             for u in units[1:]:
                 same_kind = (1.0 * u).dimensionality == (1.0 * units[0]).dimensionality
                 if same_kind and (1.0 * u).to(units[0]).magnitude != 1.0:
@@ -212,8 +212,7 @@ def _units_guard(name: str, where: _Where, node, func):
         try:
             return func(*args)
         except pint.DimensionalityError:
-            shown = [format_units(a.data.units) if isinstance(getattr(a, "data", None), pint.Quantity) else "a number"
-                     for a in args]
+            shown = [format_units(data_of(a).units) if isinstance(data_of(a), pint.Quantity) else "a number" for a in args]
             what = f"{name} of {' and '.join(shown)}" if name not in ("+", "-", "*", "/", "**") else \
                 f"{shown[0]} {name} {shown[-1]}"
             raise where.error(node, f"{what}: the units do not fit") from None
