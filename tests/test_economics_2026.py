@@ -8,7 +8,7 @@ import xarray as xr
 
 import sim
 from sim.cli import main
-from sim.models import answer, ownership, revenue, roofline, scaling
+from sim.models import ownership, revenue, roofline
 from sim.models.trajectory import utilisation_gain
 
 from .conftest import ROOT, one_line_error, write
@@ -222,7 +222,7 @@ def test_revenue_functions():
 def test_expert_reads_grow_with_the_batch():
     """A batch of B tokens touches 1 - (1 - r)^B of the routed experts (uniform, independent routing)."""
     kw = dict(params=37e9, total_params=671e9, routed_expert_fraction=8 / 256, bytes_per_param=1.0)
-    assert ownership.np.isclose(roofline.weight_bytes_read(batch=1.0, **kw), 37e9)
+    assert roofline.weight_bytes_read(batch=1.0, **kw) == pytest.approx(37e9, rel=1e-12)
     r = 8 / 256
     for b in (2.0, 16.0, 256.0):
         touched = 1 - (1 - r) ** b

@@ -27,6 +27,8 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from ..errors import SimError
+
 __all__ = ["Output", "Constant", "Model", "model", "ROLES", "choose"]
 
 #: The roles an output may have (besides none).
@@ -217,7 +219,7 @@ def model(*, outputs: Mapping[str, Output | tuple], name: str | None = None, des
     def wrap(func: Callable) -> Model:
         inputs, constants, rest = _signature(func)
         if rest and uses is None:
-            raise TypeError(f"model {func.__name__}: **{'kwargs'} needs uses=<the model whose inputs it takes>")
+            raise TypeError(f"model {func.__name__}: **kwargs needs uses=<the model whose inputs it takes>")
         if uses is not None:
             inputs += [n for n in uses.inputs if n not in inputs]
             constants = {**uses.constants, **constants}
@@ -237,8 +239,6 @@ def choose(roles: Mapping[str, str | None], role: str, given: str | None = None,
     Returns None when no output has the role. Raises :class:`sim.SimError`
     when several do, listing them and the option that chooses.
     """
-    from ..errors import SimError
-
     lead = f"{flag}: " if flag else ""
     if given is not None:
         if given not in roles:

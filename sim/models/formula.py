@@ -120,14 +120,12 @@ def _parse(text, where: _Where) -> ast.Expression:
     return tree
 
 
-def _check_tree(tree: ast.Expression, where: _Where, functions) -> tuple[list[tuple[str, ast.Name]], int]:
+def _check_tree(tree: ast.Expression, where: _Where, functions) -> list[tuple[str, ast.Name]]:
     """Every node checked against the allowed list (iteratively); the names used, in order."""
     names: list[tuple[str, ast.Name]] = []
     stack = [(tree.body, 1)]
-    count = 0
     while stack:
         node, depth = stack.pop()
-        count += 1
         if depth > MAX_DEPTH:
             raise where.error(node, f"nested more than {MAX_DEPTH} levels deep")
         if isinstance(node, ast.Constant):
@@ -172,7 +170,7 @@ def _check_tree(tree: ast.Expression, where: _Where, functions) -> tuple[list[tu
                 what = _REFUSED.get(type(node), type(node).__name__)
             raise where.error(node, f"{what} not allowed in a formula")
         stack.extend((c, depth + 1) for c in children)
-    return names, count
+    return names
 
 
 # --------------------------------------------------------------------------
@@ -393,7 +391,7 @@ def formula_model(table, *, file: str, default_name: str = "") -> Model:
         outputs[out_name] = Output(spec["units"], long_name, role)
         where = _Where(file, f"{key}.formula", spec["formula"] if isinstance(spec["formula"], str) else "")
         tree = _parse(spec["formula"], where)
-        uses[out_name], _ = _check_tree(tree, where, functions)
+        uses[out_name] = _check_tree(tree, where, functions)
         trees[out_name] = (tree, where)
 
     dependencies = {o: list(dict.fromkeys(n for n, _ in uses[o] if n in outputs)) for o in outputs}
