@@ -190,6 +190,9 @@ class Prior:
         support reaches below 0 is refused.
     file : str
         Where the spec was read (not part of equality).
+    built : optional
+        The distribution already built from these fields (by
+        :func:`parse_prior`); by default it is built here.
     """
 
     name: str
@@ -206,10 +209,12 @@ class Prior:
     key: str = field(default="", compare=False, repr=False)
     override: bool = field(default=False, compare=False, repr=False)
     impl: Any = field(init=False, compare=False, repr=False)
+    built: dataclasses.InitVar[Any] = None
 
-    def __post_init__(self):
-        # the distribution is derived from the fields, so that dataclasses.replace never keeps a stale one
-        object.__setattr__(self, "impl", _implementation(self))
+    def __post_init__(self, built):
+        # the distribution is derived from the fields, so that dataclasses.replace (which does not pass
+        # ``built`` on) never keeps a stale one; parse_prior hands over the one it built to validate the fields
+        object.__setattr__(self, "impl", _implementation(self) if built is None else built)
 
     def __getstate__(self):  # pickled by its fields; the distribution is rebuilt from them
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "impl"}
@@ -631,7 +636,7 @@ def parse_prior(name: str, table: Any, *, file: str, key: str, base: Prior | Non
         raise ConfigError(file, f"{key}.override", f"must be true or false, got {override!r}")
     frozen_params = tuple((x, _freeze(params[x])) for x in given)
     return Prior(name=name, dist=dist, params=frozen_params, point=point, truncate=truncate,
-                 file=file, key=key, allow_negative=signed, override=override, **text)
+                 file=file, key=key, allow_negative=signed, override=override, built=impl, **text)
 
 
 def _freeze(value):
