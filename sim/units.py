@@ -290,9 +290,9 @@ def check_model(model, inputs: dict, *, file: str, key: str = "model") -> None:
         declared = parse(out.units, file=file, key=f"{where}.units" if model.formula else where)
         derived = _unit_of(got[name])
         shown = format_units(derived)
-        if reg.Quantity(1.0, derived).dimensionality != reg.Quantity(1.0, declared).dimensionality:
+        scale = factor(derived, declared)
+        if scale is None:
             raise ConfigError(file, where, f"{what} gives {shown}, declared {out.units}")
-        scale = float(reg.Quantity(1.0, derived).to(declared).magnitude)
         if not math.isclose(scale, 1.0, rel_tol=1e-9):
             if scale < 1:
                 how = f"divide by a constant of {1 / scale:.6g} {format_units(derived / declared)}"
