@@ -120,7 +120,7 @@ def _parse(text, where: _Where) -> ast.Expression:
     return tree
 
 
-def _check_tree(tree: ast.Expression, where: _Where, functions) -> list[tuple[str, ast.Name]]:
+def _check_tree(tree: ast.Expression, where: _Where) -> list[tuple[str, ast.Name]]:
     """Every node checked against the allowed list (iteratively); the names used, in order."""
     names: list[tuple[str, ast.Name]] = []
     stack = [(tree.body, 1)]
@@ -135,7 +135,7 @@ def _check_tree(tree: ast.Expression, where: _Where, functions) -> list[tuple[st
         if isinstance(node, ast.Name):
             if "__" in node.id:
                 raise where.error(node, f"the name {node.id!r} is not allowed (names with double underscores)")
-            if node.id in functions:
+            if node.id in FUNCTIONS:
                 raise where.error(node, f"{node.id} is a function; call it as {node.id}(...)")
             names.append((node.id, node))
             continue
@@ -149,13 +149,13 @@ def _check_tree(tree: ast.Expression, where: _Where, functions) -> list[tuple[st
         elif isinstance(node, ast.Call):
             if isinstance(node.func, ast.Attribute):
                 raise where.error(node.func, "attribute access (x.y) not allowed in a formula")
-            if not isinstance(node.func, ast.Name) or node.func.id not in functions:
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
                 called = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
                 raise where.error(node, f"{called!r} is not a function formulas may call; valid: "
-                                        f"{', '.join(functions)}")
+                                        f"{', '.join(FUNCTIONS)}")
             if node.keywords:
                 raise where.error(node, f"{node.func.id}() takes positional arguments only")
-            arity = functions[node.func.id][1]
+            arity = FUNCTIONS[node.func.id][1]
             if len(node.args) != arity:
                 raise where.error(node, f"{node.func.id}() takes {arity} argument{'s' * (arity > 1)}, "
                                         f"got {len(node.args)}")
@@ -197,14 +197,14 @@ def _units_guard(name: str, where: _Where, node, func):
     """``func`` that, on pint quantities, turns unit errors into one line at ``node``."""
     import pint
 
-    from ..units import data_of, format_units
+    from ..units import data_of, factor, format_units
 
     def guarded(*args):
         if name in _SAME_UNITS:
             units = [data_of(a).units for a in args if isinstance(data_of(a), pint.Quantity)]
             for u in units[1:]:
-                same_kind = (1.0 * u).dimensionality == (1.0 * units[0]).dimensionality
-                if same_kind and (1.0 * u).to(units[0]).magnitude != 1.0:
+                scale = factor(u, units[0])  # None for units of different kinds: the operation names that below
+                if scale is not None and scale != 1.0:
                     raise where.error(node, f"{name} on {format_units(units[0])} and {format_units(u)}: the numbers "
                                             "would be combined as they are; convert one of them first")
         try:
@@ -220,7 +220,7 @@ def _units_guard(name: str, where: _Where, node, func):
     return guarded
 
 
-def _compile(node, where: _Where, check: bool, functions):
+def _compile(node, where: _Where, check: bool):
     """A closure ``env -> value`` for ``node``; constant subtrees are folded (and checked) here."""
 
     def wrap(name, func):
@@ -232,15 +232,15 @@ def _compile(node, where: _Where, check: bool, functions):
         key = node.id
         return lambda env: env[key]
     if isinstance(node, ast.UnaryOp):
-        operand = _compile(node.operand, where, check, functions)
+        operand = _compile(node.operand, where, check)
         op = _UNARY[type(node.op)]
         if isinstance(operand, _Constant):
             return _Constant(_fold(op(operand.value), where, node))
         f = wrap("-" if isinstance(node.op, ast.USub) else "+", op)
         return lambda env: f(operand(env))
     if isinstance(node, ast.BinOp):
-        left = _compile(node.left, where, check, functions)
-        right = _compile(node.right, where, check, functions)
+        left = _compile(node.left, where, check)
+        right = _compile(node.right, where, check)
         op, symbol = _BINARY[type(node.op)]
         if isinstance(left, _Constant) and isinstance(right, _Constant):
             with np.errstate(all="raise"):
@@ -252,7 +252,7 @@ def _compile(node, where: _Where, check: bool, functions):
         lf, rf = _evaluator(left), _evaluator(right)
         return lambda env: f(lf(env), rf(env))
     if isinstance(node, ast.Compare):
-        parts = [_evaluator(_compile(n, where, check, functions)) for n in [node.left, *node.comparators]]
+        parts = [_evaluator(_compile(n, where, check)) for n in [node.left, *node.comparators]]
         ops = [wrap({ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}[type(o)],
                     _COMPARE[type(o)]) for o in node.ops]
 
@@ -266,8 +266,8 @@ def _compile(node, where: _Where, check: bool, functions):
         return compare
     if isinstance(node, ast.Call):
         name = node.func.id
-        args = [_evaluator(_compile(a, where, check, functions)) for a in node.args]
-        f = wrap(name, functions[name][0])
+        args = [_evaluator(_compile(a, where, check)) for a in node.args]
+        f = wrap(name, FUNCTIONS[name][0])
         if len(args) == 1:
             (a0,) = args
             return lambda env: f(a0(env))
@@ -308,23 +308,23 @@ def _order(dependencies: dict[str, list[str]], file: str) -> list[str]:
     return order
 
 
-def _name(file: str, key: str, name, functions) -> str:
+def _name(file: str, key: str, name, reserved=FUNCTIONS) -> str:
     if not isinstance(name, str) or not _IDENTIFIER.match(name) or "__" in name:
         raise ConfigError(file, key, f"{name!r} is not a valid name; use letters, digits and '_', starting with a "
                                      "letter, without double underscores")
-    if name in functions:
+    if name in reserved:
         raise ConfigError(file, key, f"{name!r} is a formula function; choose another name")
     return name
 
 
-def _constants(file: str, table, functions) -> dict[str, Constant]:
+def _constants(file: str, table) -> dict[str, Constant]:
     if not isinstance(table, dict):
         raise ConfigError(file, "model.constants", f"must be a table of name = {{ value = ..., units = \"...\" }}, "
                                                    f"got {table!r}")
     out = {}
     for name, spec in table.items():
         key = f"model.constants.{name}"
-        _name(file, key, name, functions)
+        _name(file, key, name)
         if not isinstance(spec, dict) or "value" not in spec or "units" not in spec:
             raise ConfigError(file, key, f"must be {{ value = <number>, units = \"...\" }}, got {spec!r}")
         for k in spec:
@@ -353,13 +353,12 @@ def formula_model(table, *, file: str, default_name: str = "") -> Model:
     for k in table:
         if k not in MODEL_KEYS:
             raise ConfigError(file, f"model.{k}", f"unknown key for a formula model; valid: {', '.join(MODEL_KEYS)}")
-    functions = FUNCTIONS
     name = table.get("name", default_name)
-    _name(file, "model.name", name, {})
+    _name(file, "model.name", name, reserved=())  # a model may share a function's name
     description = table.get("description", "")
     if not isinstance(description, str):
         raise ConfigError(file, "model.description", f"must be text, got {description!r}")
-    constants = _constants(file, table.get("constants", {}), functions)
+    constants = _constants(file, table.get("constants", {}))
     outputs_table = table.get("outputs")
     if not isinstance(outputs_table, dict) or not outputs_table:
         raise ConfigError(file, "model.outputs", "must hold at least one [model.outputs.NAME] table with a formula, "
@@ -369,7 +368,7 @@ def formula_model(table, *, file: str, default_name: str = "") -> Model:
     uses: dict[str, list[tuple[str, ast.Name]]] = {}
     for out_name, spec in outputs_table.items():
         key = f"model.outputs.{out_name}"
-        _name(file, key, out_name, functions)
+        _name(file, key, out_name)
         if out_name in constants:
             raise ConfigError(file, key, f"{out_name!r} is also a constant; give outputs and constants distinct names")
         if not isinstance(spec, dict):
@@ -391,7 +390,7 @@ def formula_model(table, *, file: str, default_name: str = "") -> Model:
         outputs[out_name] = Output(spec["units"], long_name, role)
         where = _Where(file, f"{key}.formula", spec["formula"] if isinstance(spec["formula"], str) else "")
         tree = _parse(spec["formula"], where)
-        uses[out_name] = _check_tree(tree, where, functions)
+        uses[out_name] = _check_tree(tree, where)
         trees[out_name] = (tree, where)
 
     dependencies = {o: list(dict.fromkeys(n for n, _ in uses[o] if n in outputs)) for o in outputs}
@@ -401,8 +400,8 @@ def formula_model(table, *, file: str, default_name: str = "") -> Model:
         for n, node in uses[o]:
             if n not in outputs and n not in constants:
                 first_use.setdefault(n, (o, node))
-    numeric = {o: _evaluator(_compile(trees[o][0].body, trees[o][1], False, functions)) for o in outputs}
-    checked = {o: _evaluator(_compile(trees[o][0].body, trees[o][1], True, functions)) for o in outputs}
+    numeric = {o: _evaluator(_compile(trees[o][0].body, trees[o][1], False)) for o in outputs}
+    checked = {o: _evaluator(_compile(trees[o][0].body, trees[o][1], True)) for o in outputs}
 
     def run(closures, kwargs):
         env = {**constants, **kwargs}
