@@ -10,7 +10,7 @@ experiment file (:mod:`.formula`). This package imports nothing from the rest
 of ``sim`` but its errors and units.
 """
 
-from . import answer, compute, ownership, revenue, roofline, scaling, search, trajectory
+from . import answer, compute, constants, ownership, revenue, roofline, scaling, search, trajectory
 from ._base import ROLES, Constant, Model, Output, choose, model
 from .user import ENTRY_POINT_GROUP, available, get_model, load_origin, load_reference
 
@@ -21,5 +21,5 @@ MODELS: dict[str, Model] = {m.name: m for m in (search.MODEL, compute.SEARCH_COS
                                                   answer.chat_subscription)}
 
 __all__ = ["MODELS", "Model", "Output", "Constant", "model", "choose", "ROLES", "get_model", "available",
-           "load_reference", "load_origin", "ENTRY_POINT_GROUP", "answer", "compute", "ownership", "revenue",
-           "roofline", "scaling", "search", "trajectory"]
+           "load_reference", "load_origin", "ENTRY_POINT_GROUP", "answer", "compute", "constants", "ownership",
+           "revenue", "roofline", "scaling", "search", "trajectory"]

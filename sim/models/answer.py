@@ -23,11 +23,10 @@ import numpy as np
 import xarray as xr
 
 from . import revenue
-from ._base import Constant, Output, model
-from .compute import SECONDS_PER_HOUR
+from ._base import Output, model
+from .constants import ONE_YEAR, SECONDS_PER_HOUR, TOKENS_PER_MTOKEN
 
 COST_BASES = ("api_list_price", "compute")
-TOKENS_PER_MTOKEN = Constant(1e6, "token/Mtoken")
 
 
 def output_tokens(*, answer_tokens, reasoning_share, reasoning_tokens):
@@ -95,7 +94,7 @@ def answer_engine(*, query_tokens, retrieved_tokens, answer_tokens, reasoning_sh
                   output_input_price_ratio, cached_prefill_cost_ratio, prefill_tokens_per_second_chip,
                   decode_tokens_per_second_chip, price_per_chip_hour, peak_load_share, peak_to_average_ratio,
                   tokens_per_mtoken=TOKENS_PER_MTOKEN, seconds_per_hour=SECONDS_PER_HOUR,
-                  one_year=revenue.ONE_YEAR):
+                  one_year=ONE_YEAR):
     """An AI answer on every search: what it costs per query against the advertising revenue per query."""
     out = {"input_tokens_per_query": query_tokens + retrieved_tokens,
            "output_tokens_per_query": output_tokens(answer_tokens=answer_tokens, reasoning_share=reasoning_share,

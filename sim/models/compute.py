@@ -11,14 +11,13 @@ import xarray as xr
 
 from . import search
 from ._base import Constant, Output, model
-from .ownership import HOURS_PER_YEAR, ONE_YEAR, energy_per_chip_hour, owned_capital_per_chip_hour
-from .search import TOKENS_PER_KTOKEN
+from .constants import HOURS_PER_YEAR, ONE_YEAR, SECONDS_PER_HOUR, TOKENS_PER_KTOKEN
+from .ownership import energy_per_chip_hour, owned_capital_per_chip_hour
 
 #: Forward pass: 2 FLOP per parameter per token (a multiply and an add).
 INFERENCE_FLOP = Constant(2.0, "FLOP/parameter/token")
 #: Forward and backward pass: 6 FLOP per parameter per training token.
 TRAINING_FLOP = Constant(6.0, "FLOP/parameter/token")
-SECONDS_PER_HOUR = Constant(3600.0, "s/hour")
 
 
 # --- section 4: inference, compute path --------------------------------------

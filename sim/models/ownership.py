@@ -17,10 +17,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ._base import Constant, Output, model
-
-ONE_YEAR = Constant(1.0, "year")
-HOURS_PER_YEAR = Constant(8760.0, "hour/year")
+from ._base import Output, model
+from .constants import HOURS_PER_YEAR, ONE_YEAR
 
 
 def capital_recovery_factor(*, cost_of_capital, lifetime_years, one_year=ONE_YEAR):

@@ -7,9 +7,7 @@ and tag its outputs with the ``revenue`` and ``volume`` roles.
 
 from __future__ import annotations
 
-from ._base import Constant
-
-ONE_YEAR = Constant(1.0, "year")
+from .constants import ONE_YEAR
 
 
 def ad_revenue_per_query(*, ad_revenue_per_ad_query, ad_query_share, ad_cannibalisation):

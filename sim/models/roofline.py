@@ -43,15 +43,14 @@ import numpy as np
 import xarray as xr
 
 from ._base import Constant, Output, model
-from .compute import INFERENCE_FLOP, SECONDS_PER_HOUR
-from .search import TOKENS_PER_KTOKEN
+from .compute import INFERENCE_FLOP
+from .constants import SECONDS_PER_HOUR, TOKENS_PER_KTOKEN, TOKENS_PER_MTOKEN
 
 #: A decode step generates one token for each request in the batch.
 TOKENS_PER_STEP = Constant(1.0, "token")
 #: Weight precisions at which a chip's fp8 and bf16 peaks apply (8 and 16 bits).
 FP8_BYTES = Constant(1.0, "byte/parameter")
 BF16_BYTES = Constant(2.0, "byte/parameter")
-TOKENS_PER_MTOKEN = Constant(1e6, "token/Mtoken")
 ONE_CHIP = Constant(1.0, "chip")
 
 

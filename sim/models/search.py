@@ -14,14 +14,12 @@ import numpy as np
 import xarray as xr
 
 from ._base import Constant, Output, model
+from .constants import MONTHS_PER_YEAR, TOKENS_PER_KTOKEN
 
 ARCHITECTURES = ("chatgpt_equivalent", "two_stage")
 
-#: Tokens in the 1,000 that API prices are quoted per.
-TOKENS_PER_KTOKEN = Constant(1000.0, "token/ktoken")
 #: The two-stage summariser writes one answer per retrieved result.
 ANSWERS_PER_RESULT = Constant(1.0, "answer/result")
-MONTHS_PER_YEAR = Constant(12.0, "month/year")
 
 
 # --- section 1: first-order cost at the API list price ---------------------

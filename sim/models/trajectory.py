@@ -18,10 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import search
-from ._base import Constant, Output, model
-
-#: Yearly factors compound once per year elapsed.
-ONE_YEAR = Constant(1.0, "year")
+from ._base import Output, model
+from .constants import ONE_YEAR
 
 
 def utilisation_gain(*, mfu_gain_factor, mfu_base, mfu_ceiling, elapsed):
