@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from ..errors import SimError
 
-__all__ = ["Output", "Constant", "Model", "model", "ROLES", "choose"]
+__all__ = ["Output", "Constant", "Model", "model", "ROLES", "choose", "cost_revenue_pairs"]
 
 #: The roles an output may have (besides none).
 ROLES = ("cost", "revenue", "volume")
@@ -158,7 +158,7 @@ class Model:
     @property
     def comparisons(self) -> tuple[tuple[str, str], ...]:
         """Pairs ``(cost, revenue)`` for which summaries report P(cost > revenue): every cost against every revenue."""
-        return tuple((c, r) for c in self.with_role("cost") for r in self.with_role("revenue"))
+        return cost_revenue_pairs(self.roles())
 
     def roles(self) -> dict[str, str | None]:
         return {name: out.role for name, out in self.outputs.items()}
@@ -230,6 +230,11 @@ def model(*, outputs: Mapping[str, Output | tuple], name: str | None = None, des
                      inputs=tuple(inputs), outputs=declared, evaluate=func, constants=constants, origin=where)
 
     return wrap
+
+
+def cost_revenue_pairs(roles: Mapping[str, str | None]) -> tuple[tuple[str, str], ...]:
+    """The ``(cost, revenue)`` pairs that summaries compare, from outputs' roles: every cost against every revenue."""
+    return tuple((c, r) for c in roles if roles[c] == "cost" for r in roles if roles[r] == "revenue")
 
 
 def choose(roles: Mapping[str, str | None], role: str, given: str | None = None, *, flag: str = "",

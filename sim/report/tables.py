@@ -11,14 +11,14 @@ import xarray as xr
 from .._files import atomic_path
 from ..analysis.summary import (DEFAULT_QUANTILES, exceedance, exceedance_interval, mc_interval, output_names,
                                 output_roles, summarize)
+from ..models import cost_revenue_pairs
 
 __all__ = ["summary_frame", "point_frame", "format_table", "write_run", "comparisons"]
 
 
-def comparisons(ds: xr.Dataset) -> list[tuple[str, str]]:
-    """(cost, revenue) pairs of a run, from its outputs' roles: every cost against every revenue."""
-    roles = output_roles(ds)
-    return [(c, r) for c in roles if roles[c] == "cost" for r in roles if roles[r] == "revenue"]
+def comparisons(ds: xr.Dataset) -> tuple[tuple[str, str], ...]:
+    """(cost, revenue) pairs of a run, from its outputs' roles, as the model's own (every cost against every revenue)."""
+    return cost_revenue_pairs(output_roles(ds))
 
 
 def _long(da: xr.DataArray, value: str) -> pd.DataFrame:
