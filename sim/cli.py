@@ -266,7 +266,6 @@ def _write_folder(folder: Path, files: dict) -> list[Path]:
 
 def cmd_report(args) -> int:
     from ._files import staged_folder
-    from .experiment import as_run
     from .report import load_run, write_report
 
     experiment = _load(args.experiment)
@@ -274,8 +273,8 @@ def cmd_report(args) -> int:
     for flag, name in (("--output", args.output), ("--revenue", args.revenue)):
         if name is not None:
             _known(flag, name, experiment.model.outputs)
-    ds = load_run(experiment, args.out)
-    document = _document(as_run(experiment, ds.attrs), ds, args)
+    recorded, ds = load_run(experiment, args.out)
+    document = _document(recorded, ds, args)
     folder = Path(args.out) / experiment.name
     with staged_folder(folder, keep=[p.name for p in folder.iterdir() if p.name not in REPORT_FILES]) as stage:
         write_report(document, stage)

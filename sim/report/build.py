@@ -88,8 +88,14 @@ def reproduce_command(ds: xr.Dataset, out: str | Path = "outputs") -> str:
     return shlex.join(parts)
 
 
-def load_run(experiment: Experiment, out: str | Path = "outputs") -> xr.Dataset:
+def load_run(experiment: Experiment, out: str | Path = "outputs") -> tuple[Experiment, xr.Dataset]:
     """The saved run of ``experiment`` under ``out``, checked against the experiment's current priors.
+
+    Returns
+    -------
+    (Experiment, Dataset)
+        ``experiment`` with the overrides the run was made with (``--set``,
+        ``--scenario``, see :func:`sim.experiment.as_run`), and the run.
 
     Raises
     ------
@@ -113,13 +119,13 @@ def load_run(experiment: Experiment, out: str | Path = "outputs") -> xr.Dataset:
                        f"{experiment.model.name!r}; {rerun} to update it")
     try:
         as_recorded = as_run(experiment, ds.attrs)  # the run's own --set and --scenario
-    except (SimError, ValueError, SyntaxError):
+    except (SimError, ValueError):  # an override the experiment no longer takes: the hash check names it
         as_recorded = experiment
     saved, now = str(ds.attrs.get("priors_hash", "")), as_recorded.priors_hash()
     if saved != now:
         raise SimError(f"{path} was made with priors hash {saved[:12] or 'none'}, but the priors of "
                        f"{experiment.path} now hash {now[:12]}; {rerun} to update it")
-    return ds
+    return as_recorded, ds
 
 
 @dataclasses.dataclass
