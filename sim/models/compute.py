@@ -82,19 +82,10 @@ def compute_cost_per_query(*, tokens_per_query, inference_cost_per_1k_tokens, ca
 def evaluate_search_cost_basis(*, params, peak_flops, mfu_inference, price_per_chip_hour,
                                flop_per_token=INFERENCE_FLOP, seconds_per_hour=SECONDS_PER_HOUR, **p):
     k = p["tokens_per_ktoken"]
-    w = search.words(prompt_words=p["prompt_words"], response_words=p["response_words"],
-                     samples_per_query=p["samples_per_query"], results_k=p["results_k"],
-                     section_words=p["section_words"], answers_per_result=p["answers_per_result"])
-    out = {"tokens_per_query": search.tokens_per_query(words=w, words_per_token=p["words_per_token"])}
-    out["output_token_share"] = search.output_words(response_words=p["response_words"],
-                                                    samples_per_query=p["samples_per_query"],
-                                                    results_k=p["results_k"],
-                                                    answers_per_result=p["answers_per_result"]) / w
-    out["api_cost_per_query"] = search.api_cost_per_query(tokens_per_query=out["tokens_per_query"],
-                                                          api_price_per_1k_tokens=p["api_price_per_1k_tokens"],
-                                                          output_token_share=out["output_token_share"],
-                                                          output_input_price_ratio=p["output_input_price_ratio"],
-                                                          tokens_per_ktoken=k)
+    out = search.list_price_side(
+        **{n: p[n] for n in ("prompt_words", "response_words", "samples_per_query", "results_k", "section_words",
+                             "words_per_token", "api_price_per_1k_tokens", "output_input_price_ratio",
+                             "answers_per_result", "tokens_per_ktoken")})
     out["inference_cost_per_1k_tokens"] = inference_cost_per_1k_tokens(
         params=params, peak_flops=peak_flops, mfu_inference=mfu_inference, price_per_chip_hour=price_per_chip_hour,
         flop_per_token=flop_per_token, tokens_per_ktoken=k, seconds_per_hour=seconds_per_hour)

@@ -103,6 +103,23 @@ def output_words(*, response_words, samples_per_query, results_k, answers_per_re
     return _architectures(response_words * samples_per_query, results_k * response_words * answers_per_result)
 
 
+def list_price_side(*, prompt_words, response_words, samples_per_query, results_k, section_words, words_per_token,
+                    api_price_per_1k_tokens, output_input_price_ratio, answers_per_result=ANSWERS_PER_RESULT,
+                    tokens_per_ktoken=TOKENS_PER_KTOKEN):
+    """Section 1 up to the list price: tokens per query, the share the model writes, and their cost at list prices."""
+    w = words(prompt_words=prompt_words, response_words=response_words, samples_per_query=samples_per_query,
+              results_k=results_k, section_words=section_words, answers_per_result=answers_per_result)
+    out = {"tokens_per_query": tokens_per_query(words=w, words_per_token=words_per_token)}
+    out["output_token_share"] = output_words(response_words=response_words, samples_per_query=samples_per_query,
+                                             results_k=results_k, answers_per_result=answers_per_result) / w
+    out["api_cost_per_query"] = api_cost_per_query(tokens_per_query=out["tokens_per_query"],
+                                                   api_price_per_1k_tokens=api_price_per_1k_tokens,
+                                                   output_token_share=out["output_token_share"],
+                                                   output_input_price_ratio=output_input_price_ratio,
+                                                   tokens_per_ktoken=tokens_per_ktoken)
+    return out
+
+
 def revenue_side(out, *, searches_per_month_2012, internet_penetration_2012, internet_penetration_2020,
                  search_revenue, optimization_factor, inhouse_factor, months_per_year=MONTHS_PER_YEAR):
     """Sections 2 and 3, from ``out["cost_per_query"]``; adds to ``out``."""
@@ -156,17 +173,11 @@ def evaluate(*, prompt_words, response_words, samples_per_query, results_k, sect
         Query-level outputs gain an ``architecture`` dim; revenue-side
         outputs do not depend on it and do not have it.
     """
-    w = words(prompt_words=prompt_words, response_words=response_words, samples_per_query=samples_per_query,
-              results_k=results_k, section_words=section_words, answers_per_result=answers_per_result)
-    out = {}
-    out["tokens_per_query"] = tokens_per_query(words=w, words_per_token=words_per_token)
-    out["output_token_share"] = output_words(response_words=response_words, samples_per_query=samples_per_query,
-                                             results_k=results_k, answers_per_result=answers_per_result) / w
-    out["api_cost_per_query"] = api_cost_per_query(tokens_per_query=out["tokens_per_query"],
-                                                   api_price_per_1k_tokens=api_price_per_1k_tokens,
-                                                   output_token_share=out["output_token_share"],
-                                                   output_input_price_ratio=output_input_price_ratio,
-                                                   tokens_per_ktoken=tokens_per_ktoken)
+    out = list_price_side(prompt_words=prompt_words, response_words=response_words,
+                          samples_per_query=samples_per_query, results_k=results_k, section_words=section_words,
+                          words_per_token=words_per_token, api_price_per_1k_tokens=api_price_per_1k_tokens,
+                          output_input_price_ratio=output_input_price_ratio, answers_per_result=answers_per_result,
+                          tokens_per_ktoken=tokens_per_ktoken)
     out["cost_per_query"] = cost_per_query(api_cost_per_query=out["api_cost_per_query"],
                                            cache_hit_rate=cache_hit_rate,
                                            provider_gross_margin=provider_gross_margin)
