@@ -16,14 +16,31 @@ A model of one's own::
 """
 
 from ._version import __version__
-from .analysis import exceedance, summarize
-from .engine import point, run
 from .errors import ConfigError, SimError, SimWarning
-from .experiment import Experiment, Scenario, load_experiment, with_overrides
-from .models import Constant, Model, Output, model
-from .priors import Prior, load_priors
+
+#: Public names and the modules they live in, imported when first used: ``sim --help`` then needs
+#: neither scipy nor xarray.
+_LAZY = {"exceedance": "analysis", "summarize": "analysis", "point": "engine", "run": "engine",
+         "Experiment": "experiment", "Scenario": "experiment", "load_experiment": "experiment",
+         "with_overrides": "experiment", "Constant": "models", "Model": "models", "Output": "models", "model": "models",
+         "Prior": "priors", "load_priors": "priors"}
 
 __all__ = [
     "__version__", "load_experiment", "load_priors", "run", "point", "summarize", "exceedance", "with_overrides",
     "model", "Model", "Output", "Constant", "Experiment", "Scenario", "Prior", "SimError", "ConfigError", "SimWarning",
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        from . import analysis, engine, experiment, models, priors
+
+        value = getattr({"analysis": analysis, "engine": engine, "experiment": experiment, "models": models,
+                         "priors": priors}[_LAZY[name]], name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_LAZY])

@@ -125,10 +125,21 @@ def _select(ds, pairs, what: str = "run"):
     return ds.sel(chosen)
 
 
-def _print_summary(summary) -> None:
-    shown = summary[[c for c in summary.columns if not c.endswith(("_ci_lower", "_ci_upper"))
-                     and c not in ("se_mean", "sd", "p25", "p75")]]
-    print(format_table(shown.rename(columns=lambda c: f"P(> {c[5:]})" if c.startswith("p_gt_") else c)))
+#: Most rows a console table shows without ``--all``.
+MAX_ROWS = 60
+
+
+def _print_summary(table, summary, show_all: bool = False) -> None:
+    """The summary table on the console: compared outputs first, rows of exact zeros folded, long sweeps cut."""
+    from .analysis.summary import exceedances
+    from .report import importance_order
+
+    compared = [summary[v].attrs[k] for v in exceedances(summary) for k in ("output", "threshold")]
+    shown = table[[c for c in table.columns if not c.endswith(("_ci_lower", "_ci_upper"))
+                   and c not in ("se_mean", "sd", "p25", "p75")]]
+    shown = shown.rename(columns=lambda c: f"P(> {c[5:]})" if c.startswith("p_gt_") else c)
+    print(format_table(importance_order(shown, dict.fromkeys(compared)), max_rows=None if show_all else MAX_ROWS,
+                       more="summary.csv has every row; --all prints them", fold_zeros=not show_all))
 
 
 def _overridden(experiment, args):
@@ -139,16 +150,16 @@ def _overridden(experiment, args):
 
 
 def cmd_run(args) -> int:
-    from ._files import staged_folder
+    from . import store
     from .analysis.precision import run_to_precision
     from .engine import run
-    from .record import RECORD, write_record
     from .experiment import subject
-    from .report import summary_frame, write_report, write_run
+    from .progress import stage
+    from .report import summarize_run, summary_table
 
     experiment = _overridden(_load(args.experiment), args)
     _check_sobol_n(args.sobol_n)
-    if args.report and not (args.stream or args.dask):
+    if args.report:
         subject(experiment, args.output, args.revenue)  # a choice the report needs is asked before the run
     chunk = {"chunk_size": args.chunk_size} if args.chunk_size else {}
     if args.stream or args.dask:
@@ -166,32 +177,46 @@ def cmd_run(args) -> int:
         ds = result.dataset
     else:
         ds = run(experiment, samples=args.samples, seed=args.seed, sampler=args.sampler, progress=True, **chunk)
-    summary = summary_frame(ds)
-    document = _document(experiment, ds, args) if args.report else None
-    folder = Path(args.out) / experiment.name
-    with staged_folder(folder, keep=KEPT_BY_RUN) as stage:
-        write_run(ds, stage, summary)
-        write_record(experiment, ds.attrs, stage, final=folder, out=args.out)
-        if document is not None:
-            write_report(document, stage)
+    with stage("summaries and their Monte Carlo intervals"):
+        summary = summarize_run(ds)
+        table = summary_table(summary)
+    report = _report(experiment, ds, summary, args) if args.report else None
+    with stage("writing the run"):
+        folder, notices = store.write_run(experiment, ds.attrs, args.out, _run_files(summary, table, ds),
+                                          report=report)
     print(f"{experiment.title or experiment.name}: {ds.attrs['samples']:,} samples, "
           f"sampler {ds.attrs['sampler']}, seed {ds.attrs['seed']}")
-    _print_summary(summary)
+    _print_summary(table, summary, args.all)
     if target is not None:
         print(f"\n{result.message}")
-    print(f"\nwrote {folder / 'samples.nc'} and {folder / 'summary.csv'} (with 95 % Monte Carlo intervals), "
-          f"and the input files with their hashes in {folder / RECORD}")
-    if document is not None:
+    print(f"\nwrote {folder / store.SAMPLES}, {folder / store.SUMMARY} and {folder / store.SUMMARY_TABLE} "
+          f"(with 95 % Monte Carlo intervals), and the input files with their hashes in {folder / store.RECORD}")
+    if report is not None:
         _print_report(folder)
+    _notices(notices)
     return 0 if target is None or result.converged else 1
 
 
+def _notices(notices) -> None:
+    for notice in notices:
+        print(f"sim: {notice}", file=sys.stderr)
+
+
+def _run_files(summary, table, ds=None) -> dict:
+    """What a run folder holds besides its record: the samples (unless streamed), the summary and its table."""
+    from . import store
+
+    files = {store.SUMMARY: lambda p: summary.to_netcdf(p, engine="h5netcdf"),
+             store.SUMMARY_TABLE: lambda p: table.to_csv(p, index=False)}  # full precision: round-trips exactly
+    if ds is not None:
+        files = {store.SAMPLES: lambda p: ds.to_netcdf(p, engine="h5netcdf")} | files
+    return files
+
+
 def _run_streaming(experiment, args, chunk) -> int:
-    from ._files import staged_folder
-    from .engine import provenance
+    from . import store
     from .experiment import with_settings
-    from .record import write_record
-    from .report import write_table
+    from .report import summary_table
     from .stream import stream_summary
 
     if args.precision:
@@ -201,18 +226,19 @@ def _run_streaming(experiment, args, chunk) -> int:
         summary = _on_dask(experiment, args, chunk)
     else:
         summary = stream_summary(experiment, relative_error=args.relative_error, progress=True, **chunk)
-    attrs = provenance(experiment, "stream") | {"samples": experiment.samples, "seed": experiment.seed,
-                                                "sampler": experiment.sampler}
-    folder = Path(args.out) / experiment.name
-    extra = ("--stream", "--relative-error", format(args.relative_error, "g"))  # --dask gives the same numbers
-    with staged_folder(folder, keep=KEPT_BY_RUN) as stage:
-        write_table(summary, stage / "summary.csv")
-        write_record(experiment, attrs, stage, final=folder, out=args.out, extra_args=extra)
+    # --dask gives the same numbers as --stream, so the record's command streams
+    summary.attrs["stream_args"] = f"--stream --relative-error {args.relative_error:g}"
+    table = summary_table(summary)
+    report = _report(experiment, None, summary, args) if args.report else None
+    folder, notices = store.write_run(experiment, summary.attrs, args.out, _run_files(summary, table), report=report)
     print(f"{experiment.title or experiment.name}: {experiment.samples:,} samples streamed, "
           f"sampler {experiment.sampler}, seed {experiment.seed} (quantiles to {args.relative_error:g} relative)")
-    _print_summary(summary)
-    print(f"\nwrote {folder / 'summary.csv'} and the input files with their hashes in {folder / 'inputs'}; "
-          "a streamed run keeps no samples, so it has no samples.nc and no report")
+    _print_summary(table, summary, args.all)
+    print(f"\nwrote {folder / store.SUMMARY} and {folder / store.SUMMARY_TABLE}, and the input files with their "
+          f"hashes in {folder / store.RECORD}; a streamed run keeps no samples, so it has no samples.nc")
+    if report is not None:
+        _print_report(folder)
+    _notices(notices)
     return 0
 
 
@@ -235,17 +261,18 @@ def _on_dask(experiment, args, chunk):
         return dask_summary(experiment, client, relative_error=args.relative_error, progress=True, **chunk)
 
 
-#: What ``sim run`` keeps of an experiment's folder: the outputs of commands that make their own runs.
-KEPT_BY_RUN = ("sensitivity", "decision")
-#: What ``sim report`` replaces in an experiment's folder.
-REPORT_FILES = ("report.html", "report.md", "figures", "tables")
+def _report(experiment, ds, summary, args):
+    """The report of a run, built now, as a function that writes it into the folder it is given."""
+    from .progress import stage
+    from .report import build_report, write_report
 
+    document = build_report(experiment, ds, summary=summary, output=args.output, revenue=args.revenue,
+                            select=args.select, sensitivity=args.sensitivity, sobol_n=args.sobol_n, out=args.out)
 
-def _document(experiment, ds, args):
-    from .report import build_report
-
-    return build_report(experiment, ds, output=args.output, revenue=args.revenue, select=args.select,
-                        sensitivity=args.sensitivity, sobol_n=args.sobol_n, out=args.out)
+    def write(folder):
+        with stage("drawing and writing the report"):
+            write_report(document, folder)
+    return write
 
 
 def _print_report(folder: Path) -> None:
@@ -253,33 +280,56 @@ def _print_report(folder: Path) -> None:
           f"tables in {folder / 'tables'})")
 
 
-def _write_folder(folder: Path, files: dict) -> list[Path]:
-    """Write tables (CSV) and datasets (NetCDF) as one new ``folder``, swapped in whole."""
-    from ._files import staged_folder
-    from .report import write_dataset, write_table
-
-    with staged_folder(folder) as stage:
-        for name, value in files.items():
-            (write_table if name.endswith(".csv") else write_dataset)(value, stage / name)
-    return [folder / name for name in files]
-
-
 def cmd_report(args) -> int:
-    from ._files import staged_folder
-    from .report import load_run, write_report
+    from . import store
 
     experiment = _load(args.experiment)
     _check_sobol_n(args.sobol_n)
     for flag, name in (("--output", args.output), ("--revenue", args.revenue)):
         if name is not None:
             _known(flag, name, experiment.model.outputs)
-    recorded, ds = load_run(experiment, args.out)
-    document = _document(recorded, ds, args)
-    folder = Path(args.out) / experiment.name
-    with staged_folder(folder, keep=[p.name for p in folder.iterdir() if p.name not in REPORT_FILES]) as stage:
-        write_report(document, stage)
+    folder = store.run_folder(args.out, experiment)
+    if (folder / store.SAMPLES).is_file() or not (folder / store.SUMMARY).is_file():
+        recorded, ds = store.load_run(experiment, args.out)
+        summary = None
+    else:  # a streamed run: its summary alone
+        (recorded, summary), ds = store.load_summary(experiment, args.out), None
+    store.write_report(folder, _report(recorded, ds, summary, args))
     _print_report(folder)
     return 0
+
+
+def _saved_run(experiment, args, command: str):
+    """The saved run the analysis reads (``--samples``/``--seed`` are refused: they belong to ``sim run``)."""
+    from . import store
+
+    for flag, value in (("--samples", args.samples), ("--seed", args.seed)):
+        if value is not None:
+            raise SimError(f"{flag}: sim {command} reads the saved run's samples; make the run you want with "
+                           f"`sim run {experiment.path} {flag} {value}"
+                           f"{' --out ' + args.out if Path(args.out) != Path('outputs') else ''}` first")
+    recorded, ds = store.load_run(experiment, args.out, command=command)
+    a = ds.attrs
+    where = store.run_folder(args.out, experiment) / store.SAMPLES
+    return recorded, ds, (f"from the saved run {where} ({int(a['samples']):,} samples, sampler {a['sampler']}, "
+                          f"seed {a['seed']})")
+
+
+def _settled(experiment, ds):
+    """``experiment`` with the saved run's samples, seed and sampler: studies that evaluate the model again use them."""
+    from .experiment import with_settings
+
+    a = ds.attrs
+    return with_settings(experiment, samples=int(a["samples"]), seed=int(a["seed"]), sampler=a["sampler"])
+
+
+def _write_derived(ds, experiment, args, kind: str, files: dict) -> list[Path]:
+    """Write tables (CSV) and datasets (NetCDF) of an analysis of the saved run beside it."""
+    from . import store
+
+    writers = {name: (lambda p, v=value: v.to_csv(p, index=False)) if name.endswith(".csv") else
+               (lambda p, v=value: v.to_netcdf(p, engine="h5netcdf")) for name, value in files.items()}
+    return store.write_derived(store.run_folder(args.out, experiment), kind, writers, ds.attrs)
 
 
 SENSITIVITY_METHODS = ("rank", "given", "tornado", "spider", "target", "sobol")
@@ -287,8 +337,8 @@ SENSITIVITY_METHODS = ("rank", "given", "tornado", "spider", "target", "sobol")
 
 def cmd_sensitivity(args) -> int:
     from .analysis import sensitivity as sa
-    from .engine import run
     from .experiment import subject
+    from .progress import stage
     from .report import merge_frames, merge_results, sensitivity_frame
 
     experiment = _load(args.experiment)
@@ -310,24 +360,34 @@ def cmd_sensitivity(args) -> int:
     if "target" in methods and region is None:
         methods.remove("target")
         skipped.append("target: no region; give --region OUTPUT>THRESHOLD")
+    if not methods:
+        raise SimError(f"--method: nothing to compute for {experiment.path}: " + "; ".join(skipped))
     parsed_region = _region(region, experiment) if "target" in methods else None
 
-    ds = run(experiment, samples=args.samples, seed=args.seed, progress=True)
+    recorded, ds, source = _saved_run(experiment, args, "sensitivity")
     _select(ds, args.select)  # checks the selection before any work
-    results = {}
+    settled = _settled(recorded, ds)
+    d = len(sa.drawn_inputs(ds))
+    results, made = {}, []
     if "rank" in methods:
         results["rank"] = sa.rank_correlation(ds, output)
     if "given" in methods:
         results["given"] = sa.first_order_given(ds, output)
     if "tornado" in methods:
-        results["tornado"] = sa.tornado(experiment, output, low=low, high=high)
+        with stage("tornado"):
+            results["tornado"] = sa.tornado(settled, output, low=low, high=high)
+        made.append(f"tornado {2 * d + 1}")
     if "spider" in methods:
-        results["spider"] = sa.one_at_a_time(experiment, output, args.spider)
+        with stage("spider"):
+            results["spider"] = sa.one_at_a_time(settled, output, args.spider)
+        made.append(f"spider {len(args.spider) * d + 1}")
     if "target" in methods:
         out_name, above, threshold = parsed_region
         results["target"] = sa.target_region(ds, out_name, threshold, above=above)
     if "sobol" in methods:
-        results["sobol"] = sa.sobol(experiment, output, n=args.sobol_n, seed=args.seed, n_resamples=args.resamples)
+        with stage(f"Sobol' indices ({args.sobol_n * (d + 2):,} evaluations)"):
+            results["sobol"] = sa.sobol(settled, output, n=args.sobol_n, seed=settled.seed, n_resamples=args.resamples)
+        made.append(f"Sobol' {args.sobol_n * (d + 2):,}")
     results = {k: _select(v, args.select, "result") for k, v in results.items()}
     table = sensitivity_frame(results)
     files = {"sensitivity.csv": table}
@@ -335,18 +395,22 @@ def cmd_sensitivity(args) -> int:
         files["spider.csv"] = merge_frames({"value": results["spider"]["value"]})
     merged = merge_results(results)
     merged.attrs = {"experiment": experiment.name, "output": output, "samples": ds.attrs["samples"],
-                    "seed": ds.attrs["seed"], "priors_hash": ds.attrs["priors_hash"], "methods": ", ".join(results)}
+                    "seed": ds.attrs["seed"], "sampler": ds.attrs["sampler"], "priors_hash": ds.attrs["priors_hash"],
+                    "methods": ", ".join(results)}
     files["sensitivity.nc"] = merged
-    written = _write_folder(Path(args.out) / experiment.name / "sensitivity", files)
+    written = _write_derived(ds, experiment, args, "sensitivity", files)
 
-    print(f"{experiment.title or experiment.name}: sensitivity of {output} "
-          f"({ds.attrs['samples']:,} samples, seed {ds.attrs['seed']}; methods {', '.join(results)})")
+    print(f"{experiment.title or experiment.name}: sensitivity of {output} {source}; methods {', '.join(results)}")
+    if made:
+        print(f"evaluations of the model beyond the run ({d} drawn priors, the run's seed): {'; '.join(made)}")
     if note:
         print(note)
     order = "tornado_swing" if "tornado_swing" in table else table.columns[-1]
     cells = [c for c in table.columns if c in ds.dims]
     shown = table.assign(_key=table[order].abs()).sort_values([*cells, "_key"], ascending=[True] * len(cells) + [False])
-    print(format_table(shown.drop(columns=["_key"] + [c for c in shown.columns if c.endswith(("_ci_lower", "_ci_upper"))])))
+    shown = shown.drop(columns=["_key"] + [c for c in shown.columns if c.endswith(("_ci_lower", "_ci_upper"))])
+    print(format_table(shown, max_rows=None if args.all else MAX_ROWS,
+                       more="sensitivity.csv has every row; --all prints them"))
     for note in skipped:
         print(f"skipped {note}")
     print("\nwrote " + ", ".join(str(p) for p in written))
@@ -373,9 +437,11 @@ def _region(text: str, experiment):
 
 
 def cmd_decide(args) -> int:
+    import pandas as pd
+
     from .analysis import decision as da
-    from .engine import run
     from .models import choose
+    from .progress import stage
     from .report import decision_frame, evppi_frame, merge_frames
 
     experiment = _load(args.experiment)
@@ -393,42 +459,44 @@ def cmd_decide(args) -> int:
     if args.seek:
         da.statistic(args.statistic)  # checks the name
 
-    ds = run(experiment, samples=args.samples, seed=args.seed, progress=True)
-    _select(ds, args.select)
+    recorded, ds, source = _saved_run(experiment, args, "decide")
+    _select(ds, args.select)  # checks the selection before any work
+    settled, n = _settled(recorded, ds), int(ds.attrs["samples"])
     d = _select(da.decide(ds, cost=args.cost, revenue=args.revenue, volume=volume), args.select, "result")
     accept = _select(da.acceptability(ds, cost=args.cost, revenue=args.revenue), args.select, "result")
     table, evppi = decision_frame(d), evppi_frame(d)
     files = {"decision.csv": table, "evppi.csv": evppi, "acceptability.csv": merge_frames({"p_profitable": accept})}
-    print(f"{experiment.title or experiment.name}: deploy (net benefit {args.revenue} - {args.cost}) or not; "
-          f"{ds.attrs['samples']:,} samples, seed {ds.attrs['seed']}")
-    print(format_table(table[[c for c in table.columns if not c.endswith(("_ci_lower", "_ci_upper"))]]))
+    print(f"{experiment.title or experiment.name}: deploy (net benefit {args.revenue} - {args.cost}) or not, "
+          f"{source}")
+    print(format_table(table[[c for c in table.columns if not c.endswith(("_ci_lower", "_ci_upper"))]],
+                       max_rows=None if args.all else MAX_ROWS, more="decision.csv has every row; --all prints them"))
     print("\nExpected value of partial perfect information (largest first):")
-    print(format_table(evppi.groupby([c for c in evppi.columns if c in d.dims and c != "input"]).head(5)))
+    print(format_table(evppi.groupby([c for c in evppi.columns if c in d.dims and c != "input"]).head(5),
+                       max_rows=None if args.all else MAX_ROWS, more="evppi.csv has every row"))
     if stress:
         prior, lo, hi = stress
-        s = _select(da.stress(experiment, prior, (lo, hi), cost=args.cost, revenue=args.revenue,
-                              samples=args.samples, seed=args.seed), args.select, "result")
+        with stage(f"stress test of {prior}"):
+            s = _select(da.stress(settled, prior, (lo, hi), cost=args.cost, revenue=args.revenue), args.select,
+                        "result")
         frame = merge_frames({c: s[args.cost].sel(stat=c, drop=True) for c in ("mean", "p05", "p50", "p95")}
                              | {"p_profitable": s["p_profitable"]})
         files["stress.csv"] = frame
         print(f"\nStress: {prior} in its {100 * lo:g}th to {100 * hi:g}th percentiles against its whole range "
-              f"({args.cost}):")
+              f"({args.cost}; 2 runs of {n:,} samples, the saved run's seed and sampler):")
         print(format_table(frame))
     if args.seek:
-        r = da.goal_seek(experiment, args.seek, args.target, stat=args.statistic, output=args.cost,
-                         cost=args.cost, revenue=args.revenue, how=args.how,
-                         bracket=tuple(args.bracket) if args.bracket else None, select=dict(args.select or []),
-                         samples=args.samples, seed=args.seed)
-        import pandas as pd
-
+        with stage(f"goal seek on {args.seek}"):
+            r = da.goal_seek(settled, args.seek, args.target, stat=args.statistic, output=args.cost,
+                             cost=args.cost, revenue=args.revenue, how=args.how,
+                             bracket=tuple(args.bracket) if args.bracket else None, select=dict(args.select or []))
         frame = pd.DataFrame([{k: v for k, v in vars(r).items() if k not in ("bracket", "at_bracket")} |
                               {"bracket_low": r.bracket[0], "bracket_high": r.bracket[1],
                                "at_bracket_low": r.at_bracket[0], "at_bracket_high": r.at_bracket[1]}])
         files["goal_seek.csv"] = frame
-        print(f"\nGoal seek: {r.message} ({r.runs} runs)")
-    d.attrs.update({"priors_hash": ds.attrs["priors_hash"], "seed": ds.attrs["seed"]})
+        print(f"\nGoal seek: {r.message} ({r.runs} runs of {n:,} samples, the saved run's seed and sampler)")
+    d.attrs.update({"priors_hash": ds.attrs["priors_hash"], "seed": ds.attrs["seed"], "sampler": ds.attrs["sampler"]})
     files["decision.nc"] = d.drop_vars("deploy").assign(deploy=d["deploy"].astype("i1"))
-    written = _write_folder(Path(args.out) / experiment.name / "decision", files)
+    written = _write_derived(ds, experiment, args, "decision", files)
     print("\nwrote " + ", ".join(str(p) for p in written))
     return 0
 
@@ -508,10 +576,15 @@ def cmd_validate(args) -> int:
     return 2 if bad else 0
 
 
-def format_table(frame) -> str:
+def format_table(frame, **kwargs) -> str:
     from .report import format_table as fmt
 
-    return fmt(frame)
+    return fmt(frame, **kwargs)
+
+
+def _progress_option(p) -> None:
+    p.add_argument("--progress", action="store_true", default=None,
+                   help="show progress on stderr even when it is not a terminal (default: on a terminal only)")
 
 
 def _one_line(exc: Exception) -> str:
@@ -552,14 +625,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "(tcp://host:8786); the numbers are --stream's")
     p.add_argument("--relative-error", type=_fraction, default=1e-3, metavar="REL",
                    help="relative error of streamed quantiles (default 0.001)")
+    p.add_argument("--all", action="store_true", help="print every row of the summary (default: the first 60)")
+    _progress_option(p)
     p.add_argument("--no-report", dest="report", action="store_false",
                    help="skip the report (report.html, report.md, figures/, tables/)")
     _report_options(p)
 
     common = _Parser(add_help=False)
     common.add_argument("experiment", nargs="?", help=experiment_help)
-    common.add_argument("--samples", type=_positive_int, help="samples of the run (default: the experiment's)")
-    common.add_argument("--seed", type=_seed, help="random seed (default: the experiment's)")
+    # the saved run fixes them: given, they are refused with the command that makes such a run
+    common.add_argument("--samples", type=_positive_int, help=argparse.SUPPRESS)
+    common.add_argument("--seed", type=_seed, help=argparse.SUPPRESS)
+    common.add_argument("--all", action="store_true", help="print every row (default: the first 60)")
+    _progress_option(common)
     common.add_argument("--select", action="append", type=_pair_arg, metavar="DIM=VALUE",
                         help="restrict to one coordinate value, such as scenario=baseline (repeatable)")
     common.add_argument("--out", default="outputs", help="output root folder (default: outputs)")
@@ -604,6 +682,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="outputs", help="output root folder of the run (default: outputs)")
     p.add_argument("--select", action="append", type=_pair_arg, metavar="DIM=VALUE",
                    help="cells the per-cell sections show, such as hardware=H100-SXM (repeatable)")
+    _progress_option(p)
     _report_options(p)
     p.set_defaults(func=cmd_report)
 
@@ -653,6 +732,9 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return exc.code
+    from .progress import show
+
+    show(getattr(args, "progress", None))
     with warnings.catch_warnings():
         warnings.simplefilter("always", SimWarning)
         warnings.showwarning = lambda message, *a, **k: print(f"sim: warning: {message}", file=sys.stderr)

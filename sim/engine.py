@@ -23,6 +23,7 @@ from scipy import stats
 
 from ._version import __version__
 from .errors import SimError, SimWarning
+from .progress import bar_disable
 from .experiment import Experiment, with_settings
 from .sampling import iter_uniforms
 
@@ -290,7 +291,7 @@ def iter_chunks(experiment: Experiment, *, chunk_size: int = DEFAULT_CHUNK, prog
 
     from tqdm import tqdm
 
-    with tqdm(total=stop - start, unit="sample", unit_scale=True, delay=2.0, disable=None if progress else True,
+    with tqdm(total=stop - start, unit="sample", unit_scale=True, delay=2.0, disable=bar_disable(progress),
               file=sys.stderr, desc=experiment.name) as bar:
         for a, b, u in iter_uniforms(drawn, n, seed=experiment.seed, sampler=experiment.sampler,
                                      chunk_size=chunk_size, start=start, stop=stop):

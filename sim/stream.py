@@ -20,12 +20,14 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 
 import numpy as np
-import pandas as pd
+import xarray as xr
 from scipy import stats
 
-from .analysis.summary import CI_BOUND, DEFAULT_QUANTILES, _order_stat_bounds, jeffreys_interval, stat_label
-from .engine import iter_chunks
+from .analysis.summary import (CI_BOUND, DEFAULT_QUANTILES, EXCEEDANCE, INTERVAL, _order_stat_bounds, exceedance_name,
+                               jeffreys_interval, stat_label, with_quantile_coord)
+from .engine import iter_chunks, provenance
 from .errors import SimError, SimWarning
+from .progress import bar_disable
 from .experiment import Experiment, with_settings
 
 __all__ = ["LogHistogram", "stream_summary", "dask_summary", "summarize_range", "merge", "WORKER_CONFIG", "local_client"]
@@ -211,8 +213,8 @@ def _prepare(experiment, samples, seed, sampler, flag="--stream") -> Experiment:
 def stream_summary(experiment: Experiment, *, samples: int | None = None, seed: int | None = None,
                    sampler: str | None = None, chunk_size: int = STREAM_CHUNK, relative_error: float = 1e-3,
                    quantiles: Sequence[float] = DEFAULT_QUANTILES, probability: float = 0.95,
-                   progress: bool = False) -> pd.DataFrame:
-    """The summary table of :func:`sim.report.summary_frame`, computed in bounded memory.
+                   progress: bool = False) -> xr.Dataset:
+    """The labelled summary of :func:`sim.analysis.summary.summary_dataset`, computed in bounded memory.
 
     Memory is bounded by ``chunk_size`` (a peak of about 0.4 GB at the
     default 2**17 for the default experiment), not by the number of samples. The moments
@@ -225,13 +227,13 @@ def stream_summary(experiment: Experiment, *, samples: int | None = None, seed: 
     n = experiment.samples
     acc = summarize_range(experiment, 0, n, chunk_size=chunk_size, relative_error=relative_error, progress=progress)
     _check(experiment, acc, n)
-    return _frame(experiment, acc, n, quantiles, probability)
+    return _summary(experiment, acc, n, quantiles, probability)
 
 
 def dask_summary(experiment: Experiment, client, *, samples: int | None = None, seed: int | None = None,
                  sampler: str | None = None, chunk_size: int = STREAM_CHUNK, relative_error: float = 1e-3,
                  tasks_per_worker: int = 16, quantiles: Sequence[float] = DEFAULT_QUANTILES,
-                 probability: float = 0.95, progress: bool = False) -> pd.DataFrame:
+                 probability: float = 0.95, progress: bool = False) -> xr.Dataset:
     """:func:`stream_summary` with ranges of samples summarised on a Dask cluster and merged here.
 
     Parameters
@@ -267,7 +269,7 @@ def dask_summary(experiment: Experiment, client, *, samples: int | None = None, 
                              pure=False) for a, b in ranges]
     position = {future.key: i for i, future in enumerate(futures)}
     acc, done, merged = None, {}, 0
-    with tqdm(total=n, unit="sample", unit_scale=True, delay=2.0, disable=None if progress else True,
+    with tqdm(total=n, unit="sample", unit_scale=True, delay=2.0, disable=bar_disable(progress),
               file=sys.stderr, desc=experiment.name) as bar:
         for future in as_completed(futures):
             i = position[future.key]
@@ -280,7 +282,7 @@ def dask_summary(experiment: Experiment, client, *, samples: int | None = None, 
                 merged += 1
     shared.release()
     _check(experiment, acc, n)
-    return _frame(experiment, acc, n, quantiles, probability)
+    return _summary(experiment, acc, n, quantiles, probability)
 
 
 @contextmanager
@@ -308,43 +310,55 @@ def _fixed_mmap_threshold() -> bool:
     return "MALLOC_TRIM_THRESHOLD_" in os.environ and "MALLOC_MMAP_THRESHOLD_" not in os.environ
 
 
-def _frame(experiment, acc, n, quantiles, probability) -> pd.DataFrame:
+def _dataset(experiment, acc, n, quantiles, probability) -> xr.Dataset:
+    """The accumulated summaries as the labelled summary of :func:`sim.analysis.summary.summary_dataset`."""
     q = np.asarray(quantiles, dtype=float)
     labels = [stat_label(p) for p in q]
+    stat = ["mean", "se_mean", "sd", *labels]
     t = stats.t.ppf(0.5 + probability / 2.0, n - 1)
     lo_rank, hi_rank = _order_stat_bounds(n, q, probability)
     position = q * (n - 1)
-    rows, p_cols = [], []
+    out = xr.Dataset()
     for name, a in acc.items():
+        meta = experiment.model.outputs[name]
+        cells = len(a["mean"])
+        shape = [len(a["coords"][d]) for d in a["dims"]]
         sd = np.sqrt(a["m2"] / (n - 1))
         se = sd / np.sqrt(n)
-        cells = len(a["mean"])
         # the in-memory quantile interpolates between the order statistics at floor and ceil of q (n - 1)
         below = a["hist"].at_ranks(np.tile(np.floor(position).astype(np.int64), (cells, 1)))
         above = a["hist"].at_ranks(np.tile(np.ceil(position).astype(np.int64), (cells, 1)))
-        frac = position - np.floor(position)
-        qs = below + (above - below) * frac
-        ci_lo = a["hist"].at_ranks(np.tile(lo_rank, (cells, 1)))
-        ci_hi = a["hist"].at_ranks(np.tile(hi_rank, (cells, 1)))
-        index = pd.MultiIndex.from_product([a["coords"][d] for d in a["dims"]], names=a["dims"])
-        frame = pd.DataFrame({"mean": a["mean"], "se_mean": se, "sd": sd}, index=index)
-        for j, label in enumerate(labels):
-            frame[label] = qs[:, j]
-        frame["mean_ci_lower"], frame["mean_ci_upper"] = a["mean"] - t * se, a["mean"] + t * se
-        for j, label in enumerate(labels):
-            frame[f"{label}_ci_lower"], frame[f"{label}_ci_upper"] = ci_lo[:, j], ci_hi[:, j]
+        qs = below + (above - below) * (position - np.floor(position))
+        nan = np.full(cells, np.nan)
+        est = np.column_stack([a["mean"], se, sd, qs]).T  # (stat, cells)
+        ci_mean = np.stack([a["mean"] - t * se, a["mean"] + t * se], axis=-1)
+        ci_q = np.stack([a["hist"].at_ranks(np.tile(lo_rank, (cells, 1))),
+                         a["hist"].at_ranks(np.tile(hi_rank, (cells, 1)))], axis=-1)  # (cells, quantiles, 2)
+        ci = np.concatenate([ci_mean[None], np.stack([np.stack([nan, nan], -1)] * 2), np.moveaxis(ci_q, 1, 0)])
+        coords = {d: a["coords"][d] for d in a["dims"]}
+        attrs = {"units": meta.units, "long_name": meta.long_name, "role": meta.role or "output"}
+        out[name] = xr.DataArray(est.reshape(len(stat), *shape), dims=("stat", *a["dims"]),
+                                 coords={"stat": stat, **coords}, attrs=attrs)
+        out[f"{name}_ci"] = xr.DataArray(ci.reshape(len(stat), *shape, 2), dims=("stat", *a["dims"], "ci_bound"),
+                                         coords={"stat": stat, **coords, "ci_bound": CI_BOUND},
+                                         attrs={"role": INTERVAL, "of": name}).transpose("stat", "ci_bound", ...)
         for threshold, count in a["above"].items():
-            col = f"p_gt_{threshold}"
+            var = exceedance_name(name, threshold)
             bounds = jeffreys_interval(count, n, probability)
-            frame[col], frame[f"{col}_ci_lower"], frame[f"{col}_ci_upper"] = count / n, bounds[:, 0], bounds[:, 1]
-            p_cols += [c for c in (col, f"{col}_ci_lower", f"{col}_ci_upper") if c not in p_cols]
-        frame = frame.reset_index()
-        frame.insert(0, "output", name)
-        frame.insert(1, "units", experiment.model.outputs[name].units)
-        rows.append(frame)
-    frame = pd.concat(rows, ignore_index=True)
-    stats_cols = ["mean", "se_mean", "sd", *labels]
-    ci_cols = [f"{s}_ci_{b}" for s in ["mean", *labels] for b in CI_BOUND]
-    dims = [c for c in frame.columns if c not in ("output", "units", *stats_cols, *ci_cols, *p_cols)]
-    dims = ["scenario", *[d for d in dims if d != "scenario"]]
-    return frame[["output", "units", *dims, *stats_cols, *ci_cols, *p_cols]]
+            out[var] = xr.DataArray((count / n).reshape(shape), dims=a["dims"], coords=coords,
+                                    attrs={"units": "1", "long_name": f"P({name} > {threshold})", "role": EXCEEDANCE,
+                                           "output": name, "threshold": threshold})
+            out[f"{var}_ci"] = xr.DataArray(bounds.reshape(*shape, 2), dims=(*a["dims"], "ci_bound"),
+                                            coords={**coords, "ci_bound": CI_BOUND},
+                                            attrs={"units": "1", "probability": probability, "role": INTERVAL,
+                                                   "of": var}).transpose("ci_bound", ...)
+    out.attrs = {"probability": probability}
+    return with_quantile_coord(out, quantiles)
+
+
+def _summary(experiment, acc, n, quantiles, probability) -> xr.Dataset:
+    """:func:`_dataset` with the run's provenance in its attrs (a streamed run's identity)."""
+    out = _dataset(experiment, acc, n, quantiles, probability)
+    out.attrs = provenance(experiment, "stream") | {"samples": n, "seed": experiment.seed,
+                                                    "sampler": experiment.sampler, "probability": probability}
+    return out

@@ -280,6 +280,6 @@ def test_new_experiments_run_through_every_command(name, tmp_path, capsys):
     path, out = str(EXPERIMENTS / f"{name}.toml"), ["--out", str(tmp_path)]
     assert main(["run", path, "--samples", "2000", "--sobol-n", "128", *out]) == 0, capsys.readouterr().err
     assert (tmp_path / name / "report.html").is_file()
-    assert main(["sensitivity", path, "--samples", "2000", "--sobol-n", "128", *out]) == 0, capsys.readouterr().err
-    assert main(["decide", path, "--samples", "2000", *out]) == 0, capsys.readouterr().err
+    assert main(["sensitivity", path, "--sobol-n", "128", *out]) == 0, capsys.readouterr().err
+    assert main(["decide", path, *out]) == 0, capsys.readouterr().err
     capsys.readouterr()

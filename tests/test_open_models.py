@@ -236,7 +236,7 @@ def test_two_costs_run_with_a_choice(user, capsys):
 
 
 def test_model_with_no_revenue(capsys):
-    err = one_line_error(capsys, ["decide", str(ROOT / "experiments" / "training_cost.toml"), "--samples", "64"])
+    err = one_line_error(capsys, ["decide", str(ROOT / "experiments" / "training_cost.toml")])
     assert err.endswith("model 'training' has no output with role revenue, so there is no deploy-or-not decision to "
                         "make (outputs: training_flops, training_chip_hours, training_cost, training_memory_bytes, "
                         "min_accelerators); name one with --revenue to compare a cost with it")
@@ -253,9 +253,9 @@ def test_every_command_on_a_formula_model_and_a_user_file_model(tmp_path, monkey
         folder = tmp_path / "o" / name
         steps = [(["run", path, "--samples", "2000", "--sobol-n", "256", *out], "report.html"),
                  (["report", path, "--no-sensitivity", *out], "report.md"),
-                 (["sensitivity", path, "--samples", "2000", "--sobol-n", "256", *out], "sensitivity/sensitivity.csv"),
+                 (["sensitivity", path, "--sobol-n", "256", *out], "sensitivity/sensitivity.csv"),
                  (["decide", path, "--stress", prior, "0", "10", "--seek", prior, "--target", "0.5", "--select",
-                   f"scenario={sim.load_experiment(path).scenario_names[0]}", "--samples", "1024", *out],
+                   f"scenario={sim.load_experiment(path).scenario_names[0]}", *out],
                   "decision/goal_seek.csv"),
                  (["run", path, "--precision", "0.05", "--no-report", *out], "samples.nc"),
                  (["run", path, "--samples", "4096", "--stream", *out], "summary.csv"),

@@ -17,9 +17,10 @@ from sim.report.document import display
 
 from .conftest import ROOT
 
-SECTIONS = ["headline", "distributions", "decision", "scenarios", "sensitivity", "convergence", "outputs", "priors",
+SECTIONS = ["verdict", "headline", "distributions", "decision", "scenarios", "sensitivity", "convergence", "outputs", "priors",
             "reproduce"]
-FIGURES = ["distributions", "exceedance", "acceptability", "tornado", "sobol", "rank", "evppi", "convergence"]
+FIGURES = ["distributions", "exceedance", "acceptability", "tornado", "sobol", "rank", "evppi", "convergence",
+           "assumptions"]
 
 
 def _project(root: Path) -> Path:
@@ -282,7 +283,7 @@ def test_one_scenario_no_revenue_no_sensitivity_states_what_is_absent(project, c
     assert [i for i in page.ids if i in SECTIONS] == SECTIONS
     text = (folder / "report.md").read_text()
     assert "> Only one scenario (baseline): there is nothing to compare it with." in text
-    assert "> No profitability measures: model 'inference' compares inference_cost_per_1k_tokens with no revenue" in text
+    assert "> No profitability measures: model 'inference' compares the inference cost per 1,000 tokens with no revenue" in text
     assert "> Sensitivity was not computed for this report (--no-sensitivity)" in text
     # the experiment's [report] select: six offerings, in the file's order
     assert page.tables["summary"][0]["cells"][:3] == ["output", "units", "scenario"]

@@ -226,7 +226,8 @@ def test_stress_band_is_the_conditional_distribution(search_experiment):
 # --- command line -----------------------------------------------------------------
 
 def test_sensitivity_and_decide_commands(project, capsys):
-    assert cli_main(["sensitivity", "--samples", "4000", "--sobol-n", "1024", "--resamples", "50",
+    assert cli_main(["run", "--samples", "4000", "--no-report"]) == 0
+    assert cli_main(["sensitivity", "--sobol-n", "1024", "--resamples", "50",
                      "--select", "scenario=baseline"]) == 0
     out = capsys.readouterr().out
     folder = project / "outputs" / "search_cost"
@@ -240,7 +241,7 @@ def test_sensitivity_and_decide_commands(project, capsys):
     saved = xr.open_dataset(folder / "sensitivity" / "sensitivity.nc")
     assert "sobol_first_order" in saved and saved.attrs["output"] == "cost_per_query"
     saved.close()
-    assert cli_main(["decide", "--samples", "4000", "--select", "architecture=two_stage",
+    assert cli_main(["decide", "--select", "architecture=two_stage",
                      "--stress", "provider_gross_margin", "0", "10"]) == 0
     out = capsys.readouterr().out
     decision = pd.read_csv(folder / "decision" / "decision.csv")
@@ -253,8 +254,6 @@ def test_sensitivity_and_decide_commands(project, capsys):
     (["sensitivity", "--method", "morris"], "--method: unknown method 'morris'; valid: rank, given"),
     (["sensitivity", "--percentiles", "10,100"], "must be a percentile strictly between 0 and 100, got '100'"),
     (["sensitivity", "--percentiles", "90,10"], "--percentiles: the low percentile must be below the high one"),
-    (["sensitivity", "--select", "scenario=nope"], "--select: scenario has no value 'nope'; valid: baseline"),
-    (["sensitivity", "--select", "year=2030"], "--select: no dim 'year' in the run; valid: scenario"),
     (["sensitivity", "--region", "cost_per_query=1"], "--region must be OUTPUT>THRESHOLD or OUTPUT<THRESHOLD"),
     (["sensitivity", "--region", "cost_per_query>>1"], "--region: threshold '>1' is neither a number nor a variable"),
     (["sensitivity", "--sobol-n", "1000"], r"--sobol-n must be a power of 2 \(such as 16384\), got 1000"),
@@ -271,3 +270,29 @@ def test_bad_analysis_arguments(project, capsys, argv, message):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and re.search(message, err), err
     assert not (project / "outputs").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sensitivity", "--select", "scenario=nope"], "--select: scenario has no value 'nope'; valid: baseline"),
+    (["sensitivity", "--select", "year=2030"], "--select: no dim 'year' in the run; valid: scenario"),
+    (["decide", "--select", "scenario=nope"], "--select: scenario has no value 'nope'; valid: baseline"),
+    (["decide", "--samples", "100"], "--samples: sim decide reads the saved run's samples; make the run you want with "
+                                     "`sim run experiments/search_cost.toml --samples 100` first"),
+])
+def test_selection_is_checked_before_any_analysis(project, capsys, argv, message):
+    """--select names a cell of the saved run; a bad one is refused before anything is computed or written."""
+    assert cli_main(["run", "--samples", "300", "--no-report"]) == 0
+    capsys.readouterr()
+    before = sorted(p.name for p in (project / "outputs" / "search_cost").iterdir())
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert sorted(p.name for p in (project / "outputs" / "search_cost").iterdir()) == before
+
+
+@pytest.mark.parametrize("command", ["decide", "sensitivity"])
+def test_analysis_without_a_saved_run_names_the_command(project, capsys, command):
+    assert cli_main([command, "--out", "elsewhere"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().endswith("run `sim run experiments/search_cost.toml --out elsewhere` first"), err
+    assert not (project / "elsewhere").exists()

@@ -6,19 +6,21 @@ import pytest
 
 import sim
 from sim.cli import main
-from sim.report import summary_frame
+from sim.report import summary_frame, summary_table
 from sim.stream import LogHistogram, stream_summary
 
 KEY = ["output", "scenario", "architecture"]
 EXACT_COLUMNS = ["p_gt_revenue_per_query", "p_gt_revenue_per_query_ci_lower", "p_gt_revenue_per_query_ci_upper"]
 MOMENTS = ["mean", "se_mean", "sd", "mean_ci_lower", "mean_ci_upper"]
 QUANTILES = ["p05", "p25", "p50", "p75", "p95"]
+#: What a streamed run's folder holds: no samples.nc.
+STREAMED = ["inputs", "run.json", "summary.csv", "summary.nc"]
 
 
 @pytest.fixture(scope="module")
 def both(search_experiment):
     n = 30_000
-    streamed = stream_summary(search_experiment, samples=n, chunk_size=4096)
+    streamed = summary_table(stream_summary(search_experiment, samples=n, chunk_size=4096))
     ds = sim.run(search_experiment, samples=n)
     return streamed, summary_frame(ds), ds
 
@@ -55,7 +57,7 @@ def test_quantiles_lie_within_the_stated_error_of_the_order_statistics(both):
 
 def test_chunk_size_does_not_change_the_result(search_experiment, both):
     streamed, _, _ = both
-    other = stream_summary(search_experiment, samples=30_000, chunk_size=7_777)
+    other = summary_table(stream_summary(search_experiment, samples=30_000, chunk_size=7_777))
     exact = [c for c in streamed.columns if c not in MOMENTS]
     pd.testing.assert_frame_equal(other[exact], streamed[exact])  # counts and histograms: identical
     np.testing.assert_allclose(other[MOMENTS].to_numpy(float), streamed[MOMENTS].to_numpy(float), rtol=1e-12)
@@ -74,9 +76,9 @@ def test_log_histogram_handles_signs_and_zero():
 
 
 def test_stream_command(project, capsys):
-    assert main(["run", "--stream", "--samples", "5000"]) == 0
+    assert main(["run", "--stream", "--samples", "5000", "--no-report"]) == 0
     folder = project / "outputs" / "search_cost"
-    assert sorted(p.name for p in folder.iterdir()) == ["inputs", "summary.csv"]
+    assert sorted(p.name for p in folder.iterdir()) == STREAMED
     summary = pd.read_csv(folder / "summary.csv")
     ds = sim.run(sim.load_experiment("experiments/search_cost.toml"), samples=5000)
     memory = summary_frame(ds)
@@ -94,7 +96,7 @@ def test_dask_cluster_gives_the_streamed_numbers(search_experiment, both):
     with local_client(2) as client:  # the workers `sim run --dask` starts
         assert len(client.scheduler_info()["workers"]) == 2
         assert not any(client.run(_fixed_mmap_threshold).values())
-        distributed = dask_summary(search_experiment, client, samples=30_000, chunk_size=4096)  # no warning
+        distributed = summary_table(dask_summary(search_experiment, client, samples=30_000, chunk_size=4096))  # no warning
     exact = [c for c in streamed.columns if c not in MOMENTS]
     pd.testing.assert_frame_equal(distributed[exact], streamed[exact])
     # merged in a different order than one pass: equal to rounding, and to the in-memory run
@@ -103,14 +105,14 @@ def test_dask_cluster_gives_the_streamed_numbers(search_experiment, both):
 
 def test_dask_command_on_a_local_cluster(project, capsys):
     """`sim run --dask` starts its own cluster (a worker per core) and writes what `--stream` writes."""
-    assert main(["run", "--stream", "--samples", "20000", "--chunk-size", "1000", "--out", "streamed"]) == 0
-    assert main(["run", "--dask", "--samples", "20000", "--chunk-size", "1000", "--out", "dask"]) == 0
+    assert main(["run", "--stream", "--samples", "20000", "--chunk-size", "1000", "--out", "streamed", "--no-report"]) == 0
+    assert main(["run", "--dask", "--samples", "20000", "--chunk-size", "1000", "--out", "dask", "--no-report"]) == 0
     assert "warning" not in capsys.readouterr().err  # the workers run with WORKER_CONFIG
     streamed, on_dask = (pd.read_csv(project / out / "search_cost" / "summary.csv") for out in ("streamed", "dask"))
     exact = [c for c in streamed.columns if c not in MOMENTS]
     pd.testing.assert_frame_equal(on_dask[exact], streamed[exact])
     np.testing.assert_allclose(on_dask[MOMENTS], streamed[MOMENTS], rtol=1e-9)  # CSV: 10 significant digits
-    assert sorted(p.name for p in (project / "dask" / "search_cost").iterdir()) == ["inputs", "summary.csv"]
+    assert sorted(p.name for p in (project / "dask" / "search_cost").iterdir()) == STREAMED
 
 
 def test_dask_workers_with_a_fixed_mmap_threshold_are_named(search_experiment):

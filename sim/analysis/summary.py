@@ -237,3 +237,63 @@ def exceedance_interval(ds: xr.Dataset, output: str, threshold: str | float, *, 
                         output_core_dims=[["ci_bound"]]).assign_coords(ci_bound=CI_BOUND)
     ci.attrs = {"units": "1", "probability": probability, "method": "Jeffreys binomial interval"}
     return ci.transpose("ci_bound", ...)
+
+
+# --- the labelled summary --------------------------------------------------------
+
+#: ``role`` attrs of a summary's other variables: a probability that a cost exceeds a revenue, and an interval.
+EXCEEDANCE, INTERVAL = "exceedance", "interval"
+
+
+def exceedance_name(output: str, threshold: str) -> str:
+    return f"p_{output}_gt_{threshold}"
+
+
+def summary_dataset(ds: xr.Dataset, comparisons=(), *, quantiles: Sequence[float] = DEFAULT_QUANTILES,
+                    probability: float = 0.95) -> xr.Dataset:
+    """The labelled summary of a run: every estimate with its Monte Carlo interval, in one Dataset.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run (:func:`sim.run`).
+    comparisons : sequence of (str, str)
+        (cost, revenue) pairs whose P(cost > revenue) to estimate (from the
+        outputs' roles, :func:`sim.models.cost_revenue_pairs`).
+
+    Returns
+    -------
+    xarray.Dataset
+        Per output, a variable with dims ``stat`` (``mean``, ``se_mean``,
+        ``sd``, then a label per quantile) and the output's cell dims, and
+        ``<output>_ci`` with dims ``stat``, ``ci_bound`` and the cells (NaN
+        for ``se_mean`` and ``sd``). The ``stat`` dim carries a float
+        ``quantile`` coordinate (NaN for the moments). Per comparison,
+        ``p_<cost>_gt_<revenue>`` (role ``exceedance``, with ``output`` and
+        ``threshold`` in its attrs) and its ``_ci``. Attrs: the run's, plus
+        the intervals' ``probability``.
+    """
+    probability = check_probability(probability)
+    est = summarize(ds, quantiles=quantiles)
+    ci = mc_interval(ds, quantiles=quantiles, probability=probability)
+    out = xr.Dataset(attrs={**ds.attrs, "probability": probability})
+    for name in est.data_vars:
+        out[name] = est[name]
+        out[f"{name}_ci"] = ci[name].reindex(stat=est["stat"].values).assign_attrs(role=INTERVAL, of=name)
+    for output, threshold in comparisons:
+        p = exceedance(ds, output, threshold)
+        out[p.name] = p.assign_attrs(role=EXCEEDANCE, output=output, threshold=threshold)
+        out[f"{p.name}_ci"] = exceedance_interval(ds, output, threshold, probability=probability).assign_attrs(
+            role=INTERVAL, of=p.name)
+    return with_quantile_coord(out, quantiles)
+
+
+def with_quantile_coord(summary: xr.Dataset, quantiles: Sequence[float]) -> xr.Dataset:
+    """``summary`` with the float ``quantile`` coordinate on its ``stat`` dim (NaN for the moments)."""
+    by_label = {stat_label(q): float(q) for q in quantiles}
+    return summary.assign_coords(quantile=("stat", [by_label.get(str(s), np.nan) for s in summary["stat"].values]))
+
+
+def exceedances(summary: xr.Dataset) -> list[str]:
+    """The names of a summary's P(cost > revenue) variables, in order."""
+    return [n for n, v in summary.data_vars.items() if v.attrs.get("role") == EXCEEDANCE]

@@ -1,10 +1,10 @@
 """The scenario report of a run: what an output costs, against what it earns, how sure, and why.
 
-:func:`load_run` reads a saved run and refuses one made from other priors;
-:func:`build_report` turns a run into a :class:`~.document.Document`;
-:func:`write_report` writes it as ``report.html``, ``report.md``,
-``figures/`` and ``tables/``. Every number in the report comes from the
-run's summary table or from the analysis functions on the same samples.
+:func:`build_report` turns a run (its samples, or a streamed run's summary
+alone) into a :class:`~.document.Document`; :func:`write_report` writes it
+as ``report.html``, ``report.md``, ``figures/`` and ``tables/``. Every
+number in the report comes from the run's labelled summary or from the
+analysis functions on the same samples.
 """
 
 from __future__ import annotations
@@ -22,14 +22,17 @@ import xarray as xr
 
 from ..analysis import decision as da
 from ..analysis import sensitivity as sa
+from ..analysis.summary import exceedance_name
+from ..engine import drawn_priors
 from ..errors import SimError
-from ..experiment import Experiment, as_run, subject
+from ..experiment import Experiment, subject
+from ..progress import stage
+from ..store import reproduce_command
 from . import figures as fg
 from .document import Absent, Document, Plot, Section, Table, Text, write_document
-from .tables import decision_frame, evppi_frame, sensitivity_frame, summary_frame
+from .tables import decision_frame, evppi_frame, sensitivity_frame, summarize_run, summary_table
 
-__all__ = ["load_run", "build_report", "write_report", "quantity", "percent", "reproduce_command", "per_unit",
-           "MAX_PANELS"]
+__all__ = ["build_report", "write_report", "verdicts", "quantity", "percent", "per_unit", "MAX_PANELS"]
 
 #: Most cells (besides scenarios) the per-cell figures show; the tables show every cell.
 MAX_PANELS = 12
@@ -79,55 +82,6 @@ def percent(p: float) -> str:
     return f"{100 * p:.1f} %" if 0 < p < 1 else f"{100 * p:.0f} %"
 
 
-def reproduce_command(ds: xr.Dataset, out: str | Path = "outputs") -> str:
-    """The command that makes this run (and its report) again."""
-    parts = ["sim", "run", ds.attrs["experiment_file"], "--samples", str(ds.attrs["samples"]),
-             "--seed", str(ds.attrs["seed"]), "--sampler", ds.attrs["sampler"], *shlex.split(ds.attrs.get("run_args", ""))]
-    if Path(out) != Path("outputs"):
-        parts += ["--out", str(out)]
-    return shlex.join(parts)
-
-
-def load_run(experiment: Experiment, out: str | Path = "outputs") -> tuple[Experiment, xr.Dataset]:
-    """The saved run of ``experiment`` under ``out``, checked against the experiment's current priors.
-
-    Returns
-    -------
-    (Experiment, Dataset)
-        ``experiment`` with the overrides the run was made with (``--set``,
-        ``--scenario``, see :func:`sim.experiment.as_run`), and the run.
-
-    Raises
-    ------
-    SimError
-        When there is no saved run, it cannot be read, or it was made by
-        another model or other priors (its priors hash differs): a report of
-        it would show stale numbers.
-    """
-    path = Path(out) / experiment.name / "samples.nc"
-    rerun = f"run `sim run {experiment.path}`"
-    if not path.is_file():
-        raise SimError(f"no saved run of experiment {experiment.name!r} ({path} does not exist); {rerun} first")
-    try:
-        ds = xr.load_dataset(path, engine="h5netcdf")
-    except Exception as exc:  # any failure to read is the same problem for the user
-        raise SimError(f"{path}: cannot read the saved run ({type(exc).__name__}: {exc}); {rerun} again") from None
-    if ds.attrs.get("mode") != "monte_carlo" or "samples" not in ds.attrs:
-        raise SimError(f"{path} is not a Monte Carlo run of sim; {rerun}")
-    if ds.attrs.get("model") != experiment.model.name:
-        raise SimError(f"{path} was made by model {ds.attrs.get('model')!r}, but {experiment.path} now uses "
-                       f"{experiment.model.name!r}; {rerun} to update it")
-    try:
-        as_recorded = as_run(experiment, ds.attrs)  # the run's own --set and --scenario
-    except (SimError, ValueError):  # an override the experiment no longer takes: the hash check names it
-        as_recorded = experiment
-    saved, now = str(ds.attrs.get("priors_hash", "")), as_recorded.priors_hash()
-    if saved != now:
-        raise SimError(f"{path} was made with priors hash {saved[:12] or 'none'}, but the priors of "
-                       f"{experiment.path} now hash {now[:12]}; {rerun} to update it")
-    return as_recorded, ds
-
-
 @dataclasses.dataclass
 class _Focus:
     """What the per-cell sections show: the output, its threshold and the cells."""
@@ -156,7 +110,7 @@ def _labels(ds: xr.Dataset, dim: str) -> list[str]:
 def _focus(experiment: Experiment, ds: xr.Dataset, output: str | None, select, revenue: str | None = None) -> _Focus:
     settings = experiment.report
     output, threshold, note = subject(experiment, output, revenue)
-    cell_dims = [d for d in ds[output].dims if d not in ("scenario", "sample")]
+    cell_dims = [d for d in ds[output].dims if d not in ("scenario", "sample", "stat")]
     chosen = dict(settings.select)
     where = {d: f"{experiment.path}: report.select.{d}" for d in chosen}
     for dim, value in select or []:
@@ -205,81 +159,86 @@ def _narrow(experiment: Experiment, focus: _Focus) -> Experiment:
     return dataclasses.replace(experiment, sweeps=sweeps)
 
 
-def _matches(column: pd.Series, value) -> pd.Series:
-    """Rows of a summary column equal to a coordinate value (years are read back as floats beside blanks)."""
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return pd.to_numeric(column, errors="coerce") == float(value)
-    return column.astype(str) == str(value)
+def _at(summary: xr.Dataset, name: str, cell: dict) -> xr.DataArray:
+    """Variable ``name`` of the labelled summary at ``cell`` (the cell's dims the variable lacks are skipped)."""
+    da = summary[name]
+    return da.sel({d: v for d, v in cell.items() if d in da.dims})
 
 
-def _row(summary: pd.DataFrame, output: str, cell: dict) -> pd.Series:
-    rows = summary[summary["output"] == output]
-    for dim, value in cell.items():
-        if dim in rows.columns and rows[dim].notna().any():
-            rows = rows[_matches(rows[dim], value)]
-    if len(rows) != 1:
-        raise AssertionError(f"expected one summary row for {output} at {cell}, found {len(rows)}")
-    return rows.iloc[0]
+def _stat(summary: xr.Dataset, name: str, cell: dict, stat: str) -> float:
+    return float(_at(summary, name, cell).sel(stat=stat))
 
 
 def _long_name(ds: xr.Dataset, name: str) -> str:
     return ds[name].attrs.get("long_name") or name.replace("_", " ")
 
 
-def _headline(ds, summary, focus: _Focus, scenarios) -> list:
+def _amounts(summary, name, cell) -> str:
+    """'$0.0531 per query (90 % interval $0.017 to $0.132' for output ``name`` at ``cell``."""
+    units, long = summary[name].attrs.get("units", ""), _long_name(summary, name)
+    per = not long.endswith(f"per {units[3:].lstrip('/ ')}")  # "cost per query" needs no second "per query"
+    at = _at(summary, name, cell)
+    return (f"{quantity(float(at.sel(stat='p50')), units, per=per)} (90 % interval "
+            f"{quantity(float(at.sel(stat='p05')), units, per=False)} to "
+            f"{quantity(float(at.sel(stat='p95')), units, per=False)}")
+
+
+def _exceeds(summary, out, threshold, cell) -> tuple[float, float, float]:
+    """P(out > threshold) at ``cell`` with its Monte Carlo interval, from the labelled summary."""
+    var = exceedance_name(out, threshold)
+    ci = _at(summary, f"{var}_ci", cell)
+    return float(_at(summary, var, cell)), float(ci.sel(ci_bound="lower")), float(ci.sel(ci_bound="upper"))
+
+
+def _headline(summary, focus: _Focus, scenarios) -> list:
     out, threshold = focus.output, focus.threshold
-    n = int(ds.attrs["samples"])
-
-    def amounts(name, r):
-        """'$0.0531 per query (90 % interval $0.017 to $0.132' for output ``name``'s summary row ``r``."""
-        units, long = ds[name].attrs.get("units", ""), _long_name(ds, name)
-        per = not long.endswith(f"per {units[3:].lstrip('/ ')}")  # "cost per query" needs no second "per query"
-        return (f"{quantity(r.p50, units, per=per)} (90 % interval {quantity(r.p05, units, per=False)} to "
-                f"{quantity(r.p95, units, per=False)}")
-
+    n = int(summary.attrs["samples"])
     blocks = []
     for s in scenarios:
         for cell in focus.panels:
             full = {"scenario": s, **cell, **focus.fixed}
-            r = _row(summary, out, full)
-            units = ds[out].attrs.get("units", "")
-            text = (f"Median {_long_name(ds, out)} {amounts(out, r)}; mean {quantity(r['mean'], units, per=False)} "
-                    f"± {quantity(1.96 * r.se_mean, units, per=False)}, its 95 % Monte Carlo error).")
+            units = summary[out].attrs.get("units", "")
+            mean, se = _stat(summary, out, full, "mean"), _stat(summary, out, full, "se_mean")
+            text = (f"Median {_long_name(summary, out)} {_amounts(summary, out, full)}; mean "
+                    f"{quantity(mean, units, per=False)} ± {quantity(1.96 * se, units, per=False)}, its 95 % Monte "
+                    "Carlo error).")
             if threshold:
-                t = _row(summary, threshold, {k: v for k, v in full.items() if k in ds[threshold].dims})
-                col = f"p_gt_{threshold}"
-                p, lo, hi = r[col], r[f"{col}_ci_lower"], r[f"{col}_ci_upper"]
+                p, lo, hi = _exceeds(summary, out, threshold, full)
                 share = (f"in none of the {n:,} samples" if p == 0 else
                          f"in every one of the {n:,} samples" if p == 1 else f"in {percent(p)} of samples")
-                text += (f" Against it, a median {_long_name(ds, threshold)} of {amounts(threshold, t)}). "
-                         f"The {_long_name(ds, out)} exceeds the {_long_name(ds, threshold)} {share} "
-                         f"(95 % Monte Carlo interval {percent(lo)} to {percent(hi)}).")
+                text += (f" Against it, a median {_long_name(summary, threshold)} of "
+                         f"{_amounts(summary, threshold, full)}). The {_long_name(summary, out)} exceeds the "
+                         f"{_long_name(summary, threshold)} {share} (95 % Monte Carlo interval {percent(lo)} to "
+                         f"{percent(hi)}).")
             lead = ", ".join(str(v) for v in [s, *cell.values()]) + "."
             blocks.append(Text(text, lead=lead))
     return blocks
 
 
 def _comparison(ds, summary, focus: _Focus, scenarios) -> pd.DataFrame:
-    """Per cell and scenario: the output's median and 90 % interval, P(profitable), and the paired change."""
+    """Per cell and scenario: the output's median and 90 % interval, P(profitable), and the paired change.
+
+    The paired differences need the samples: a streamed run (``ds`` None) has the rest alone.
+    """
     out, threshold = focus.output, focus.threshold
     base = scenarios[0]
-    x = focus.restrict(ds[out])
+    x = focus.restrict(ds[out]) if ds is not None else None
     rows = []
     for cell in focus.panels:
-        b = x.sel(scenario=base, **cell).values
+        b50 = _stat(summary, out, {"scenario": base, **cell, **focus.fixed}, "p50")
         for s in scenarios:
-            r = _row(summary, out, {"scenario": s, **cell, **focus.fixed})
-            diff = x.sel(scenario=s, **cell).values - b
-            row = {**{d: str(v) for d, v in cell.items()}, "scenario": s, "p05": r.p05, "p50": r.p50, "p95": r.p95}
+            full = {"scenario": s, **cell, **focus.fixed}
+            r = {stat: _stat(summary, out, full, stat) for stat in ("p05", "p50", "p95")}
+            row = {**{d: str(v) for d, v in cell.items()}, "scenario": s, **r}
             if threshold:
-                col = f"p_gt_{threshold}"
-                row |= {"p_profitable": 1 - r[col], "p_profitable_ci_lower": 1 - r[f"{col}_ci_upper"],
-                        "p_profitable_ci_upper": 1 - r[f"{col}_ci_lower"]}
-            b50 = _row(summary, out, {"scenario": base, **cell, **focus.fixed}).p50
-            d05, d50, d95 = np.quantile(diff, [0.05, 0.5, 0.95])
-            row |= {"median_change_pct": 100 * (r.p50 / b50 - 1) if b50 else np.nan,
-                    "paired_difference_p50": d50, "paired_difference_p05": d05, "paired_difference_p95": d95,
-                    f"p_below_{base}": float(np.mean(diff < 0))}
+                p, lo, hi = _exceeds(summary, out, threshold, full)
+                row |= {"p_profitable": 1 - p, "p_profitable_ci_lower": 1 - hi, "p_profitable_ci_upper": 1 - lo}
+            row["median_change_pct"] = 100 * (r["p50"] / b50 - 1) if b50 else np.nan
+            if x is not None:
+                diff = x.sel(scenario=s, **cell).values - x.sel(scenario=base, **cell).values
+                d05, d50, d95 = np.quantile(diff, [0.05, 0.5, 0.95])
+                row |= {"paired_difference_p50": d50, "paired_difference_p05": d05, "paired_difference_p95": d95,
+                        f"p_below_{base}": float(np.mean(diff < 0))}
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -301,11 +260,12 @@ def _metadata(ds: xr.Dataset, out) -> pd.DataFrame:
     rows = [("experiment file", a["experiment_file"]), ("title", a.get("title", "")),
             ("model", f"{a['model']} ({a.get('model_source', 'sim')})"),
             ("scenarios", ", ".join(_labels(ds, "scenario"))), ("samples", f"{int(a['samples']):,}"),
-            ("seed", str(a["seed"])), ("sampler", a["sampler"]), ("priors files", a.get("priors_files", "")),
+            ("seed", str(a["seed"])), ("sampler", a["sampler"]),
+            ("kept", "summaries only (streamed)" if a.get("mode") == "stream" else "every sample (samples.nc)"), ("priors files", a.get("priors_files", "")),
             ("priors hash (SHA-256)", a["priors_hash"]), ("sim version", a["sim_version"]),
             ("run made", a["created"]),
             ("report built", datetime.now(timezone.utc).isoformat(timespec="seconds")),
-            ("reproduce with", reproduce_command(ds, out))]
+            ("reproduce with", reproduce_command(a, out))]
     if a.get("rank_correlations"):
         rows.insert(9, ("rank correlations", a["rank_correlations"]))
     if a.get("overrides"):
@@ -321,15 +281,19 @@ def _cells_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 @dataclasses.dataclass
 class _Run:
-    """What every section reads: the run, its summary table, and the report's focus."""
+    """What every section reads: the run (None for a streamed run), its labelled summary, and the report's focus."""
 
     experiment: Experiment
-    ds: xr.Dataset
+    ds: xr.Dataset | None
+    summary: xr.Dataset
     focus: _Focus
-    summary: pd.DataFrame
     scenarios: list[str]
     colours: dict
     out: Path
+
+    @property
+    def streamed(self) -> bool:
+        return self.ds is None
 
     @property
     def view(self) -> xr.Dataset:
@@ -344,21 +308,40 @@ class _Run:
     def scope(self) -> str:
         return f" ({self.focus.scope})" if self.focus.scope else ""
 
+    def name(self, name: str) -> str:
+        """An output's readable name (its long name)."""
+        return _long_name(self.summary, name)
+
     def title(self, name: str) -> str:
-        long = _long_name(self.ds, name)
+        long = self.name(name)
         return long[0].upper() + long[1:]
 
     def units(self, name: str) -> str:
-        return self.ds[name].attrs.get("units", "")
+        return self.summary[name].attrs.get("units", "")
+
+    def no_samples(self, what: str) -> Absent:
+        return Absent(f"{what} need the samples, and this run was streamed (--stream or --dask), which keeps "
+                      f"summaries only. `{_memory_command(self.summary.attrs, self.out)}` keeps them.")
 
 
-def build_report(experiment: Experiment, ds: xr.Dataset, *, output: str | None = None, select=None,
-                 sensitivity: bool = True, sobol_n: int = 2**14, out: str | Path = "outputs",
-                 revenue: str | None = None) -> Document:
+def _memory_command(attrs, out) -> str:
+    """The command that makes a streamed run again in memory (with its samples)."""
+    return reproduce_command({**attrs, "stream_args": ""}, out)
+
+
+def build_report(experiment: Experiment, ds: xr.Dataset | None, *, summary: xr.Dataset | None = None,
+                 output: str | None = None, select=None, sensitivity: bool = True, sobol_n: int = 2**14,
+                 out: str | Path = "outputs", revenue: str | None = None) -> Document:
     """The report of run ``ds`` of ``experiment`` (which must hold the priors the run was made with).
 
     Parameters
     ----------
+    ds : xarray.Dataset or None
+        The run's samples; None for a streamed run, whose report is built
+        from ``summary`` alone (the sections that need samples say so).
+    summary : xarray.Dataset, optional
+        The run's labelled summary (:func:`~.tables.summarize_run`); computed
+        from ``ds`` when not given.
     output, revenue : str, optional
         The output the report is about and the revenue it is compared with
         (default: see :func:`subject`).
@@ -373,48 +356,135 @@ def build_report(experiment: Experiment, ds: xr.Dataset, *, output: str | None =
     out : path
         The output root the run was written to (for the command that reproduces it).
     """
-    scenarios = _labels(ds, "scenario")
-    run = _Run(experiment, ds, _focus(experiment, ds, output, select, revenue), summary_frame(ds), scenarios,
+    if summary is None:
+        summary = summarize_run(ds)
+    scenarios = _labels(summary, "scenario")
+    run = _Run(experiment, ds, summary, _focus(experiment, summary, output, select, revenue), scenarios,
                fg.palette(scenarios), Path(out))
-    decision, decision_section = _decision(run)
-    sections = [_headline_section(run), _distributions(run), decision_section, _scenarios(run),
-                Section("sensitivity", f"Which assumptions drive the {_long_name(ds, run.focus.output)}",
-                        _sensitivity(run, decision, sobol_n) if sensitivity else
-                        [Absent("Sensitivity was not computed for this report (--no-sensitivity); run `sim report` "
-                                "without it, or `sim sensitivity`, for this section.")])]
-    if "year" in ds[run.focus.output].dims:
+    with stage("report: decision measures"):
+        decision, decision_section = _decision(run)
+    with stage("report: distributions"):
+        sections = [_verdict_section(run, decision), _headline_section(run), _distributions(run), decision_section,
+                    _scenarios(run)]
+    with stage("report: sensitivity (tornado, Sobol', rank correlations, EVPPI)"):
+        sections.append(Section("sensitivity", f"Which assumptions drive the {run.name(run.focus.output)}",
+                                _sensitivity(run, decision, sobol_n) if sensitivity else
+                                [Absent("Sensitivity was not computed for this report (--no-sensitivity); run "
+                                        "`sim report` without it, or `sim sensitivity`, for this section.")]))
+    if "year" in summary[run.focus.output].dims:
         sections.append(_years(run))
-    sections += [_convergence(run), _outputs(run), _assumptions(run), _reproduce(run)]
+    with stage("report: convergence and assumptions"):
+        sections += [_convergence(run, decision), _outputs(run), _assumptions(run), _reproduce(run)]
     subtitle = " ".join(experiment.description.split()) + \
-        f" Run of {ds.attrs['created']}, sim {ds.attrs['sim_version']}."
+        f" Run of {summary.attrs['created']}, sim {summary.attrs['sim_version']}."
     return Document(title=experiment.title or experiment.name, subtitle=subtitle.strip(), sections=sections)
+
+
+def _prior_name(experiment: Experiment, name: str) -> str:
+    prior = experiment.base_priors.get(name)
+    return (prior.long_name if prior is not None and prior.long_name else name.replace("_", " "))
+
+
+def verdicts(summary: xr.Dataset, focus: _Focus, scenarios, experiment: Experiment,
+             decision: xr.Dataset | None = None, top: int = 2) -> list[tuple[dict, str]]:
+    """One sentence per decision cell: how often deploying loses money, the expected loss or gain, and what would settle it.
+
+    The loss probability and its interval are P(cost > revenue) of the
+    labelled summary; the expected net benefit and the priors worth learning
+    (largest EVPPI) come from ``decision`` (:func:`sim.analysis.decision.decide`)
+    when the run kept its samples, and the net benefit from the summary's
+    means otherwise.
+
+    Returns
+    -------
+    list of (cell, sentence)
+    """
+    out, threshold = focus.output, focus.threshold
+    units = summary[out].attrs.get("units", "")
+    per = per_unit(units)
+    result = []
+    for s in scenarios:
+        for panel in focus.panels:
+            cell = {"scenario": s, **panel, **focus.fixed}
+            p, lo, hi = _exceeds(summary, out, threshold, cell)
+            if decision is not None:
+                enb = float(_at(decision, "expected_net_benefit", cell))
+            else:
+                enb = _stat(summary, threshold, cell, "mean") - _stat(summary, out, cell, "mean")
+            interval = f" ({percent(lo)} to {percent(hi)})" if percent(lo) != percent(hi) else ""
+            odds = ("never loses money" if p == 0 else "loses money in every outcome" if p == 1 else
+                    f"loses money in {percent(p)} of outcomes{interval}")
+            money = quantity(abs(enb), units.split("/")[0], per=False)
+            sentence = f"Deploying {odds}; the expected {'loss' if enb < 0 else 'gain'} is {money} {per}".rstrip()
+            if decision is not None and "evppi" in decision:
+                ev = _at(decision, "evppi", cell)
+                order = [str(n) for n in ev["input"].values[np.argsort(-ev.values, kind="stable")]
+                         if float(ev.sel(input=n)) > 0][:top]
+                if order:
+                    sentence += ("; what would settle it is " +
+                                 " and ".join(_prior_name(experiment, n) for n in order))
+                else:
+                    sentence += "; no single assumption would change the decision"
+            result.append((cell, sentence + "."))
+    return result
+
+
+def _verdict_section(run: _Run, decision) -> Section:
+    out, threshold = run.focus.output, run.focus.threshold
+    if not threshold:
+        return Section("verdict", "Verdict", [Text(
+            f"The {run.name(out)} is not compared with a revenue (model {run.experiment.model.name!r} has no output "
+            "with role revenue), so there is no deploy-or-not verdict; the headline gives its distribution.")])
+    blocks = [Text(sentence, lead=", ".join(str(v) for v in cell.values()) + ":")
+              for cell, sentence in verdicts(run.summary, run.focus, run.scenarios, run.experiment, decision)]
+    if run.streamed:
+        blocks.append(Text("The expected loss or gain is the difference of the streamed means; what would settle "
+                           f"the decision (EVPPI) needs the samples: `{_memory_command(run.summary.attrs, run.out)}`."))
+    return Section("verdict", "Verdict", blocks)
 
 
 def _headline_section(run: _Run) -> Section:
     out, threshold = run.focus.output, run.focus.threshold
-    a = run.ds.attrs
-    intro = (f"{run.experiment.title or run.experiment.name}: {int(a['samples']):,} Monte Carlo samples "
+    a = run.summary.attrs
+    kept = " streamed (summaries only)" if run.streamed else ""
+    intro = (f"{run.experiment.title or run.experiment.name}: {int(a['samples']):,} Monte Carlo samples{kept} "
              f"({a['sampler']} sampler, seed {a['seed']}), {len(run.scenarios)} scenario(s) evaluated on common "
-             f"random numbers. The report is about {out} ({run.units(out)})"
-             + (f" against {threshold}" if threshold else "") + ".")
+             f"random numbers. The report is about the {run.name(out)} ({run.units(out)})"
+             + (f" against the {run.name(threshold)}" if threshold else "") + ".")
     blocks = [Text(intro)] + [Text(note) for note in run.focus.notes]
-    if int(a["samples"]) > ESTIMATE_SAMPLES:
+    if not run.streamed and int(a["samples"]) > ESTIMATE_SAMPLES:
         blocks.append(Text(f"The figures of distributions and the acceptability curve, the rank correlations, the "
                            f"target region and EVPPI use the first {ESTIMATE_SAMPLES:,} of the {int(a['samples']):,} "
                            "samples; the headline, the tables of quantiles and probabilities, and the decision "
                            "measures use them all."))
-    return Section("headline", "Headline", blocks + _headline(run.ds, run.summary, run.focus, run.scenarios))
+    return Section("headline", "Headline", blocks + _headline(run.summary, run.focus, run.scenarios))
+
+
+def _coincide(view: xr.Dataset | None, name: str | None) -> bool:
+    """Whether ``name`` is the same in every scenario (its lines would lie on top of one another)."""
+    if view is None or name is None or "scenario" not in view[name].dims or view.sizes["scenario"] < 2:
+        return False
+    x = view[name].transpose("scenario", ...).values
+    return bool((x == x[:1]).all())
 
 
 def _distributions(run: _Run) -> Section:
-    out, threshold, view, panels = run.focus.output, run.focus.threshold, run.first, run.focus.panels
-    both = f" (solid) and {threshold} (dashed)" if threshold else ""
-    blocks = [Plot("distributions", fg.distributions(view, out, run.colours, panels, threshold=threshold),
-                   f"Distribution of {out}{both} per scenario{run.scope}."),
-              Plot("exceedance", fg.exceedance_curves(view, out, run.colours, panels, threshold=threshold),
-                   f"Exceedance curves: the probability that {out}{both.replace(' and ', ' or ')} is above each "
-                   f"value{run.scope}.")]
-    title = run.title(out) + (f" against {_long_name(run.ds, threshold)}" if threshold else "")
+    out, threshold = run.focus.output, run.focus.threshold
+    title = run.title(out) + (f" against the {run.name(threshold)}" if threshold else "")
+    if run.streamed:
+        return Section("distributions", title, [run.no_samples("Figures of the distributions")])
+    view, panels = run.first, run.focus.panels
+    same = _coincide(view, threshold)
+    both = f" (solid) and the {run.name(threshold)} (dashed)" if threshold else ""
+    note = (f" The {run.name(threshold)} is the same in every scenario, so it is drawn once, in grey."
+            if same else "")
+    blocks = [Plot("distributions", fg.distributions(view, out, run.colours, panels, threshold=threshold,
+                                                     shared_threshold=same),
+                   f"Distribution of the {run.name(out)}{both} per scenario{run.scope}.{note}"),
+              Plot("exceedance", fg.exceedance_curves(view, out, run.colours, panels, threshold=threshold,
+                                                      shared_threshold=same),
+                   f"Exceedance curves: the probability that the {run.name(out)}{both.replace(' and ', ' or ')} is "
+                   f"above each value{run.scope}.{note}")]
     return Section("distributions", title, blocks)
 
 
@@ -423,20 +493,23 @@ def _decision(run: _Run) -> tuple[xr.Dataset | None, Section]:
     title = "Profitability and break-even"
     if not threshold:
         return None, Section("decision", title, [Absent(
-            f"No profitability measures: model {run.experiment.model.name!r} compares {out} with no revenue, so "
-            "there is no deploy-or-not decision to measure.")])
+            f"No profitability measures: model {run.experiment.model.name!r} compares the {run.name(out)} with no "
+            "revenue, so there is no deploy-or-not decision to measure.")])
+    if run.streamed:
+        return None, Section("decision", title, [run.no_samples("Break-even, EVPI and the acceptability curve")])
     view = run.view
     per = per_unit(run.units(out))
     decision = da.decide(view, cost=out, revenue=threshold, evppi_samples=ESTIMATE_SAMPLES)
     accept = da.acceptability(run.first, cost=out, revenue=threshold)
-    blocks = [Text(f"Deploying earns {threshold} - {out} {per}. P(profitable) is the share of samples where that "
-                   f"is positive; break-even is the {_long_name(run.ds, threshold)} at which the expected net benefit "
-                   f"is zero (the expected cost); EVPI is what perfect knowledge of every prior would be worth, {per}"
-                   + (" and per year" if "evpi_per_year" in decision else "") + "."),
+    actual = view[threshold].median("sample", keep_attrs=True)
+    blocks = [Text(f"Deploying earns the {run.name(threshold)} minus the {run.name(out)}, {per}. P(profitable) is the "
+                   f"share of samples where that is positive; break-even is the {run.name(threshold)} at which the "
+                   f"expected net benefit is zero (the expected cost); EVPI is what perfect knowledge of every prior "
+                   f"would be worth, {per}" + (" and per year" if "evpi_per_year" in decision else "") + "."),
               Plot("acceptability", fg.acceptability_curves(accept, decision["breakeven_revenue"], run.colours,
-                                                            run.focus.panels),
-                   f"Acceptability curve: P(profitable) if the {_long_name(run.ds, threshold)} were each value; "
-                   f"dotted lines mark break-even{run.scope}."),
+                                                            run.focus.panels, actual=actual),
+                   f"Acceptability curve: P(profitable) if the {run.name(threshold)} were each value; dotted lines "
+                   f"mark break-even, solid vertical lines the model's median {run.name(threshold)}{run.scope}."),
               Table("decision", _cells_frame(decision_frame(decision)),
                     f"Decision measures per cell{run.scope}, with 95 % Monte Carlo intervals.")]
     return decision, Section("decision", title, blocks)
@@ -448,10 +521,13 @@ def _scenarios(run: _Run) -> Section:
         return Section("scenarios", "Scenario comparison", [Absent(
             f"Only one scenario ({base}): there is nothing to compare it with. Add [scenarios.NAME] tables to the "
             "experiment file to compare assumptions.")])
-    blocks = [Text(f"Each scenario against {base}, on the same uniforms (common random numbers): the paired "
-                   "difference is taken sample by sample, so it carries no extra sampling noise."),
+    paired = ("Each scenario against {base}, on the same uniforms (common random numbers): the paired difference is "
+              "taken sample by sample, so it carries no extra sampling noise." if not run.streamed else
+              "Each scenario against {base}; the paired differences need the samples, which a streamed run does not "
+              "keep.").format(base=base)
+    blocks = [Text(paired),
               Table("scenarios", _comparison(run.ds, run.summary, run.focus, run.scenarios),
-                    f"{run.focus.output} per scenario{run.scope}: quantiles, "
+                    f"The {run.name(run.focus.output)} per scenario{run.scope}: quantiles, "
                     + ("P(profitable) with its 95 % interval, " if run.focus.threshold else "")
                     + f"and the change against {base}.")]
     return Section("scenarios", "Scenario comparison", blocks)
@@ -460,47 +536,66 @@ def _scenarios(run: _Run) -> Section:
 def _years(run: _Run) -> Section:
     out, threshold = run.focus.output, run.focus.threshold
     focus = dataclasses.replace(run.focus, fixed={d: v for d, v in run.focus.fixed.items() if d != "year"})
-    rows = run.summary[run.summary["output"] == out]
-    for dim, value in focus.fixed.items():
-        rows = rows[_matches(rows[dim], value)]
-    for dim, values in focus.kept.items():
-        rows = rows[np.logical_or.reduce([_matches(rows[dim], v) for v in values])]
-    cells = [c for c in run.ds[out].dims if c != "sample"]
+    summary = focus.restrict(run.summary)
+    table = summary_table(summary[[out, f"{out}_ci"]])
+    cells = [c for c in summary[out].dims if c != "stat"]
     return Section("years", f"{run.title(out)} over the years", [
-        Plot("fan", fg.fan_chart(focus.restrict(run.ds), out, run.colours, run.focus.panels, threshold=threshold),
-             f"Median {out} per year with its 50 % and 90 % intervals"
-             + (f"; dashed: median {threshold}" if threshold else "") + "."),
-        Table("years", _cells_frame(rows[[*cells, "p05", "p50", "p95"]]),
-              f"{out} per year: median and 90 % interval.")])
+        Plot("fan", fg.fan_chart(summary, out, run.colours, run.focus.panels, threshold=threshold),
+             f"Median {run.name(out)} per year with its 50 % and 90 % intervals"
+             + (f"; dashed: median {run.name(threshold)}" if threshold else "") + "."),
+        Table("years", _cells_frame(table[[*cells, "p05", "p50", "p95"]]),
+              f"The {run.name(out)} per year: median and 90 % interval.")])
 
 
-def _convergence(run: _Run) -> Section:
-    out, first = run.focus.output, run.focus.panels[0]
-    where = f" at {fg.panel_label(first)}" if first else ""
+def _hinge(run: _Run, decision) -> dict:
+    """The cell the decision hinges on: P(profitable) nearest one half (the first panel without a decision)."""
+    first = {"scenario": run.scenarios[0], **run.focus.panels[0]}
+    if decision is None:
+        return first
+    cells = [{"scenario": s, **p} for s in run.scenarios for p in run.focus.panels]
+    return min(cells, key=lambda c: abs(float(_at(decision, "p_profitable", c)) - 0.5))
+
+
+def _convergence(run: _Run, decision) -> Section:
+    out, threshold = run.focus.output, run.focus.threshold
+    if run.streamed:
+        return Section("convergence", "Monte Carlo convergence", [run.no_samples("Convergence charts")])
+    cell = _hinge(run, decision)
+    panel = {d: v for d, v in cell.items() if d != "scenario"}
+    where = f" at {fg.panel_label(panel)}" if panel else ""
+    colours = {cell["scenario"]: run.colours[cell["scenario"]]}
+    view = run.view.sel(scenario=[cell["scenario"]])
+    net = (view[threshold] - view[out]).sel(panel).rename("net benefit") if threshold else None
+    why = (f"the cell whose decision is closest to a coin toss ({cell['scenario']}{', ' + fg.panel_label(panel) if panel else ''})"
+           if decision is not None else f"scenario {cell['scenario']}")
     return Section("convergence", "Monte Carlo convergence", [
-        Text(f"How the estimates of {out}{where} settle as samples accumulate, with their 95 % Monte Carlo "
-             "intervals. Bands that are narrow at the right-hand end mean more samples would not change the "
-             "report's numbers."),
-        Plot("convergence", fg.convergence_chart(run.view[out].sel(first).rename(out), run.colours),
-             f"Running mean and 95th percentile of {out}{where} against the number of samples.")])
+        Text(f"How the estimates settle as samples accumulate, in {why}, with their 95 % Monte Carlo intervals. Bands "
+             "that are narrow at the right-hand end mean more samples would not change the report's numbers."),
+        Plot("convergence", fg.convergence_chart(view[out].sel(panel).rename(out), colours, net=net),
+             f"Running mean and 95th percentile of the {run.name(out)}{where}"
+             + (", and running P(profitable)" if threshold else "") + ", against the number of samples.")])
 
 
 def _outputs(run: _Run) -> Section:
-    summary = run.summary
-    keep = np.ones(len(summary), bool)
-    for dim, value in run.focus.fixed.items():
-        keep &= (_matches(summary[dim], value) | summary[dim].isna()).to_numpy()
-    shown = summary.loc[keep, [c for c in summary.columns if not c.endswith(("_ci_lower", "_ci_upper"))
-                               and c not in ("sd", "p25", "p75")]]
+    summary = summary_table(run.focus.restrict(run.summary) if run.focus.fixed else run.summary)
+    shown = summary[[c for c in summary.columns if not c.endswith(("_ci_lower", "_ci_upper"))
+                     and c not in ("sd", "p25", "p75")]]
     return Section("outputs", "All outputs", [
         Table("summary", _cells_frame(shown), f"Every output{run.scope}: mean with its standard error, and "
                                               "quantiles; summary.csv has every cell with its Monte Carlo intervals.")])
 
 
 def _assumptions(run: _Run) -> Section:
-    blocks = [Table("priors", _cells_frame(_priors_table(run.experiment)),
-                    "Priors: distribution, point value (the article's), 90 % interval, unit and source. Highlighted "
-                    "rows are a scenario's overrides.", highlight="override")]
+    drawn = drawn_priors(run.experiment)
+    blocks = []
+    if drawn:
+        blocks.append(Plot("assumptions", fg.prior_densities(run.experiment, drawn, run.colours),
+                           "The drawn priors: density of each, its 90 % interval (shaded) and point value (line); "
+                           "a scenario's override is drawn in that scenario's colour over the prior used by every "
+                           "scenario (grey)."))
+    blocks.append(Table("priors", _cells_frame(_priors_table(run.experiment)),
+                        "Priors: distribution, point value (the article's), 90 % interval, unit and source. "
+                        "Highlighted rows are a scenario's overrides.", highlight="override"))
     if run.experiment.correlation:
         pairs = run.experiment.correlation.pairs()
         blocks.append(Table("correlations", pd.DataFrame([{"prior": a, "with": b, "spearman": r}
@@ -513,12 +608,12 @@ def _reproduce(run: _Run) -> Section:
     return Section("reproduce", "Reproducing this run", [
         Text("Running the command below from the same folder, with the same files, gives the same samples and so "
              "the same numbers; the priors hash identifies the priors the run was made with."),
-        Table("run", _metadata(run.ds, run.out), "Run metadata.")])
+        Table("run", _metadata(run.summary, run.out), "Run metadata.")])
 
 
 def _sensitivity(run: _Run, decision, sobol_n: int) -> list:
-    out, threshold, focus, view = run.focus.output, run.focus.threshold, run.focus, run.first
-    if not sa.drawn_inputs(view):
+    out, threshold, focus = run.focus.output, run.focus.threshold, run.focus
+    if not drawn_priors(run.experiment):
         return [Absent("Every prior is fixed: nothing is uncertain, so nothing drives the spread.")]
     narrow = _narrow(run.experiment, focus)
     panels = [{"scenario": s, **p} for s in run.scenarios for p in focus.panels]
@@ -529,39 +624,56 @@ def _sensitivity(run: _Run, decision, sobol_n: int) -> list:
                            "cover every scenario."))
     low, high = 0.1, 0.9
     t = focus.restrict(sa.tornado(narrow, out, low=low, high=high))
-    blocks += [Plot("tornado", fg.tornado_chart(t, panels, output_label=fg._axis_label(run.ds[out]), low=low,
+    blocks += [Plot("tornado", fg.tornado_chart(t, panels, output_label=fg._axis_label(run.summary[out]), low=low,
                                                 high=high),
-                    f"Tornado: {out} with one prior at its 10th or 90th percentile and every other at its point "
-                    f"value; the line is point mode{run.scope}."),
+                    f"Tornado: the {run.name(out)} with one prior at its 10th or 90th percentile and every other at "
+                    f"its point value; the line is point mode{run.scope}."),
                Table("tornado", _cells_frame(_largest_first(sensitivity_frame({"tornado": t}), "tornado_swing",
                                                             t.dims)),
-                     f"One-at-a-time swings of {out} ({run.units(out)}), largest first.")]
+                     f"One-at-a-time swings of the {run.name(out)} ({run.units(out)}), largest first.")]
 
     if run.experiment.correlation is not None:
         blocks.append(Absent("No Sobol' indices: the priors are rank-correlated, and variance cannot be split among "
                              "dependent inputs. The rank correlations below hold for correlated priors."))
     else:
-        s = focus.restrict(sa.sobol(narrow, out, n=sobol_n, seed=int(run.ds.attrs["seed"])))
+        s = focus.restrict(sa.sobol(narrow, out, n=sobol_n, seed=int(run.summary.attrs["seed"])))
         blocks += [Plot("sobol", fg.sobol_chart(s, panels),
-                        f"Sobol' indices of {out}: the share of its variance due to each prior alone (first order) "
-                        f"and with its interactions (total order), with 95 % bootstrap intervals ({sobol_n:,} base "
-                        f"samples){run.scope}."),
-                   Table("sobol", _cells_frame(sensitivity_frame({"sobol": s})), f"Sobol' indices of {out}{run.scope}.")]
+                        f"Sobol' indices of the {run.name(out)}: the share of its variance due to each prior alone "
+                        f"(first order) and with its interactions (total order), with 95 % bootstrap intervals "
+                        f"({sobol_n:,} base samples){run.scope}."),
+                   Table("sobol", _cells_frame(sensitivity_frame({"sobol": s})),
+                         f"Sobol' indices of the {run.name(out)}{run.scope}.")]
 
+    if run.streamed:
+        blocks.append(run.no_samples("Rank correlations, the target region and EVPPI"))
+        return blocks
+    view = run.first
     r = sa.rank_correlation(view, out)
     blocks += [Plot("rank", fg.rank_heatmap(r, [{"scenario": s, **p} for s in run.scenarios for p in focus.panels]),
-                    f"Spearman rank correlation of each prior with {out}, per scenario and cell{run.scope}; priors "
-                    "whose correlation is below 0.01 everywhere are left out."),
-               Table("rank", _cells_frame(sensitivity_frame({"rank": r})), f"Rank correlations with {out}.")]
+                    f"Spearman rank correlation of each prior with the {run.name(out)}, per scenario and "
+                    f"cell{run.scope}; priors whose correlation is below 0.01 everywhere are left out."),
+               Table("rank", _cells_frame(sensitivity_frame({"rank": r})),
+                     f"Rank correlations with the {run.name(out)}.")]
 
     if threshold:
+        net = view.assign(net_benefit=(view[threshold] - view[out]).assign_attrs(
+            long_name="net benefit", units=run.units(out), role="output"))
+        rn = sa.rank_correlation(net, "net_benefit")
+        blocks += [Text(f"The revenue side: rank correlation of each prior with the net benefit (the "
+                        f"{run.name(threshold)} minus the {run.name(out)}), so that priors that drive the revenue "
+                        "show as well as those that drive the cost."),
+                   Table("rank_net_benefit", _cells_frame(_largest_first(sensitivity_frame({"rank": rn}),
+                                                                         "rank_correlation", rn.dims, top=8)),
+                         "Rank correlations with the net benefit, largest first (at most eight per cell).")]
         region = focus.restrict(sa.target_region(view, out, threshold, above=True))
         frame = _largest_first(sensitivity_frame({"target": region}), "region_ks_distance", region.dims, top=5)
-        blocks += [Text(f"Target region: the samples where {out} exceeds {threshold}. For each prior, the median "
-                        "inside the region minus the median outside, in the prior's standard deviations, and the "
-                        "Kolmogorov-Smirnov distance between the two (0: no difference, 1: disjoint)."),
+        blocks += [Text(f"Target region: the samples where the {run.name(out)} exceeds the {run.name(threshold)}. "
+                        "For each prior, the median inside the region minus the median outside, in the prior's "
+                        "standard deviations, and the Kolmogorov-Smirnov distance between the two (0: no difference, "
+                        "1: disjoint)."),
                    Table("target_region", _cells_frame(frame),
-                         f"The five priors that most separate {out} > {threshold} from the rest, per cell.")]
+                         f"The five priors that most separate {run.name(out)} above {run.name(threshold)} from the "
+                         "rest, per cell.")]
 
     if decision is None:
         blocks.append(Absent("No EVPPI ranking: without a revenue to compare with there is no decision to value "

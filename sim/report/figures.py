@@ -8,6 +8,7 @@ state behind. Panels are cells of the run (``{"architecture":
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,10 +18,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from ..analysis.summary import mc_interval
+from ..analysis.summary import jeffreys_interval, mc_interval
 
 __all__ = ["palette", "distributions", "exceedance_curves", "acceptability_curves", "tornado_chart",
-           "sobol_chart", "rank_heatmap", "evppi_chart", "fan_chart", "convergence_chart", "panel_label"]
+           "sobol_chart", "rank_heatmap", "evppi_chart", "fan_chart", "convergence_chart", "prior_densities", "panel_label"]
 
 #: Inputs shown per panel in the ranked charts (tornado, Sobol', EVPPI).
 TOP = 8
@@ -71,16 +72,37 @@ def _scenario_legend(fig, colours, extra=()):
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), frameon=False)
 
 
+def _name(da: xr.DataArray) -> str:
+    return da.attrs.get("long_name") or str(da.name).replace("_", " ")
+
+
+def _legend_lines(ds, output, threshold, shared: bool) -> list:
+    extra = [Line2D([], [], color="0.3", ls="-", label=_name(ds[output]))]
+    if threshold:
+        extra.append(Line2D([], [], color=SHARED if shared else "0.3", ls="--",
+                            label=_name(ds[threshold]) + (" (every scenario)" if shared else "")))
+    return extra
+
+
+#: Colour of a line that is the same in every scenario (drawn once).
+SHARED = "0.45"
+
+
 def distributions(ds: xr.Dataset, output: str, colours: dict, panels: list[dict], *, threshold: str | None = None,
-                  bins: int = 70) -> Figure:
-    """Density of ``output`` per scenario (solid) and of ``threshold`` (dashed), one panel per cell."""
+                  bins: int = 70, shared_threshold: bool = False) -> Figure:
+    """Density of ``output`` per scenario (solid) and of ``threshold`` (dashed), one panel per cell.
+
+    ``shared_threshold``: the threshold is the same in every scenario, so it is drawn once, in grey.
+    """
     fig, axes = _figure(len(panels))
     for ax, cell in zip(axes, panels):
-        series = {}
-        for s in colours:
+        series, line = {}, {}
+        for i, s in enumerate(colours):
             series[(s, output)] = ds[output].sel(scenario=s, **_within(ds[output], cell)).values
-            if threshold:
+            line[(s, output)] = colours[s]
+            if threshold and not (shared_threshold and i):
                 series[(s, threshold)] = ds[threshold].sel(scenario=s, **_within(ds[threshold], cell)).values
+                line[(s, threshold)] = SHARED if shared_threshold else colours[s]
         everything = np.concatenate([np.ravel(v) for v in series.values()])
         log = _log_axis(everything)
         lo, hi = np.quantile(_positive(everything) if log else everything, [0.001, 0.999])
@@ -88,16 +110,13 @@ def distributions(ds: xr.Dataset, output: str, colours: dict, panels: list[dict]
         for (s, name), values in series.items():
             x = np.log10(_positive(values)) if log else np.ravel(values)
             density, _ = np.histogram(x, bins=np.log10(edges) if log else edges, density=True)
-            ax.stairs(density, edges, color=colours[s], lw=1.4, ls="-" if name == output else "--")
+            ax.stairs(density, edges, color=line[(s, name)], lw=1.4, ls="-" if name == output else "--")
         if log:
             ax.set_xscale("log")
         ax.set_title(panel_label(cell))
         ax.set_xlabel(_axis_label(ds[output]))
         ax.set_ylabel("density per decade" if log else "density")
-    extra = [Line2D([], [], color="0.3", ls="-", label=output)]
-    if threshold:
-        extra.append(Line2D([], [], color="0.3", ls="--", label=threshold))
-    _scenario_legend(fig, colours, extra)
+    _scenario_legend(fig, colours, _legend_lines(ds, output, threshold, shared_threshold))
     return fig
 
 
@@ -107,40 +126,41 @@ def _within(da: xr.DataArray, cell: dict) -> dict:
 
 
 def exceedance_curves(ds: xr.Dataset, output: str, colours: dict, panels: list[dict], *,
-                      threshold: str | None = None) -> Figure:
+                      threshold: str | None = None, shared_threshold: bool = False) -> Figure:
     """P(X > x) against x for ``output`` (solid) and ``threshold`` (dashed), from 400 quantiles."""
     p = np.linspace(0.0005, 0.9995, 400)
     fig, axes = _figure(len(panels))
     for ax, cell in zip(axes, panels):
         values = []
-        for s, colour in colours.items():
+        for i, (s, colour) in enumerate(colours.items()):
             for name, ls in ((output, "-"), (threshold, "--")):
-                if name is None:
+                if name is None or (name == threshold and shared_threshold and i):
                     continue
                 x = np.quantile(ds[name].sel(scenario=s, **_within(ds[name], cell)).values, p)
                 values.append(x)
-                ax.plot(x, 1 - p, color=colour, ls=ls, lw=1.4)
+                ax.plot(x, 1 - p, color=SHARED if name == threshold and shared_threshold else colour, ls=ls, lw=1.4)
         if _log_axis(np.concatenate(values)):
             ax.set_xscale("log")
         ax.set_ylim(0, 1)
         ax.set_title(panel_label(cell))
         ax.set_xlabel(_axis_label(ds[output]))
         ax.set_ylabel("P(value > x)")
-    extra = [Line2D([], [], color="0.3", ls="-", label=output)]
-    if threshold:
-        extra.append(Line2D([], [], color="0.3", ls="--", label=threshold))
-    _scenario_legend(fig, colours, extra)
+    _scenario_legend(fig, colours, _legend_lines(ds, output, threshold, shared_threshold))
     return fig
 
 
-def acceptability_curves(accept: xr.DataArray, breakeven: xr.DataArray, colours: dict, panels: list[dict]) -> Figure:
-    """P(profitable) against the revenue; break-even (the expected cost) dotted."""
+def acceptability_curves(accept: xr.DataArray, breakeven: xr.DataArray, colours: dict, panels: list[dict], *,
+                         actual: xr.DataArray | None = None) -> Figure:
+    """P(profitable) against the revenue; break-even (the expected cost) dotted; the model's revenue (``actual``) solid."""
     fig, axes = _figure(len(panels))
     x = accept["revenue_value"].values
     for ax, cell in zip(axes, panels):
         for s, colour in colours.items():
             ax.plot(x, accept.sel(scenario=s, **_within(accept, cell)).values, color=colour, lw=1.6)
             ax.axvline(float(breakeven.sel(scenario=s, **_within(breakeven, cell))), color=colour, ls=":", lw=1.2)
+            if actual is not None:
+                ax.axvline(float(actual.sel(scenario=s, **_within(actual, cell))), color=colour, ls="-", lw=0.9,
+                           alpha=0.7)
         ax.axhline(0.5, color="0.6", lw=0.8)
         if x.size > 1 and x[-1] > 10 * x[0]:
             ax.set_xscale("log")
@@ -149,7 +169,10 @@ def acceptability_curves(accept: xr.DataArray, breakeven: xr.DataArray, colours:
         ax.set_xlabel(f"{accept['revenue_value'].attrs.get('long_name', 'revenue')} "
                       f"({accept['revenue_value'].attrs.get('units', '')})")
         ax.set_ylabel("P(profitable)")
-    _scenario_legend(fig, colours, [Line2D([], [], color="0.3", ls=":", label="break-even (expected cost)")])
+    extra = [Line2D([], [], color="0.3", ls=":", label="break-even (expected cost)")]
+    if actual is not None:
+        extra.append(Line2D([], [], color="0.3", ls="-", lw=0.9, label=f"median {_name(actual)}"))
+    _scenario_legend(fig, colours, extra)
     return fig
 
 
@@ -240,11 +263,19 @@ def evppi_chart(evppi: xr.DataArray, panels: list[dict], *, units: str) -> Figur
     return fig
 
 
-def fan_chart(ds: xr.Dataset, output: str, colours: dict, panels: list[dict], *, dim: str = "year",
+def _quantiles(summary: xr.Dataset, name: str) -> xr.DataArray:
+    """A labelled summary's quantiles of ``name``, along a float ``quantile`` dim."""
+    da = summary[name]
+    keep = np.flatnonzero(np.isfinite(summary["quantile"].values))
+    return da.isel(stat=keep).swap_dims(stat="quantile").drop_vars("stat")
+
+
+def fan_chart(summary: xr.Dataset, output: str, colours: dict, panels: list[dict], *, dim: str = "year",
               threshold: str | None = None) -> Figure:
-    """Median of ``output`` over ``dim`` with its 50 % and 90 % bands per scenario."""
+    """Median of ``output`` over ``dim`` with its 50 % and 90 % bands per scenario, from the labelled summary."""
     fig, axes = _figure(len(panels), size=(4.6, 3.4))
-    q = ds[output].quantile([0.05, 0.25, 0.5, 0.75, 0.95], dim="sample")
+    ds = summary
+    q = _quantiles(summary, output)
     x = ds[dim].values
     for ax, cell in zip(axes, panels):
         for s, colour in colours.items():
@@ -253,7 +284,8 @@ def fan_chart(ds: xr.Dataset, output: str, colours: dict, panels: list[dict], *,
             ax.fill_between(x, c.sel(quantile=0.25), c.sel(quantile=0.75), color=colour, alpha=0.3, lw=0)
             ax.plot(x, c.sel(quantile=0.5), color=colour, lw=1.8)
             if threshold:
-                r = ds[threshold].sel(scenario=s, **_within(ds[threshold], cell)).median("sample")
+                r = _quantiles(summary, threshold).sel(quantile=0.5)
+                r = r.sel(scenario=s, **_within(r, cell))
                 ax.plot(x, np.broadcast_to(r.values, x.shape) if dim not in r.dims else r.values,
                         color=colour, lw=1.2, ls="--")
         if _log_axis(q.values):
@@ -263,17 +295,20 @@ def fan_chart(ds: xr.Dataset, output: str, colours: dict, panels: list[dict], *,
         ax.set_ylabel(_axis_label(ds[output]))
     extra = [Line2D([], [], color="0.3", lw=6, alpha=0.3, label="50 % and 90 % intervals")]
     if threshold:
-        extra.append(Line2D([], [], color="0.3", ls="--", label=f"{threshold} (median)"))
+        extra.append(Line2D([], [], color="0.3", ls="--", label=f"{_name(summary[threshold])} (median)"))
     _scenario_legend(fig, colours, extra)
     return fig
 
 
-def convergence_chart(da: xr.DataArray, colours: dict, *, points: int = 30, quantile: float = 0.95) -> Figure:
+def convergence_chart(da: xr.DataArray, colours: dict, *, points: int = 30, quantile: float = 0.95,
+                      net: xr.DataArray | None = None) -> Figure:
     """Running mean and ``quantile`` of ``da`` (dims scenario, sample) against the number of samples.
 
     Each estimate is drawn relative to its value from all samples, with the
     95 % Monte Carlo interval of :func:`sim.analysis.summary.mc_interval`
     computed on the first n samples, so every scenario reads on one scale.
+    With ``net`` (net benefit, dims scenario, sample), a third panel shows the
+    running P(profitable) with its Jeffreys interval, on its own scale.
     """
     total = da.sizes["sample"]
     ns = np.unique(np.geomspace(min(100, total), total, points).astype(int))
@@ -285,7 +320,7 @@ def convergence_chart(da: xr.DataArray, colours: dict, *, points: int = 30, quan
                                dim="stat").assign_coords(stat=["mean", label])
                      for part in (da.isel(sample=slice(0, n)) for n in ns)], dim="n").assign_coords(n=ns)
     final = est.isel(n=-1)
-    fig, axes = _figure(2, ncols=2, size=(5.0, 3.4))
+    fig, axes = _figure(2 if net is None else 3, ncols=3, size=(4.4, 3.4))
     for ax, stat, title in zip(axes, ("mean", label), ("running mean", f"running {100 * quantile:g}th percentile")):
         for s, colour in colours.items():
             scale = float(final.sel(scenario=s, stat=stat)) or 1.0
@@ -298,6 +333,52 @@ def convergence_chart(da: xr.DataArray, colours: dict, *, points: int = 30, quan
         ax.set_title(title)
         ax.set_xlabel("samples")
         ax.set_ylabel("estimate / estimate from all samples")
+    if net is not None:
+        ax = axes[2]
+        for s, colour in colours.items():
+            hits = np.cumsum(net.sel(scenario=s).values > 0)[ns - 1]
+            bounds = jeffreys_interval(hits, ns)
+            ax.fill_between(ns, bounds[:, 0], bounds[:, 1], color=colour, alpha=0.2, lw=0)
+            ax.plot(ns, hits / ns, color=colour, lw=1.5)
+        ax.set_xscale("log")
+        ax.set_ylim(0, 1)
+        ax.set_title("running P(profitable)")
+        ax.set_xlabel("samples")
+        ax.set_ylabel("P(profitable)")
     _scenario_legend(fig, colours, [Line2D([], [], color="0.3", lw=6, alpha=0.2,
                                            label="95 % Monte Carlo interval")])
+    return fig
+
+
+def prior_densities(experiment, names: Sequence[str], colours: dict, *, points: int = 4000, bins: int = 60) -> Figure:
+    """The density of each prior in ``names``, its 90 % interval shaded and its point value marked.
+
+    The density is a histogram of the prior's quantile function at ``points``
+    evenly spaced probabilities (a stratified sample, so it is smooth and
+    needs no random numbers). A scenario's override is drawn over the shared
+    prior (grey) in the scenario's colour.
+    """
+    fig, axes = _figure(len(names), ncols=4, size=(3.4, 2.5))
+    u = (np.arange(points) + 0.5) / points
+    for ax, name in zip(axes, names):
+        versions = [(experiment.base_priors[name], SHARED)] + \
+            [(s.priors[name], colours.get(s.name, SHARED)) for s in experiment.scenarios if name in s.overrides]
+        for prior, colour in versions:
+            if prior.is_fixed:
+                ax.axvline(prior.point, color=colour, lw=1.6)
+                continue
+            x = np.asarray(prior.ppf(u), dtype=float)
+            lo, hi = np.quantile(x, [0.001, 0.999])
+            if not hi > lo:
+                ax.axvline(prior.point, color=colour, lw=1.6)
+                continue
+            density, edges = np.histogram(x, bins=np.linspace(lo, hi, bins + 1), density=True)
+            ax.stairs(density, edges, color=colour, lw=1.3)
+            a, b = prior.interval(0.9)
+            ax.axvspan(a, b, color=colour, alpha=0.08, lw=0)
+            ax.axvline(prior.point, color=colour, lw=1.0, ls="--")
+        prior = experiment.base_priors[name]
+        ax.set_title(textwrap.fill(prior.long_name or name.replace("_", " "), 44))
+        ax.set_xlabel(prior.unit if prior.unit not in ("", "1") else "")
+        ax.set_yticks([])
     return fig

@@ -9,11 +9,11 @@ import pandas as pd
 import xarray as xr
 
 from .._files import atomic_path
-from ..analysis.summary import (DEFAULT_QUANTILES, exceedance, exceedance_interval, mc_interval, output_names,
-                                output_roles, summarize)
+from ..analysis.summary import DEFAULT_QUANTILES, exceedances, output_names, output_roles, summary_dataset
 from ..models import cost_revenue_pairs
 
-__all__ = ["summary_frame", "point_frame", "format_table", "write_run", "comparisons"]
+__all__ = ["summarize_run", "summary_table", "summary_frame", "point_frame", "format_table", "importance_order",
+           "comparisons"]
 
 
 def comparisons(ds: xr.Dataset) -> tuple[tuple[str, str], ...]:
@@ -27,41 +27,48 @@ def _long(da: xr.DataArray, value: str) -> pd.DataFrame:
     return frame[[c for c in frame.columns if c in da.dims or c == value]]
 
 
-def summary_frame(ds: xr.Dataset, *, quantiles=DEFAULT_QUANTILES, probability: float = 0.95) -> pd.DataFrame:
-    """One row per output and coordinate cell: estimates with their Monte Carlo intervals.
+def summarize_run(ds: xr.Dataset, *, quantiles=DEFAULT_QUANTILES, probability: float = 0.95) -> xr.Dataset:
+    """The labelled summary of run ``ds`` (:func:`~sim.analysis.summary.summary_dataset`), its comparisons from the roles."""
+    return summary_dataset(ds, comparisons(ds), quantiles=quantiles, probability=probability)
 
-    Columns: ``output``, ``units``, ``scenario``, then the output's other
-    dims (``architecture``; empty where an output lacks the dim), the
-    statistics of :func:`sim.summarize` (``mean``, ``se_mean``, ``sd``,
-    ``p05`` ...), then ``<stat>_ci_lower`` and ``<stat>_ci_upper`` for the
-    mean and each quantile (Monte Carlo intervals at ``probability``), and
-    per comparison of a cost with a revenue (from the outputs' roles)
-    ``p_gt_<revenue>`` with its interval (filled on the rows of the cost).
+
+def summary_table(summary: xr.Dataset) -> pd.DataFrame:
+    """The labelled summary as a table: one row per output and cell, estimates with their Monte Carlo intervals.
+
+    Columns: ``output``, ``units``, ``scenario``, then the outputs' other
+    dims (empty where an output lacks the dim), the statistics (``mean``,
+    ``se_mean``, ``sd``, ``p05`` ...), then ``<stat>_ci_lower`` and
+    ``<stat>_ci_upper`` for the mean and each quantile, and per comparison of
+    a cost with a revenue ``p_gt_<revenue>`` with its interval (filled on the
+    rows of the cost). A view of ``summary``: it adds no number.
     """
-    summary = summarize(ds, quantiles=quantiles)
-    ci = mc_interval(ds, quantiles=quantiles, probability=probability)
-    stats = list(summary["stat"].values)
-    ci_cols = [f"{s}_ci_{b}" for s in ci["stat"].values for b in ci["ci_bound"].values]
+    stats = [str(s) for s in summary["stat"].values]
+    ci_stats = [s for s, q in zip(stats, summary["quantile"].values) if s == "mean" or q == q]
+    ci_cols = [f"{s}_ci_{b}" for s in ci_stats for b in ("lower", "upper")]
     rows = []
-    for name, da in summary.data_vars.items():
+    for name in output_names(summary):
+        da = summary[name].drop_vars("quantile")
         wide = da.to_dataset("stat").to_dataframe().reset_index()
-        wide = wide[[c for c in wide.columns if c in da.dims or c in stats]]
         cells = [d for d in da.dims if d != "stat"]
-        for stat in ci["stat"].values:
-            for bound in ci["ci_bound"].values:
+        wide = wide[[c for c in wide.columns if c in cells or c in stats]]
+        ci = summary[f"{name}_ci"].drop_vars("quantile")
+        for stat in ci_stats:
+            for bound in ("lower", "upper"):
                 col = f"{stat}_ci_{bound}"
-                part = _long(ci[name].sel(stat=stat, ci_bound=bound, drop=True), col)
+                part = _long(ci.sel(stat=stat, ci_bound=bound, drop=True), col)
                 wide = wide.merge(part, on=cells, how="left") if cells else wide.assign(**{col: part[col].item()})
         wide.insert(0, "output", name)
-        wide.insert(1, "units", ds[name].attrs.get("units", ""))
+        wide.insert(1, "units", summary[name].attrs.get("units", ""))
         rows.append(wide)
     frame = pd.concat(rows, ignore_index=True)
     dims = [c for c in frame.columns if c not in ("output", "units", *stats, *ci_cols)]
+    dims = [d for d in ("scenario",) if d in dims] + [d for d in dims if d != "scenario"]
     by_column: dict[str, list[pd.DataFrame]] = {}
-    for output, threshold in comparisons(ds):
+    for var in exceedances(summary):
+        output, threshold = summary[var].attrs["output"], summary[var].attrs["threshold"]
         col = f"p_gt_{threshold}"
-        p = _long(exceedance(ds, output, threshold), col)
-        bounds = exceedance_interval(ds, output, threshold, probability=probability)
+        p = _long(summary[var], col)
+        bounds = summary[f"{var}_ci"]
         for bound in ("lower", "upper"):
             p[f"{col}_ci_{bound}"] = _long(bounds.sel(ci_bound=bound, drop=True), "v")["v"].values
         by_column.setdefault(col, []).append(p.assign(output=output))
@@ -71,6 +78,11 @@ def summary_frame(ds: xr.Dataset, *, quantiles=DEFAULT_QUANTILES, probability: f
         frame = frame.merge(p, on=["output", *[d for d in dims if d in p.columns]], how="left")
         p_cols += [col, f"{col}_ci_lower", f"{col}_ci_upper"]
     return frame[["output", "units", *dims, *stats, *ci_cols, *p_cols]]
+
+
+def summary_frame(ds: xr.Dataset, *, quantiles=DEFAULT_QUANTILES, probability: float = 0.95) -> pd.DataFrame:
+    """:func:`summary_table` of run ``ds``'s labelled summary."""
+    return summary_table(summarize_run(ds, quantiles=quantiles, probability=probability))
 
 
 def point_frame(ds: xr.Dataset) -> pd.DataFrame:
@@ -94,29 +106,42 @@ def _format_value(v) -> str:
     return "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
 
 
-def format_table(frame: pd.DataFrame) -> str:
-    """Plain-text table, numbers to 4 significant digits (display only)."""
+def format_table(frame: pd.DataFrame, *, max_rows: int | None = None, more: str = "",
+                 fold_zeros: bool = False) -> str:
+    """Plain-text table, numbers to 4 significant digits (display only).
+
+    Parameters
+    ----------
+    max_rows : int, optional
+        Show at most this many rows, then a line saying how many were left
+        out (and ``more``: where they are).
+    fold_zeros : bool
+        Fold the rows whose numbers are all exactly 0 into one line naming
+        their ``output`` (or first column) values.
+    """
+    notes = []
+    numeric = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])]
+    if fold_zeros and numeric and len(frame):
+        zero = (frame[numeric] == 0).all(axis=1).to_numpy()
+        if zero.any() and not zero.all():
+            key = "output" if "output" in frame.columns else frame.columns[0]
+            names = list(dict.fromkeys(str(v) for v in frame.loc[zero, key]))
+            notes.append(f"({int(zero.sum())} row(s) of exact zeros folded: {key} {', '.join(names)})")
+            frame = frame.loc[~zero]
+    if max_rows is not None and len(frame) > max_rows:
+        notes.insert(0, f"({len(frame) - max_rows} more row(s){'; ' + more if more else ''})")
+        frame = frame.iloc[:max_rows]
     shown = frame.copy()
     for col in shown.columns:
         shown[col] = [_format_value(v) for v in shown[col]]
-    return shown.to_string(index=False)
+    return "\n".join([shown.to_string(index=False), *notes])
 
 
-def write_run(ds: xr.Dataset, folder: str | Path, summary: pd.DataFrame) -> dict[str, Path]:
-    """Write ``samples.nc`` and ``summary.csv`` into ``folder``, each atomically.
-
-    Returns
-    -------
-    dict
-        ``{"samples": path, "summary": path}``.
-    """
-    folder = Path(folder)
-    paths = {"samples": folder / "samples.nc", "summary": folder / "summary.csv"}
-    with atomic_path(paths["samples"]) as tmp:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-    with atomic_path(paths["summary"]) as tmp:
-        summary.to_csv(tmp, index=False)  # full precision: round-trips exactly
-    return paths
+def importance_order(table: pd.DataFrame, first=()) -> pd.DataFrame:
+    """``table``'s rows with those of the outputs in ``first`` (the compared cost and revenue) ahead, else in order."""
+    rank = {name: i for i, name in enumerate(first)}
+    key = table["output"].map(lambda name: rank.get(name, len(rank)))
+    return table.assign(_key=key.to_numpy()).sort_values("_key", kind="stable").drop(columns="_key")
 
 
 def merge_frames(arrays: dict[str, xr.DataArray]) -> pd.DataFrame:

@@ -1,0 +1,313 @@
+"""The run folder: its layout, writing and loading a run, its record, and what a new run invalidates.
+
+One folder per experiment, ``<out>/<experiment>/``::
+
+    samples.nc        every sample (runs kept in memory; absent for streamed runs)
+    summary.nc        the labelled summary (:func:`sim.analysis.summary.summary_dataset`)
+    summary.csv       its table view
+    run.json          the run's identity (priors hash, seed, sampler, samples, kind) and settings
+    inputs/           copies of the input files, their SHA-256 and the commands (``record.json``)
+    report.html, report.md, figures/, tables/     the report of this run
+    decision/, sensitivity/                        analyses of this run, each with its own run.json
+
+A run is written to a staged folder and swapped in whole (see
+:func:`sim._files.staged_folder`). A derived result (``decision/``,
+``sensitivity/``, the report) belongs to the run it was made from: a new run
+keeps it only when the identities match, and removes it otherwise, saying so.
+Analyses read the saved run and are refused, with the command to run, when
+there is none or it was made from other priors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import xarray as xr
+
+from ._files import atomic_path, sha256_file, staged_folder
+from .errors import SimError
+from .experiment import Experiment, as_run
+
+__all__ = ["run_folder", "identity", "reproduce_command", "rerun_command", "write_run", "load_run", "load_summary",
+           "write_derived", "write_report", "RECORD", "SAMPLES", "SUMMARY", "SUMMARY_TABLE", "REPORT_FILES", "DERIVED"]
+
+SAMPLES = "samples.nc"
+SUMMARY = "summary.nc"
+SUMMARY_TABLE = "summary.csv"
+RUN = "run.json"
+RECORD = "inputs"
+#: The report's files in a run folder.
+REPORT_FILES = ("report.html", "report.md", "figures", "tables")
+#: Folders of analyses of a run, and the command that makes each.
+DERIVED = {"decision": "decide", "sensitivity": "sensitivity"}
+#: What identifies the numbers of a run: same identity, same numbers.
+IDENTITY = ("priors_hash", "seed", "sampler", "samples", "mode")
+
+
+def run_folder(out: str | os.PathLike, experiment: Experiment) -> Path:
+    return Path(out) / experiment.name
+
+
+def identity(attrs) -> dict:
+    """The part of a run's attrs that fixes its numbers (see :data:`IDENTITY`), as plain values."""
+    return {k: (int(attrs[k]) if k in ("seed", "samples") else str(attrs[k])) for k in IDENTITY if k in attrs}
+
+
+def _out_args(out) -> list[str]:
+    return ["--out", str(out)] if Path(out) != Path("outputs") else []
+
+
+def _run_args(attrs) -> list[str]:
+    """The options that give a run's numbers: its settings, its overrides, and how it was summarised."""
+    return ["--samples", str(int(attrs["samples"])), "--seed", str(int(attrs["seed"])), "--sampler",
+            str(attrs["sampler"]), *shlex.split(attrs.get("run_args", "")), *shlex.split(attrs.get("stream_args", ""))]
+
+
+def reproduce_command(attrs, out: str | os.PathLike = "outputs", *, experiment_file: str | None = None) -> str:
+    """The ``sim run`` command that makes the run with ``attrs`` again (its samples and its report)."""
+    return shlex.join(["sim", "run", experiment_file or attrs["experiment_file"], *_run_args(attrs), *_out_args(out)])
+
+
+def rerun_command(experiment: Experiment, out: str | os.PathLike = "outputs") -> str:
+    """``sim run EXPERIMENT [--out OUT]``: what makes a current run of ``experiment`` under ``out``."""
+    return shlex.join(["sim", "run", str(experiment.path), *_out_args(out)])
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _write_json(path: Path, value: dict) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
+
+
+def _describe(run: dict | None) -> str:
+    if not run:
+        return "an earlier run of unknown identity"
+    return (f"the run of {int(run.get('samples', 0)):,} samples, sampler {run.get('sampler')}, seed {run.get('seed')}, "
+            f"priors hash {str(run.get('priors_hash', ''))[:12]}")
+
+
+def write_run(experiment: Experiment, attrs: dict, out: str | os.PathLike, files: dict[str, Callable[[Path], object]],
+              *, report: Callable[[Path], object] | None = None) -> tuple[Path, list[str]]:
+    """Write a run as ``<out>/<experiment>/``, replacing the previous run there whole.
+
+    Parameters
+    ----------
+    attrs : dict
+        The run's provenance (a run Dataset's ``attrs``).
+    files : dict
+        File name -> function writing that file at the path it is given
+        (``samples.nc``, ``summary.nc``, ``summary.csv``).
+    report : callable, optional
+        Writes the report into the folder it is given; without it, the
+        previous run's report is removed.
+
+    Returns
+    -------
+    (Path, list of str)
+        The folder, and one notice per derived result of the previous run
+        that was removed because it no longer matches.
+    """
+    folder = run_folder(out, experiment)
+    new = identity(attrs)
+    keep, notices = [], []
+    if folder.is_dir():
+        for name, command in DERIVED.items():
+            if not (folder / name).exists():
+                continue
+            made_from = _read_json(folder / name / RUN)
+            if made_from is not None and identity(made_from) == new:
+                keep.append(name)
+            else:
+                notices.append(f"removed {folder / name}: it was made from {_describe(made_from)}, not this one; "
+                               f"`sim {command} {experiment.path}{''.join(' ' + a for a in _out_args(out))}` "
+                               "makes it again")
+        if report is None and any((folder / name).exists() for name in REPORT_FILES):
+            notices.append(f"removed the previous run's report in {folder}; `sim report {experiment.path}"
+                           f"{''.join(' ' + a for a in _out_args(out))}` builds one for this run")
+    with staged_folder(folder, keep=keep) as stage:
+        for name, write in files.items():
+            with atomic_path(stage / name) as tmp:
+                write(tmp)
+        write_record(experiment, attrs, stage, final=folder, out=out)
+        _write_json(stage / RUN, {"experiment": experiment.name, **new, "created": attrs["created"],
+                                  "sim_version": attrs["sim_version"], "command": reproduce_command(attrs, out)})
+        if report is not None:
+            report(stage)
+    return folder, notices
+
+
+def _check_identity(path: Path, attrs, experiment: Experiment, out) -> Experiment:
+    """``experiment`` as the run with ``attrs`` was made (its ``--set``, ``--scenario``), or SimError if stale."""
+    rerun = f"run `{rerun_command(experiment, out)}`"
+    if attrs.get("model") != experiment.model.name:
+        raise SimError(f"{path} was made by model {attrs.get('model')!r}, but {experiment.path} now uses "
+                       f"{experiment.model.name!r}; {rerun} to update it")
+    try:
+        as_recorded = as_run(experiment, attrs)  # the run's own --set and --scenario
+    except (SimError, ValueError):  # an override the experiment no longer takes: the hash check names it
+        as_recorded = experiment
+    saved, now = str(attrs.get("priors_hash", "")), as_recorded.priors_hash()
+    if saved != now:
+        raise SimError(f"{path} was made with priors hash {saved[:12] or 'none'}, but the priors of "
+                       f"{experiment.path} now hash {now[:12]}; {rerun} to update it")
+    return as_recorded
+
+
+def _open(path: Path, experiment: Experiment, out) -> xr.Dataset:
+    rerun = f"run `{rerun_command(experiment, out)}`"
+    try:
+        return xr.load_dataset(path, engine="h5netcdf")
+    except Exception as exc:  # any failure to read is the same problem for the user
+        raise SimError(f"{path}: cannot read the saved run ({type(exc).__name__}: {exc}); {rerun} again") from None
+
+
+def load_summary(experiment: Experiment, out: str | os.PathLike = "outputs") -> tuple[Experiment, xr.Dataset]:
+    """The saved run's labelled summary (any run, streamed or not), checked against the experiment's priors.
+
+    Returns
+    -------
+    (Experiment, Dataset)
+        The experiment with the run's own overrides (see
+        :func:`sim.experiment.as_run`) and the summary Dataset.
+    """
+    path = run_folder(out, experiment) / SUMMARY
+    if not path.is_file():
+        raise SimError(f"no saved run of experiment {experiment.name!r} ({path} does not exist); "
+                       f"run `{rerun_command(experiment, out)}` first")
+    summary = _open(path, experiment, out)
+    return _check_identity(path, summary.attrs, experiment, out), summary
+
+
+def load_run(experiment: Experiment, out: str | os.PathLike = "outputs", *,
+             command: str = "report") -> tuple[Experiment, xr.Dataset]:
+    """The saved run's samples, checked against the experiment's current priors.
+
+    Returns
+    -------
+    (Experiment, Dataset)
+        The experiment with the overrides the run was made with, and the run.
+
+    Raises
+    ------
+    SimError
+        When there is no saved run, it cannot be read, it kept no samples
+        (a streamed run), or it was made by another model or other priors: an
+        analysis of it would show stale numbers. The message gives the
+        command to run, with the same ``--out``.
+    """
+    folder = run_folder(out, experiment)
+    path = folder / SAMPLES
+    rerun = f"run `{rerun_command(experiment, out)}`"
+    if not path.is_file():
+        if (folder / SUMMARY_TABLE).is_file():
+            raise SimError(f"the saved run in {folder} was streamed and kept no samples, which sim {command} needs; "
+                           f"{rerun} (without --stream) first")
+        raise SimError(f"no saved run of experiment {experiment.name!r} ({path} does not exist); {rerun} first")
+    ds = _open(path, experiment, out)
+    if ds.attrs.get("mode") != "monte_carlo" or "samples" not in ds.attrs:
+        raise SimError(f"{path} is not a Monte Carlo run of sim; {rerun}")
+    return _check_identity(path, ds.attrs, experiment, out), ds
+
+
+def write_derived(folder: Path, kind: str, files: dict[str, Callable[[Path], object]], attrs) -> list[Path]:
+    """Write an analysis of the run in ``folder`` as ``folder/kind/``, beside that run's other results.
+
+    Files of other studies of the same run (a stress test beside the
+    decision measures) are kept; those of another run are not. The analysis
+    records the run's identity in ``run.json``, so that a new run can tell
+    whether it still holds.
+    """
+    target = folder / kind
+    made_from = _read_json(target / RUN)
+    same = made_from is not None and identity(made_from) == identity(attrs)
+    keep = [p.name for p in target.iterdir() if p.name not in files and p.name != RUN] if same and target.is_dir() else []
+    with staged_folder(target, keep=keep) as stage:
+        for name, write in files.items():
+            with atomic_path(stage / name) as tmp:
+                write(tmp)
+        _write_json(stage / RUN, identity(attrs))
+    return [target / name for name in files]
+
+
+# --- the record ------------------------------------------------------------------
+
+def _model_record(experiment: Experiment) -> dict:
+    """The model: its name and source; for a user's module, its file and SHA-256 (it is not copied)."""
+    import importlib.util
+
+    model = experiment.model
+    record = {"name": model.name, "source": model.source}
+    if model.digest:
+        record["digest"] = model.digest
+    if model.origin and model.origin[0] == "module" and model.source != "sim":
+        spec = importlib.util.find_spec(model.origin[1].split(":")[0])
+        if spec is not None and spec.origin and Path(spec.origin).is_file():
+            record |= {"module_file": spec.origin, "module_sha256": sha256_file(spec.origin)}
+    return record
+
+
+def write_record(experiment: Experiment, attrs: dict, stage: str | os.PathLike, *, final: str | os.PathLike,
+                 out: str | os.PathLike = "outputs") -> Path:
+    """Copy the experiment's input files into ``stage/inputs`` and write ``record.json``.
+
+    Every run folder gets ``inputs/``: a copy of each file the experiment
+    read (the experiment, its priors files, catalogues, a Python model file),
+    laid out as they were relative to one another so the copied experiment
+    runs as it is, and ``inputs/record.json`` with each file's SHA-256 and two
+    commands that give the same numbers: one from the project folder, one
+    from the copies alone.
+
+    Parameters
+    ----------
+    attrs : dict
+        The run's provenance (a run Dataset's ``attrs``).
+    stage : path
+        The folder being written (it becomes ``final`` when complete).
+    final : path
+        Where the folder will live, for the commands in the record.
+    out : path
+        The output root of the run.
+    """
+    files = [Path(f) for f in experiment.files]
+    root = Path(os.path.commonpath([f.parent for f in files]))
+    folder = Path(stage) / RECORD
+    entries = []
+    for f in files:
+        rel = f.relative_to(root)
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(f, folder / rel)
+        entries.append({"path": rel.as_posix(), "source": str(f), "sha256": sha256_file(folder / rel),
+                        "bytes": (folder / rel).stat().st_size})
+    copied = Path(final) / RECORD / files[0].relative_to(root)
+    record = {
+        "experiment": experiment.name,
+        "sim_version": attrs["sim_version"],
+        "priors_hash": attrs["priors_hash"],
+        "created": attrs["created"],
+        "model": _model_record(experiment),
+        "command": reproduce_command(attrs, out),
+        "command_from_record": shlex.join(["sim", "run", str(copied), *_run_args(attrs), "--out", "OUT"]),
+        "files": entries,
+    }
+    _write_json(folder / "record.json", record)
+    return folder / "record.json"
+
+
+
+def write_report(folder: Path, write: Callable[[Path], object]) -> Path:
+    """Replace the report in run ``folder`` (``write`` puts it in the folder it is given); keep the rest."""
+    with staged_folder(folder, keep=[p.name for p in folder.iterdir() if p.name not in REPORT_FILES]) as stage:
+        write(stage)
+    return folder
