@@ -22,6 +22,7 @@ from pathlib import Path
 
 import sim
 from sim.analysis import decision, sensitivity
+from sim.studies import sensitivity as studies
 
 from _results import best_of, write_timings
 
@@ -35,7 +36,7 @@ def main():
     d = len(sensitivity.drawn_inputs(ds))
     rows = [
         ("sobol", f"n=2**14, {d} priors, 3 scenarios x 2 architectures, 300 resamples",
-         best_of(lambda: sensitivity.sobol(experiment, "cost_per_query", n=2**14, n_resamples=300))),
+         best_of(lambda: studies.sobol(experiment, "cost_per_query", n=2**14, n_resamples=300))),
         ("decide", f"EVPI + EVPPI of {d} priors x 6 cells, per query and per year, 100,000 samples",
          best_of(lambda: decision.decide(ds))),
         ("rank", "rank correlation, 100,000 samples", best_of(lambda: sensitivity.rank_correlation(ds, "cost_per_query"))),

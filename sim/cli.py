@@ -51,9 +51,13 @@ def _experiment_path(arg: str | None) -> Path:
 
 
 def _load(arg):
+    from ._files import read_toml
+
+    path = _experiment_path(arg)
+    read_toml(path, "experiment file")  # a missing or unreadable file is named before the heavy imports
     from .experiment import load_experiment
 
-    return load_experiment(_experiment_path(arg))
+    return load_experiment(path)
 
 
 def _inside(text: str, high: float, message: str) -> float:
@@ -150,14 +154,14 @@ def _overridden(experiment, args):
 
 
 def cmd_run(args) -> int:
+    experiment = _overridden(_load(args.experiment), args)
     from . import store
-    from .analysis.precision import run_to_precision
+    from .studies.precision import run_to_precision
     from .engine import run
     from .experiment import subject
     from .progress import stage
     from .report import summarize_run, summary_table
 
-    experiment = _overridden(_load(args.experiment), args)
     _check_sobol_n(args.sobol_n)
     if args.report:
         subject(experiment, args.output, args.revenue)  # a choice the report needs is asked before the run
@@ -217,7 +221,7 @@ def _run_streaming(experiment, args, chunk) -> int:
     from . import store
     from .experiment import with_settings
     from .report import summary_table
-    from .stream import stream_summary
+    from .studies.stream import stream_summary
 
     if args.precision:
         raise SimError("--stream and --precision cannot be combined: precision control keeps its samples")
@@ -248,7 +252,7 @@ def _on_dask(experiment, args, chunk):
         from distributed import Client
     except ImportError:
         raise SimError("--dask needs Dask's distributed scheduler: pip install 'distributed>=2024.1'") from None
-    from .stream import dask_summary, local_client
+    from .studies.stream import dask_summary, local_client
 
     if args.dask == "local":
         cluster = local_client()
@@ -281,9 +285,9 @@ def _print_report(folder: Path) -> None:
 
 
 def cmd_report(args) -> int:
+    experiment = _load(args.experiment)
     from . import store
 
-    experiment = _load(args.experiment)
     _check_sobol_n(args.sobol_n)
     for flag, name in (("--output", args.output), ("--revenue", args.revenue)):
         if name is not None:
@@ -336,12 +340,13 @@ SENSITIVITY_METHODS = ("rank", "given", "tornado", "spider", "target", "sobol")
 
 
 def cmd_sensitivity(args) -> int:
+    experiment = _load(args.experiment)
     from .analysis import sensitivity as sa
     from .experiment import subject
     from .progress import stage
     from .report import merge_frames, merge_results, sensitivity_frame
+    from .studies import sensitivity as ss
 
-    experiment = _load(args.experiment)
     output, threshold, note = subject(experiment, args.output)  # an unknown --output is named here
     methods = list(dict.fromkeys(m.strip() for m in ",".join(args.method or SENSITIVITY_METHODS).split(",")))
     for m in methods:
@@ -375,18 +380,18 @@ def cmd_sensitivity(args) -> int:
         results["given"] = sa.first_order_given(ds, output)
     if "tornado" in methods:
         with stage("tornado"):
-            results["tornado"] = sa.tornado(settled, output, low=low, high=high)
+            results["tornado"] = ss.tornado(settled, output, low=low, high=high)
         made.append(f"tornado {2 * d + 1}")
     if "spider" in methods:
         with stage("spider"):
-            results["spider"] = sa.one_at_a_time(settled, output, args.spider)
+            results["spider"] = ss.one_at_a_time(settled, output, args.spider)
         made.append(f"spider {len(args.spider) * d + 1}")
     if "target" in methods:
         out_name, above, threshold = parsed_region
         results["target"] = sa.target_region(ds, out_name, threshold, above=above)
     if "sobol" in methods:
         with stage(f"Sobol' indices ({args.sobol_n * (d + 2):,} evaluations)"):
-            results["sobol"] = sa.sobol(settled, output, n=args.sobol_n, seed=settled.seed, n_resamples=args.resamples)
+            results["sobol"] = ss.sobol(settled, output, n=args.sobol_n, seed=settled.seed, n_resamples=args.resamples)
         made.append(f"Sobol' {args.sobol_n * (d + 2):,}")
     results = {k: _select(v, args.select, "result") for k, v in results.items()}
     table = sensitivity_frame(results)
@@ -437,14 +442,14 @@ def _region(text: str, experiment):
 
 
 def cmd_decide(args) -> int:
+    experiment = _load(args.experiment)
     import pandas as pd
-
     from .analysis import decision as da
     from .models import choose
     from .progress import stage
     from .report import decision_frame, evppi_frame, merge_frames
+    from .studies import decision as sd
 
-    experiment = _load(args.experiment)
     stress = _stress_arg(args.stress)
     roles = experiment.model.roles()
     model = f"{experiment.path}: model {experiment.model.name!r}"
@@ -476,7 +481,7 @@ def cmd_decide(args) -> int:
     if stress:
         prior, lo, hi = stress
         with stage(f"stress test of {prior}"):
-            s = _select(da.stress(settled, prior, (lo, hi), cost=args.cost, revenue=args.revenue), args.select,
+            s = _select(sd.stress(settled, prior, (lo, hi), cost=args.cost, revenue=args.revenue), args.select,
                         "result")
         frame = merge_frames({c: s[args.cost].sel(stat=c, drop=True) for c in ("mean", "p05", "p50", "p95")}
                              | {"p_profitable": s["p_profitable"]})
@@ -486,7 +491,7 @@ def cmd_decide(args) -> int:
         print(format_table(frame))
     if args.seek:
         with stage(f"goal seek on {args.seek}"):
-            r = da.goal_seek(settled, args.seek, args.target, stat=args.statistic, output=args.cost,
+            r = sd.goal_seek(settled, args.seek, args.target, stat=args.statistic, output=args.cost,
                              cost=args.cost, revenue=args.revenue, how=args.how,
                              bracket=tuple(args.bracket) if args.bracket else None, select=dict(args.select or []))
         frame = pd.DataFrame([{k: v for k, v in vars(r).items() if k not in ("bracket", "at_bracket")} |
@@ -516,10 +521,10 @@ def _stress_arg(stress):
 
 
 def cmd_point(args) -> int:
+    experiment = _load(args.experiment)
     from .engine import point
     from .report import point_frame
 
-    experiment = _load(args.experiment)
     print(f"{experiment.title or experiment.name}: point mode (every prior at its point value)")
     print(format_table(point_frame(point(experiment))))
     return 0

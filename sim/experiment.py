@@ -88,7 +88,7 @@ class Scenario:
 class Precision:
     """An experiment's ``[precision]`` table: run until the Monte Carlo error is this small.
 
-    See :func:`sim.analysis.precision.run_to_precision` for the meaning of
+    See :func:`sim.studies.precision.run_to_precision` for the meaning of
     each field; ``outputs`` empty means the model's compared outputs.
     """
 

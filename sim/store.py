@@ -24,7 +24,7 @@ import json
 import os
 import shlex
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import xarray as xr

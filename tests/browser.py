@@ -34,7 +34,7 @@ def missing() -> str | None:
 
 
 def inspect_page(path: str | Path, screenshot: str | Path | None = None, *, width: int = 1280,
-                 height: int | None = None) -> dict:
+                 height: int | None = None, window_height: int = 900) -> dict:
     """Load ``path`` and return its broken images, console errors, sections and figures.
 
     Returns
@@ -43,7 +43,10 @@ def inspect_page(path: str | Path, screenshot: str | Path | None = None, *, widt
         ``images`` (count), ``broken`` (indices of images that did not
         decode), ``errors`` (browser console messages of level SEVERE),
         ``sections`` (ids of the ``<section>`` elements shown with a
-        height), ``figures`` (ids of ``<figure>`` elements) and, when
+        height), ``figures`` (ids of ``<figure>`` elements),
+        ``page_overflow`` (the page scrolls sideways), ``overflowing``
+        (elements reaching past the window's right edge), ``clipped``
+        (titles and captions wider than their box) and, when
         ``screenshot`` is given, the PNG written there (the whole page, or
         its first ``height`` pixels).
     """
@@ -52,7 +55,7 @@ def inspect_page(path: str | Path, screenshot: str | Path | None = None, *, widt
 
     options = webdriver.ChromeOptions()
     options.binary_location = next(shutil.which(c) for c in CHROMIUM if shutil.which(c))
-    for flag in (*FLAGS, f"--window-size={width},900"):
+    for flag in (*FLAGS, f"--window-size={width},{window_height}"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
@@ -67,6 +70,19 @@ def inspect_page(path: str | Path, screenshot: str | Path | None = None, *, widt
               sections: Array.from(document.querySelectorAll('section')).filter(shown).map(s => s.id),
               figures: Array.from(document.querySelectorAll('figure')).map(f => f.id),
               height: document.documentElement.scrollHeight,
+              // the page itself scrolls sideways: something is wider than the window
+              page_overflow: document.documentElement.scrollWidth > document.documentElement.clientWidth,
+              // boxes whose right edge lies beyond the window (a table must scroll inside its own box)
+              overflowing: Array.from(document.querySelectorAll('main > *, section > *, table, figure, img'))
+                .filter(el => shown(el) && el.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+                .map(el => el.tagName + (el.id ? '#' + el.id : '') + (el.dataset.table ? '[' + el.dataset.table + ']' : '')),
+              // titles and captions cut off: their text is wider than the box that shows it
+              clipped: Array.from(document.querySelectorAll('h1, h2, h3, caption, figcaption, summary, th'))
+                .filter(el => shown(el) && el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflow !== 'visible')
+                .map(el => el.tagName + ': ' + el.textContent.slice(0, 60)),
+              // the widest column of sources, to check it stays readable (in CSS pixels)
+              narrowest_text_column: Math.min(...Array.from(document.querySelectorAll('td.text'))
+                .filter(shown).map(el => el.getBoundingClientRect().width), 1e9),
             };""")
         state["errors"] = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         if screenshot is not None:

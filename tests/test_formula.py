@@ -96,7 +96,7 @@ def test_functions_comparisons_and_output_order(project):
 
 def test_formula_model_survives_pickling_and_streams(project):
     """A formula model pickles by its source (how Dask sends it to workers) and gives the same numbers."""
-    from sim.stream import stream_summary
+    from sim.studies.stream import stream_summary
 
     exp = sim.load_experiment(ROOT / "experiments" / "agent_task.toml")
     again = pickle.loads(pickle.dumps(exp))

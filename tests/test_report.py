@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+import sim
 from sim.cli import main
 from sim.report.build import percent, quantity
 from sim.report.document import display
@@ -346,6 +347,67 @@ def test_report_in_a_real_browser(built, tmp_path):
     print(f"screenshot: {shot}")
 
 
+@pytest.mark.parametrize("width", [1280, 800])
+def test_report_fits_the_page_in_a_real_browser(built, width):
+    """No table or figure reaches past the window (wide tables scroll inside their own box), no title or caption is
+    cut off, and the sources column keeps a readable width; on a laptop's and on a narrow window."""
+    from . import browser
+
+    reason = browser.missing()
+    if reason:
+        pytest.skip(reason)
+    page = browser.inspect_page(built / "report.html", width=width)
+    assert not page["page_overflow"], page["overflowing"]
+    assert page["overflowing"] == [] and page["clipped"] == []
+    assert page["narrowest_text_column"] >= 150  # CSS pixels: about 25 characters of the sources per line
+
+
+def test_fit_check_catches_a_table_wider_than_the_page(built, tmp_path):
+    """The fit check itself can fail: without the scrolling box, a wide table pushes past a narrow window."""
+    from . import browser
+
+    reason = browser.missing()
+    if reason:
+        pytest.skip(reason)
+    text = (built / "report.html").read_text().replace("display:block;overflow-x:auto;max-width:100%", "")
+    (tmp_path / "wide.html").write_text(text)
+    page = browser.inspect_page(tmp_path / "wide.html", width=800)
+    assert page["page_overflow"] and any(o.startswith("TABLE") for o in page["overflowing"])
+
+
+def test_figure_titles_and_labels_lie_inside_their_figures(tmp_path):
+    """Every text of every figure (titles, axis labels, legends) is drawn inside the figure: nothing is clipped.
+
+    Compares each text's rendered extent with the figure's, in pixels, on the default experiment and on one whose
+    priors have long names (the assumptions figure) and whose outputs sweep years (the fan chart)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from sim.report import build_report
+    from sim.report.document import Plot
+
+    for name in ("search_cost", "agent_task", "trajectory"):
+        experiment = sim.load_experiment(ROOT / "experiments" / f"{name}.toml")
+        ds = sim.run(experiment, samples=2000, seed=3)
+        document = build_report(experiment, ds, sobol_n=64)
+        plots = [b for section in document.sections for b in section.blocks if isinstance(b, Plot)]
+        assert plots
+        for plot in plots:
+            fig = plot.figure
+            canvas = FigureCanvasAgg(fig)
+            canvas.draw()
+            renderer = canvas.get_renderer()
+            box = fig.bbox
+            texts = [t for ax in fig.axes if ax.get_visible() for t in (ax.title, ax.xaxis.label, ax.yaxis.label)]
+            texts += [t for legend in [*fig.legends, *(ax.get_legend() for ax in fig.axes)] if legend
+                      for t in legend.get_texts()]
+            for text in texts:
+                if not text.get_visible() or not text.get_text().strip():
+                    continue
+                e = text.get_window_extent(renderer)
+                assert box.x0 - 1 <= e.x0 and e.x1 <= box.x1 + 1 and box.y0 - 1 <= e.y0 and e.y1 <= box.y1 + 1, \
+                    (name, plot.name, text.get_text())
+
+
 def test_browser_check_catches_broken_images_and_console_errors(built, tmp_path):
     """The browser check itself can fail: a damaged copy of the report is caught on both counts."""
     from . import browser
@@ -408,3 +470,45 @@ def test_large_runs_estimate_shapes_from_their_first_samples(built, monkeypatch)
     part = decision.evppi(ds.isel(sample=slice(0, 5000)),
                           decision.net_benefit(ds.isel(sample=slice(0, 5000))))
     np.testing.assert_allclose(full["evppi"].values, part.transpose(*full["evppi"].dims).values, atol=1e-15)
+
+
+def test_verdict_sentences_are_the_decision_datasets(built):
+    """One sentence per decision cell, generated from numbers: the loss probability and its interval are the
+    summary's P(cost > revenue), the expected gain or loss the decision Dataset's expected net benefit, and what
+    would settle it the two priors of largest EVPPI (by their long names), to the digits printed."""
+    from sim.analysis import decision as da
+
+    ds = xr.load_dataset(built / "samples.nc")
+    d = da.decide(ds, evppi_samples=200_000)  # what the report computes on the same samples
+    summary = xr.load_dataset(built / "summary.nc")
+    experiment = sim.load_experiment(built.parents[1] / "experiments" / "search_cost.toml")
+    md = (built / "report.md").read_text()
+    verdict = md.split('<a id="verdict"></a>')[1].split('<a id="headline"></a>')[0]
+    lines = [li for li in verdict.splitlines() if li.startswith("**")]
+    assert len(lines) == 6  # three scenarios by two architectures
+    for line in lines:
+        scenario, arch = re.match(r"\*\*(\w+), (\w+):\*\* ", line).groups()
+        cell = {"scenario": scenario, "architecture": arch}
+        p = float(summary["p_cost_per_query_gt_revenue_per_query"].sel(cell))
+        ci = summary["p_cost_per_query_gt_revenue_per_query_ci"].sel(cell).values
+        odds = re.search(r"Deploying (never loses money|loses money in every outcome|loses money in ([<> 0-9.]+ %) "
+                         r"of outcomes(?: \(([<> 0-9.]+ %) to ([<> 0-9.]+ %)\))?);", line)
+        assert odds, line
+        if p == 0:
+            assert odds.group(1) == "never loses money"
+        else:
+            _check_percent(odds.group(2), p)
+            if odds.group(3):
+                _check_percent(odds.group(3), ci[0])
+                _check_percent(odds.group(4), ci[1])
+        enb = float(d["expected_net_benefit"].sel(cell))
+        money = re.search(r"the expected (gain|loss) is (\$[0-9.,]+(?:e[-+]\d+)?) per query", line)
+        assert money.group(1) == ("gain" if enb >= 0 else "loss")
+        assert _amount(money.group(2)) == pytest.approx(abs(enb), rel=0.005), line
+        ev = d["evppi"].sel(cell)
+        ranked = [str(n) for n in ev["input"].values[np.argsort(-ev.values, kind="stable")] if float(ev.sel(input=n)) > 0]
+        if ranked:
+            names = [experiment.base_priors[n].long_name or n for n in ranked[:2]]
+            assert line.endswith(f"; what would settle it is {' and '.join(names)}."), line
+        else:
+            assert line.endswith("; no single assumption would change the decision."), line

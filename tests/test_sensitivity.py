@@ -8,7 +8,9 @@ from scipy import stats
 import sim
 from sim.analysis import decision as da
 from sim.analysis import sensitivity as sa
-from sim.analysis.sensitivity import _bootstrap
+from sim.studies import decision as sd
+from sim.studies import sensitivity as ss
+from sim.studies.sensitivity import _bootstrap
 from sim.cli import main as cli_main
 from sim.errors import SimError
 
@@ -21,7 +23,7 @@ def ishigami(u):
 
 
 def test_ishigami_indices_within_bootstrap_intervals():
-    res = sa.sobol_arrays(ishigami, 3, 2**13, rng=np.random.default_rng(2024), n_resamples=500)
+    res = ss.sobol_arrays(ishigami, 3, 2**13, rng=np.random.default_rng(2024), n_resamples=500)
     first, total = [0.3139, 0.4424, 0.0], [0.5576, 0.4424, 0.2437]  # analytic (a = 7, b = 0.1)
     for key, truth in (("first_order", first), ("total_order", total)):
         lo, hi = res[f"{key}_ci"][0].T
@@ -33,7 +35,7 @@ def test_ishigami_indices_within_bootstrap_intervals():
 def test_one_input_one_output_has_indices_of_one():
     """One input explains all the variance (first and total order 1, analytic); scipy's estimator alone fails on a
     single input and output, which sobol_arrays works around."""
-    res = sa.sobol_arrays(lambda u: np.exp(u[:1]), 1, 2**12, rng=np.random.default_rng(3), n_resamples=200)
+    res = ss.sobol_arrays(lambda u: np.exp(u[:1]), 1, 2**12, rng=np.random.default_rng(3), n_resamples=200)
     for key in ("first_order", "total_order"):
         lo, hi = res[f"{key}_ci"][0, 0]
         assert res[key].shape == (1, 1) and lo <= 1.0 <= hi, (key, res[key], lo, hi)
@@ -64,7 +66,7 @@ def test_one_run_first_order_agrees_with_sobol(search_experiment, search_run):
     market_2026's lognormal price spans 30x in its 90 % interval; there the variance, and so both
     estimates, rest on a few extreme draws and differ by up to 0.04 at these sizes.
     """
-    s = sa.sobol(search_experiment, "cost_per_query", n=2**14)
+    s = ss.sobol(search_experiment, "cost_per_query", n=2**14)
     g = sa.first_order_given(search_run, "cost_per_query")
     cells = {"scenario": ["baseline", "gpt35_turbo_2023"]}
     diff = abs(s["first_order"].sel(cells) - g.sel(cells))
@@ -83,7 +85,7 @@ def test_sobol_refuses_correlated_priors(project):
                                 "[scenarios.baseline]"))
     with pytest.raises(SimError, match=r"Sobol' indices are not defined in the usual sense for correlated priors "
                                        r"\(cache_hit_rate ~ provider_gross_margin\)"):
-        sa.sobol(sim.load_experiment(path), "cost_per_query")
+        ss.sobol(sim.load_experiment(path), "cost_per_query")
 
 
 def _synthetic(x: dict, y: np.ndarray) -> xr.Dataset:
@@ -113,7 +115,7 @@ def test_rank_correlation_matches_scipy_on_the_search_run(search_run):
 
 
 def test_tornado_swings_are_the_equations(search_experiment):
-    t = sa.tornado(search_experiment, "cost_per_query", low=0.1, high=0.9)
+    t = ss.tornado(search_experiment, "cost_per_query", low=0.1, high=0.9)
     base = sim.point(search_experiment)["cost_per_query"]
     margin = search_experiment.base_priors["provider_gross_margin"]
     lo, hi = margin.ppf(np.array([0.1, 0.9]))
@@ -125,8 +127,8 @@ def test_tornado_swings_are_the_equations(search_experiment):
     assert t.attrs["order"][0] == "provider_gross_margin"
     np.testing.assert_array_equal(t["swing"].sel(scenario="baseline", input="api_price_per_1k_tokens"), 0.0)
     with pytest.raises(ValueError, match=r"the low percentile must lie in \(0, 1\), got 0"):
-        sa.tornado(search_experiment, "cost_per_query", low=0)
-    spider = sa.one_at_a_time(search_experiment, "cost_per_query", (0.25, 0.5, 0.75))
+        ss.tornado(search_experiment, "cost_per_query", low=0)
+    spider = ss.one_at_a_time(search_experiment, "cost_per_query", (0.25, 0.5, 0.75))
     assert spider["value"].dims == ("scenario", "architecture", "input", "percentile")
     # the spider is monotone in a prior that enters monotonically
     v = spider["value"].sel(input="section_words", scenario="baseline", architecture="two_stage").values
@@ -196,24 +198,24 @@ def test_decide_on_the_search_run(search_run):
 def test_goal_seek_matches_the_direct_answer(search_experiment):
     """P(f * cost < revenue) = 0.9 where f is the 10th percentile of revenue / cost (cost is linear in price)."""
     cell = {"scenario": "baseline", "architecture": "two_stage"}
-    r = da.goal_seek(search_experiment, "api_price_per_1k_tokens", 0.9, how="scale", select=cell, samples=20_000)
+    r = sd.goal_seek(search_experiment, "api_price_per_1k_tokens", 0.9, how="scale", select=cell, samples=20_000)
     ds = sim.run(search_experiment, samples=20_000)
     ratio = ds["revenue_per_query"].sel(scenario="baseline") / ds["cost_per_query"].sel(cell)
     # the statistic is a step function of f with 20,000 steps: f is found between neighbouring order statistics
     lo, hi = np.quantile(ratio, [0.0995, 0.1005])
     assert lo <= r.value <= hi and r.achieved == pytest.approx(0.9, abs=1e-3)
     # a cost is never negative: no margin in [0, 1] gives a mean cost of -1
-    none = da.goal_seek(search_experiment, "provider_gross_margin", -1.0, stat="mean", select=cell, samples=5000)
+    none = sd.goal_seek(search_experiment, "provider_gross_margin", -1.0, stat="mean", select=cell, samples=5000)
     assert none.value is None and none.runs == 2
     assert none.message.startswith("no value of provider_gross_margin in [0, 1] reaches mean of cost_per_query = -1")
     with pytest.raises(SimError, match="api_price_per_1k_tokens is fixed at 0.02 in this scenario"):
-        da.goal_seek(search_experiment, "api_price_per_1k_tokens", 0.9, select=cell)
+        sd.goal_seek(search_experiment, "api_price_per_1k_tokens", 0.9, select=cell)
 
 
 def test_stress_band_is_the_conditional_distribution(search_experiment):
-    s = da.stress(search_experiment, "provider_gross_margin", (0.0, 0.1), samples=20_000)
+    s = sd.stress(search_experiment, "provider_gross_margin", (0.0, 0.1), samples=20_000)
     margin = search_experiment.base_priors["provider_gross_margin"]
-    ds = sim.run(da.with_prior(search_experiment, "provider_gross_margin",
+    ds = sim.run(sd.with_prior(search_experiment, "provider_gross_margin",
                                lambda p: sim.priors.banded(p, 0.0, 0.1)), samples=20_000)
     assert float(ds["provider_gross_margin"].max()) <= float(margin.ppf(0.1))
     cell = dict(scenario="baseline", architecture="two_stage")

@@ -7,7 +7,7 @@ import pytest
 import sim
 from sim.cli import main
 from sim.report import summary_frame, summary_table
-from sim.stream import LogHistogram, stream_summary
+from sim.studies.stream import LogHistogram, stream_summary
 
 KEY = ["output", "scenario", "architecture"]
 EXACT_COLUMNS = ["p_gt_revenue_per_query", "p_gt_revenue_per_query_ci_lower", "p_gt_revenue_per_query_ci_upper"]
@@ -90,7 +90,7 @@ def test_stream_command(project, capsys):
 
 def test_dask_cluster_gives_the_streamed_numbers(search_experiment, both):
     """Two worker processes summarise ranges of the design; merged, they equal the single-process stream."""
-    from sim.stream import _fixed_mmap_threshold, dask_summary, local_client
+    from sim.studies.stream import _fixed_mmap_threshold, dask_summary, local_client
 
     streamed, memory, _ = both
     with local_client(2) as client:  # the workers `sim run --dask` starts
@@ -117,7 +117,7 @@ def test_dask_command_on_a_local_cluster(project, capsys):
 
 def test_dask_workers_with_a_fixed_mmap_threshold_are_named(search_experiment):
     """Dask's default worker environment halves the speed of summarising; the run says how to start workers."""
-    from sim.stream import dask_summary, local_client
+    from sim.studies.stream import dask_summary, local_client
 
     with local_client(1, config={}) as client:
         with pytest.warns(sim.SimWarning, match=r"1 worker\(s\) run with MALLOC_TRIM_THRESHOLD_ set .* "

@@ -7,7 +7,7 @@ from scipy import stats
 
 import sim
 from sim.cli import main as cli_main
-from sim.analysis.precision import run_to_precision
+from sim.studies.precision import run_to_precision
 from sim.analysis.summary import exceedance_interval, interval, jeffreys_interval, mc_interval
 from sim.errors import ConfigError
 

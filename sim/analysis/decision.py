@@ -1,4 +1,4 @@
-"""Decision measures for "deploy or not", stress tests and goal seeking.
+"""Decision measures for "deploy or not", from the samples of one run.
 
 Net benefit per unit (per query, per task...) is ``revenue - cost``: by
 default the outputs whose roles are ``cost`` and ``revenue`` (any other
@@ -17,32 +17,25 @@ and not deploying (0):
   (:func:`conditional_mean`), or the exact group means for a prior with few
   distinct values.
 
-:func:`stress` reruns an experiment with one prior restricted to a band of its
-percentiles; :func:`goal_seek` finds the value (or scale factor) of a prior
-at which a statistic reaches a target, by runs on common random numbers and
-:func:`scipy.optimize.brentq`.
+Stress tests and goal seek, which run the model again, are in
+:mod:`sim.studies.decision`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from collections.abc import Callable
 
 import numpy as np
 import xarray as xr
-from scipy import interpolate, optimize
+from scipy import interpolate
 
-from ..engine import run
 from ..errors import SimError
-from ..experiment import Experiment
 from ..models import choose
-from ..priors import Prior, banded, held, scaled
 from .sensitivity import check_output, drawn_inputs
-from .summary import CI_BOUND, _mean_ci, check_probability, jeffreys_interval, output_names, output_roles, summarize
+from .summary import CI_BOUND, _mean_ci, check_probability, jeffreys_interval, output_names, output_roles
 
-__all__ = ["net_benefit", "evpi", "evppi", "acceptability", "decide", "stress", "goal_seek", "GoalSeekResult",
-           "with_prior", "statistic", "cost_and_revenue", "per_year"]
+__all__ = ["net_benefit", "evpi", "evppi", "acceptability", "decide", "statistic", "cost_and_revenue", "per_year"]
 
 
 def cost_and_revenue(roles, cost: str | None = None, revenue: str | None = None, *,
@@ -304,60 +297,7 @@ def decide(ds: xr.Dataset, *, cost: str | None = None, revenue: str | None = Non
     return out
 
 
-# --- stress and goal seek -------------------------------------------------------
-
-def with_prior(experiment: Experiment, name: str, change: Callable[[Prior], Prior]) -> Experiment:
-    """``experiment`` with ``change`` applied to prior ``name`` in every scenario."""
-    if name not in experiment.base_priors:
-        raise SimError(f"unknown prior {name!r}; valid: {', '.join(experiment.base_priors)}")
-    scenarios = tuple(dataclasses.replace(s, priors={**s.priors, name: change(s.priors[name])})
-                      for s in experiment.scenarios)
-    return dataclasses.replace(experiment, scenarios=scenarios)
-
-
-def stress(experiment: Experiment, prior: str, band: tuple[float, float], *, outputs: list[str] | None = None,
-           cost: str | None = None, revenue: str | None = None, samples: int | None = None,
-           seed: int | None = None) -> xr.Dataset:
-    """Summaries of a run with ``prior`` restricted to a band of its percentiles, against the unrestricted run.
-
-    Parameters
-    ----------
-    band : (float, float)
-        Lower and upper percentile as fractions, ``0 <= lo < hi <= 1``
-        (``(0, 0.1)``: the prior's lowest decile).
-
-    Returns
-    -------
-    xarray.Dataset
-        The outputs' :func:`sim.summarize` statistics with a ``case`` dim
-        (``all``, ``band``), plus ``p_profitable`` per case when the model
-        has a cost and a revenue (the roles' outputs unless named). Both runs
-        use the same seed and uniforms, so the difference is due to the band
-        alone.
-    """
-    roles = experiment.model.roles()
-    cost = choose(roles, "cost", cost, flag="cost=", what=f"model {experiment.model.name!r}")
-    revenue = choose(roles, "revenue", revenue, flag="revenue=", what=f"model {experiment.model.name!r}")
-    lo, hi = band
-    if not (0.0 <= lo < hi <= 1.0):
-        raise SimError(f"a percentile band needs 0 <= low < high <= 100 (in percent), got [{100 * lo:g}, {100 * hi:g}]")
-    restricted = with_prior(experiment, prior, lambda p: banded(p, lo, hi))
-    runs = [run(experiment, samples=samples, seed=seed), run(restricted, samples=samples, seed=seed)]
-    names = outputs or output_names(runs[0])
-    for name in names:
-        check_output(output_names(runs[0]), name)
-    parts = []
-    for ds in runs:
-        s = summarize(ds[names].assign_attrs(ds.attrs))
-        if cost is not None and revenue is not None:
-            s["p_profitable"] = (ds[revenue] > ds[cost]).mean("sample")
-        parts.append(s)
-    out = xr.concat(parts, dim="case", coords="minimal", compat="override", join="outer")
-    out = out.assign_coords(case=["all", "band"])
-    out.attrs = {"experiment": experiment.name, "prior": prior, "band": [lo, hi],
-                 "samples": runs[0].attrs["samples"], "seed": runs[0].attrs["seed"]}
-    return out
-
+# --- statistics of a run -------------------------------------------------------
 
 def statistic(kind: str, *, output: str | None = None, cost: str | None = None,
               revenue: str | None = None) -> Callable[[xr.Dataset], xr.DataArray]:
@@ -390,128 +330,3 @@ def statistic(kind: str, *, output: str | None = None, cost: str | None = None,
         if 0.0 < q < 1.0:
             return lambda ds: ds[name(ds)].quantile(q, dim="sample").drop_vars("quantile")
     raise SimError(f"unknown statistic {kind!r}; valid: p_profitable, mean, median, pNN (a percentile, such as p90)")
-
-
-@dataclasses.dataclass(frozen=True)
-class GoalSeekResult:
-    """What :func:`goal_seek` found.
-
-    Attributes
-    ----------
-    value : float or None
-        The prior's value (``how="value"``) or scale factor (``"scale"``) at
-        which the statistic reaches the target; None when no value in the
-        bracket reaches it.
-    achieved : float or None
-        The statistic at ``value``.
-    bracket : (float, float)
-        The range searched; ``at_bracket`` holds the statistic at its ends.
-    runs : int
-        Simulation runs made.
-    message : str
-        One sentence saying what happened.
-    """
-
-    prior: str
-    how: str
-    statistic: str
-    target: float
-    value: float | None
-    achieved: float | None
-    bracket: tuple[float, float]
-    at_bracket: tuple[float, float]
-    runs: int
-    message: str
-
-
-def goal_seek(experiment: Experiment, prior: str, target: float, *, stat: str = "p_profitable",
-              output: str | None = None, cost: str | None = None, revenue: str | None = None,
-              how: str = "value", bracket: tuple[float, float] | None = None, select: dict | None = None,
-              samples: int | None = None, seed: int | None = None, xtol: float = 1e-6) -> GoalSeekResult:
-    """The value of ``prior`` (or a scale factor on it) at which a statistic reaches ``target``.
-
-    Every trial is a run with the same seed and uniforms (common random
-    numbers); the prior is held at the trial value (``how="value"``) or its
-    draws are multiplied by the trial factor (``"scale"``), and
-    :func:`scipy.optimize.brentq` finds where the statistic crosses the
-    target.
-
-    Parameters
-    ----------
-    select : dict, optional
-        The cell whose statistic counts, such as ``{"scenario": "baseline",
-        "architecture": "two_stage"}``; needed where the statistic has cells.
-    bracket : (float, float), optional
-        Where to search. Default for ``"value"``: the prior's support, or its
-        0.1th and 99.9th percentiles where the support is unbounded; for
-        ``"scale"``: (0.01, 100).
-    xtol : float
-        Bracket width to stop at, relative to the bracket searched.
-    """
-    if how not in ("value", "scale"):
-        raise SimError(f"unknown goal-seek mode {how!r}; valid: value, scale")
-    if prior not in experiment.base_priors:
-        raise SimError(f"unknown prior {prior!r}; valid: {', '.join(experiment.base_priors)}")
-    roles = experiment.model.roles()
-    if stat == "p_profitable":
-        cost, revenue = cost_and_revenue(roles, cost, revenue)
-    else:
-        output = output or choose(roles, "cost", cost, flag="output=", what=f"model {experiment.model.name!r}")
-        if output is None:
-            raise SimError(f"model {experiment.model.name!r} has no output with role cost; name the output")
-        check_output(list(experiment.model.outputs), output)
-    f_stat = statistic(stat, output=output, cost=cost, revenue=revenue)
-    select = dict(select or {})
-    if "scenario" in select:
-        names = list(experiment.scenario_names)
-        check_output(names, select["scenario"], "scenario")
-        experiment = dataclasses.replace(experiment, scenarios=tuple(s for s in experiment.scenarios
-                                                                      if s.name == select["scenario"]))
-    base = experiment.scenarios[0].priors[prior]
-    if bracket is None:
-        if how == "scale":
-            bracket = (0.01, 100.0)
-        else:
-            lo, hi = base.support()
-            if lo == hi:
-                raise SimError(f"{prior} is fixed at {base.point:g} in this scenario, so it has no range to search; "
-                               "give a bracket, or scale it instead")
-            bracket = (lo if np.isfinite(lo) else float(base.ppf(0.001)),
-                       hi if np.isfinite(hi) else float(base.ppf(0.999)))
-    lo, hi = map(float, bracket)
-    if not lo < hi:
-        raise SimError(f"the goal-seek bracket must be increasing, got [{lo:g}, {hi:g}]")
-    runs = 0
-
-    def value_at(x: float) -> float:
-        nonlocal runs
-        change = (lambda p: held(p, x)) if how == "value" else (lambda p: scaled(p, x))
-        ds = run(with_prior(experiment, prior, change), samples=samples, seed=seed)
-        runs += 1
-        v = f_stat(ds)
-        try:
-            v = v.sel({k: val for k, val in select.items() if k in v.dims and k != "scenario"})
-            v = v.isel(scenario=0) if "scenario" in v.dims else v
-        except KeyError as exc:
-            raise SimError(f"no cell {select}; {exc}") from None
-        if v.size != 1:
-            raise SimError(f"the statistic has cells along {', '.join(v.dims)}; choose one with --select DIM=VALUE")
-        return float(v)
-
-    f_lo, f_hi = value_at(lo) - target, value_at(hi) - target
-    at = (f_lo + target, f_hi + target)
-    what = f"{stat} of {output}" if stat != "p_profitable" else f"P({revenue} > {cost})"
-    if f_lo == 0 or f_hi == 0:
-        x = lo if f_lo == 0 else hi
-        return GoalSeekResult(prior, how, stat, target, x, target, (lo, hi), at, runs,
-                              f"{what} = {target:g} at {prior} {'=' if how == 'value' else 'x'} {x:.6g}")
-    if np.sign(f_lo) == np.sign(f_hi):
-        return GoalSeekResult(prior, how, stat, target, None, None, (lo, hi), at, runs,
-                              f"no {'value' if how == 'value' else 'scale factor'} of {prior} in "
-                              f"[{lo:.6g}, {hi:.6g}] reaches {what} = {target:g}: it runs from {at[0]:.4g} "
-                              f"to {at[1]:.4g} there")
-    x = optimize.brentq(lambda v: value_at(v) - target, lo, hi, xtol=xtol * (hi - lo), rtol=1e-10)
-    achieved = value_at(x)
-    return GoalSeekResult(prior, how, stat, target, float(x), achieved, (lo, hi), at, runs,
-                          f"{what} reaches {target:g} at {prior} {'=' if how == 'value' else 'x'} {x:.6g} "
-                          f"({achieved:.4g} there)")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import shlex
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from ..errors import SimError
 from ..experiment import Experiment, subject
 from ..progress import stage
 from ..store import reproduce_command
+from ..studies import sensitivity as ss
 from . import figures as fg
 from .document import Absent, Document, Plot, Section, Table, Text, write_document
 from .tables import decision_frame, evppi_frame, sensitivity_frame, summarize_run, summary_table
@@ -623,7 +623,7 @@ def _sensitivity(run: _Run, decision, sobol_n: int) -> list:
         blocks.append(Text(f"The charts show scenario {run.scenarios[0]} ({len(focus.panels)} cells); the tables "
                            "cover every scenario."))
     low, high = 0.1, 0.9
-    t = focus.restrict(sa.tornado(narrow, out, low=low, high=high))
+    t = focus.restrict(ss.tornado(narrow, out, low=low, high=high))
     blocks += [Plot("tornado", fg.tornado_chart(t, panels, output_label=fg._axis_label(run.summary[out]), low=low,
                                                 high=high),
                     f"Tornado: the {run.name(out)} with one prior at its 10th or 90th percentile and every other at "
@@ -636,7 +636,7 @@ def _sensitivity(run: _Run, decision, sobol_n: int) -> list:
         blocks.append(Absent("No Sobol' indices: the priors are rank-correlated, and variance cannot be split among "
                              "dependent inputs. The rank correlations below hold for correlated priors."))
     else:
-        s = focus.restrict(sa.sobol(narrow, out, n=sobol_n, seed=int(run.summary.attrs["seed"])))
+        s = focus.restrict(ss.sobol(narrow, out, n=sobol_n, seed=int(run.summary.attrs["seed"])))
         blocks += [Plot("sobol", fg.sobol_chart(s, panels),
                         f"Sobol' indices of the {run.name(out)}: the share of its variance due to each prior alone "
                         f"(first order) and with its interactions (total order), with 95 % bootstrap intervals "

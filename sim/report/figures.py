@@ -50,10 +50,21 @@ def _figure(n: int, *, ncols: int = 3, size=(4.4, 3.2)):
     return fig, axes[:n]
 
 
+def _title(ax, text: str) -> None:
+    """``text`` as the panel's title, wrapped to the width its axes will have (at 9 pt, about 5 pt a character).
+
+    The axes are the panel less its y tick labels (prior names in the ranked charts, at 8 pt, about
+    4.5 pt a character), which the layout puts beside them; call it after the ticks are set.
+    """
+    ticks = max((len(t.get_text()) for t in ax.get_yticklabels()), default=0)
+    width = ax.get_figure().get_figwidth() * ax.get_position().width * 72 - 4.5 * ticks - 30
+    ax.set_title(textwrap.fill(str(text), max(12, int(width // 5.0))))
+
+
 def _axis_label(da: xr.DataArray) -> str:
     name = da.attrs.get("long_name") or da.name.replace("_", " ")
     units = da.attrs.get("units", "")
-    return f"{name} ({units})" if units and units != "1" else name
+    return textwrap.fill(f"{name} ({units})" if units and units != "1" else name, 55)  # a panel holds about 60
 
 
 def _positive(values: np.ndarray) -> np.ndarray:
@@ -68,8 +79,14 @@ def _log_axis(values: np.ndarray) -> bool:
 
 
 def _scenario_legend(fig, colours, extra=()):
+    """A legend below the panels, in as many columns as fit the figure's width (at 8 pt, about 5 pt a character)."""
     handles = [Line2D([], [], color=c, lw=2, label=s) for s, c in colours.items()] + list(extra)
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), frameon=False)
+    longest = int((fig.get_figwidth() * 72 - 40.0) // 5.0)
+    for h in handles:
+        h.set_label(textwrap.fill(h.get_label(), longest))
+    column = 5.0 * max(len(line) for h in handles for line in h.get_label().split("\n")) + 40.0  # the label, its line
+    fits = max(1, int(fig.get_figwidth() * 72 // column))
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5, fits), frameon=False)
 
 
 def _name(da: xr.DataArray) -> str:
@@ -113,7 +130,7 @@ def distributions(ds: xr.Dataset, output: str, colours: dict, panels: list[dict]
             ax.stairs(density, edges, color=line[(s, name)], lw=1.4, ls="-" if name == output else "--")
         if log:
             ax.set_xscale("log")
-        ax.set_title(panel_label(cell))
+        _title(ax, panel_label(cell))
         ax.set_xlabel(_axis_label(ds[output]))
         ax.set_ylabel("density per decade" if log else "density")
     _scenario_legend(fig, colours, _legend_lines(ds, output, threshold, shared_threshold))
@@ -142,7 +159,7 @@ def exceedance_curves(ds: xr.Dataset, output: str, colours: dict, panels: list[d
         if _log_axis(np.concatenate(values)):
             ax.set_xscale("log")
         ax.set_ylim(0, 1)
-        ax.set_title(panel_label(cell))
+        _title(ax, panel_label(cell))
         ax.set_xlabel(_axis_label(ds[output]))
         ax.set_ylabel("P(value > x)")
     _scenario_legend(fig, colours, _legend_lines(ds, output, threshold, shared_threshold))
@@ -165,9 +182,8 @@ def acceptability_curves(accept: xr.DataArray, breakeven: xr.DataArray, colours:
         if x.size > 1 and x[-1] > 10 * x[0]:
             ax.set_xscale("log")
         ax.set_ylim(0, 1)
-        ax.set_title(panel_label(cell))
-        ax.set_xlabel(f"{accept['revenue_value'].attrs.get('long_name', 'revenue')} "
-                      f"({accept['revenue_value'].attrs.get('units', '')})")
+        _title(ax, panel_label(cell))
+        ax.set_xlabel(_axis_label(accept["revenue_value"].rename("revenue")))
         ax.set_ylabel("P(profitable)")
     extra = [Line2D([], [], color="0.3", ls=":", label="break-even (expected cost)")]
     if actual is not None:
@@ -197,7 +213,7 @@ def tornado_chart(t: xr.Dataset, panels: list[dict], *, output_label: str, low: 
             ax.barh(y, v - base, left=base, color=colour, height=0.6)
         ax.axvline(base, color="0.2", lw=0.8)
         ax.set_yticks(y, names)
-        ax.set_title(panel_label(cell))
+        _title(ax, panel_label(cell))
         ax.set_xlabel(output_label)
         ax.xaxis.set_major_locator(MaxNLocator(5))
     fig.legend(handles=[Line2D([], [], color=lo_colour, lw=6, label=f"prior at its {100 * low:g}th percentile"),
@@ -221,7 +237,7 @@ def sobol_chart(s: xr.Dataset, panels: list[dict]) -> Figure:
             ax.barh(y + shift, v, height=0.38, color=colour, xerr=err, error_kw={"lw": 0.8, "capsize": 2})
         ax.set_yticks(y, names)
         ax.set_xlim(0, max(1.0, ax.get_xlim()[1]) if names else 1.0)
-        ax.set_title(panel_label(cell))
+        _title(ax, panel_label(cell))
         ax.set_xlabel("share of variance")
     fig.legend(handles=[Line2D([], [], color=first, lw=6, label="first order"),
                         Line2D([], [], color=total, lw=6, label="total order"),
@@ -256,7 +272,7 @@ def evppi_chart(evppi: xr.DataArray, panels: list[dict], *, units: str) -> Figur
         names = _ranked(c)[::-1]
         ax.barh(np.arange(len(names)), c.sel(input=names).values if names else [], color=colour, height=0.6)
         ax.set_yticks(np.arange(len(names)), names)
-        ax.set_title(panel_label(cell))
+        _title(ax, panel_label(cell))
         ax.set_xlabel(f"EVPPI ({units})")
         if not names:
             ax.text(0.5, 0.5, "no prior changes the decision", ha="center", va="center", transform=ax.transAxes)
@@ -290,7 +306,7 @@ def fan_chart(summary: xr.Dataset, output: str, colours: dict, panels: list[dict
                         color=colour, lw=1.2, ls="--")
         if _log_axis(q.values):
             ax.set_yscale("log")
-        ax.set_title(panel_label(cell))
+        _title(ax, panel_label(cell))
         ax.set_xlabel(dim)
         ax.set_ylabel(_axis_label(ds[output]))
     extra = [Line2D([], [], color="0.3", lw=6, alpha=0.3, label="50 % and 90 % intervals")]
@@ -330,7 +346,7 @@ def convergence_chart(da: xr.DataArray, colours: dict, *, points: int = 30, quan
             ax.plot(ns, est.sel(scenario=s, stat=stat) / scale, color=colour, lw=1.5)
         ax.axhline(1.0, color="0.4", lw=0.8)
         ax.set_xscale("log")
-        ax.set_title(title)
+        _title(ax, title)
         ax.set_xlabel("samples")
         ax.set_ylabel("estimate / estimate from all samples")
     if net is not None:
@@ -342,7 +358,7 @@ def convergence_chart(da: xr.DataArray, colours: dict, *, points: int = 30, quan
             ax.plot(ns, hits / ns, color=colour, lw=1.5)
         ax.set_xscale("log")
         ax.set_ylim(0, 1)
-        ax.set_title("running P(profitable)")
+        _title(ax, "running P(profitable)")
         ax.set_xlabel("samples")
         ax.set_ylabel("P(profitable)")
     _scenario_legend(fig, colours, [Line2D([], [], color="0.3", lw=6, alpha=0.2,
@@ -378,7 +394,7 @@ def prior_densities(experiment, names: Sequence[str], colours: dict, *, points: 
             ax.axvspan(a, b, color=colour, alpha=0.08, lw=0)
             ax.axvline(prior.point, color=colour, lw=1.0, ls="--")
         prior = experiment.base_priors[name]
-        ax.set_title(textwrap.fill(prior.long_name or name.replace("_", " "), 44))
+        _title(ax, prior.long_name or name.replace("_", " "))
         ax.set_xlabel(prior.unit if prior.unit not in ("", "1") else "")
         ax.set_yticks([])
     return fig

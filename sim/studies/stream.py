@@ -23,12 +23,12 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from .analysis.summary import (CI_BOUND, DEFAULT_QUANTILES, EXCEEDANCE, INTERVAL, _order_stat_bounds, exceedance_name,
+from ..analysis.summary import (CI_BOUND, DEFAULT_QUANTILES, EXCEEDANCE, INTERVAL, _order_stat_bounds, exceedance_name,
                                jeffreys_interval, stat_label, with_quantile_coord)
-from .engine import iter_chunks, provenance
-from .errors import SimError, SimWarning
-from .progress import bar_disable
-from .experiment import Experiment, with_settings
+from ..engine import iter_chunks, provenance
+from ..errors import SimError, SimWarning
+from ..experiment import Experiment, with_settings
+from ..progress import bar_disable
 
 __all__ = ["LogHistogram", "stream_summary", "dask_summary", "summarize_range", "merge", "WORKER_CONFIG", "local_client"]
 

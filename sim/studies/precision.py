@@ -23,7 +23,7 @@ import xarray as xr
 from ..engine import run
 from ..errors import SimError
 from ..experiment import Experiment
-from .summary import check_probability, mc_interval, stat_label, summarize
+from ..analysis.summary import check_probability, mc_interval, stat_label, summarize
 
 __all__ = ["run_to_precision", "PrecisionResult", "relative_half_widths"]
 

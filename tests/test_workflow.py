@@ -1,0 +1,175 @@
+"""One workflow: the saved run is the single source of truth, analysis reads it, and nothing goes silently stale."""
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import sim
+from sim.analysis import decision as da
+from sim.cli import main
+
+from .conftest import with_prior
+
+RUN = ["--samples", "2000", "--sobol-n", "64"]
+
+
+def _identity(path):
+    return {k: v for k, v in json.loads(path.read_text()).items()
+            if k in ("priors_hash", "seed", "sampler", "samples", "mode")}
+
+
+def test_whole_workflow_then_an_edited_prior(project, capsys):
+    """run, decide (measures, stress, seek), sensitivity and report; then a prior changes: every derived result
+    either matches the new run or is gone, and each removal is said."""
+    folder = project / "outputs" / "search_cost"
+    assert main(["run", *RUN]) == 0
+    assert main(["decide"]) == 0
+    assert main(["decide", "--stress", "provider_gross_margin", "0", "10"]) == 0
+    assert main(["decide", "--seek", "api_price_per_1k_tokens", "--how", "scale", "--target", "0.9",
+                 "--select", "scenario=baseline", "--select", "architecture=two_stage"]) == 0
+    assert main(["sensitivity", "--sobol-n", "64", "--method", "rank,tornado,sobol"]) == 0
+    assert main(["report", "--sobol-n", "64"]) == 0
+    capsys.readouterr()
+    # the studies of one run live side by side: the seek did not delete the stress test
+    assert {"decision.csv", "evppi.csv", "stress.csv", "goal_seek.csv", "decision.nc"} <= \
+        {p.name for p in (folder / "decision").iterdir()}
+    run = _identity(folder / "run.json")
+    for derived in ("decision", "sensitivity"):
+        assert _identity(folder / derived / "run.json") == run
+
+    path = project / "priors" / "seed_2023.toml"
+    path.write_text(with_prior(path.read_text(), "cache_hit_rate",
+                               'dist = "beta"\nci90 = [0.25, 0.55]\npoint = 0.4\nunit = "fraction"\nnote = "an analyst\'s new view"'))
+    # analyses of the saved run refuse it now: it was made from other priors
+    for command in (["decide"], ["sensitivity"], ["report"]):
+        assert main(command) == 2
+        assert "run `sim run experiments/search_cost.toml` to update it" in capsys.readouterr().err
+
+    assert main(["run", *RUN]) == 0
+    err = capsys.readouterr().err
+    notices = [line for line in err.splitlines() if line.startswith("sim: removed")]
+    assert len(notices) == 2 and all("not this one" in n for n in notices), err
+    assert "`sim decide experiments/search_cost.toml` makes it again" in err
+    assert "`sim sensitivity experiments/search_cost.toml` makes it again" in err
+    new = _identity(folder / "run.json")
+    assert new["priors_hash"] != run["priors_hash"]
+    assert not (folder / "decision").exists() and not (folder / "sensitivity").exists()
+    # what is left belongs to the new run: samples, summary, record and the report built with it
+    for nc in ("samples.nc", "summary.nc"):
+        assert xr.open_dataset(folder / nc).attrs["priors_hash"] == new["priors_hash"]
+    assert json.loads((folder / "inputs" / "record.json").read_text())["priors_hash"] == new["priors_hash"]
+    assert new["priors_hash"] in (folder / "report.html").read_text()
+    assert run["priors_hash"] not in "".join(p.read_text(errors="ignore") for p in folder.rglob("*")
+                                             if p.is_file() and p.suffix in (".json", ".html", ".md", ".csv"))
+
+
+def test_a_rerun_with_the_same_identity_keeps_the_analyses(project, capsys):
+    assert main(["run", "--samples", "500", "--no-report"]) == 0
+    assert main(["decide"]) == 0
+    before = (project / "outputs" / "search_cost" / "decision" / "decision.csv").read_bytes()
+    assert main(["run", "--samples", "500", "--no-report"]) == 0
+    assert "removed" not in capsys.readouterr().err
+    assert (project / "outputs" / "search_cost" / "decision" / "decision.csv").read_bytes() == before
+    assert main(["run", "--samples", "600", "--no-report"]) == 0  # another run: the analysis is gone
+    assert "sim: removed outputs/search_cost/decision" in capsys.readouterr().err
+    assert not (project / "outputs" / "search_cost" / "decision").exists()
+
+
+def test_decide_reads_the_saved_run(project, capsys):
+    """After a 4,096-sample Sobol' run, sim decide says so, and its numbers are those of the saved samples."""
+    assert main(["run", "--samples", "4096", "--sampler", "sobol", "--no-report"]) == 0
+    capsys.readouterr()
+    assert main(["decide"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith("from the saved run outputs/search_cost/samples.nc (4,096 samples, sampler sobol, "
+                          "seed 20230201)"), first
+    saved = xr.load_dataset(project / "outputs" / "search_cost" / "samples.nc")
+    d = xr.load_dataset(project / "outputs" / "search_cost" / "decision" / "decision.nc")
+    assert d.attrs["samples"] == 4096 and d.attrs["sampler"] == "sobol"
+    want = da.decide(saved)
+    np.testing.assert_array_equal(d["p_profitable"].values, want["p_profitable"].values)  # the same samples
+    np.testing.assert_array_equal(d["evppi"].values, want["evppi"].values)
+
+
+def test_sensitivity_reports_the_evaluations_it_made(project, capsys):
+    assert main(["run", "--samples", "1000", "--sampler", "lhs", "--seed", "7", "--no-report"]) == 0
+    capsys.readouterr()
+    assert main(["sensitivity", "--method", "rank,tornado,sobol", "--sobol-n", "64"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "(1,000 samples, sampler lhs, seed 7)" in out[0]
+    d = len(sim.engine.drawn_priors(sim.load_experiment("experiments/search_cost.toml")))
+    assert out[1] == (f"evaluations of the model beyond the run ({d} drawn priors, the run's seed): "
+                      f"tornado {2 * d + 1}; Sobol' {64 * (d + 2):,}")
+
+
+def test_sobol_alone_with_correlated_priors_is_one_line(project, capsys):
+    """Sobol' indices are not defined for correlated priors: asked for alone, one line says why and nothing is written."""
+    (project / "experiments" / "corr.toml").write_text(
+        'model = "search"\npriors = ["../priors/seed_2023.toml"]\n'
+        '[correlations]\npairs = [["response_words", "section_words", 0.5]]\n')
+    assert main(["run", "corr", "--samples", "300", "--no-report"]) == 0
+    capsys.readouterr()
+    before = sorted(p.name for p in (project / "outputs" / "corr").iterdir())
+    assert main(["sensitivity", "corr", "--method", "sobol"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sobol: not defined for correlated priors" in err, err
+    assert sorted(p.name for p in (project / "outputs" / "corr").iterdir()) == before
+
+
+def test_console_tables_fold_zeros_and_cut_long_sweeps(project, capsys):
+    """The training sweep has hundreds of rows: the console shows the first 60 and says where the rest are;
+    --all prints every one, the same rows as summary.csv."""
+    assert main(["run", "training_cost", "--samples", "200", "--no-report"]) == 0
+    out = capsys.readouterr().out
+    rows = len(pd.read_csv(project / "outputs" / "training_cost" / "summary.csv"))
+    assert rows > 60
+    assert re.search(r"\((\d+) more row\(s\); summary.csv has every row; --all prints them\)", out)
+    assert main(["run", "training_cost", "--samples", "200", "--no-report", "--all"]) == 0
+    out = capsys.readouterr().out
+    table = out.split("\n\nwrote")[0].splitlines()[2:]  # the title and the header
+    assert len(table) == rows and "more row" not in out
+
+
+def test_progress_is_quiet_on_a_pipe_unless_asked(project, capfd):
+    from sim import progress
+
+    with progress.stage("a slow stage", delay=0.0):
+        pass
+    assert capfd.readouterr().err == ""  # stderr is not a terminal here
+    progress.show(True)
+    try:
+        with progress.stage("a slow stage", delay=0.0):
+            import time
+
+            time.sleep(0.05)
+    finally:
+        progress.show(None)
+    err = capfd.readouterr().err.splitlines()
+    assert err[0] == "sim: a slow stage ..." and re.fullmatch(r"sim: a slow stage: done in \d+\.\d s", err[1])
+
+
+@pytest.mark.slow
+def test_a_streamed_run_of_ten_million_samples_gets_a_report(project, capsys):
+    """A streamed run keeps summaries only; its report gives the verdict and headline from them, draws what the
+    summaries allow, and says what needs the samples."""
+    assert main(["run", "--stream", "--samples", "10000000", "--no-sensitivity"]) == 0
+    folder = project / "outputs" / "search_cost"
+    assert not (folder / "samples.nc").exists()
+    md = (folder / "report.md").read_text()
+    summary = xr.load_dataset(folder / "summary.nc")
+    assert summary.attrs["samples"] == 10_000_000 and summary.attrs["mode"] == "stream"
+    assert "10,000,000 Monte Carlo samples streamed" in md
+    assert md.count("need the samples, and this run was streamed") >= 3
+    assert "sim run experiments/search_cost.toml --samples 10000000 --seed 20230201 --sampler random" in md
+    verdict = md.split('<a id="verdict"></a>')[1].split('<a id="headline"></a>')[0]
+    line = next(li for li in verdict.splitlines() if li.startswith("**baseline, two_stage:**"))
+    p = float(summary["p_cost_per_query_gt_revenue_per_query"].sel(scenario="baseline", architecture="two_stage"))
+    assert f"loses money in {100 * p:.1f} %" in line
+    enb = float(summary["revenue_per_query"].sel(scenario="baseline", stat="mean")
+                - summary["cost_per_query"].sel(scenario="baseline", architecture="two_stage", stat="mean"))
+    assert re.search(rf"expected {'gain' if enb > 0 else 'loss'} is \$([0-9.]+) per query", line)
+    assert float(re.search(r"is \$([0-9.]+) per query", line).group(1)) == pytest.approx(abs(enb), rel=0.005)
