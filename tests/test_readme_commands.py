@@ -1,0 +1,90 @@
+"""Every command the README shows runs: extracted from the README itself, run at small sample counts.
+
+Commands are the ``sim ...`` lines of its fenced blocks and its inline code
+spans that are whole commands (synopses with placeholders such as
+``EXPERIMENT``, ``[--samples N]`` or ``...`` are left out). Each runs in a
+fresh copy of the project; a command that reads a saved run gets one first.
+Sample counts are cut to 2,000 (Sobol' designs to 64 base samples, reports
+without their sensitivity section) so the whole set runs in about a minute; the numbers the README prints are checked at
+its own sample counts by the slow tests below and in ``test_readme.py``.
+"""
+
+import re
+import shlex
+import shutil
+
+import pytest
+
+from sim.cli import main
+
+from .conftest import ROOT
+from .test_units import formula_experiment
+
+README = (ROOT / "README.md").read_text()
+SMALL = 2000
+#: Commands the README shows failing, with the exit status it shows (a one-line error).
+FAILING = {"sim validate experiments/u.toml": 2}
+
+
+def _commands() -> list[str]:
+    found = []
+    for block in re.findall(r"```\w*\n(.*?)```", README, flags=re.S):
+        for line in block.splitlines():
+            line = re.sub(r"^\$ ", "", line.strip())
+            if re.match(r"(\.venv/bin/)?sim( |$)", line):
+                found.append(line)
+    prose = re.sub(r"```.*?```", "", README, flags=re.S)
+    for ticks, span in re.findall(r"(`+)(.+?)\1", prose, flags=re.S):
+        span = " ".join(span.strip("` ").split())
+        span = re.sub(r"^run `|` first$", "", span)  # ``run `sim run ...` first``: a command inside a quote
+        if re.match(r"(python -m )?sim( |$)", span):
+            found.append(span)
+    whole = [c for c in found if not re.search(r"\[|\.\.\.|\b[A-Z][A-Z_]+\b|host:", c)]
+    return list(dict.fromkeys(re.sub(r"^(\.venv/bin/|python -m )", "", c) for c in whole))
+
+
+COMMANDS = _commands()
+
+
+def test_the_readme_shows_commands():
+    assert len(COMMANDS) >= 20 and "sim run" in COMMANDS and "sim decide" in COMMANDS
+
+
+def _small(argv: list[str]) -> list[str]:
+    """``argv`` at small sample counts: --samples at most 2,000, Sobol' designs of 64, reports without sensitivity."""
+    argv = list(argv)
+    if argv[0] == "run" and "--precision" not in argv:
+        if "--samples" in argv:
+            i = argv.index("--samples") + 1
+            argv[i] = str(min(int(argv[i]), SMALL))
+        else:
+            argv += ["--samples", str(SMALL)]
+    if argv[0] in ("run", "report") and "--no-report" not in argv:
+        argv += ["--no-sensitivity"]  # the report's sensitivity section is tested on its own
+    if argv[0] == "sensitivity" and "--sobol-n" not in argv:
+        argv += ["--sobol-n", "64"]
+    return argv
+
+
+def _experiment(argv: list[str]) -> str | None:
+    positional = [a for a in argv[1:] if not a.startswith("-")]
+    first = argv[1] if len(argv) > 1 else ""
+    return positional[0] if positional and not first.startswith("-") else None
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_readme_command_runs(command, tmp_path, monkeypatch, capsys):
+    for folder in ("experiments", "priors", "examples"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    monkeypatch.chdir(tmp_path)
+    formula_experiment(tmp_path, "tokens_per_query * price_per_ktoken", "USD/query")  # what `sim validate` reads
+    argv = shlex.split(command)[1:]
+    if argv and argv[0] in ("decide", "sensitivity", "report"):  # they read a saved run: make one
+        experiment = _experiment(argv)
+        assert main(["run", *([experiment] if experiment else []), "--samples", str(SMALL), "--no-report"]) == 0
+    code = main(_small(argv)) if argv else main([])
+    err = capsys.readouterr().err
+    if not argv:  # bare `sim`: the usage error
+        assert code == 2
+    else:
+        assert code == FAILING.get(command, 0), err
