@@ -28,7 +28,7 @@ from ._files import read_toml
 from .errors import ConfigError
 from .priors import _number
 
-__all__ = ["load_catalogue", "sweep_inputs", "SWEEP_FIELDS", "CATALOGUE_FILES"]
+__all__ = ["load_catalogue", "catalogue_kind", "sweep_inputs", "SWEEP_FIELDS", "CATALOGUE_FILES"]
 
 CATALOGUE_FILES = {"accelerators": "accelerators.toml", "offerings": "offerings.toml", "models": "models.toml"}
 
@@ -88,9 +88,19 @@ def _check(file: str, key: str, kind: str, value):
     return value
 
 
-def load_catalogue(folder: str | Path, kind: str) -> dict[str, dict]:
-    """Read and validate one catalogue (``accelerators``, ``offerings`` or ``models``)."""
-    path = Path(folder) / CATALOGUE_FILES[kind]
+def catalogue_kind(data: dict) -> str | None:
+    """Which catalogue a parsed TOML file is (its one table of entries), or None."""
+    kinds = set(data) & set(CATALOGUE_FILES)
+    return next(iter(kinds)) if len(kinds) == 1 else None
+
+
+def load_catalogue(folder: str | Path, kind: str, path: str | Path | None = None) -> dict[str, dict]:
+    """Read and validate one catalogue (``accelerators``, ``offerings`` or ``models``).
+
+    ``path`` is the file, by default ``folder/<kind>.toml``; offerings name
+    accelerators of ``folder``'s accelerators catalogue.
+    """
+    path = Path(path) if path is not None else Path(folder) / CATALOGUE_FILES[kind]
     file = str(path)
     data = read_toml(path, f"{kind} catalogue")
     table = data.get(kind)

@@ -295,7 +295,7 @@ def cmd_report(args) -> int:
     folder = store.run_folder(args.out, experiment)
     if (folder / store.SAMPLES).is_file() or not (folder / store.SUMMARY).is_file():
         recorded, ds = store.load_run(experiment, args.out)
-        summary = None
+        summary = store.saved_summary(folder, ds.attrs)  # the run's own, not computed again
     else:  # a streamed run: its summary alone
         (recorded, summary), ds = store.load_summary(experiment, args.out), None
     store.write_report(folder, _report(recorded, ds, summary, args))
@@ -563,13 +563,19 @@ def cmd_check(args) -> int:
 
 def cmd_validate(args) -> int:
     from ._files import read_toml
+    from .catalogue import catalogue_kind, load_catalogue
     from .experiment import load_experiment
     from .priors import load_priors
 
     bad = 0
     for file in args.files:
         try:
-            if "model" in read_toml(file):
+            data = read_toml(file)
+            kind = catalogue_kind(data)
+            if kind is not None and "model" not in data:
+                entries = load_catalogue(Path(file).parent, kind, file)
+                print(f"ok: {file}: {kind} catalogue, {len(entries)} entries")
+            elif "model" in data:
                 exp = load_experiment(file)
                 print(f"ok: {file}: experiment {exp.name!r}, model {exp.model.name!r}, "
                       f"{len(exp.scenarios)} scenario(s), {len(exp.base_priors)} priors")
@@ -686,7 +692,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("experiment", nargs="?", help=experiment_help)
     p.add_argument("--out", default="outputs", help="output root folder of the run (default: outputs)")
     p.add_argument("--select", action="append", type=_pair_arg, metavar="DIM=VALUE",
-                   help="cells the per-cell sections show, such as hardware=H100-SXM (repeatable)")
+                   help="cells the per-cell sections show, such as architecture=two_stage (repeatable)")
     _progress_option(p)
     _report_options(p)
     p.set_defaults(func=cmd_report)

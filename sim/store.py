@@ -34,7 +34,7 @@ from .errors import SimError
 from .experiment import Experiment, as_run
 
 __all__ = ["run_folder", "identity", "reproduce_command", "rerun_command", "write_run", "load_run", "load_summary",
-           "write_derived", "write_report", "RECORD", "SAMPLES", "SUMMARY", "SUMMARY_TABLE", "REPORT_FILES", "DERIVED"]
+           "write_derived", "write_report", "saved_summary", "RECORD", "SAMPLES", "SUMMARY", "SUMMARY_TABLE", "REPORT_FILES", "DERIVED"]
 
 SAMPLES = "samples.nc"
 SUMMARY = "summary.nc"
@@ -188,6 +188,15 @@ def load_summary(experiment: Experiment, out: str | os.PathLike = "outputs") -> 
                        f"run `{rerun_command(experiment, out)}` first")
     summary = _open(path, experiment, out)
     return _check_identity(path, summary.attrs, experiment, out), summary
+
+
+def saved_summary(folder: Path, attrs) -> xr.Dataset | None:
+    """The labelled summary saved beside the samples with ``attrs``, if it is there, readable and of that run."""
+    try:
+        summary = xr.load_dataset(Path(folder) / SUMMARY, engine="h5netcdf")
+    except Exception:  # missing or unreadable: the caller summarises the samples again
+        return None
+    return summary if identity(summary.attrs) == identity(attrs) else None
 
 
 def load_run(experiment: Experiment, out: str | os.PathLike = "outputs", *,

@@ -47,3 +47,35 @@ def test_readme_excerpts_are_the_shipped_files():
     assert missing(blocks("python")[0], "examples/user_model/support_bot.py") == []
     without_comments = [line.split("   #")[0] for line in blocks("toml")[1]]
     assert missing(without_comments, "examples/user_model/experiment.toml") == []
+
+
+@pytest.mark.slow
+def test_readme_numbers_of_the_default_experiment_at_its_sample_count(tmp_path, monkeypatch, capsys):
+    """The numbers the README quotes for the default experiment (100,000 samples, its seed) are what the commands
+    print: the verdict, the decision paragraph and "What the default experiment says", to the digits shown."""
+    import pandas as pd
+
+    for folder in ("experiments", "priors"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--no-report"]) == 0
+    assert main(["report", "--no-sensitivity"]) == 0
+    verdict = next(li for li in (tmp_path / "outputs" / "search_cost" / "report.md").read_text().splitlines()
+                   if li.startswith("**baseline, two_stage:**"))
+    assert f"  > {verdict}" in README.splitlines()
+    capsys.readouterr()
+    assert main(["decide", "--select", "scenario=baseline", "--select", "architecture=two_stage"]) == 0
+    decision = pd.read_csv(tmp_path / "outputs" / "search_cost" / "decision" / "decision.csv").iloc[0]
+    evppi = pd.read_csv(tmp_path / "outputs" / "search_cost" / "decision" / "evppi.csv").iloc[0]
+    text = " ".join(README.split())
+    assert (f"expected net benefit ${decision.expected_net_benefit:.2g} per query, P(profitable) "
+            f"{decision.p_profitable:.2f}, break-even revenue ${decision.breakeven_revenue:.2g} per query") in text
+    assert (f"EVPI ${decision.evpi:.3g} per query or ${decision.evpi_per_year / 1e9:.3g} billion per year" in text)
+    assert evppi["input"] == "provider_gross_margin" and f"the provider's margin (${evppi.evppi:.2g})" in text
+    summary = pd.read_csv(tmp_path / "outputs" / "search_cost" / "summary.csv")
+    cost = summary.query("output == 'cost_per_query' and scenario == 'baseline' and architecture == 'two_stage'")
+    revenue = summary.query("output == 'revenue_per_query' and scenario == 'baseline'")
+    said = (f"costs a median ${cost.p50.item():.2g} per query (90 % interval ${cost.p05.item():.2g} to "
+            f"${cost.p95.item():.2g}) against a median revenue of ${revenue.p50.item():.2g} per query, and its cost "
+            f"exceeds the revenue in {100 * cost.p_gt_revenue_per_query.item():.0f} % of samples")
+    assert said in text, said

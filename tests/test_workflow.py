@@ -173,3 +173,36 @@ def test_a_streamed_run_of_ten_million_samples_gets_a_report(project, capsys):
                 - summary["cost_per_query"].sel(scenario="baseline", architecture="two_stage", stat="mean"))
     assert re.search(rf"expected {'gain' if enb > 0 else 'loss'} is \$([0-9.]+) per query", line)
     assert float(re.search(r"is \$([0-9.]+) per query", line).group(1)) == pytest.approx(abs(enb), rel=0.005)
+
+
+def test_validate_accepts_the_project_catalogues_and_names_a_bad_entry(project, capsys):
+    files = sorted(str(p) for p in (project / "priors" / "catalogues").glob("*.toml"))
+    assert main(["validate", *files]) == 0
+    out = capsys.readouterr().out
+    assert "ok: priors/catalogues/offerings.toml: offerings catalogue, " in out.replace(str(project) + "/", "")
+    path = project / "priors" / "catalogues" / "models.toml"
+    path.write_text(path.read_text().replace("tokens = ", "tokenz = ", 1))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown field; valid: name, active_params" in err, err
+
+
+def test_a_stale_run_names_the_out_it_was_written_to(project, capsys):
+    assert main(["run", "--samples", "300", "--no-report", "--out", "elsewhere"]) == 0
+    path = project / "priors" / "seed_2023.toml"
+    path.write_text(with_prior(path.read_text(), "cache_hit_rate",
+                               'dist = "beta"\nci90 = [0.25, 0.55]\npoint = 0.4\nunit = "fraction"\nnote = "new"'))
+    capsys.readouterr()
+    for command in ("decide", "sensitivity", "report"):
+        assert main([command, "--out", "elsewhere"]) == 2
+        assert capsys.readouterr().err.strip().endswith(
+            "run `sim run experiments/search_cost.toml --out elsewhere` to update it")
+
+
+def test_report_help_gives_valid_examples(project, capsys):
+    """The examples in --help are values the default experiment takes."""
+    assert main(["report", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    example = re.search(r"such as (\w+)=(\w+)", text).groups()
+    assert main(["run", "--samples", "300", "--no-report"]) == 0
+    assert main(["report", "--no-sensitivity", "--select", "=".join(example)]) == 0

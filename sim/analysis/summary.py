@@ -105,10 +105,33 @@ def _order_stat_bounds(n: int, q: np.ndarray, probability: float) -> tuple[np.nd
 
 def _quantile_ci(a: np.ndarray, q: np.ndarray, probability: float) -> np.ndarray:
     """Distribution-free intervals of quantiles ``q``: shape (..., len(q), 2)."""
-    lo, hi = _order_stat_bounds(a.shape[-1], q, probability)
-    ranks = np.unique(np.concatenate([lo, hi]))
-    part = np.partition(a, ranks, axis=-1)
-    return np.stack([part[..., lo], part[..., hi]], axis=-1)
+    return _quantiles_and_ci(a, q, probability)[1]
+
+
+def _quantiles_and_ci(a: np.ndarray, q: np.ndarray, probability: float) -> tuple[np.ndarray, np.ndarray]:
+    """Quantiles ``q`` (numpy's default, linear, method) and their intervals, from one partition of ``a``.
+
+    Returns arrays of shape (..., len(q)) and (..., len(q), 2). The quantiles
+    equal :func:`numpy.quantile`'s bit for bit: the same order statistics,
+    weights and interpolation. A row holding NaN gives NaN quantiles, as
+    ``skipna=False`` does.
+    """
+    n = a.shape[-1]
+    lo, hi = _order_stat_bounds(n, q, probability)
+    virtual = (n - 1) * np.asarray(q, dtype=float)
+    below = np.floor(virtual)
+    gamma = virtual - below
+    below = below.astype(np.intp)
+    above = np.minimum(below + 1, n - 1)
+    part = np.partition(a, np.unique(np.concatenate([lo, hi, below, above])), axis=-1)
+    x0, x1 = part[..., below], part[..., above]
+    diff = x1 - x0  # numpy's _lerp: from the nearer end, so that a constant stays exactly constant
+    quantiles = x0 + diff * gamma
+    np.subtract(x1, diff * (1 - gamma), out=quantiles, where=np.broadcast_to(gamma >= 0.5, quantiles.shape))
+    nan = np.isnan(a).any(axis=-1)
+    if nan.any():
+        quantiles[nan] = np.nan
+    return quantiles, np.stack([part[..., lo], part[..., hi]], axis=-1)
 
 
 def _mean_ci(a: np.ndarray, probability: float) -> np.ndarray:
@@ -274,12 +297,26 @@ def summary_dataset(ds: xr.Dataset, comparisons=(), *, quantiles: Sequence[float
         the intervals' ``probability``.
     """
     probability = check_probability(probability)
-    est = summarize(ds, quantiles=quantiles)
-    ci = mc_interval(ds, quantiles=quantiles, probability=probability)
+    q = np.asarray([check_probability(p, "a quantile") for p in quantiles])
+    labels = [stat_label(p) for p in q]
+    stat = ["mean", "se_mean", "sd", *labels]
     out = xr.Dataset(attrs={**ds.attrs, "probability": probability})
-    for name in est.data_vars:
-        out[name] = est[name]
-        out[f"{name}_ci"] = ci[name].reindex(stat=est["stat"].values).assign_attrs(role=INTERVAL, of=name)
+    for name in output_names(ds):
+        da = ds[name]
+        n = da.sizes["sample"]
+        mean = da.mean("sample", skipna=False)
+        sd = da.std("sample", ddof=1, skipna=False)
+        qs, qci = xr.apply_ufunc(_quantiles_and_ci, da, input_core_dims=[["sample"]],
+                                 output_core_dims=[["stat"], ["stat", "ci_bound"]],
+                                 kwargs={"q": q, "probability": probability})
+        moments = xr.concat([mean, sd / np.sqrt(n), sd], dim="stat")
+        out[name] = xr.concat([moments, qs], dim="stat").assign_coords(stat=stat).transpose("stat", ...)
+        out[name].attrs = dict(da.attrs)
+        mean_ci = _bounds(da, _mean_ci, "sample", probability=probability)
+        nan = xr.full_like(mean_ci, np.nan)
+        out[f"{name}_ci"] = (xr.concat([mean_ci, nan, nan, qci.assign_coords(ci_bound=CI_BOUND)], dim="stat")
+                             .assign_coords(stat=stat).transpose("stat", "ci_bound", ...)
+                             .assign_attrs(role=INTERVAL, of=name))
     for output, threshold in comparisons:
         p = exceedance(ds, output, threshold)
         out[p.name] = p.assign_attrs(role=EXCEEDANCE, output=output, threshold=threshold)
