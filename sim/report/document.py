@@ -125,10 +125,22 @@ code{background:#f3f5f9;padding:.1rem .3rem;border-radius:3px;font-size:.85rem}
 """
 
 
+def heading(column) -> str:
+    """A table column's name as a reader sees it: ``p_profitable_ci_lower`` -> ``p profitable, 95 % low``.
+
+    Display only: the CSV files keep the names that code reads.
+    """
+    text = str(column)
+    for end, word in (("_ci_lower", ", 95 % low"), ("_ci_upper", ", 95 % high")):
+        if text.endswith(end):
+            text = text[: -len(end)] + word
+    return text.replace("_", " ")
+
+
 def _html_table(table: Table) -> str:
     shown = _shown(table)
     text_cols = {c for c in shown.columns if shown[c].dtype == object}
-    head = "".join(f'<th class="{"text" if c in text_cols else "num"}" scope="col">{html.escape(str(c))}</th>'
+    head = "".join(f'<th class="{"text" if c in text_cols else "num"}" scope="col">{html.escape(heading(c))}</th>'
                    for c in shown.columns)
     rows = []
     marks = table.frame[table.highlight].to_numpy(bool) if table.highlight else np.zeros(len(shown), bool)
@@ -178,7 +190,7 @@ def _md_cell(text: str) -> str:
 def _md_table(table: Table) -> str:
     shown = _shown(table)
     marks = table.frame[table.highlight].to_numpy(bool) if table.highlight else np.zeros(len(shown), bool)
-    lines = ["| " + " | ".join(_md_cell(str(c)) for c in shown.columns) + " |",
+    lines = ["| " + " | ".join(_md_cell(heading(c)) for c in shown.columns) + " |",
              "|" + "|".join("---" if shown[c].dtype == object else "---:" for c in shown.columns) + "|"]
     for mark, row in zip(marks, shown.itertuples(index=False)):
         cells = [_md_cell(display(v)) for v in row]
