@@ -46,7 +46,9 @@ def inspect_page(path: str | Path, screenshot: str | Path | None = None, *, widt
         height), ``figures`` (ids of ``<figure>`` elements),
         ``page_overflow`` (the page scrolls sideways), ``overflowing``
         (elements reaching past the window's right edge), ``clipped``
-        (titles and captions wider than their box) and, when
+        (titles and captions wider than their box), ``source_width`` (the
+        narrowest cell of a ``source`` column, CSS pixels), all measured
+        with every folded table open, and, when
         ``screenshot`` is given, the PNG written there (the whole page, or
         its first ``height`` pixels).
     """
@@ -63,7 +65,10 @@ def inspect_page(path: str | Path, screenshot: str | Path | None = None, *, widt
         driver.get(Path(path).resolve().as_uri())
         state = driver.execute_script("""
             const shown = el => el.getBoundingClientRect().height > 0;
-            return {
+            // measure the layout with every folded table open, as a reader who opens them sees it
+            const folded = Array.from(document.querySelectorAll('details')).filter(d => !d.open);
+            folded.forEach(d => d.open = true);
+            try { return {
               images: document.images.length,
               broken: Array.from(document.images).flatMap((img, i) =>
                         img.complete && img.naturalWidth > 0 && shown(img) ? [] : [i]),
@@ -80,10 +85,14 @@ def inspect_page(path: str | Path, screenshot: str | Path | None = None, *, widt
               clipped: Array.from(document.querySelectorAll('h1, h2, h3, caption, figcaption, summary, th'))
                 .filter(el => shown(el) && el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflow !== 'visible')
                 .map(el => el.tagName + ': ' + el.textContent.slice(0, 60)),
-              // the widest column of sources, to check it stays readable (in CSS pixels)
-              narrowest_text_column: Math.min(...Array.from(document.querySelectorAll('td.text'))
-                .filter(shown).map(el => el.getBoundingClientRect().width), 1e9),
-            };""")
+              // the width of the sources column (CSS pixels), to check it stays readable
+              source_width: Math.min(...Array.from(document.querySelectorAll('table')).flatMap(t => {
+                const i = Array.from(t.querySelectorAll('thead th')).findIndex(th => th.textContent === 'source');
+                return i < 0 ? [] : Array.from(t.querySelectorAll('tbody tr'))
+                  .map(tr => tr.children[i]).filter(td => td && shown(td)).map(td => td.getBoundingClientRect().width);
+              }), 1e9),
+              folded: folded.length,
+            }; } finally { folded.forEach(d => d.open = false); }""")
         state["errors"] = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         if screenshot is not None:
             clip = {"x": 0, "y": 0, "width": width, "height": min(height or state["height"], state["height"]),

@@ -24,7 +24,7 @@ from .test_units import formula_experiment
 README = (ROOT / "README.md").read_text()
 SMALL = 2000
 #: Commands the README shows failing, with the exit status it shows (a one-line error).
-FAILING = {"sim validate experiments/u.toml": 2}
+FAILING = {"sim validate experiments/u.toml": 2, "sim run nope": 2}
 
 
 def _commands() -> list[str]:

@@ -125,6 +125,11 @@ code{background:#f3f5f9;padding:.1rem .3rem;border-radius:3px;font-size:.85rem}
 """
 
 
+def _is_text(column: pd.Series) -> bool:
+    """A column of words (left-aligned, wrapped), not of numbers or flags: object or string dtype alike."""
+    return not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column))
+
+
 def heading(column) -> str:
     """A table column's name as a reader sees it: ``p_profitable_ci_lower`` -> ``p profitable, 95 % low``.
 
@@ -139,7 +144,7 @@ def heading(column) -> str:
 
 def _html_table(table: Table) -> str:
     shown = _shown(table)
-    text_cols = {c for c in shown.columns if shown[c].dtype == object}
+    text_cols = {c for c in shown.columns if _is_text(shown[c])}
     head = "".join(f'<th class="{"text" if c in text_cols else "num"}" scope="col">{html.escape(heading(c))}</th>'
                    for c in shown.columns)
     rows = []
@@ -191,7 +196,7 @@ def _md_table(table: Table) -> str:
     shown = _shown(table)
     marks = table.frame[table.highlight].to_numpy(bool) if table.highlight else np.zeros(len(shown), bool)
     lines = ["| " + " | ".join(_md_cell(heading(c)) for c in shown.columns) + " |",
-             "|" + "|".join("---" if shown[c].dtype == object else "---:" for c in shown.columns) + "|"]
+             "|" + "|".join("---" if _is_text(shown[c]) else "---:" for c in shown.columns) + "|"]
     for mark, row in zip(marks, shown.itertuples(index=False)):
         cells = [_md_cell(display(v)) for v in row]
         if mark:

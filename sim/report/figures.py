@@ -397,4 +397,8 @@ def prior_densities(experiment, names: Sequence[str], colours: dict, *, points: 
         _title(ax, prior.long_name or name.replace("_", " "))
         ax.set_xlabel(prior.unit if prior.unit not in ("", "1") else "")
         ax.set_yticks([])
+    overriding = {s.name for s in experiment.scenarios for name in names if name in s.overrides}
+    _scenario_legend(fig, {s: c for s, c in colours.items() if s in overriding},
+                     [Line2D([], [], color=SHARED, lw=2, label="every scenario"),
+                      Line2D([], [], color="0.3", lw=1, ls="--", label="point value")])
     return fig
