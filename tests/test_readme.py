@@ -79,3 +79,30 @@ def test_readme_numbers_of_the_default_experiment_at_its_sample_count(tmp_path, 
             f"${cost.p95.item():.2g}) against a median revenue of ${revenue.p50.item():.2g} per query, and its cost "
             f"exceeds the revenue in {100 * cost.p_gt_revenue_per_query.item():.0f} % of samples")
     assert said in text, said
+
+
+def _agrees(shown: str, value: float) -> bool:
+    """``value`` rounds to the number ``shown`` at the digits shown."""
+    decimals = len(shown.split(".")[1]) if "." in shown else 0
+    return abs(float(shown) - value) <= 0.5 * 10 ** -decimals + 1e-12
+
+
+@pytest.mark.slow
+def test_readme_sensitivity_table_at_its_sample_count(tmp_path, monkeypatch, capsys):
+    """The README's sensitivity table (baseline, two-stage answer, 100,000 samples) is what `sim sensitivity`
+    writes, each number to the digits shown."""
+    import pandas as pd
+
+    for folder in ("experiments", "priors"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--no-report"]) == 0
+    assert main(["sensitivity", "--select", "scenario=baseline", "--select", "architecture=two_stage"]) == 0
+    table = pd.read_csv(tmp_path / "outputs" / "search_cost" / "sensitivity" / "sensitivity.csv").set_index("input")
+    section = README[README.index("`sim sensitivity` on the default experiment"):]
+    rows = re.findall(r"^\| (\w+) \| (\S+) \| (\S+) \| (\S+) \| (\S+) \| (\S+) \|$", section, flags=re.M)
+    assert len(rows) == 5
+    for prior, *shown in rows:
+        values = table.loc[prior, ["rank_correlation", "first_order_given", "first_order", "total_order",
+                                   "tornado_swing"]]
+        assert all(_agrees(s, v) for s, v in zip(shown, values)), (prior, shown, list(values))
