@@ -206,3 +206,12 @@ def test_report_help_gives_valid_examples(project, capsys):
     example = re.search(r"such as (\w+)=(\w+)", text).groups()
     assert main(["run", "--samples", "300", "--no-report"]) == 0
     assert main(["report", "--no-sensitivity", "--select", "=".join(example)]) == 0
+
+
+def test_a_streamed_year_sweep_gets_its_fan_chart_from_the_summary(project, capsys):
+    """The fan chart is drawn from the labelled summary's quantiles, so a streamed trajectory has one."""
+    assert main(["run", "trajectory", "--stream", "--samples", "5000", "--no-sensitivity"]) == 0
+    folder = project / "outputs" / "trajectory"
+    assert (folder / "figures" / "fan.png").is_file() and not (folder / "samples.nc").exists()
+    md = (folder / "report.md").read_text()
+    assert '<a id="years"></a>' in md and "](figures/fan.png)" in md
