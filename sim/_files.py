@@ -19,6 +19,9 @@ from .errors import ConfigError
 
 __all__ = ["read_toml", "atomic_path", "recording_reads", "record_read", "staged_folder", "sha256_file"]
 
+#: Largest input file sim reads (priors, experiments, catalogues): the project's largest is under 100 KiB.
+MAX_INPUT_BYTES = 16 * 2**20
+
 _READS: contextvars.ContextVar[list | None] = contextvars.ContextVar("_READS", default=None)
 
 
@@ -62,13 +65,22 @@ def read_toml(path: str | os.PathLike, what: str = "file") -> dict:
     """
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        if path.is_dir():
+            raise IsADirectoryError
+        if path.exists() and not path.is_file():  # a device, a FIFO, a socket: reading it could never end
+            raise ConfigError(str(path), "", f"{what} is not a regular file (a device, pipe or socket); "
+                                             "give a TOML file")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_INPUT_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(str(path), "", f"{what} not found") from None
     except IsADirectoryError:
         raise ConfigError(str(path), "", f"{what} is a directory, expected a TOML file") from None
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot read {what}: {exc.strerror}") from None
+    if len(raw) > MAX_INPUT_BYTES:
+        raise ConfigError(str(path), "", f"{what} is larger than {MAX_INPUT_BYTES // 2**20} MiB; sim's input files "
+                                         "are small TOML files")
     record_read(path)
     try:
         text = raw.decode("utf-8")

@@ -30,6 +30,28 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _sample_count(text: str) -> int:
+    """A number of samples: an integer of at least 2 (a standard deviation and its intervals need two)."""
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be an integer of at least 2 (a standard deviation needs two samples), "
+                                         f"got {text!r}")
+    return value
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number, such as 0.9, got {text!r}")
+    return value
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -78,6 +100,14 @@ def _percent(text: str) -> float:
 
 def _percents(text: str) -> list[float]:
     return [_percent(t) for t in text.split(",") if t.strip()] or [_percent(text)]
+
+
+def _percent_pair(text: str) -> list[float]:
+    """``LOW,HIGH``: two percentiles in percent, as fractions."""
+    values = _percents(text)
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"must be two percentiles LOW,HIGH in percent, such as 10,90, got {text!r}")
+    return values
 
 
 def _fraction(text: str) -> float:
@@ -369,6 +399,7 @@ def cmd_sensitivity(args) -> int:
         raise SimError(f"--method: nothing to compute for {experiment.path}: " + "; ".join(skipped))
     parsed_region = _region(region, experiment) if "target" in methods else None
 
+    notes = []
     recorded, ds, source = _saved_run(experiment, args, "sensitivity")
     _select(ds, args.select)  # checks the selection before any work
     settled = _settled(recorded, ds)
@@ -389,15 +420,23 @@ def cmd_sensitivity(args) -> int:
     if "target" in methods:
         out_name, above, threshold = parsed_region
         results["target"] = sa.target_region(ds, out_name, threshold, above=above)
+        empty = results["target"]["ks_distance"].isnull().all("input")
+        if bool(empty.any()):
+            notes.append(f"target: the region {region} holds no sample, or every sample, in {int(empty.sum())} of "
+                         f"{empty.size} cell(s), so nothing separates it from the rest there (NaN in the table)")
     if "sobol" in methods:
         with stage(f"Sobol' indices ({args.sobol_n * (d + 2):,} evaluations)"):
             results["sobol"] = ss.sobol(settled, output, n=args.sobol_n, seed=settled.seed, n_resamples=args.resamples)
         made.append(f"Sobol' {args.sobol_n * (d + 2):,}")
     results = {k: _select(v, args.select, "result") for k, v in results.items()}
-    table = sensitivity_frame(results)
-    files = {"sensitivity.csv": table}
+    files = {}
+    if set(results) - {"spider"}:
+        files["sensitivity.csv"] = table = sensitivity_frame(results)
     if "spider" in results:
-        files["spider.csv"] = merge_frames({"value": results["spider"]["value"]})
+        files["spider.csv"] = spider = merge_frames({"value": results["spider"]["value"]})
+    if "sensitivity.csv" not in files:  # the spider alone: its table is the one to show
+        table = spider.assign(value_range=spider.groupby([c for c in spider.columns if c not in ("percentile", "value")])
+                              ["value"].transform(lambda v: v.max() - v.min()))
     merged = merge_results(results)
     merged.attrs = {"experiment": experiment.name, "output": output, "samples": ds.attrs["samples"],
                     "seed": ds.attrs["seed"], "sampler": ds.attrs["sampler"], "priors_hash": ds.attrs["priors_hash"],
@@ -410,20 +449,24 @@ def cmd_sensitivity(args) -> int:
         print(f"evaluations of the model beyond the run ({d} drawn priors, the run's seed): {'; '.join(made)}")
     if note:
         print(note)
-    order = "tornado_swing" if "tornado_swing" in table else table.columns[-1]
+    order = next((c for c in ("tornado_swing", "value_range") if c in table), table.columns[-1])
     cells = [c for c in table.columns if c in ds.dims]
-    shown = table.assign(_key=table[order].abs()).sort_values([*cells, "_key"], ascending=[True] * len(cells) + [False])
+    shown = table.assign(_key=table[order].abs()).sort_values([*cells, "_key"], ascending=[True] * len(cells) + [False],
+                                                              kind="stable")
     shown = shown.drop(columns=["_key"] + [c for c in shown.columns if c.endswith(("_ci_lower", "_ci_upper"))])
     print(format_table(shown, max_rows=None if args.all else MAX_ROWS,
-                       more="sensitivity.csv has every row; --all prints them"))
+                       more=f"{next(iter(files))} has every row; --all prints them"))
     for note in skipped:
         print(f"skipped {note}")
+    for note in notes:
+        print(f"note: {note}")
     print("\nwrote " + ", ".join(str(p) for p in written))
     return 0
 
 
 def _region(text: str, experiment):
     """``OUTPUT>THRESHOLD`` or ``OUTPUT<THRESHOLD``; the threshold a number or an output name."""
+    import math
     import re
 
     match = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*([<>])\s*(\S+)\s*", text or "")
@@ -438,6 +481,8 @@ def _region(text: str, experiment):
         value = threshold
         if value not in names and value not in experiment.model.inputs:
             raise SimError(f"--region: threshold {value!r} is neither a number nor a variable of the model") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SimError(f"--region: the threshold must be a finite number or a variable of the model, got {threshold!r}")
     return name, op == ">", value
 
 
@@ -611,7 +656,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="Monte Carlo run: samples.nc and summary.csv under outputs/<experiment>/",
                        description="Run an experiment and write outputs/<experiment>/samples.nc and summary.csv.")
     p.add_argument("experiment", nargs="?", help=experiment_help)
-    p.add_argument("--samples", type=_positive_int, help="number of samples (default: the experiment's)")
+    p.add_argument("--samples", type=_sample_count, help="number of samples, at least 2 (default: the experiment's)")
     p.add_argument("--seed", type=_seed, help="random seed (default: the experiment's)")
     p.add_argument("--sampler", choices=("random", "lhs", "sobol"), help="default: the experiment's")
     p.add_argument("--out", default="outputs", help="output root folder (default: outputs)")
@@ -659,7 +704,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="output to explain (default: the output with role cost)")
     p.add_argument("--method", action="append", metavar="METHODS",
                    help=f"comma-separated, from {', '.join(SENSITIVITY_METHODS)} (default: all)")
-    p.add_argument("--percentiles", type=_percents, default=[0.1, 0.9], metavar="LOW,HIGH",
+    p.add_argument("--percentiles", type=_percent_pair, default=[0.1, 0.9], metavar="LOW,HIGH",
                    help="tornado percentiles in percent (default 10,90)")
     p.add_argument("--spider", type=_percents, default=[0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95], metavar="P,P,...",
                    help="spider percentiles in percent (default 5,10,25,50,75,90,95)")
@@ -679,11 +724,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stress", nargs=3, metavar=("PRIOR", "LOW", "HIGH"),
                    help="rerun with PRIOR between its LOW and HIGH percentiles (percent), such as a margin's 0 10")
     p.add_argument("--seek", metavar="PRIOR", help="find the value of PRIOR at which --statistic reaches --target")
-    p.add_argument("--target", type=float, help="the value the statistic should reach")
+    p.add_argument("--target", type=_finite, help="the value the statistic should reach")
     p.add_argument("--statistic", default="p_profitable", help="p_profitable, mean, median or pNN of the cost")
     p.add_argument("--how", choices=("value", "scale"), default="value",
                    help="hold PRIOR at a value, or scale its draws (default value)")
-    p.add_argument("--bracket", nargs=2, type=float, metavar=("LOW", "HIGH"), help="where to search")
+    p.add_argument("--bracket", nargs=2, type=_finite, metavar=("LOW", "HIGH"), help="where to search")
     p.set_defaults(func=cmd_decide)
 
     p = sub.add_parser("report", help="HTML and Markdown report of a saved run",

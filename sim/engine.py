@@ -212,16 +212,22 @@ def run_bytes(experiment: Experiment, samples: int) -> int:
     return 8 * cells * samples
 
 
-def check_memory(experiment: Experiment, samples: int) -> None:
-    """Refuse, before allocating anything, a run whose samples would not fit in the available memory."""
+def check_memory(experiment: Experiment, samples: int, *, design: str | None = None) -> None:
+    """Refuse, before allocating anything, a run whose samples would not fit in the available memory.
+
+    ``design`` names a study's design of ``samples`` evaluations (such as
+    ``--sobol-n 16384``) for the message, in place of a run's sample count.
+    """
     available = available_memory()
     if available is None:
         return
     need = MEMORY_FACTOR * run_bytes(experiment, samples)
     if need > available:
         fit = int(samples * available / need)
-        raise SimError(f"{experiment.path}: {samples:,} samples would need about {need / 2**30:.1f} GiB of memory, "
-                       f"more than the {available / 2**30:.1f} GiB available; run at most about {fit:,} samples, or "
+        gib = f"would need about {need / 2**30:.3g} GiB of memory, more than the {available / 2**30:.1f} GiB available"
+        if design:
+            raise SimError(f"{design}: its {samples:,} model evaluations {gib}; at most about {fit:,} fit")
+        raise SimError(f"{experiment.path}: {samples:,} samples {gib}; run at most about {fit:,} samples, or "
                        "add --stream to keep only summaries")
 
 

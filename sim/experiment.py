@@ -206,9 +206,17 @@ class Experiment:
         digest = priors_hash({s.name: s.priors for s in self.scenarios}, pairs)
         if not self.sweeps and not self.model.digest:
             return digest
-        swept = {name: da.to_dict(data="list") for name, da in sorted(self.sweeps.items())}
+        swept = {name: _content(da) for name, da in sorted(self.sweeps.items())}
         parts = [digest, swept] + ([self.model.digest] if self.model.digest else [])
         return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _content(da) -> dict:
+    """A swept input's values, coordinates and attrs, less where it was read from (``source`` names a folder,
+    spelled as the experiment's path was): the priors hash depends on content only."""
+    d = da.to_dict(data="list")
+    d["attrs"] = {k: v for k, v in d["attrs"].items() if k != "source"}
+    return d
 
 
 def check_name(file: str, key: str, name) -> str:

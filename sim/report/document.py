@@ -12,6 +12,7 @@ import base64
 import html
 import io
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,8 +189,19 @@ def render_html(doc: Document, images: dict[str, bytes]) -> str:
             f"<body><main>{''.join(parts)}</main></body></html>\n")
 
 
+_TAG = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def _md(text: str) -> str:
+    """Text for Markdown, whose viewers render HTML: a ``<`` that would open a tag or comment becomes ``&lt;``.
+
+    A ``<`` before a space or a digit (``< 0.1 %``) opens nothing and stays as it is.
+    """
+    return _TAG.sub("&lt;", str(text))
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return _md(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _md_table(table: Table) -> str:
@@ -208,19 +220,19 @@ def _md_table(table: Table) -> str:
 
 def render_markdown(doc: Document) -> str:
     """The report as Markdown; figures link ``figures/<name>.png``."""
-    out = [f"# {doc.title}", "", doc.subtitle, ""]
-    out += [f"{i}. [{s.title}](#{s.id})" for i, s in enumerate(doc.sections, 1)] + [""]
+    out = [f"# {_md(doc.title)}", "", _md(doc.subtitle), ""]
+    out += [f"{i}. [{_md(s.title)}](#{s.id})" for i, s in enumerate(doc.sections, 1)] + [""]
     for section in doc.sections:
-        out += [f'<a id="{section.id}"></a>', "", f"## {section.title}", ""]
+        out += [f'<a id="{section.id}"></a>', "", f"## {_md(section.title)}", ""]
         for block in section.blocks:
             if isinstance(block, Text):
-                out.append((f"**{block.lead}** " if block.lead else "") + block.text)
+                out.append((f"**{_md(block.lead)}** " if block.lead else "") + _md(block.text))
             elif isinstance(block, Table):
                 out.append(_md_table(block))
             elif isinstance(block, Plot):
-                out.append(f"![{_md_cell(block.caption)}](figures/{block.name}.png)\n\n*{block.caption}*")
+                out.append(f"![{_md_cell(block.caption)}](figures/{block.name}.png)\n\n*{_md(block.caption)}*")
             elif isinstance(block, Absent):
-                out.append(f"> {block.text}")
+                out.append(f"> {_md(block.text)}")
             out.append("")
     return "\n".join(out)
 

@@ -22,7 +22,7 @@ from scipy.stats import qmc
 
 from ..analysis.sensitivity import check_output
 from ..analysis.summary import CI_BOUND, check_probability
-from ..engine import drawn_priors, evaluate, evaluate_uniforms, point
+from ..engine import check_memory, drawn_priors, evaluate, evaluate_uniforms, point
 from ..errors import SimError
 from ..experiment import Experiment
 from ..sampling import _TINY, stream
@@ -180,6 +180,7 @@ def sobol(experiment: Experiment, output: str, *, n: int = 2**14, seed: int | No
     names = drawn_priors(experiment)
     if not names:
         raise SimError(f"{experiment.path}: every prior is fixed; there is nothing to attribute the variance to")
+    check_memory(experiment, n * (len(names) + 2), design=f"--sobol-n {n}: the Sobol' design")
     seed = experiment.seed if seed is None else seed
 
     def func(u):

@@ -1,0 +1,110 @@
+"""Hardening at the edges (extreme options, empty regions, injected markup): one line, exit 2, nothing written."""
+
+import pytest
+
+from sim.cli import main
+
+from .conftest import one_line_error, with_prior
+
+
+@pytest.fixture
+def saved(project, capsys):
+    assert main(["run", "--samples", "300", "--no-report"]) == 0
+    capsys.readouterr()
+    return project / "outputs" / "search_cost"
+
+
+def _listing(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sensitivity", "--percentiles", "50"], "argument --percentiles: must be two percentiles LOW,HIGH in percent, "
+                                             "such as 10,90, got '50'"),
+    (["sensitivity", "--percentiles", "10,20,30"], "must be two percentiles LOW,HIGH in percent, such as 10,90, "
+                                                   "got '10,20,30'"),
+    (["sensitivity", "--method", "sobol", "--sobol-n", str(2**40)],
+     "--sobol-n 1099511627776: the Sobol' design: its 18,691,697,672,192 model evaluations would need about"),
+    (["sensitivity", "--method", "target", "--region", "cost_per_query>inf"],
+     "--region: the threshold must be a finite number or a variable of the model, got 'inf'"),
+    (["sensitivity", "--method", "target", "--region", "cost_per_query>nan"],
+     "--region: the threshold must be a finite number or a variable of the model, got 'nan'"),
+    (["decide", "--seek", "cache_hit_rate", "--target", "nan"], "argument --target: must be a finite number, such as "
+                                                                "0.9, got 'nan'"),
+    (["decide", "--seek", "cache_hit_rate", "--target", "inf"], "argument --target: must be a finite number"),
+    (["run", "--samples", "1"], "argument --samples: must be an integer of at least 2 (a standard deviation needs "
+                                "two samples), got '1'"),
+])
+def test_extreme_options_are_one_line_and_write_nothing(saved, capsys, argv, message):
+    before = _listing(saved)
+    assert message in one_line_error(capsys, argv)
+    assert _listing(saved) == before
+
+
+def test_spider_alone_writes_its_table(saved, capsys):
+    """--method spider on its own used to crash on an empty sensitivity table; it writes spider.csv and shows it."""
+    assert main(["sensitivity", "--method", "spider", "--spider", "1e-12,50"]) == 0
+    out = capsys.readouterr().out
+    assert "value_range" in out and "spider.csv" in out
+    assert sorted(p.name for p in (saved / "sensitivity").iterdir()) == ["run.json", "sensitivity.nc", "spider.csv"]
+
+
+def test_an_empty_target_region_is_said(saved, capsys):
+    assert main(["sensitivity", "--method", "target", "--region", "cost_per_query>1e9"]) == 0
+    assert ("note: target: the region cost_per_query>1e9 holds no sample, or every sample, in 6 of 6 cell(s)"
+            in capsys.readouterr().out)
+
+
+def test_two_samples_run_without_warnings(project, capsys):
+    assert main(["run", "--samples", "2", "--no-report"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_markdown_report_escapes_injected_markup(project, capsys):
+    """Markdown viewers render HTML: text from input files cannot open a tag in report.md (the HTML escapes it too)."""
+    path = project / "priors" / "seed_2023.toml"
+    path.write_text(with_prior(path.read_text(), "cache_hit_rate",
+                               'dist = "beta"\nci90 = [0.18, 0.50]\npoint = 0.3\nunit = "fraction"\n'
+                               'source = "<script>alert(1)</script> <img src=x onerror=alert(2)> and </td> < 0.5"'))
+    assert main(["run", "--samples", "500", "--no-sensitivity"]) == 0
+    folder = project / "outputs" / "search_cost"
+    md, page = (folder / "report.md").read_text(), (folder / "report.html").read_text()
+    for text in (md, page):
+        assert "<script" not in text and "<img src=x" not in text and "</td> <" not in text.replace("\n", " ")
+    assert "&lt;script>alert(1)&lt;/script>" in md and "&lt;img src=x onerror=alert(2)>" in md
+    assert "< 0.5" in md  # a "<" that opens nothing stays as written
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "/dev/urandom", "fifo", "link"])
+def test_special_files_are_refused_without_reading(project, capsys, special):
+    """A device, a FIFO, or a catalogue symlinked to /dev/zero: refused by name before any read (no hang, no
+    MemoryError)."""
+    import os
+
+    path = special
+    if special == "fifo":
+        path = str(project / "experiments" / "fifo.toml")
+        os.mkfifo(path)
+    elif special == "link":
+        catalogue = project / "priors" / "catalogues" / "models.toml"
+        catalogue.unlink()
+        catalogue.symlink_to("/dev/zero")
+        path = str(project / "experiments" / "training_cost.toml")
+    err = one_line_error(capsys, ["validate", path] if special != "fifo" else ["run", path])
+    assert "is not a regular file (a device, pipe or socket); give a TOML file" in err
+    assert not (project / "outputs").exists()
+
+
+def test_a_file_over_the_size_limit_is_refused(project, capsys):
+    from sim._files import MAX_INPUT_BYTES
+
+    big = project / "priors" / "big.toml"
+    big.write_text("# padding\n" * (MAX_INPUT_BYTES // 10 + 1))
+    assert "file is larger than 16 MiB; sim's input files are small TOML files" in one_line_error(
+        capsys, ["validate", str(big)])
+
+
+def test_the_priors_hash_depends_on_content_not_on_how_the_path_is_spelled(project, capsys):
+    """A sweep experiment run by its absolute path, then reported by its bare name, is the same run."""
+    assert main(["run", str(project / "experiments" / "training_cost.toml"), "--samples", "200", "--no-report"]) == 0
+    assert main(["report", "training_cost", "--no-sensitivity"]) == 0
