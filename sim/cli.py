@@ -52,6 +52,18 @@ def _finite(text: str) -> float:
     return value
 
 
+def _relative_error(text: str) -> float:
+    """``--relative-error``: the histogram's bins are 2 REL wide, so their number grows as 1/REL; 1e-4 to 0.1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 1e-4 <= value <= 0.1:
+        raise argparse.ArgumentTypeError(f"must be a number from 0.0001 to 0.1 (the histogram's bins grow as "
+                                         f"1/REL), such as 0.001, got {text!r}")
+    return value
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -570,8 +582,9 @@ def cmd_point(args) -> int:
     from .engine import point
     from .report import point_frame
 
+    table = point_frame(point(experiment))
     print(f"{experiment.title or experiment.name}: point mode (every prior at its point value)")
-    print(format_table(point_frame(point(experiment))))
+    print(format_table(table))
     return 0
 
 
@@ -679,8 +692,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dask", nargs="?", const="local", metavar="ADDRESS",
                    help="stream on a Dask cluster: a local one with a worker per core, or the scheduler at ADDRESS "
                         "(tcp://host:8786); the numbers are --stream's")
-    p.add_argument("--relative-error", type=_fraction, default=1e-3, metavar="REL",
-                   help="relative error of streamed quantiles (default 0.001)")
+    p.add_argument("--relative-error", type=_relative_error, default=1e-3, metavar="REL",
+                   help="relative error of streamed quantiles, from 0.0001 to 0.1 (default 0.001)")
     p.add_argument("--all", action="store_true", help="print every row of the summary (default: the first 60)")
     _progress_option(p)
     p.add_argument("--no-report", dest="report", action="store_false",

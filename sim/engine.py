@@ -238,6 +238,13 @@ def _check_finite(experiment: Experiment, data_vars: dict, coords: dict) -> None
         bad = ~np.isfinite(values)
         if not bad.any():
             continue
+        if "sample" not in dims:  # point mode: one value per cell
+            cell = np.unravel_index(np.argmax(bad), bad.shape)
+            where = ", ".join(f"{d} {np.asarray(getattr(coords[d], 'values', coords[d]))[i]}"
+                              for d, i in zip(dims, cell) if d in coords)
+            raise SimError(f"{experiment.path}: output {name} is NaN or infinite in point mode in {int(bad.sum()):,} "
+                           f"cell(s) (first in {where or 'the only cell'}); check the point values and catalogue "
+                           "entries it reads for values the equations cannot take (zero, negative, or too large)")
         per_sample = bad.any(axis=tuple(i for i, d in enumerate(dims) if d != "sample"))
         n, k = per_sample.size, int(per_sample.sum())
         cell = np.unravel_index(np.argmax(bad), bad.shape)
@@ -274,6 +281,8 @@ def point(experiment: Experiment) -> xr.Dataset:
     plan, _ = _plan(experiment)
     inputs, outputs = _evaluate(experiment, plan, None, None)
     coords = {"scenario": list(experiment.scenario_names)}
+    _check_finite(experiment, {name: (da.dims, da.values) for name, da in outputs.items()},
+                  {**coords, **{c: da[c].variable for da in outputs.values() for c in da.coords}})  # a run's guard
     return _label(experiment, {**inputs, **outputs}, "point", coords)
 
 

@@ -108,3 +108,37 @@ def test_the_priors_hash_depends_on_content_not_on_how_the_path_is_spelled(proje
     """A sweep experiment run by its absolute path, then reported by its bare name, is the same run."""
     assert main(["run", str(project / "experiments" / "training_cost.toml"), "--samples", "200", "--no-report"]) == 0
     assert main(["report", "training_cost", "--no-sensitivity"]) == 0
+
+
+def test_point_mode_has_the_runs_nan_guard(project, capsys):
+    """A catalogue entry that overflows: sim point stops in one line, as sim run does, instead of printing inf."""
+    path = project / "priors" / "catalogues" / "models.toml"
+    text = path.read_text()
+    start = text.index("[models.gpt3]")
+    path.write_text(text[:start] + text[start:].replace("active_params = 175e9", "active_params = 1e308", 1))
+    for argv in (["point", "training_cost"], ["run", "training_cost", "--samples", "100", "--no-report"]):
+        err = one_line_error(capsys, argv)
+        assert "output training_flops is NaN or infinite in point mode in 1 cell(s) (first in scenario baseline, " \
+               "model gpt3)" in err, err
+    assert not (project / "outputs").exists()
+
+
+@pytest.mark.parametrize("rel", ["1e-300", "1e-9", "1e-12", "0.5"])
+def test_relative_error_is_bounded_to_what_the_histogram_represents(project, capsys, rel):
+    err = one_line_error(capsys, ["run", "--stream", "--samples", "2000", "--relative-error", rel])
+    assert "argument --relative-error: must be a number from 0.0001 to 0.1 (the histogram's bins grow as 1/REL)" in err
+    assert not (project / "outputs").exists()
+
+
+def test_a_histogram_that_would_outgrow_its_memory_says_so():
+    """Values spanning 600 decades at a relative error of 1e-6 would need 5 GiB of bins: refused as it grows."""
+    import numpy as np
+
+    from sim.errors import SimError
+    from sim.studies.stream import LogHistogram
+
+    h = LogHistogram(1, relative_error=1e-6)
+    h.add(np.array([[1.0, 2.0]]))
+    with pytest.raises(SimError, match=r"--relative-error 1e-06: the values span [0-9,]+ histogram bins per cell "
+                                       r"\(5\.\d+ GiB for one output\), more than the 1 GiB allowed"):
+        h.add(np.array([[1e-300, 1e300]]))

@@ -47,6 +47,9 @@ WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": N
 
 _TINY = 1e-300  # |x| below this counts as 0
 
+#: Most memory one output's histograms may take: a bound on how finely a wide range of values can be binned.
+MAX_HISTOGRAM_BYTES = 2**30
+
 #: Samples per chunk. On the benchmark machine 2**17 streams 5-10 % faster
 #: than 2**16 or 2**18, and the peak memory follows the chunk size.
 STREAM_CHUNK = 2**17
@@ -91,6 +94,10 @@ class LogHistogram:
         lo, hi = int(idx.min()), int(idx.max())
         start, counts = self.sides[sign] or (lo, np.zeros((self.cells, 0), dtype=np.int64))
         new_lo, new_hi = min(start, lo), max(start + counts.shape[1] - 1, hi)
+        if 8 * self.cells * (new_hi - new_lo + 1) > MAX_HISTOGRAM_BYTES:
+            raise SimError(f"--relative-error {self.delta:g}: the values span {new_hi - new_lo + 1:,} histogram bins "
+                           f"per cell ({8 * self.cells * (new_hi - new_lo + 1) / 2**30:.3g} GiB for one output), more "
+                           f"than the {MAX_HISTOGRAM_BYTES / 2**30:g} GiB allowed; use a larger --relative-error")
         if (new_lo, new_hi) != (start, start + counts.shape[1] - 1):
             grown = np.zeros((self.cells, new_hi - new_lo + 1), dtype=np.int64)
             grown[:, start - new_lo:start - new_lo + counts.shape[1]] = counts
