@@ -13,6 +13,7 @@ import shutil
 import tomllib
 import uuid
 from collections.abc import Iterable, Iterator
+from glob import escape as glob_escape
 from pathlib import Path
 
 from .errors import ConfigError
@@ -171,10 +172,16 @@ def _link_tree(src: Path, dst: Path) -> None:
         link(src, dst)
 
 
+def _stem(target: Path) -> str:
+    """The target's name as the start of its staging folders' names: cut so that they fit the 255 bytes a
+    file name may take (a process id and 32 hex digits follow it)."""
+    return os.fsencode(target.name)[:150].decode(errors="ignore")
+
+
 def _stale_stages(target: Path) -> Iterator[Path]:
     """Staging folders of ``target`` left by processes that no longer run (a killed run)."""
-    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)\.[0-9a-f]{{32}}\.tmp$")
-    for entry in target.parent.glob(f".{target.name}.*.tmp"):
+    pattern = re.compile(rf"^\.{re.escape(_stem(target))}\.(\d+)\.[0-9a-f]{{32}}\.tmp$")
+    for entry in target.parent.glob(f".{glob_escape(_stem(target))}.*.tmp"):
         match = pattern.match(entry.name)
         if not match:
             continue
@@ -202,7 +209,7 @@ def staged_folder(target: str | os.PathLike, *, keep: Iterable[str] = ()) -> Ite
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in _stale_stages(target):
         shutil.rmtree(stale, ignore_errors=True)
-    stage = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
+    stage = target.parent / f".{_stem(target)}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
     stage.mkdir()
     try:
         if target.is_dir():
@@ -217,7 +224,7 @@ def staged_folder(target: str | os.PathLike, *, keep: Iterable[str] = ()) -> Ite
         if not target.exists():
             os.rename(stage, target)
         elif not _exchange(stage, target):
-            old = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.old"  # kept if killed here
+            old = target.parent / f".{_stem(target)}.{os.getpid()}.{uuid.uuid4().hex}.old"  # kept if killed here
             os.rename(target, old)
             os.rename(stage, target)
             stage = old

@@ -229,7 +229,7 @@ def cmd_run(args) -> int:
     report = _report(experiment, ds, summary, args) if args.report else None
     with stage("writing the run"):
         folder, notices = store.write_run(experiment, ds.attrs, args.out, _run_files(summary, table, ds),
-                                          report=report)
+                                          report=report, size=ds.nbytes)
     print(f"{experiment.title or experiment.name}: {ds.attrs['samples']:,} samples, "
           f"sampler {ds.attrs['sampler']}, seed {ds.attrs['seed']}")
     _print_summary(table, summary, args.all)

@@ -224,8 +224,9 @@ def check_memory(experiment: Experiment, samples: int, *, design: str | None = N
     need = MEMORY_FACTOR * run_bytes(experiment, samples)
     if need > available:
         fit = int(samples * available / need)
-        gib = f"would need about {need / 2**30:.3g} GiB of memory, more than the {available / 2**30:.1f} GiB available"
+        gib = f"would need about {need / 2**30:.1f} GiB of memory, more than the {available / 2**30:.1f} GiB available"
         if design:
+            gib = gib.replace(f"{need / 2**30:.1f} GiB", f"{need / 2**30:.3g} GiB")
             raise SimError(f"{design}: its {samples:,} model evaluations {gib}; at most about {fit:,} fit")
         raise SimError(f"{experiment.path}: {samples:,} samples {gib}; run at most about {fit:,} samples, or "
                        "add --stream to keep only summaries")

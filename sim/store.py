@@ -20,11 +20,12 @@ there is none or it was made from other priors.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import xarray as xr
@@ -51,6 +52,39 @@ IDENTITY = ("priors_hash", "seed", "sampler", "samples", "mode")
 
 def run_folder(out: str | os.PathLike, experiment: Experiment) -> Path:
     return Path(out) / experiment.name
+
+
+def _is_dir(path: Path) -> bool:
+    """Whether ``path`` is a folder; False where it cannot even be asked (a name too long): the write says why."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _writing(folder: Path, out, *, size: int = 0) -> Iterator[None]:
+    """Check where ``folder`` goes before writing it, and turn a failure to write into one line.
+
+    ``--out`` must be a folder (or be creatable as one) and ``folder`` must not
+    be a file; ``size`` bytes must fit in the free space there. A failure while
+    writing (no space, no permission, a name too long) leaves the earlier
+    folder as it was: the staged one is removed.
+    """
+    root = Path(out)
+    try:
+        if root.exists() and not root.is_dir():
+            raise SimError(f"--out {out}: is a file, not a folder; give a folder (it is made if missing)")
+        if folder.exists() and not folder.is_dir():
+            raise SimError(f"{folder} is a file, not a run folder; move it away or give another --out")
+        existing = next(p for p in (root.resolve(), *root.resolve().parents) if p.exists())
+        usage = shutil.disk_usage(existing)
+        if size and usage.total and 1.1 * size > usage.free:  # a pseudo filesystem (/proc) has no size to check
+            raise SimError(f"--out {out}: writing needs about {size / 2**30:.3g} GiB and {existing} has "
+                           f"{usage.free / 2**30:.3g} GiB free; free some space, use fewer samples, or add --stream")
+        yield
+    except OSError as exc:
+        raise SimError(f"--out {out}: cannot write {folder} ({exc.strerror or exc}); nothing was changed there") from None
 
 
 def identity(attrs) -> dict:
@@ -99,7 +133,7 @@ def _describe(run: dict | None) -> str:
 
 
 def write_run(experiment: Experiment, attrs: dict, out: str | os.PathLike, files: dict[str, Callable[[Path], object]],
-              *, report: Callable[[Path], object] | None = None) -> tuple[Path, list[str]]:
+              *, report: Callable[[Path], object] | None = None, size: int = 0) -> tuple[Path, list[str]]:
     """Write a run as ``<out>/<experiment>/``, replacing the previous run there whole.
 
     Parameters
@@ -112,6 +146,8 @@ def write_run(experiment: Experiment, attrs: dict, out: str | os.PathLike, files
     report : callable, optional
         Writes the report into the folder it is given; without it, the
         previous run's report is removed.
+    size : int
+        About how many bytes the files take, checked against the free space.
 
     Returns
     -------
@@ -122,7 +158,7 @@ def write_run(experiment: Experiment, attrs: dict, out: str | os.PathLike, files
     folder = run_folder(out, experiment)
     new = identity(attrs)
     keep, notices = [], []
-    if folder.is_dir():
+    if _is_dir(folder):
         for name, command in DERIVED.items():
             if not (folder / name).exists():
                 continue
@@ -136,7 +172,7 @@ def write_run(experiment: Experiment, attrs: dict, out: str | os.PathLike, files
         if report is None and any((folder / name).exists() for name in REPORT_FILES):
             notices.append(f"removed the previous run's report in {folder}; `sim report {experiment.path}"
                            f"{''.join(' ' + a for a in _out_args(out))}` builds one for this run")
-    with staged_folder(folder, keep=keep) as stage:
+    with _writing(folder, out, size=size), staged_folder(folder, keep=keep) as stage:
         for name, write in files.items():
             with atomic_path(stage / name) as tmp:
                 write(tmp)
@@ -242,7 +278,7 @@ def write_derived(folder: Path, kind: str, files: dict[str, Callable[[Path], obj
     made_from = _read_json(target / RUN)
     same = made_from is not None and identity(made_from) == identity(attrs)
     keep = [p.name for p in target.iterdir() if p.name not in files and p.name != RUN] if same and target.is_dir() else []
-    with staged_folder(target, keep=keep) as stage:
+    with _writing(target, folder.parent), staged_folder(target, keep=keep) as stage:
         for name, write in files.items():
             with atomic_path(stage / name) as tmp:
                 write(tmp)
@@ -317,6 +353,7 @@ def write_record(experiment: Experiment, attrs: dict, stage: str | os.PathLike, 
 
 def write_report(folder: Path, write: Callable[[Path], object]) -> Path:
     """Replace the report in run ``folder`` (``write`` puts it in the folder it is given); keep the rest."""
-    with staged_folder(folder, keep=[p.name for p in folder.iterdir() if p.name not in REPORT_FILES]) as stage:
+    with _writing(folder, folder.parent), \
+            staged_folder(folder, keep=[p.name for p in folder.iterdir() if p.name not in REPORT_FILES]) as stage:
         write(stage)
     return folder

@@ -79,7 +79,8 @@ def test_module_entry_point_and_help(project):
     assert result.returncode == 0 and "--samples" in result.stdout
     result = subprocess.run([sys.executable, "-m", "sim", "run", "--samples", "-3"], capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr == "sim run: error: argument --samples: must be a positive integer, got '-3'\n"
+    assert result.stderr == ("sim run: error: argument --samples: must be an integer of at least 2 (a standard deviation "
+                             "needs two samples), got '-3'\n")
 
 
 # --- bad input ---------------------------------------------------------------
@@ -198,7 +199,8 @@ def test_missing_files(project, capsys):
 @pytest.mark.parametrize("value", ["0", "-5", "1.5", "ten", ""])
 def test_bad_sample_count(project, capsys, value):
     assert_bad(capsys, project, ["run", "--samples", value],
-               rf"^sim run: error: argument --samples: must be a positive integer, got '{value}'$")
+               rf"^sim run: error: argument --samples: must be an integer of at least 2 \(a standard deviation needs "
+               rf"two samples\), got '{value}'$")
 
 
 def test_bad_seed_and_sampler(project, capsys):

@@ -142,3 +142,46 @@ def test_a_histogram_that_would_outgrow_its_memory_says_so():
     with pytest.raises(SimError, match=r"--relative-error 1e-06: the values span [0-9,]+ histogram bins per cell "
                                        r"\(5\.\d+ GiB for one output\), more than the 1 GiB allowed"):
         h.add(np.array([[1e-300, 1e300]]))
+
+
+@pytest.mark.parametrize("out, message", [
+    ("README.md", "--out README.md: is a file, not a folder; give a folder (it is made if missing)"),
+    ("/dev/null", "--out /dev/null: is a file, not a folder; give a folder (it is made if missing)"),
+    ("/proc/x", "--out /proc/x: cannot write /proc/x/search_cost ("),
+    ("x" * 300, "cannot write " + "x" * 300 + "/search_cost (File name too long); nothing was changed there"),
+])
+def test_bad_out_is_one_line(project, capsys, out, message):
+    (project / "README.md").write_text("a file the user keeps\n")
+    err = one_line_error(capsys, ["run", "--samples", "200", "--no-report", "--out", out])
+    assert message in err, err
+    assert (project / "README.md").read_text() == "a file the user keeps\n"
+    assert not (project / "outputs").exists()
+
+
+def test_a_file_where_the_run_folder_goes_is_left_alone(project, capsys):
+    (project / "outputs").mkdir()
+    (project / "outputs" / "search_cost").write_text("not a run\n")
+    err = one_line_error(capsys, ["run", "--samples", "200", "--no-report"])
+    assert "outputs/search_cost is a file, not a run folder; move it away or give another --out" in err
+    assert (project / "outputs" / "search_cost").read_text() == "not a run\n"
+    assert [p.name for p in (project / "outputs").iterdir()] == ["search_cost"]  # no hidden staging folder left
+
+
+def test_a_long_experiment_name_stages_within_the_name_limit(project, capsys):
+    """A 200-character experiment name: its staging folder's name is cut to fit 255 bytes, and the run lands."""
+    name = "e" * 200
+    (project / "experiments" / f"{name}.toml").write_text((project / "experiments" / "search_cost.toml").read_text())
+    assert main(["run", name, "--samples", "200", "--no-report"]) == 0
+    assert [p.name for p in (project / "outputs").iterdir()] == [name]
+
+
+def test_not_enough_disk_space_is_said_before_writing(project, capsys, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 10**6, 10**6))
+    err = one_line_error(capsys, ["run", "--samples", "20000", "--no-report"])
+    assert "--out outputs: writing needs about 0.0" in err and "GiB free; free some space, use fewer samples, or add " \
+                                                              "--stream" in err
+    assert not (project / "outputs").exists()
