@@ -14,7 +14,7 @@ from sim.cli import main
 
 from .conftest import with_prior
 
-RUN = ["--samples", "2000", "--sobol-n", "64"]
+RUN = ["--samples", "2000", "--no-sensitivity"]  # the report, without its (separately tested) sensitivity section
 
 
 def _identity(path):
@@ -32,7 +32,7 @@ def test_whole_workflow_then_an_edited_prior(project, capsys):
     assert main(["decide", "--seek", "api_price_per_1k_tokens", "--how", "scale", "--target", "0.9",
                  "--select", "scenario=baseline", "--select", "architecture=two_stage"]) == 0
     assert main(["sensitivity", "--sobol-n", "64", "--method", "rank,tornado,sobol"]) == 0
-    assert main(["report", "--sobol-n", "64"]) == 0
+    assert main(["report", "--no-sensitivity"]) == 0
     capsys.readouterr()
     # the studies of one run live side by side: the seek did not delete the stress test
     assert {"decision.csv", "evppi.csv", "stress.csv", "goal_seek.csv", "decision.nc"} <= \
