@@ -28,6 +28,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from ._files import atomic_path, sha256_file, staged_folder
@@ -263,7 +264,15 @@ def load_run(experiment: Experiment, out: str | os.PathLike = "outputs", *,
     ds = _open(path, experiment, out)
     if ds.attrs.get("mode") != "monte_carlo" or "samples" not in ds.attrs:
         raise SimError(f"{path} is not a Monte Carlo run of sim; {rerun}")
-    return _check_identity(path, ds.attrs, experiment, out), ds
+    recorded = _check_identity(path, ds.attrs, experiment, out)
+    for name in experiment.model.outputs:  # sim writes every output, finite: anything else was edited after
+        if name not in ds.data_vars or ds[name].sizes.get("sample") != int(ds.attrs["samples"]):
+            raise SimError(f"{path} has no output {name} of {int(ds.attrs['samples']):,} samples, which sim writes; "
+                           f"it was changed after the run: {rerun} again")
+        if not bool(np.isfinite(ds[name].values).all()):
+            raise SimError(f"{path}: output {name} holds NaN or infinite values, which sim never writes; it was "
+                           f"changed after the run: {rerun} again")
+    return recorded, ds
 
 
 def write_derived(folder: Path, kind: str, files: dict[str, Callable[[Path], object]], attrs) -> list[Path]:

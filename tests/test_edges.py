@@ -185,3 +185,22 @@ def test_not_enough_disk_space_is_said_before_writing(project, capsys, monkeypat
     assert "--out outputs: writing needs about 0.0" in err and "GiB free; free some space, use fewer samples, or add " \
                                                               "--stream" in err
     assert not (project / "outputs").exists()
+
+
+@pytest.mark.parametrize("change", ["nan", "missing"])
+def test_a_saved_run_edited_after_the_fact_is_refused(saved, capsys, change):
+    """samples.nc edited to hold NaN, or with an output dropped: sim report, decide and sensitivity say so in one line."""
+    import xarray as xr
+
+    path = saved / "samples.nc"
+    ds = xr.load_dataset(path)
+    if change == "nan":
+        ds["cost_per_query"][..., 0] = float("nan")
+        message = "output cost_per_query holds NaN or infinite values, which sim never writes; it was changed after"
+    else:
+        ds = ds.drop_vars("cost_per_query")
+        message = "has no output cost_per_query of 300 samples, which sim writes; it was changed after the run"
+    ds.to_netcdf(path, engine="h5netcdf")
+    for command in ("report", "decide", "sensitivity"):
+        err = one_line_error(capsys, [command])
+        assert message in err and err.endswith("run `sim run experiments/search_cost.toml` again"), err
