@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -20,44 +21,44 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _positive_int(text: str) -> int:
+def _integer_from(text: str, low: int, message: str) -> int:
+    """``text`` as an integer of at least ``low`` (``_`` allowed as a separator); otherwise ``message`` as an error."""
     try:
         value = int(text.replace("_", ""))
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+        value = low - 1
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{message}, got {text!r}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _integer_from(text, 1, "must be a positive integer")
 
 
 def _sample_count(text: str) -> int:
     """A number of samples: an integer of at least 2 (a standard deviation and its intervals need two)."""
+    return _integer_from(text, 2, "must be an integer of at least 2 (a standard deviation needs two samples)")
+
+
+def _number(text: str) -> float:
+    """``text`` as a float, NaN where it is not a number (every check below then refuses it)."""
     try:
-        value = int(text.replace("_", ""))
+        return float(text)
     except ValueError:
-        value = 0
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be an integer of at least 2 (a standard deviation needs two samples), "
-                                         f"got {text!r}")
-    return value
+        return float("nan")
 
 
 def _finite(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if value != value or value in (float("inf"), float("-inf")):
+    value = _number(text)
+    if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, such as 0.9, got {text!r}")
     return value
 
 
 def _relative_error(text: str) -> float:
     """``--relative-error``: the histogram's bins are 2 REL wide, so their number grows as 1/REL; 1e-4 to 0.1."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
+    value = _number(text)
     if not 1e-4 <= value <= 0.1:
         raise argparse.ArgumentTypeError(f"must be a number from 0.0001 to 0.1 (the histogram's bins grow as "
                                          f"1/REL), such as 0.001, got {text!r}")
@@ -96,10 +97,7 @@ def _load(arg):
 
 def _inside(text: str, high: float, message: str) -> float:
     """``text`` as a number strictly between 0 and ``high``; otherwise ``message`` as an argparse error."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
+    value = _number(text)
     if not 0.0 < value < high:
         raise argparse.ArgumentTypeError(f"{message}, got {text!r}")
     return value
@@ -139,11 +137,8 @@ def _known(flag: str, name: str, names, what: str = "output") -> str:
 def _set_arg(text: str) -> tuple[str, float]:
     """``--set NAME=VALUE``: a prior's name and a number."""
     name, _, value = text.partition("=")
-    try:
-        number = float(value)
-    except ValueError:
-        number = float("nan")
-    if not name.strip() or number != number or number in (float("inf"), float("-inf")):
+    number = _number(value)
+    if not name.strip() or not math.isfinite(number):
         raise argparse.ArgumentTypeError(f"must be PRIOR=NUMBER, such as a prior's name = 0.5, got {text!r}")
     return name.strip(), number
 
@@ -478,7 +473,6 @@ def cmd_sensitivity(args) -> int:
 
 def _region(text: str, experiment):
     """``OUTPUT>THRESHOLD`` or ``OUTPUT<THRESHOLD``; the threshold a number or an output name."""
-    import math
     import re
 
     match = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*([<>])\s*(\S+)\s*", text or "")
