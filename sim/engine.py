@@ -232,6 +232,13 @@ def check_memory(experiment: Experiment, samples: int, *, design: str | None = N
                        "add --stream to keep only summaries")
 
 
+def _first_cell(dims, bad: np.ndarray, coords: dict) -> str:
+    """``scenario baseline, model gpt3``: the cell of the first True of ``bad`` (its sample left out)."""
+    cell = np.unravel_index(np.argmax(bad), bad.shape)
+    return ", ".join(f"{d} {np.asarray(getattr(coords[d], 'values', coords[d]))[i]}"
+                     for d, i in zip(dims, cell) if d != "sample" and d in coords)
+
+
 def _check_finite(experiment: Experiment, data_vars: dict, coords: dict) -> None:
     """Stop the run if an output is NaN or infinite, naming the priors at extreme values in those samples."""
     for name in experiment.model.outputs:
@@ -239,18 +246,13 @@ def _check_finite(experiment: Experiment, data_vars: dict, coords: dict) -> None
         bad = ~np.isfinite(values)
         if not bad.any():
             continue
+        where = _first_cell(dims, bad, coords)
         if "sample" not in dims:  # point mode: one value per cell
-            cell = np.unravel_index(np.argmax(bad), bad.shape)
-            where = ", ".join(f"{d} {np.asarray(getattr(coords[d], 'values', coords[d]))[i]}"
-                              for d, i in zip(dims, cell) if d in coords)
             raise SimError(f"{experiment.path}: output {name} is NaN or infinite in point mode in {int(bad.sum()):,} "
                            f"cell(s) (first in {where or 'the only cell'}); check the point values and catalogue "
                            "entries it reads for values the equations cannot take (zero, negative, or too large)")
         per_sample = bad.any(axis=tuple(i for i, d in enumerate(dims) if d != "sample"))
         n, k = per_sample.size, int(per_sample.sum())
-        cell = np.unravel_index(np.argmax(bad), bad.shape)
-        where = ", ".join(f"{d} {np.asarray(getattr(coords[d], 'values', coords[d]))[i]}"
-                          for d, i in zip(dims, cell) if d != "sample" and d in coords)
         culprits = []
         for prior, (pdims, x) in data_vars.items():
             if prior in experiment.model.outputs or "sample" not in pdims:

@@ -126,6 +126,13 @@ def _write_json(path: Path, value: dict) -> None:
         tmp.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
 
 
+def _write_files(stage: Path, files: dict[str, Callable[[Path], object]]) -> None:
+    """Each ``name -> write`` of ``files`` written atomically into ``stage``."""
+    for name, write in files.items():
+        with atomic_path(stage / name) as tmp:
+            write(tmp)
+
+
 def _describe(run: dict | None) -> str:
     if not run:
         return "an earlier run of unknown identity"
@@ -174,9 +181,7 @@ def write_run(experiment: Experiment, attrs: dict, out: str | os.PathLike, files
             notices.append(f"removed the previous run's report in {folder}; `sim report {experiment.path}"
                            f"{''.join(' ' + a for a in _out_args(out))}` builds one for this run")
     with _writing(folder, out, size=size), staged_folder(folder, keep=keep) as stage:
-        for name, write in files.items():
-            with atomic_path(stage / name) as tmp:
-                write(tmp)
+        _write_files(stage, files)
         write_record(experiment, attrs, stage, final=folder, out=out)
         _write_json(stage / RUN, {"experiment": experiment.name, **new, "created": attrs["created"],
                                   "sim_version": attrs["sim_version"], "command": reproduce_command(attrs, out)})
@@ -288,9 +293,7 @@ def write_derived(folder: Path, kind: str, files: dict[str, Callable[[Path], obj
     same = made_from is not None and identity(made_from) == identity(attrs)
     keep = [p.name for p in target.iterdir() if p.name not in files and p.name != RUN] if same and target.is_dir() else []
     with _writing(target, folder.parent), staged_folder(target, keep=keep) as stage:
-        for name, write in files.items():
-            with atomic_path(stage / name) as tmp:
-                write(tmp)
+        _write_files(stage, files)
         _write_json(stage / RUN, identity(attrs))
     return [target / name for name in files]
 

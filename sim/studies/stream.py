@@ -318,7 +318,8 @@ def _fixed_mmap_threshold() -> bool:
 
 
 def _dataset(experiment, acc, n, quantiles, probability) -> xr.Dataset:
-    """The accumulated summaries as the labelled summary of :func:`sim.analysis.summary.summary_dataset`."""
+    """The accumulated summaries as the labelled summary of :func:`sim.analysis.summary.summary_dataset`
+    (its attrs, the run's provenance, are :func:`_summary`'s to add)."""
     q = np.asarray(quantiles, dtype=float)
     labels = [stat_label(p) for p in q]
     stat = ["mean", "se_mean", "sd", *labels]
@@ -359,7 +360,6 @@ def _dataset(experiment, acc, n, quantiles, probability) -> xr.Dataset:
                                             coords={**coords, "ci_bound": CI_BOUND},
                                             attrs={"units": "1", "probability": probability, "role": INTERVAL,
                                                    "of": var}).transpose("ci_bound", ...)
-    out.attrs = {"probability": probability}
     return with_quantile_coord(out, quantiles)
 
 
