@@ -577,7 +577,8 @@ def _convergence(run: _Run, decision) -> Section:
 
 
 def _outputs(run: _Run) -> Section:
-    summary = summary_table(run.focus.restrict(run.summary) if run.focus.fixed else run.summary)
+    # the fixed cells only (the year shown, a --select): every other cell stays, as the caption says
+    summary = summary_table(run.summary.sel({d: [v] for d, v in run.focus.fixed.items() if d in run.summary.dims}))
     shown = summary[[c for c in summary.columns if not c.endswith(("_ci_lower", "_ci_upper"))
                      and c not in ("sd", "p25", "p75")]]
     return Section("outputs", "All outputs", [
