@@ -101,10 +101,11 @@ class _Choice:
 class _Continuous:
     """A scipy frozen distribution, optionally truncated, with a fast ppf."""
 
-    def __init__(self, frozen, fast_ppf=None, truncate=None):
+    def __init__(self, frozen, fast_ppf=None, truncate=None, support=None):
         self.frozen = frozen
+        self.fast = fast_ppf is not None
         self._ppf = fast_ppf if fast_ppf is not None else frozen.ppf
-        lo, hi = frozen.support()
+        lo, hi = support or frozen.support()
         if truncate is None:
             self.p_lo, self.p_hi = 0.0, 1.0
             self.bounds = (float(lo), float(hi))
@@ -541,9 +542,24 @@ def _build_scipy(p, file, key, truncate):
         warnings.simplefilter("ignore")
         frozen = cls(**{pk: float(pv) for pk, pv in params.items()})
         ok = np.all(np.isfinite(frozen.ppf([0.05, 0.5, 0.95])))
+        support = _drawn_support(frozen) if ok else None
     if not ok:
         raise ConfigError(file, f"{key}.params", f"{_fmt(params)} lies outside the domain of scipy.stats.{name}")
-    return _Continuous(frozen, None, truncate)
+    return _Continuous(frozen, None, truncate, support)
+
+
+def _drawn_support(frozen) -> tuple[float, float]:
+    """The range a scipy distribution draws from: its support, with an infinite end replaced by the quantile
+    at 1e-300 where that is finite (scipy gives ``vonmises`` the support [-inf, inf], yet it draws in [-pi, pi])."""
+    lo, hi = (float(v) for v in frozen.support())
+    inner_lo, inner_hi = (float(v) for v in frozen.ppf([0.05, 0.95]))
+    if lo == -math.inf:
+        edge = float(frozen.ppf(1e-300))
+        lo = edge if math.isfinite(edge) and edge <= inner_lo else lo
+    if hi == math.inf:
+        edge = float(frozen.isf(1e-300))
+        hi = edge if math.isfinite(edge) and edge >= inner_hi else hi
+    return lo, hi
 
 
 def _str(file, key, value) -> str:
@@ -661,12 +677,36 @@ def _thaw(key: str, value):
 
 
 def _distribution(dist: str, params: dict, truncate, file: str, key: str):
-    """The implementation of form ``dist`` with ``params`` (validated), truncated if asked."""
-    impl = _build("", dist, params, file, key, truncate)
-    if truncate is not None and not impl.p_hi - impl.p_lo > 0:
-        raise ConfigError(file, f"{key}.truncate", f"[{_fmt(truncate[0])}, {_fmt(truncate[1])}] holds "
-                                                   f"no probability of the {dist} distribution")
+    """The implementation of form ``dist`` with ``params`` (validated), truncated if asked.
+
+    A distribution whose numbers overflow (``uniform`` from -1e308 to 1e308,
+    a PERT whose shape parameters reach infinity) is refused here, naming the
+    prior: its quantiles come out NaN, infinite, or all the same value.
+    """
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        impl = _build("", dist, params, file, key, truncate)
+        if truncate is not None and not impl.p_hi - impl.p_lo > 0:
+            raise ConfigError(file, f"{key}.truncate", f"[{_fmt(truncate[0])}, {_fmt(truncate[1])}] holds "
+                                                       f"no probability of the {dist} distribution")
+        if isinstance(impl, _Continuous):
+            _check_draws(impl, dist, file, key)
     return impl
+
+
+def _check_draws(impl: "_Continuous", dist: str, file: str, key: str) -> None:
+    """Refuse a continuous distribution whose draws are not finite, increasing numbers in its support."""
+    u = np.array([0.05, 0.5, 0.95])
+    q = np.asarray(impl.ppf(u), dtype=float)
+    lo, hi = impl.support()
+    exact = impl.frozen.ppf(impl.p_lo + u * (impl.p_hi - impl.p_lo)) if impl.fast else q
+    spread = q[2] - q[0]
+    if (np.all(np.isfinite(q)) and np.all(np.isfinite(exact)) and q[0] < q[2] and not (math.isnan(lo) or math.isnan(hi))
+            and np.all(np.abs(q - exact) <= 1e-4 * spread) and lo <= q[0] and q[2] <= hi):
+        return
+    raise ConfigError(file, key, f"the {dist} distribution's numbers overflow or leave its domain (its 5th, 50th "
+                                 f"and 95th percentiles come out as {_fmt([float(v) for v in q])}); give "
+                                 "parameters of a smaller magnitude, for example in a larger unit")
 
 
 def _implementation(prior: Prior):
