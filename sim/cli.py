@@ -65,6 +65,14 @@ def _relative_error(text: str) -> float:
     return value
 
 
+def _dask_address(text: str) -> str:
+    """``--dask ADDRESS``: a scheduler's address, not empty (an empty one used to run in memory)."""
+    if not text.strip() or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"must be a scheduler's address such as tcp://127.0.0.1:8786, or nothing "
+                                         f"for a local cluster, got {text!r}")
+    return text
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -294,12 +302,52 @@ def _on_dask(experiment, args, chunk):
     if args.dask == "local":
         cluster = local_client()
     else:
+        _check_scheduler(args.dask)
         try:
-            cluster = Client(args.dask, timeout=5)
-        except (OSError, ValueError, TypeError) as exc:
-            raise SimError(f"--dask: cannot reach a Dask scheduler at {args.dask!r} ({exc})") from None
+            cluster = Client(args.dask, timeout=DASK_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 - whatever the far side did, one line naming it
+            raise SimError(f"--dask: cannot reach a Dask scheduler at {args.dask!r} ({_reason(exc)})") from None
     with cluster as client:
         return dask_summary(experiment, client, relative_error=args.relative_error, progress=True, **chunk)
+
+
+#: Seconds `--dask ADDRESS` waits for the scheduler's handshake.
+DASK_TIMEOUT = 5
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _check_scheduler(address: str) -> None:
+    """Shake hands with the service at ``address`` the way a Dask client does, within :data:`DASK_TIMEOUT`.
+
+    A Dask client left to itself waits for ever on a service that answers
+    nothing (a web server) and reads the first bytes of one that answers
+    something else as a frame length (exabytes); the handshake here is
+    Dask's own, bounded in time, and any failure is one line.
+    """
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def handshake():
+        comm = await connect(address, timeout=DASK_TIMEOUT)
+        await comm.close()
+
+    async def bounded():
+        await asyncio.wait_for(handshake(), DASK_TIMEOUT + 1)
+
+    try:
+        asyncio.run(bounded())
+    except Exception as exc:  # noqa: BLE001 - a refused port, a timeout, a service that is not Dask
+        if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+            why = f"no Dask handshake within {DASK_TIMEOUT} s; is it a Dask scheduler?"
+        elif isinstance(exc, (OSError, ValueError)) and not isinstance(exc, MemoryError):
+            why = _reason(exc)  # refused, unreachable, a malformed address
+        else:  # it sent something that is not a Dask handshake (read as a frame of exabytes)
+            why = "it answered, but not with a Dask handshake; is it a Dask scheduler?"
+        raise SimError(f"--dask: cannot reach a Dask scheduler at {address!r} ({why})") from None
 
 
 def _report(experiment, ds, summary, args):
@@ -683,7 +731,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stream", action="store_true",
                    help="keep only summaries (exact moments and probabilities, quantiles to --relative-error): "
                         "memory does not grow with --samples; writes summary.csv, no samples.nc or report")
-    p.add_argument("--dask", nargs="?", const="local", metavar="ADDRESS",
+    p.add_argument("--dask", nargs="?", const="local", metavar="ADDRESS", type=_dask_address,
                    help="stream on a Dask cluster: a local one with a worker per core, or the scheduler at ADDRESS "
                         "(tcp://host:8786); the numbers are --stream's")
     p.add_argument("--relative-error", type=_relative_error, default=1e-3, metavar="REL",

@@ -226,3 +226,62 @@ def test_a_prior_that_cannot_draw_what_it_says_names_itself(project, capsys, bod
                     ["point"]):
         assert message in one_line_error(capsys, command)
     assert not (project / "outputs").exists()
+
+
+def _server(answer: bytes | None):
+    """A TCP server on 127.0.0.1 that is not a Dask scheduler: it sends ``answer`` on accepting, or nothing."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # closed by the test
+                return
+            held.append(conn)
+            if answer:
+                conn.sendall(answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("answer, why", [
+    # a web server waits for a request line and answers nothing to Dask's binary handshake
+    (None, "no Dask handshake within 1 s; is it a Dask scheduler?"),
+    # read as a frame length, these bytes asked for 2.82 EiB
+    (b"SSH-2.0-OpenSSH_9.2\r\n" * 4, "it answered, but not with a Dask handshake; is it a Dask scheduler?"),
+])
+def test_dask_at_a_service_that_is_not_a_scheduler_is_one_line(project, capsys, monkeypatch, answer, why):
+    import sim.cli
+
+    monkeypatch.setattr(sim.cli, "DASK_TIMEOUT", 1)
+    listener, address = _server(answer)
+    try:
+        assert one_line_error(capsys, ["run", "--dask", address, "--samples", "1000"]) == (
+            f"sim: error: --dask: cannot reach a Dask scheduler at '{address}' ({why})")
+    finally:
+        listener.close()
+    assert not (project / "outputs").exists()
+
+
+@pytest.mark.parametrize("address", ["", " ", "tcp://127.0.0.1 :8786"])
+def test_an_empty_dask_address_is_refused_not_run_in_memory(project, capsys, address):
+    assert one_line_error(capsys, ["run", "--dask", address, "--samples", "1000"]) == (
+        f"sim run: error: argument --dask: must be a scheduler's address such as tcp://127.0.0.1:8786, or nothing "
+        f"for a local cluster, got {address!r}")
+    assert not (project / "outputs").exists()
+
+
+def test_dask_at_a_scheduler_address_passes_the_handshake(project, capsys):
+    """The handshake check lets a real scheduler through: a cluster of one in-process worker on 127.0.0.1."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        assert main(["run", "--dask", cluster.scheduler_address, "--samples", "2000", "--no-report"]) == 0
+    assert (project / "outputs" / "search_cost" / "summary.csv").exists()
