@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 import warnings
@@ -103,6 +104,13 @@ def _load(arg):
     return load_experiment(path)
 
 
+def _hold(args, experiment) -> None:
+    """Hold the experiment's run folder under ``--out`` until the command ends (see :func:`sim.store.holding`)."""
+    from . import store
+
+    args.held.enter_context(store.holding(args.out, experiment))
+
+
 def _inside(text: str, high: float, message: str) -> float:
     """``text`` as a number strictly between 0 and ``high``; otherwise ``message`` as an argparse error."""
     value = _number(text)
@@ -200,6 +208,7 @@ def _overridden(experiment, args):
 
 def cmd_run(args) -> int:
     experiment = _overridden(_load(args.experiment), args)
+    _hold(args, experiment)
     from . import store
     from .studies.precision import run_to_precision
     from .engine import run
@@ -371,6 +380,7 @@ def _print_report(folder: Path) -> None:
 
 def cmd_report(args) -> int:
     experiment = _load(args.experiment)
+    _hold(args, experiment)
     from . import store
 
     _check_sobol_n(args.sobol_n)
@@ -426,6 +436,7 @@ SENSITIVITY_METHODS = ("rank", "given", "tornado", "spider", "target", "sobol")
 
 def cmd_sensitivity(args) -> int:
     experiment = _load(args.experiment)
+    _hold(args, experiment)
     from .analysis import sensitivity as sa
     from .experiment import subject
     from .progress import stage
@@ -542,6 +553,7 @@ def _region(text: str, experiment):
 
 def cmd_decide(args) -> int:
     experiment = _load(args.experiment)
+    _hold(args, experiment)
     import pandas as pd
     from .analysis import decision as da
     from .models import choose
@@ -846,7 +858,7 @@ def main(argv=None) -> int:
     from .progress import show
 
     show(getattr(args, "progress", None))
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), contextlib.ExitStack() as args.held:
         warnings.simplefilter("always", SimWarning)
         warnings.showwarning = lambda message, *a, **k: print(f"sim: warning: {message}", file=sys.stderr)
         try:

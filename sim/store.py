@@ -21,6 +21,7 @@ there is none or it was made from other priors.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shlex
@@ -31,11 +32,11 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ._files import atomic_path, sha256_file, staged_folder
+from ._files import _stem, atomic_path, sha256_file, staged_folder
 from .errors import SimError
 from .experiment import Experiment, as_run
 
-__all__ = ["run_folder", "identity", "reproduce_command", "rerun_command", "write_run", "load_run", "load_summary",
+__all__ = ["run_folder", "holding", "identity", "reproduce_command", "rerun_command", "write_run", "load_run", "load_summary",
            "write_derived", "write_report", "saved_summary", "RECORD", "SAMPLES", "SUMMARY", "SUMMARY_TABLE", "REPORT_FILES", "DERIVED"]
 
 SAMPLES = "samples.nc"
@@ -86,6 +87,50 @@ def _writing(folder: Path, out, *, size: int = 0) -> Iterator[None]:
         yield
     except OSError as exc:
         raise SimError(f"--out {out}: cannot write {folder} ({exc.strerror or exc}); nothing was changed there") from None
+
+
+@contextlib.contextmanager
+def holding(out: str | os.PathLike, experiment: Experiment) -> Iterator[None]:
+    """Hold ``<out>/<experiment>/`` for one command: another sim that reads or writes it meanwhile is refused.
+
+    The hold is an exclusive ``flock`` on ``<out>/.<experiment>.lock``, a file
+    removed when the hold ends (the kernel ends it if the process is killed,
+    and the next holder removes the file). ``--out`` is checked as a write
+    would check it, and made if missing; made and left empty, it is removed
+    again, so a command that fails leaves nothing behind.
+    """
+    folder = run_folder(out, experiment)
+    root = Path(out)
+    made = [p for p in (root, *root.parents) if not _is_dir(p)][::-1]
+    with _writing(folder, out):
+        root.mkdir(parents=True, exist_ok=True)
+        lock = root / f".{_stem(folder)}.lock"
+        while True:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise SimError(f"{folder} is in use by another sim (process {owner}); wait for it to finish, or "
+                               "give another --out") from None
+            try:
+                if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                    break  # else the previous holder removed the file between our open and our lock: again
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
+        os.close(fd)
+        for path in reversed(made):  # the folders this hold made, where they stayed empty
+            with contextlib.suppress(OSError):
+                path.rmdir()
 
 
 def identity(attrs) -> dict:

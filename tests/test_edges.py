@@ -285,3 +285,36 @@ def test_dask_at_a_scheduler_address_passes_the_handshake(project, capsys):
                       dashboard_address=None) as cluster:
         assert main(["run", "--dask", cluster.scheduler_address, "--samples", "2000", "--no-report"]) == 0
     assert (project / "outputs" / "search_cost" / "summary.csv").exists()
+
+
+def test_a_run_folder_in_use_by_another_sim_is_refused_and_freed_when_it_is_killed(saved, capsys):
+    """Another process holds outputs/search_cost (as a running `sim run` does): run, report, decide and sensitivity
+    are refused in one line naming it, and nothing changes; killed, it frees the folder for the next run."""
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time, sim, sim.store as s\n"
+                               "with s.holding('outputs', sim.load_experiment('experiments/search_cost.toml')):\n"
+                               "    print('held', flush=True); time.sleep(600)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        before = {p: p.stat().st_mtime_ns for p in saved.rglob("*")}
+        for argv in (["run", "--samples", "300", "--no-report"], ["report"], ["decide"], ["sensitivity"]):
+            assert one_line_error(capsys, argv) == (
+                f"sim: error: outputs/search_cost is in use by another sim (process {holder.pid}); wait for it to "
+                "finish, or give another --out")
+        assert {p: p.stat().st_mtime_ns for p in saved.rglob("*")} == before
+    finally:
+        holder.kill()
+        holder.communicate()
+    assert (saved.parent / ".search_cost.lock").exists()  # left by the killed holder; its lock died with it
+    assert main(["run", "--samples", "300", "--no-report"]) == 0
+    assert [p.name for p in saved.parent.iterdir()] == ["search_cost"]
+
+
+def test_a_failed_command_leaves_no_output_folder_behind(project, capsys):
+    """The hold makes --out to put its lock in; a command that then fails removes it again."""
+    assert "--sobol-n must be a power of 2" in one_line_error(capsys, ["run", "--out", "new/deeper", "--sobol-n", "3"])
+    assert not (project / "new").exists()
