@@ -211,7 +211,7 @@ def cmd_run(args) -> int:
     _hold(args, experiment)
     from . import store
     from .studies.precision import run_to_precision
-    from .engine import run
+    from .engine import check_memory, run
     from .experiment import subject
     from .progress import stage
     from .report import summarize_run, summary_table
@@ -234,6 +234,8 @@ def cmd_run(args) -> int:
                                   start=args.samples, progress=True)
         ds = result.dataset
     else:
+        if args.report:  # the report's memory too, before the run rather than after it
+            check_memory(experiment, args.samples or experiment.samples, work="report")
         ds = run(experiment, samples=args.samples, seed=args.seed, sampler=args.sampler, progress=True, **chunk)
     with stage("summaries and their Monte Carlo intervals"):
         summary = summarize_run(ds)

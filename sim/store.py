@@ -33,6 +33,7 @@ import numpy as np
 import xarray as xr
 
 from ._files import _stem, atomic_path, sha256_file, staged_folder
+from .engine import MEMORY_USE, check_memory
 from .errors import SimError
 from .experiment import Experiment, as_run
 
@@ -311,6 +312,9 @@ def load_run(experiment: Experiment, out: str | os.PathLike = "outputs", *,
             raise SimError(f"the saved run in {folder} was streamed and kept no samples, which sim {command} needs; "
                            f"{rerun} (without --stream) first")
         raise SimError(f"no saved run of experiment {experiment.name!r} ({path} does not exist); {rerun} first")
+    samples = (_read_json(folder / RUN) or {}).get("samples")
+    if isinstance(samples, int) and samples > 0:
+        check_memory(experiment, samples, work=command if command in MEMORY_USE else "report", saved=True)
     ds = _open(path, experiment, out)
     if ds.attrs.get("mode") != "monte_carlo" or "samples" not in ds.attrs:
         raise SimError(f"{path} is not a Monte Carlo run of sim; {rerun}")
