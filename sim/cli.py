@@ -74,6 +74,13 @@ def _dask_address(text: str) -> str:
     return text
 
 
+def _out(text: str) -> str:
+    """``--out``: a folder name; an empty one would write the run into the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must be a folder, such as outputs, got {text!r}")
+    return text
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -728,7 +735,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=_sample_count, help="number of samples, at least 2 (default: the experiment's)")
     p.add_argument("--seed", type=_seed, help="random seed (default: the experiment's)")
     p.add_argument("--sampler", choices=("random", "lhs", "sobol"), help="default: the experiment's")
-    p.add_argument("--out", default="outputs", help="output root folder (default: outputs)")
+    p.add_argument("--out", default="outputs", type=_out, help="output root folder (default: outputs)")
     p.add_argument("--chunk-size", type=_positive_int, help="samples evaluated at a time (results do not depend on it)")
     p.add_argument("--set", action="append", type=_set_arg, metavar="PRIOR=VALUE",
                    help="pin a prior to a value in every scenario for this run (repeatable; recorded as an override)")
@@ -765,7 +772,7 @@ def build_parser() -> argparse.ArgumentParser:
     _progress_option(common)
     common.add_argument("--select", action="append", type=_pair_arg, metavar="DIM=VALUE",
                         help="restrict to one coordinate value, such as scenario=baseline (repeatable)")
-    common.add_argument("--out", default="outputs", help="output root folder (default: outputs)")
+    common.add_argument("--out", default="outputs", type=_out, help="output root folder (default: outputs)")
 
     p = sub.add_parser("sensitivity", parents=[common], help="which priors drive an output",
                        description="Rank correlation, given-data first-order index, tornado, spider, target-region "
@@ -804,7 +811,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Build outputs/<experiment>/report.html, report.md, figures/ and tables/ from the "
                                    "saved run; refuses a run made from other priors.")
     p.add_argument("experiment", nargs="?", help=experiment_help)
-    p.add_argument("--out", default="outputs", help="output root folder of the run (default: outputs)")
+    p.add_argument("--out", default="outputs", type=_out, help="output root folder of the run (default: outputs)")
     p.add_argument("--select", action="append", type=_pair_arg, metavar="DIM=VALUE",
                    help="cells the per-cell sections show, such as architecture=two_stage (repeatable)")
     _progress_option(p)

@@ -57,8 +57,9 @@ def test_an_empty_target_region_is_said(saved, capsys):
             in capsys.readouterr().out)
 
 
-def test_two_samples_run_without_warnings(project, capsys):
-    assert main(["run", "--samples", "2", "--no-report"]) == 0
+def test_two_samples_run_and_report_without_warnings(project, capsys):
+    """Two samples: the report's densities may find no sample inside their range (it said "invalid value")."""
+    assert main(["run", "inference_cost", "--samples", "2"]) == 0
     assert capsys.readouterr().err == ""
 
 
@@ -151,6 +152,7 @@ def test_a_histogram_that_would_outgrow_its_memory_says_so():
     ("/dev/null", "--out /dev/null: is a file, not a folder; give a folder (it is made if missing)"),
     ("/proc/x", "--out /proc/x: cannot write /proc/x/search_cost ("),
     ("x" * 300, "cannot write " + "x" * 300 + "/search_cost (File name too long); nothing was changed there"),
+    ("", "argument --out: must be a folder, such as outputs, got ''"),  # it wrote the run into the current folder
 ])
 def test_bad_out_is_one_line(project, capsys, out, message):
     (project / "README.md").write_text("a file the user keeps\n")

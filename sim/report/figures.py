@@ -126,7 +126,10 @@ def distributions(ds: xr.Dataset, output: str, colours: dict, panels: list[dict]
         edges = np.geomspace(lo, hi, bins + 1) if log else np.linspace(lo, hi, bins + 1)
         for (s, name), values in series.items():
             x = np.log10(_positive(values)) if log else np.ravel(values)
-            density, _ = np.histogram(x, bins=np.log10(edges) if log else edges, density=True)
+            counts, width = np.histogram(x, bins=np.log10(edges) if log else edges)
+            if not counts.any():  # every sample outside the drawn range (a run of two samples): nothing to draw
+                continue
+            density = counts / np.diff(width) / counts.sum()
             ax.stairs(density, edges, color=line[(s, name)], lw=1.4, ls="-" if name == output else "--")
         if log:
             ax.set_xscale("log")
