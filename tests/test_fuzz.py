@@ -18,8 +18,8 @@ from sim.cli import main
 from .conftest import ROOT
 
 SEED = int(os.environ.get("FUZZ_SEED", "20231"))
-VALIDATE_CASES = int(os.environ.get("FUZZ_CASES", "1000"))
-RUN_CASES = VALIDATE_CASES // 8  # a run case costs about 15 validate cases
+VALIDATE_CASES = int(os.environ.get("FUZZ_CASES", "600"))
+RUN_CASES = VALIDATE_CASES // 10  # a run case costs about 15 validate cases
 TARGETS = ["priors/seed_2023.toml", "experiments/search_cost.toml", "priors/market_2026.toml",
            "priors/catalogues/offerings.toml", "experiments/inference_cost.toml"]
 NUMBER = re.compile(r"(?<![\w.\"])-?\d[\d_]*(\.\d+)?([eE][-+]?\d+)?(?![\w\"])")

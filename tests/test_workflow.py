@@ -153,18 +153,18 @@ def test_progress_is_quiet_on_a_pipe_unless_asked(project, capfd):
 
 
 @pytest.mark.slow
-def test_a_streamed_run_of_ten_million_samples_gets_a_report(project, capsys):
+def test_a_streamed_run_of_four_million_samples_gets_a_report(project, capsys):
     """A streamed run keeps summaries only; its report gives the verdict and headline from them, draws what the
     summaries allow, and says what needs the samples."""
-    assert main(["run", "--stream", "--samples", "10000000", "--no-sensitivity"]) == 0
+    assert main(["run", "--stream", "--samples", "4000000", "--no-sensitivity"]) == 0
     folder = project / "outputs" / "search_cost"
     assert not (folder / "samples.nc").exists()
     md = (folder / "report.md").read_text()
     summary = xr.load_dataset(folder / "summary.nc")
-    assert summary.attrs["samples"] == 10_000_000 and summary.attrs["mode"] == "stream"
-    assert "10,000,000 Monte Carlo samples streamed" in md
+    assert summary.attrs["samples"] == 4_000_000 and summary.attrs["mode"] == "stream"
+    assert "4,000,000 Monte Carlo samples streamed" in md
     assert md.count("need the samples, and this run was streamed") >= 3
-    assert "sim run experiments/search_cost.toml --samples 10000000 --seed 20230201 --sampler random" in md
+    assert "sim run experiments/search_cost.toml --samples 4000000 --seed 20230201 --sampler random" in md
     verdict = md.split('<a id="verdict"></a>')[1].split('<a id="headline"></a>')[0]
     line = next(li for li in verdict.splitlines() if li.startswith("**baseline, two_stage:**"))
     p = float(summary["p_cost_per_query_gt_revenue_per_query"].sel(scenario="baseline", architecture="two_stage"))

@@ -51,12 +51,9 @@ def summary_table(summary: xr.Dataset) -> pd.DataFrame:
         wide = da.to_dataset("stat").to_dataframe().reset_index()
         cells = [d for d in da.dims if d != "stat"]
         wide = wide[[c for c in wide.columns if c in cells or c in stats]]
-        ci = summary[f"{name}_ci"].drop_vars("quantile")
-        for stat in ci_stats:
-            for bound in ("lower", "upper"):
-                col = f"{stat}_ci_{bound}"
-                part = _long(ci.sel(stat=stat, ci_bound=bound, drop=True), col)
-                wide = wide.merge(part, on=cells, how="left") if cells else wide.assign(**{col: part[col].item()})
+        # the rows of ``wide`` run over the cells in C order of ``cells``: so do the intervals, transposed alike
+        ci = summary[f"{name}_ci"].sel(stat=ci_stats, ci_bound=["lower", "upper"])
+        wide[ci_cols] = ci.transpose(*cells, "stat", "ci_bound").values.reshape(-1, len(ci_cols))
         wide.insert(0, "output", name)
         wide.insert(1, "units", summary[name].attrs.get("units", ""))
         rows.append(wide)
