@@ -286,7 +286,7 @@ def test_dask_at_a_scheduler_address_passes_the_handshake(project, capsys):
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+                      dashboard_address=":0") as cluster:
         assert main(["run", "--dask", cluster.scheduler_address, "--samples", "2000", "--no-report"]) == 0
     assert (project / "outputs" / "search_cost" / "summary.csv").exists()
 
@@ -389,3 +389,29 @@ def test_an_analysis_of_a_saved_run_too_large_for_memory_is_refused_before_loadi
         f"{need / 2**30:.1f} "
         "GiB of memory, more than the 0.0 GiB available; it can read a run of at most about 0 samples")
     assert _listing(saved) == before
+
+
+def test_a_full_filesystem_is_one_line_and_keeps_the_earlier_run(project, capsys, tmp_path):
+    """On a real 3 MiB filesystem: a run fits; a second, larger one (its report does not fit) fails while writing,
+    in one line and exit status 2 (it was an HDF5 traceback and then a segfault), and the first run stays whole."""
+    import subprocess
+    import sys
+
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(small)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("mounting a small filesystem needs root")
+    try:
+        out = small / "o"
+        assert main(["run", "--samples", "500", "--no-report", "--out", str(out)]) == 0
+        capsys.readouterr()
+        before = {p: p.read_bytes() for p in (out / "search_cost").rglob("*") if p.is_file()}
+        done = subprocess.run([sys.executable, "-m", "sim", "run", "--samples", "1500", "--out", str(out)],
+                              capture_output=True, text=True, timeout=300)
+        assert (done.returncode, done.stderr) == (2, f"sim: error: --out {out}: cannot write {out / 'search_cost'} "
+                                                     "(No space left on device); nothing was changed there\n")
+        assert {p: p.read_bytes() for p in (out / "search_cost").rglob("*") if p.is_file()} == before
+        assert [p.name for p in out.iterdir()] == ["search_cost"]  # no staging folder or lock file left
+    finally:
+        subprocess.run(["umount", "-l", str(small)], capture_output=True)

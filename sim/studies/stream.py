@@ -297,13 +297,14 @@ def local_client(workers: int | None = None, config: dict = WORKER_CONFIG):
     """A client of a new local cluster of ``workers`` single-threaded worker processes (default: one per core).
 
     ``config`` is the Dask configuration the workers start with
-    (:data:`WORKER_CONFIG` unless given).
+    (:data:`WORKER_CONFIG` unless given). The scheduler's HTTP server (its
+    metrics) takes a free port, not 8787: two clusters may run at once.
     """
     import dask
     from distributed import Client, LocalCluster
 
     with dask.config.set(config), LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                               processes=True, dashboard_address=None) as cluster, \
+                                               processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         yield client
 
