@@ -1,0 +1,151 @@
+"""What-if on common random numbers: change a prior of one scenario and see the results move.
+
+A :class:`WhatIf` holds one scenario of an experiment. It draws every
+prior's uniforms once, from the random sampler's stream of that prior (so a
+prior keeps its numbers whatever else changes, and a prior made random later
+finds its own stream waiting), maps each through its prior, and caches the
+values. A change to one prior maps that prior's uniforms again and evaluates
+the model; nothing else is drawn again. The numbers are those of ``sim run``
+of the same experiment with the same change as a scenario override (same
+seed, same samples, sampler ``random``), so what the explorer shows, a saved
+scenario reproduces.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import xarray as xr
+
+from ..analysis.decision import evpi, net_benefit
+from ..analysis.sensitivity import rank_correlation
+from ..analysis.summary import exceedance, exceedance_interval, output_roles, summary_dataset
+from ..engine import _label, evaluate
+from ..errors import SimError
+from ..experiment import Experiment, with_overrides, with_settings
+from ..models import cost_revenue_pairs
+from ..priors import Prior, pinned
+from ..sampling import uniforms
+
+__all__ = ["WhatIf"]
+
+
+class WhatIf:
+    """One scenario of ``experiment`` on fixed uniforms; :meth:`change`, :meth:`pin` and :meth:`reset` its priors.
+
+    Parameters
+    ----------
+    experiment : Experiment
+    scenario : str, optional
+        The scenario to explore (default: the experiment's first).
+    samples, seed : int, optional
+        Default: 100,000 samples and the experiment's seed.
+    """
+
+    def __init__(self, experiment: Experiment, scenario: str | None = None, *, samples: int = 100_000,
+                 seed: int | None = None):
+        names = list(experiment.scenario_names)
+        scenario = names[0] if scenario is None else scenario
+        if scenario not in names:
+            raise SimError(f"no scenario {scenario!r} in {experiment.path}; valid: {', '.join(names)}")
+        self.experiment = with_overrides(with_settings(experiment, samples=samples, seed=seed, sampler="random"),
+                                         scenarios=[scenario])
+        self.scenario = scenario
+        self.base: dict[str, Prior] = dict(self.experiment.scenarios[0].priors)
+        self.priors: dict[str, Prior] = dict(self.base)
+        exp = self.experiment
+        order = [n for n in exp.model.inputs if n in self.base and n not in exp.sweeps]
+        u = uniforms(order, exp.samples, seed=exp.seed, sampler="random")
+        if exp.correlation:  # as a run correlates them: the rows of the correlated priors, on their own
+            rows = [order.index(n) for n in exp.correlation.names]
+            u[rows] = exp.correlation.apply(u[rows])
+        self._uniforms = dict(zip(order, u))
+        self._values = {name: self._draw(prior) for name, prior in self.priors.items() if name in self._uniforms}
+
+    # --- changes -------------------------------------------------------------------------------------------------
+
+    def _draw(self, prior: Prior) -> np.ndarray | None:
+        return None if prior.is_fixed else np.asarray(prior.ppf(self._uniforms[prior.name]), dtype=float)
+
+    def _set(self, prior: Prior) -> Prior:
+        self._values[prior.name] = self._draw(prior)
+        self.priors[prior.name] = prior
+        return prior
+
+    def _known(self, name: str) -> Prior:
+        if name not in self._uniforms:
+            raise SimError(f"no prior {name!r} to change in scenario {self.scenario!r}; valid: "
+                           f"{', '.join(self._uniforms)}")
+        return self.priors[name]
+
+    def change(self, name: str, **params) -> Prior:
+        """Give prior ``name`` new parameters (as :meth:`sim.priors.Prior.with_params`); invalid ones raise
+        :class:`~sim.errors.ConfigError` and change nothing."""
+        return self._set(self._known(name).with_params(**params))
+
+    def pin(self, name: str, value: float) -> Prior:
+        """Fix prior ``name`` at ``value`` (as ``--set``); a value outside its unit's range raises and changes nothing."""
+        return self._set(pinned(self._known(name), float(value), file="what-if", key=name))
+
+    def reset(self, name: str | None = None) -> None:
+        """Give prior ``name`` (default: every prior) its value from the experiment back."""
+        for n in [name] if name is not None else list(self.priors):
+            self._set(self.base[self._known(n).name] if n in self._uniforms else self.base[n])
+
+    @property
+    def changed(self) -> dict[str, Prior]:
+        """The priors that differ from the experiment's, by name."""
+        return {n: p for n, p in self.priors.items() if p != self.base[n]}
+
+    # --- results ------------------------------------------------------------------------------------------------
+
+    def scenario_experiment(self) -> Experiment:
+        """The experiment of the explored scenario with the changes as its priors."""
+        (s,) = self.experiment.scenarios
+        changed = self.changed
+        scenario = dataclasses.replace(s, priors=dict(self.priors),
+                                       overrides=tuple(dict.fromkeys([*s.overrides, *changed])))
+        return dataclasses.replace(self.experiment, scenarios=(scenario,))
+
+    def dataset(self) -> xr.Dataset:
+        """The outputs and drawn inputs of the explored scenario, labelled as a run's (dims ``scenario``, the
+        model's own, ``sample``)."""
+        exp = self.scenario_experiment()
+        values = {n: v for n, v in self._values.items() if v is not None}
+        if not values:  # every prior fixed: one of them carries the sample count
+            name = next(iter(self._uniforms))
+            values = {name: np.full(exp.samples, self.priors[name].point)}
+        outputs = evaluate(exp, values)
+        data = {name: (da.dims, da.values) for name, da in outputs.data_vars.items()}
+        data |= {n: (("sample",), self._values[n]) if self._values[n] is not None else ((), self.priors[n].point)
+                 for n in self._uniforms}
+        coords = {c: outputs[c].values for c in outputs.coords} | {"sample": np.arange(exp.samples)}
+        return _label(exp, data, "monte_carlo", coords)
+
+    def results(self, probability: float = 0.95) -> dict:
+        """What the explorer shows, per compared (cost, revenue) pair of the model's roles.
+
+        Returns
+        -------
+        dict
+            ``dataset`` (the samples), ``summary`` (the labelled summary of
+            the compared outputs, as ``sim run`` writes it), and per pair ``(cost, revenue)``:
+            ``p_loss`` (P(cost > revenue) per cell) with ``p_loss_ci`` (its
+            Monte Carlo interval), ``net_benefit`` (expected revenue - cost),
+            ``evpi`` and ``drivers`` (Spearman rank correlations of the drawn
+            priors with the net benefit).
+        """
+        ds = self.dataset()
+        pairs = cost_revenue_pairs(output_roles(ds))
+        compared = list(dict.fromkeys(name for pair in pairs for name in pair))
+        out = {"dataset": ds, "summary": summary_dataset(ds[compared] if compared else ds, pairs,
+                                                         probability=probability), "pairs": {}}
+        for cost, revenue in pairs:
+            nb = net_benefit(ds, cost=cost, revenue=revenue)
+            with_nb = ds.assign(net_benefit=nb.assign_attrs(role="output"))
+            out["pairs"][(cost, revenue)] = {
+                "p_loss": exceedance(ds, cost, revenue), "p_loss_ci": exceedance_interval(ds, cost, revenue, probability=probability),
+                "net_benefit": nb.mean("sample"), "evpi": evpi(nb),
+                "drivers": rank_correlation(with_nb, "net_benefit")}
+        return out

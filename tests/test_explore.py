@@ -1,0 +1,106 @@
+"""The what-if core: one scenario on fixed uniforms, a change re-drawing one prior, the numbers of `sim run`."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import sim
+from sim.cli import main
+from sim.engine import run
+from sim.errors import ConfigError, SimError
+from sim.experiment import with_overrides
+from sim.studies.explore import WhatIf
+
+N = 20_000  # enough for P(cost > revenue) to sit well inside (0, 1) in the two-stage cell
+
+
+def _samples(ds):
+    return {name: da.transpose(*sorted(da.dims)).values for name, da in ds.data_vars.items() if "sample" in da.dims}
+
+
+def _same(a, b):
+    """Every output and drawn input of two runs bit for bit (the scenario's name may differ)."""
+    a, b = _samples(a), _samples(b)
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_unchanged_it_is_the_run_of_its_scenario(search_experiment):
+    what_if = WhatIf(search_experiment, "market_2026", samples=N)
+    _same(what_if.dataset(), run(with_overrides(search_experiment, scenarios=["market_2026"]), samples=N))
+
+
+def test_a_changed_interval_is_sim_run_of_that_change_as_a_scenario(project):
+    """The margin's 90 % interval moved to [0.4, 0.7]: the scenario table saying so gives the same samples."""
+    path = project / "experiments" / "search_cost.toml"
+    what_if = WhatIf(sim.load_experiment(path), samples=N)
+    before = what_if.dataset()
+    prior = what_if.change("provider_gross_margin", ci90=[0.4, 0.7])
+    assert list(what_if.changed) == ["provider_gross_margin"]
+    path.write_text(path.read_text() + (
+        '\n[scenarios.what_if]\ndescription = "baseline with a lower margin"\n\n'
+        f'[scenarios.what_if.priors.provider_gross_margin]\ndist = "beta"\nci90 = [0.4, 0.7]\npoint = {prior.point!r}\n'
+        'note = "what-if"\n'))
+    changed = what_if.dataset()
+    _same(changed, run(with_overrides(sim.load_experiment(path), scenarios=["what_if"]), samples=N))
+    # common random numbers: every other prior kept its values, and the margin its uniforms (so its ranks)
+    for name in _samples(before):
+        if name not in ("provider_gross_margin", *sim.load_experiment(path).model.outputs):
+            np.testing.assert_array_equal(before[name].values, changed[name].values)
+    np.testing.assert_array_equal(np.argsort(before["provider_gross_margin"].values, kind="stable"),
+                                  np.argsort(changed["provider_gross_margin"].values, kind="stable"))
+
+
+def test_a_pin_is_sim_run_set(project, capsys):
+    what_if = WhatIf(sim.load_experiment("experiments/search_cost.toml"), "baseline", samples=N)
+    what_if.pin("api_price_per_1k_tokens", 0.002)
+    shown = what_if.results()
+    assert main(["run", "--set", "api_price_per_1k_tokens=0.002", "--scenario", "baseline", "--samples", str(N),
+                 "--no-report"]) == 0
+    capsys.readouterr()
+    saved = xr.load_dataset(project / "outputs" / "search_cost" / "summary.nc")
+    (pair, measures), = shown["pairs"].items()
+    name = f"p_{pair[0]}_gt_{pair[1]}"
+    np.testing.assert_array_equal(measures["p_loss"].values, saved[name].values)
+    np.testing.assert_array_equal(measures["p_loss_ci"].values, saved[f"{name}_ci"].values)
+    xr.testing.assert_equal(shown["summary"][pair[0]], saved[pair[0]])
+
+
+def test_results_are_the_analyses_of_the_samples(search_experiment):
+    """Net benefit, EVPI and drivers against their definitions on the same samples."""
+    from scipy import stats
+
+    what_if = WhatIf(search_experiment, "baseline", samples=N)
+    shown = what_if.results()
+    ds = shown["dataset"]
+    (pair, measures), = shown["pairs"].items()
+    nb = (ds[pair[1]] - ds[pair[0]]).sel(scenario="baseline", architecture="two_stage").values
+    cell = dict(scenario="baseline", architecture="two_stage")
+    assert float(measures["net_benefit"].sel(cell)) == pytest.approx(nb.mean(), rel=1e-12)
+    assert float(measures["evpi"].sel(cell)) == pytest.approx(np.maximum(nb, 0).mean() - max(nb.mean(), 0), rel=1e-9)
+    rho = stats.spearmanr(ds["provider_gross_margin"].values, nb).statistic
+    assert float(measures["drivers"].sel(cell | {"input": "provider_gross_margin"})) == pytest.approx(rho, abs=1e-12)
+    assert 0 < float(measures["p_loss"].sel(cell)) < 1
+
+
+def test_bad_changes_raise_and_change_nothing(search_experiment):
+    what_if = WhatIf(search_experiment, samples=2000)
+    before = what_if.dataset()
+    with pytest.raises(ConfigError, match=r"priors.provider_gross_margin.ci90"):
+        what_if.change("provider_gross_margin", ci90=[0.7, 0.4])  # low above high
+    with pytest.raises(ConfigError, match="fraction"):
+        what_if.pin("provider_gross_margin", 1.5)  # a fraction outside [0, 1]
+    with pytest.raises(SimError, match="no prior 'nope' to change"):
+        what_if.change("nope", ci90=[1, 2])
+    assert what_if.changed == {}
+    xr.testing.assert_equal(what_if.dataset(), before)
+    what_if.pin("provider_gross_margin", 0.5)
+    what_if.reset("provider_gross_margin")
+    assert what_if.changed == {}
+    xr.testing.assert_equal(what_if.dataset(), before)
+
+
+def test_an_unknown_scenario_is_named(search_experiment):
+    with pytest.raises(SimError, match="no scenario 'nope' in .*; valid: baseline, gpt35_turbo_2023, market_2026"):
+        WhatIf(search_experiment, "nope")
