@@ -96,8 +96,17 @@ def _one_run(ds: xr.Dataset, output: str, names: list[str], kernel, dim: str, **
     return out.assign_coords(input=names).transpose(..., "input")
 
 
-def rank_correlation(ds: xr.Dataset, output: str, *, dim: str = "sample") -> xr.DataArray:
+def centred_ranks(da: xr.DataArray, dim: str = "sample") -> xr.DataArray:
+    """Ranks along ``dim`` (ties averaged) less their mean: what :func:`rank_correlation` correlates."""
+    return xr.apply_ufunc(_centred_ranks, da, input_core_dims=[[dim]], output_core_dims=[[dim]])
+
+
+def rank_correlation(ds: xr.Dataset, output: str, *, dim: str = "sample",
+                     input_ranks: dict[str, xr.DataArray] | None = None) -> xr.DataArray:
     """Spearman's rank correlation of each drawn input with ``output``.
+
+    ``input_ranks`` may give some inputs' :func:`centred_ranks`, computed
+    before: they stay the same while only the output changes.
 
     Returns
     -------
@@ -106,9 +115,10 @@ def rank_correlation(ds: xr.Dataset, output: str, *, dim: str = "sample") -> xr.
         input is constant.
     """
     check_output(output_names(ds), output)
-    ranks = lambda da: xr.apply_ufunc(_centred_ranks, da, input_core_dims=[[dim]], output_core_dims=[[dim]])  # noqa: E731
+    given = input_ranks or {}
     names = drawn_inputs(ds, dim)
-    ranked = xr.Dataset({name: ranks(ds[name]) for name in [*names, output]})
+    ranked = xr.Dataset({name: given[name] if name in given else centred_ranks(ds[name], dim)
+                         for name in [*names, output]})
     out = _one_run(ranked, output, names, _pearson_centred, dim)
     out.attrs = {"long_name": f"Spearman rank correlation with {output}", "units": "1"}
     return out.rename("rank_correlation")

@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from ..analysis.decision import evpi, net_benefit
-from ..analysis.sensitivity import rank_correlation
+from ..analysis.sensitivity import centred_ranks, rank_correlation
 from ..analysis.summary import exceedance, exceedance_interval, output_roles, summary_dataset
 from ..engine import _label, evaluate
 from ..errors import SimError
@@ -61,6 +61,7 @@ class WhatIf:
             rows = [order.index(n) for n in exp.correlation.names]
             u[rows] = exp.correlation.apply(u[rows])
         self._uniforms = dict(zip(order, u))
+        self._ranks: dict[str, xr.DataArray] = {}
         self._values = {name: self._draw(prior) for name, prior in self.priors.items() if name in self._uniforms}
 
     # --- changes -------------------------------------------------------------------------------------------------
@@ -70,8 +71,16 @@ class WhatIf:
 
     def _set(self, prior: Prior) -> Prior:
         self._values[prior.name] = self._draw(prior)
+        self._ranks.pop(prior.name, None)  # ranked again when asked: a new form may tie values
         self.priors[prior.name] = prior
         return prior
+
+    def _input_ranks(self) -> dict[str, xr.DataArray]:
+        """Centred ranks of the drawn priors' values, kept until the prior changes."""
+        for name, values in self._values.items():
+            if values is not None and name not in self._ranks:
+                self._ranks[name] = centred_ranks(xr.DataArray(values, dims=("sample",)))
+        return {n: r for n, r in self._ranks.items() if self._values[n] is not None}
 
     def _known(self, name: str) -> Prior:
         if name not in self._uniforms:
@@ -147,5 +156,5 @@ class WhatIf:
             out["pairs"][(cost, revenue)] = {
                 "p_loss": exceedance(ds, cost, revenue), "p_loss_ci": exceedance_interval(ds, cost, revenue, probability=probability),
                 "net_benefit": nb.mean("sample"), "evpi": evpi(nb),
-                "drivers": rank_correlation(with_nb, "net_benefit")}
+                "drivers": rank_correlation(with_nb, "net_benefit", input_ranks=self._input_ranks())}
         return out
