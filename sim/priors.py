@@ -282,6 +282,13 @@ class Prior:
             out["truncate"] = list(self.truncate)
         return out
 
+    def table(self) -> dict:
+        """The prior's defining keys as a priors file gives them (``dist``, parameters, ``point``, ``truncate``)."""
+        out = {"dist": self.dist, **{k: _thaw(k, v) for k, v in self.params}, "point": self.point}
+        if self.truncate is not None:
+            out["truncate"] = list(self.truncate)
+        return out
+
     def describe(self) -> str:
         """Short text such as ``lognormal(ci90=[20, 125])``."""
         args = ", ".join(f"{k}={_fmt(v)}" for k, v in self.params)

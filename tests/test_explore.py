@@ -104,3 +104,38 @@ def test_bad_changes_raise_and_change_nothing(search_experiment):
 def test_an_unknown_scenario_is_named(search_experiment):
     with pytest.raises(SimError, match="no scenario 'nope' in .*; valid: baseline, gpt35_turbo_2023, market_2026"):
         WhatIf(search_experiment, "nope")
+
+
+@pytest.mark.parametrize("scenario", ["baseline", "market_2026"])
+def test_a_saved_scenario_reproduces_what_was_shown(project, capsys, scenario):
+    """Changed and pinned priors saved as a scenario of a new experiment file: `sim run` of it gives the numbers
+    shown, bit for bit (market_2026 carries its own priors file, which the saved scenario keeps)."""
+    what_if = WhatIf(sim.load_experiment("experiments/search_cost.toml"), scenario, samples=N)
+    what_if.change("provider_gross_margin", ci90=[0.4, 0.7])
+    what_if.pin("cache_hit_rate", 0.5)
+    shown = what_if.results()
+    saved = what_if.save("experiments/lower_margin.toml", "lower_margin")
+    assert main(["run", str(saved), "--scenario", "lower_margin", "--samples", str(N), "--no-report"]) == 0
+    capsys.readouterr()
+    summary = xr.load_dataset(project / "outputs" / "lower_margin" / "summary.nc")
+    (pair, measures), = shown["pairs"].items()
+    np.testing.assert_array_equal(measures["p_loss"].values, summary[f"p_{pair[0]}_gt_{pair[1]}"].values)
+    for name in pair:
+        np.testing.assert_array_equal(shown["summary"][name].values, summary[name].values)
+    # the file is the experiment's, with the scenario appended
+    original = (project / "experiments" / "search_cost.toml").read_text()
+    assert saved.read_text().startswith(original)
+
+
+def test_saving_never_replaces_a_file_and_stays_beside_the_experiment(project):
+    what_if = WhatIf(sim.load_experiment("experiments/search_cost.toml"), samples=2000)
+    what_if.pin("cache_hit_rate", 0.5)
+    (project / "experiments" / "taken.toml").write_text("kept\n")
+    with pytest.raises(SimError, match=r"experiments/taken\.toml exists; sim does not replace it"):
+        what_if.save("experiments/taken.toml")
+    assert (project / "experiments" / "taken.toml").read_text() == "kept\n"
+    with pytest.raises(SimError, match="save it beside experiments/search_cost.toml"):
+        what_if.save("elsewhere.toml")
+    with pytest.raises(SimError, match="has a scenario 'baseline' already"):
+        what_if.save("experiments/new.toml", "baseline")
+    assert sorted(p.name for p in (project / "experiments").iterdir() if p.name.startswith((".", "new"))) == []

@@ -14,6 +14,11 @@ scenario reproduces.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
+import os
+import uuid
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -23,7 +28,8 @@ from ..analysis.sensitivity import centred_ranks, rank_correlation
 from ..analysis.summary import exceedance, exceedance_interval, output_roles, summary_dataset
 from ..engine import _label, evaluate
 from ..errors import SimError
-from ..experiment import Experiment, with_overrides, with_settings
+from .._files import read_toml
+from ..experiment import Experiment, check_name, load_experiment, with_overrides, with_settings
 from ..models import cost_revenue_pairs
 from ..priors import Prior, pinned
 from ..sampling import uniforms
@@ -99,8 +105,9 @@ class WhatIf:
 
     def reset(self, name: str | None = None) -> None:
         """Give prior ``name`` (default: every prior) its value from the experiment back."""
-        for n in [name] if name is not None else list(self.priors):
-            self._set(self.base[self._known(n).name] if n in self._uniforms else self.base[n])
+        for n in [name] if name is not None else list(self._uniforms):
+            self._known(n)
+            self._set(self.base[n])
 
     @property
     def changed(self) -> dict[str, Prior]:
@@ -158,3 +165,87 @@ class WhatIf:
                 "net_benefit": nb.mean("sample"), "evpi": evpi(nb),
                 "drivers": rank_correlation(with_nb, "net_benefit", input_ranks=self._input_ranks())}
         return out
+
+    # --- saving ---------------------------------------------------------------------------------------------------
+
+    def scenario_table(self, name: str, description: str | None = None) -> str:
+        """TOML text of scenario ``name``: the explored scenario's own table (its ``files``, ``set`` and
+        ``priors``) with the changed priors as ``priors`` tables (pins in ``set``), to append to the experiment
+        file."""
+        path = str(self.experiment.path)
+        check_name(path, f"scenarios.{name}", name)
+        if name in self._scenarios():
+            raise SimError(f"{path} has a scenario {name!r} already; give the new scenario another name")
+        own = dict(read_toml(path, "experiment file").get("scenarios", {}).get(self.scenario, {}))
+        sets = {k: v for k, v in own.get("set", {}).items() if k not in self.changed}
+        tables = {k: v for k, v in own.get("priors", {}).items() if k not in self.changed}
+        for prior_name, prior in self.changed.items():
+            if prior.is_fixed:
+                sets[prior_name] = prior.point
+            else:
+                tables[prior_name] = {**prior.table(), "note": "what-if"}
+        lines = [f"[scenarios.{name}]",
+                 f"description = {_toml(description or self._description())}"]
+        if own.get("files"):
+            lines.append(f"files = {_toml(own['files'])}")
+        if sets:
+            lines.append(f"set = {_toml(sets)}")
+        for prior_name, table in tables.items():
+            lines += ["", f"[scenarios.{name}.priors.{prior_name}]", *(f"{_key(k)} = {_toml(v)}" for k, v in table.items())]
+        return "\n".join(lines) + "\n"
+
+    def _scenarios(self) -> list[str]:
+        return list(read_toml(str(self.experiment.path), "experiment file").get("scenarios", {}))
+
+    def _description(self) -> str:
+        changes = ", ".join(f"{n} {p.describe()}" for n, p in self.changed.items()) or "no change"
+        return f"{self.scenario} with {changes}"
+
+    def save(self, path: str | os.PathLike, name: str = "what_if", description: str | None = None) -> Path:
+        """Write a copy of the experiment file with the changes as scenario ``name`` appended, as ``path``.
+
+        ``path`` must be a new file in the experiment file's folder (its
+        priors paths are relative to it); an existing file is never
+        replaced. ``sim run <path> --scenario <name>`` with the explorer's
+        samples and seed gives its numbers.
+        """
+        source, path = Path(self.experiment.path), Path(path)
+        if path.resolve().parent != source.resolve().parent:
+            raise SimError(f"{path}: save it beside {source} (in {source.parent}): the priors files it names are "
+                           "relative to that folder")
+        text = source.read_text(encoding="utf-8")
+        text = text + ("" if text.endswith("\n") else "\n") + "\n" + self.scenario_table(name, description)
+        if path.exists():
+            raise SimError(f"{path} exists; sim does not replace it: give a new file name")
+        stage = path.parent / f"{path.stem}.{uuid.uuid4().hex}.staged.toml"  # a valid experiment name, to load
+        try:
+            stage.write_text(text, encoding="utf-8")
+            load_experiment(stage)  # what is written must load: checked before it takes the name
+            os.link(stage, path)  # fails if the name exists: never replaces a file
+        except FileExistsError:
+            raise SimError(f"{path} exists; sim does not replace it: give a new file name") from None
+        finally:
+            stage.unlink(missing_ok=True)
+        return path
+
+
+def _key(key: str) -> str:
+    return key if key and all(c.isalnum() or c in "_-" for c in key) and key.isascii() else _toml(key)
+
+
+def _toml(value) -> str:
+    """``value`` (text, number, true/false, list, table) as a TOML value: floats by their shortest round-trip
+    text, so that a file read back gives the same numbers."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf") if math.isinf(value) else repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_key(str(k))} = {_toml(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"no TOML form for {value!r}")
