@@ -139,3 +139,20 @@ def test_saving_never_replaces_a_file_and_stays_beside_the_experiment(project):
     with pytest.raises(SimError, match="has a scenario 'baseline' already"):
         what_if.save("experiments/new.toml", "baseline")
     assert sorted(p.name for p in (project / "experiments").iterdir() if p.name.startswith((".", "new"))) == []
+
+
+def test_a_saved_scenario_of_a_sobol_experiment_draws_as_the_explorer(project, capsys):
+    """The explorer draws with the random sampler (one stream per prior); the saved file says so, so `sim run` of
+    it reproduces the shown numbers where the experiment asked for Sobol' points."""
+    path = project / "experiments" / "search_cost.toml"
+    path.write_text(path.read_text().replace('sampler = "random"', 'sampler = "sobol"'))
+    what_if = WhatIf(sim.load_experiment(path), samples=4096)
+    what_if.change("provider_gross_margin", ci90=[0.4, 0.7])
+    shown = what_if.results()
+    saved = what_if.save("experiments/sobol_what_if.toml")
+    assert 'sampler = "random"  # the what-if explorer\'s' in saved.read_text()
+    assert main(["run", str(saved), "--scenario", "what_if", "--samples", "4096", "--no-report"]) == 0
+    capsys.readouterr()
+    summary = xr.load_dataset(project / "outputs" / "sobol_what_if" / "summary.nc")
+    (pair, measures), = shown["pairs"].items()
+    np.testing.assert_array_equal(measures["p_loss"].values, summary[f"p_{pair[0]}_gt_{pair[1]}"].values)

@@ -17,6 +17,8 @@ import dataclasses
 import json
 import math
 import os
+import re
+import tomllib
 import uuid
 from pathlib import Path
 
@@ -213,7 +215,7 @@ class WhatIf:
         if path.resolve().parent != source.resolve().parent:
             raise SimError(f"{path}: save it beside {source} (in {source.parent}): the priors files it names are "
                            "relative to that folder")
-        text = source.read_text(encoding="utf-8")
+        text = _with_random_sampler(source.read_text(encoding="utf-8"))
         text = text + ("" if text.endswith("\n") else "\n") + "\n" + self.scenario_table(name, description)
         if path.exists():
             raise SimError(f"{path} exists; sim does not replace it: give a new file name")
@@ -227,6 +229,19 @@ class WhatIf:
         finally:
             stage.unlink(missing_ok=True)
         return path
+
+
+def _with_random_sampler(text: str) -> str:
+    """An experiment file's text drawing with the random sampler, the explorer's: a top-level ``sampler`` line
+    naming another is replaced, saying why (the lines before the first table are the top level)."""
+    lines = text.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            break
+        if re.match(r"sampler\s*=", stripped) and tomllib.loads(stripped).get("sampler") != "random":
+            lines[i] = 'sampler = "random"  # the what-if explorer\'s: common random numbers need it\n'
+    return "".join(lines)
 
 
 def _key(key: str) -> str:
