@@ -353,11 +353,8 @@ def _check_scheduler(address: str) -> None:
         comm = await connect(address, timeout=DASK_TIMEOUT)
         await comm.close()
 
-    async def bounded():
-        await asyncio.wait_for(handshake(), DASK_TIMEOUT + 1)
-
     try:
-        asyncio.run(bounded())
+        asyncio.run(asyncio.wait_for(handshake(), DASK_TIMEOUT + 1))
     except Exception as exc:  # noqa: BLE001 - a refused port, a timeout, a service that is not Dask
         if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
             why = f"no Dask handshake within {DASK_TIMEOUT} s; is it a Dask scheduler?"

@@ -255,9 +255,10 @@ def available_memory() -> tuple[int, str] | None:
     cgroup = cgroup_room()
     if cgroup is not None:
         rooms.append((cgroup, "left under this process's cgroup memory limit"))
-    for limit, name in ((resource.RLIMIT_AS, "ulimit -v"), (resource.RLIMIT_DATA, "ulimit -d")):
+    for limit, name, counted in ((resource.RLIMIT_AS, "ulimit -v", "VmSize"),
+                                 (resource.RLIMIT_DATA, "ulimit -d", "VmData")):
         soft = resource.getrlimit(limit)[0]
-        mapped = _meminfo("VmSize" if limit == resource.RLIMIT_AS else "VmData", "/proc/self/status")
+        mapped = _meminfo(counted, "/proc/self/status")
         if soft != resource.RLIM_INFINITY and mapped is not None:
             rooms.append((max(soft - mapped, 0), f"left under this process's memory limit ({name})"))
     return min(rooms) if rooms else None
@@ -286,11 +287,10 @@ def check_memory(experiment: Experiment, samples: int, *, design: str | None = N
         return
     available, what = room
     factor, extra = MEMORY_USE[work]
-    per_sample = factor * run_bytes(experiment, samples) / samples
-    need = extra + per_sample * samples
+    need = extra + factor * run_bytes(experiment, samples)
     if need <= available:
         return
-    fit = max(int((available - extra) / per_sample), 0)
+    fit = max(int(samples * (available - extra) / (need - extra)), 0)
     gib = (f"would need about {need / 2**30:{'.3g' if design else '.1f'}} GiB of memory, more than the "
            f"{available / 2**30:.1f} GiB {what}")
     if design:

@@ -102,7 +102,7 @@ def holding(out: str | os.PathLike, experiment: Experiment) -> Iterator[None]:
     """
     folder = run_folder(out, experiment)
     root = Path(out)
-    made = [p for p in (root, *root.parents) if not _is_dir(p)][::-1]
+    made = [p for p in (root, *root.parents) if not _is_dir(p)]  # deepest first
     with _writing(folder, out):
         root.mkdir(parents=True, exist_ok=True)
         lock = root / f".{_stem(folder)}.lock"
@@ -129,7 +129,7 @@ def holding(out: str | os.PathLike, experiment: Experiment) -> Iterator[None]:
         with contextlib.suppress(OSError):
             os.unlink(lock)
         os.close(fd)
-        for path in reversed(made):  # the folders this hold made, where they stayed empty
+        for path in made:  # the folders this hold made, where they stayed empty
             with contextlib.suppress(OSError):
                 path.rmdir()
 
