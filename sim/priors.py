@@ -284,10 +284,7 @@ class Prior:
 
     def table(self) -> dict:
         """The prior's defining keys as a priors file gives them (``dist``, parameters, ``point``, ``truncate``)."""
-        out = {"dist": self.dist, **{k: _thaw(k, v) for k, v in self.params}, "point": self.point}
-        if self.truncate is not None:
-            out["truncate"] = list(self.truncate)
-        return out
+        return {**self.spec(), **{k: _thaw(k, v) for k, v in self.params}}  # spec's keys, parameters thawed
 
     def describe(self) -> str:
         """Short text such as ``lognormal(ci90=[20, 125])``."""

@@ -163,7 +163,8 @@ class WhatIf:
             nb = net_benefit(ds, cost=cost, revenue=revenue)
             with_nb = ds.assign(net_benefit=nb.assign_attrs(role="output"))
             out["pairs"][(cost, revenue)] = {
-                "p_loss": exceedance(ds, cost, revenue), "p_loss_ci": exceedance_interval(ds, cost, revenue, probability=probability),
+                "p_loss": exceedance(ds, cost, revenue),
+                "p_loss_ci": exceedance_interval(ds, cost, revenue, probability=probability),
                 "net_benefit": nb.mean("sample"), "evpi": evpi(nb),
                 "drivers": rank_correlation(with_nb, "net_benefit", input_ranks=self._input_ranks())}
         return out
@@ -176,28 +177,26 @@ class WhatIf:
         file."""
         path = str(self.experiment.path)
         check_name(path, f"scenarios.{name}", name)
-        if name in self._scenarios():
+        scenarios = read_toml(path, "experiment file").get("scenarios", {})
+        if name in scenarios:
             raise SimError(f"{path} has a scenario {name!r} already; give the new scenario another name")
-        own = dict(read_toml(path, "experiment file").get("scenarios", {}).get(self.scenario, {}))
-        sets = {k: v for k, v in own.get("set", {}).items() if k not in self.changed}
-        tables = {k: v for k, v in own.get("priors", {}).items() if k not in self.changed}
-        for prior_name, prior in self.changed.items():
+        own, changed = scenarios.get(self.scenario, {}), self.changed
+        sets = {k: v for k, v in own.get("set", {}).items() if k not in changed}
+        tables = {k: v for k, v in own.get("priors", {}).items() if k not in changed}
+        for prior_name, prior in changed.items():
             if prior.is_fixed:
                 sets[prior_name] = prior.point
             else:
                 tables[prior_name] = {**prior.table(), "note": "what-if"}
-        lines = [f"[scenarios.{name}]",
-                 f"description = {_toml(description or self._description())}"]
+        lines = [f"[scenarios.{name}]", f"description = {_toml(description or self._description())}"]
         if own.get("files"):
             lines.append(f"files = {_toml(own['files'])}")
         if sets:
             lines.append(f"set = {_toml(sets)}")
         for prior_name, table in tables.items():
-            lines += ["", f"[scenarios.{name}.priors.{prior_name}]", *(f"{_key(k)} = {_toml(v)}" for k, v in table.items())]
+            lines += ["", f"[scenarios.{name}.priors.{prior_name}]",
+                      *(f"{_key(k)} = {_toml(v)}" for k, v in table.items())]
         return "\n".join(lines) + "\n"
-
-    def _scenarios(self) -> list[str]:
-        return list(read_toml(str(self.experiment.path), "experiment file").get("scenarios", {}))
 
     def _description(self) -> str:
         changes = ", ".join(f"{n} {p.describe()}" for n, p in self.changed.items()) or "no change"
