@@ -22,13 +22,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _integer_from(text: str, low: int, message: str) -> int:
-    """``text`` as an integer of at least ``low`` (``_`` allowed as a separator); otherwise ``message`` as an error."""
+def _integer_from(text: str, low: int, message: str, high: float = math.inf) -> int:
+    """``text`` as an integer from ``low`` to ``high`` (``_`` allowed as a separator); otherwise ``message`` as an
+    error."""
     try:
         value = int(text.replace("_", ""))
     except ValueError:
         value = low - 1
-    if value < low:
+    if not low <= value <= high:
         raise argparse.ArgumentTypeError(f"{message}, got {text!r}")
     return value
 
@@ -78,6 +79,18 @@ def _out(text: str) -> str:
     """``--out``: a folder name; an empty one would write the run into the current folder."""
     if not text.strip():
         raise argparse.ArgumentTypeError(f"must be a folder, such as outputs, got {text!r}")
+    return text
+
+
+def _port(text: str) -> int:
+    """``--port``: 0 (a free port) to 65535."""
+    return _integer_from(text, 0, "must be a port number from 0 (a free one) to 65535", high=65535)
+
+
+def _host(text: str) -> str:
+    """``--host``: an address or host name, not empty."""
+    if not text.strip() or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"must be an address such as 0.0.0.0 or a host name, got {text!r}")
     return text
 
 
@@ -648,6 +661,24 @@ def cmd_point(args) -> int:
     return 0
 
 
+def cmd_explore(args) -> int:
+    try:
+        import bokeh  # noqa: F401
+    except ImportError:
+        raise SimError("sim explore needs Bokeh; install the explore extra: pip install -e '.[explore]'") from None
+    experiment = _load(args.experiment)
+    from .explorer import DEFAULT_SAMPLES, is_loopback, serve
+
+    remote = args.host is not None and not is_loopback(args.host)
+    if remote:
+        print(f"sim: warning: the explorer has no authentication: whoever reaches {args.host} port "
+              f"{args.port or '(chosen)'} can change its priors and save files beside {experiment.path}",
+              file=sys.stderr)
+    serve(experiment, samples=args.samples or DEFAULT_SAMPLES, seed=args.seed, host=args.host or "127.0.0.1",
+          port=args.port, remote=remote, open_browser=args.open, say=lambda line: print(line, flush=True))
+    return 0
+
+
 def cmd_models(args) -> int:
     from .models import available
 
@@ -819,6 +850,21 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print the experiment's outputs with every prior at its point value.")
     p.add_argument("experiment", nargs="?", help=experiment_help)
     p.set_defaults(func=cmd_point)
+
+    p = sub.add_parser("explore", help="what-if explorer in the browser: change a prior, see the results move",
+                       description="Serve the what-if explorer of an experiment on 127.0.0.1 until Ctrl-C: a card "
+                                   "per prior to change, pin or reset it, cost against revenue, the verdict and the "
+                                   "drivers updated after each change, and a button that saves the changes as a "
+                                   "scenario.")
+    p.add_argument("experiment", nargs="?", help=experiment_help)
+    p.add_argument("--samples", type=_sample_count, help="samples per evaluation (default 100,000)")
+    p.add_argument("--seed", type=_seed, help="random seed (default: the experiment's)")
+    p.add_argument("--port", type=_port, default=0, help="port to listen on (default: a free one)")
+    p.add_argument("--host", type=_host,
+                   help="address to listen on instead of 127.0.0.1, such as 0.0.0.0 for every one; the explorer "
+                        "has no authentication (a warning says so)")
+    p.add_argument("--open", action="store_true", help="open the page in the default browser")
+    p.set_defaults(func=cmd_explore)
 
     p = sub.add_parser("check", help="point mode against the article's printed figures",
                        description="Compare point mode with the figures the article printed; "

@@ -32,7 +32,7 @@ from . import figures as fg
 from .document import Absent, Document, Plot, Section, Table, Text, write_document
 from .tables import decision_frame, evppi_frame, sensitivity_frame, summarize_run, summary_table
 
-__all__ = ["build_report", "write_report", "verdicts", "quantity", "percent", "per_unit", "MAX_PANELS"]
+__all__ = ["build_report", "write_report", "verdicts", "verdict", "quantity", "percent", "per_unit", "MAX_PANELS"]
 
 #: Most cells (besides scenarios) the per-cell figures show; the tables show every cell.
 MAX_PANELS = 12
@@ -387,46 +387,46 @@ def _prior_name(experiment: Experiment, name: str) -> str:
 
 def verdicts(summary: xr.Dataset, focus: _Focus, scenarios, experiment: Experiment,
              decision: xr.Dataset | None = None, top: int = 2) -> list[tuple[dict, str]]:
-    """One sentence per decision cell: how often deploying loses money, the expected loss or gain, and what would settle it.
-
-    The loss probability and its interval are P(cost > revenue) of the
-    labelled summary; the expected net benefit and the priors worth learning
-    (largest EVPPI) come from ``decision`` (:func:`sim.analysis.decision.decide`)
-    when the run kept its samples, and the net benefit from the summary's
-    means otherwise.
+    """One sentence per decision cell (see :func:`verdict`).
 
     Returns
     -------
     list of (cell, sentence)
     """
-    out, threshold = focus.output, focus.threshold
-    units = summary[out].attrs.get("units", "")
-    per = per_unit(units)
-    result = []
-    for s in scenarios:
-        for panel in focus.panels:
-            cell = {"scenario": s, **panel, **focus.fixed}
-            p, lo, hi = _exceeds(summary, out, threshold, cell)
-            if decision is not None:
-                enb = float(_at(decision, "expected_net_benefit", cell))
-            else:
-                enb = _stat(summary, threshold, cell, "mean") - _stat(summary, out, cell, "mean")
-            interval = f" ({percent(lo)} to {percent(hi)})" if percent(lo) != percent(hi) else ""
-            odds = ("never loses money" if p == 0 else "loses money in every outcome" if p == 1 else
-                    f"loses money in {percent(p)} of outcomes{interval}")
-            money = quantity(abs(enb), units.split("/")[0], per=False)
-            sentence = f"Deploying {odds}; the expected {'loss' if enb < 0 else 'gain'} is {money} {per}".rstrip()
-            if decision is not None and "evppi" in decision:
-                ev = _at(decision, "evppi", cell)
-                order = [str(n) for n in ev["input"].values[np.argsort(-ev.values, kind="stable")]
-                         if float(ev.sel(input=n)) > 0][:top]
-                if order:
-                    sentence += ("; what would settle it is " +
-                                 " and ".join(_prior_name(experiment, n) for n in order))
-                else:
-                    sentence += "; no single assumption would change the decision"
-            result.append((cell, sentence + "."))
-    return result
+    cells = [{"scenario": s, **panel, **focus.fixed} for s in scenarios for panel in focus.panels]
+    return [(cell, verdict(summary, focus.output, focus.threshold, cell, experiment, decision, top)) for cell in cells]
+
+
+def verdict(summary: xr.Dataset, output: str, threshold: str, cell: dict, experiment: Experiment,
+            decision: xr.Dataset | None = None, top: int = 2) -> str:
+    """How often deploying loses money at ``cell``, the expected loss or gain, and what would settle it.
+
+    The loss probability and its interval are P(``output`` > ``threshold``)
+    of the labelled summary; the expected net benefit and the priors worth
+    learning (largest EVPPI) come from ``decision``
+    (:func:`sim.analysis.decision.decide`) when the run kept its samples, and
+    the net benefit from the summary's means otherwise.
+    """
+    units = summary[output].attrs.get("units", "")
+    p, lo, hi = _exceeds(summary, output, threshold, cell)
+    if decision is not None:
+        enb = float(_at(decision, "expected_net_benefit", cell))
+    else:
+        enb = _stat(summary, threshold, cell, "mean") - _stat(summary, output, cell, "mean")
+    interval = f" ({percent(lo)} to {percent(hi)})" if percent(lo) != percent(hi) else ""
+    odds = ("never loses money" if p == 0 else "loses money in every outcome" if p == 1 else
+            f"loses money in {percent(p)} of outcomes{interval}")
+    money = quantity(abs(enb), units.split("/")[0], per=False)
+    sentence = f"Deploying {odds}; the expected {'loss' if enb < 0 else 'gain'} is {money} {per_unit(units)}".rstrip()
+    if decision is not None and "evppi" in decision:
+        ev = _at(decision, "evppi", cell)
+        order = [str(n) for n in ev["input"].values[np.argsort(-ev.values, kind="stable")]
+                 if float(ev.sel(input=n)) > 0][:top]
+        if order:
+            sentence += "; what would settle it is " + " and ".join(_prior_name(experiment, n) for n in order)
+        else:
+            sentence += "; no single assumption would change the decision"
+    return sentence + "."
 
 
 def _verdict_section(run: _Run, decision) -> Section:

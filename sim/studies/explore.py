@@ -72,6 +72,16 @@ class WhatIf:
         self._ranks: dict[str, xr.DataArray] = {}
         self._values = {name: self._draw(prior) for name, prior in self.priors.items() if name in self._uniforms}
 
+    @property
+    def inputs(self) -> list[str]:
+        """The priors a change may touch: the model's inputs this scenario draws or fixes, in the model's order."""
+        return list(self._uniforms)
+
+    def values(self, name: str) -> np.ndarray | None:
+        """The samples of prior ``name`` (None when it is fixed)."""
+        self._known(name)
+        return self._values[name]
+
     # --- changes -------------------------------------------------------------------------------------------------
 
     def _draw(self, prior: Prior) -> np.ndarray | None:
@@ -111,6 +121,13 @@ class WhatIf:
             self._known(n)
             self._set(self.base[n])
 
+    def resampled(self, samples: int) -> WhatIf:
+        """The same scenario and changes on ``samples`` samples (same seed)."""
+        other = WhatIf(self.experiment, self.scenario, samples=samples)
+        for prior in self.changed.values():
+            other._set(prior)
+        return other
+
     @property
     def changed(self) -> dict[str, Prior]:
         """The priors that differ from the experiment's, by name."""
@@ -138,6 +155,7 @@ class WhatIf:
         data = {name: (da.dims, da.values) for name, da in outputs.data_vars.items()}
         data |= {n: (("sample",), self._values[n]) if self._values[n] is not None else ((), self.priors[n].point)
                  for n in self._uniforms}
+        data |= {n: da for n, da in exp.sweeps.items() if n not in da.dims}  # as a run keeps its swept inputs
         coords = {c: outputs[c].values for c in outputs.coords} | {"sample": np.arange(exp.samples)}
         return _label(exp, data, "monte_carlo", coords)
 
@@ -166,8 +184,17 @@ class WhatIf:
                 "p_loss": exceedance(ds, cost, revenue),
                 "p_loss_ci": exceedance_interval(ds, cost, revenue, probability=probability),
                 "net_benefit": nb.mean("sample"), "evpi": evpi(nb),
-                "drivers": rank_correlation(with_nb, "net_benefit", input_ranks=self._input_ranks())}
+                "drivers": self.drivers(with_nb, "net_benefit")}
         return out
+
+    def drivers(self, ds: xr.Dataset, output: str) -> xr.DataArray:
+        """Spearman rank correlations of the drawn priors with ``ds[output]`` (dim ``input``; empty when every
+        prior is fixed)."""
+        ranks = self._input_ranks()
+        if not ranks:
+            none = xr.DataArray(np.empty(0), dims=("input",), coords={"input": np.array([], dtype=str)})
+            return (ds[output].isel(sample=0, drop=True) * none).rename("rank_correlation")
+        return rank_correlation(ds, output, input_ranks=ranks)
 
     # --- saving ---------------------------------------------------------------------------------------------------
 

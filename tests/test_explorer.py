@@ -1,0 +1,282 @@
+"""The what-if explorer's page (`sim explore`): built in process on a Bokeh Document, and served to a real browser.
+
+The in-process tests type into the page's inputs as the browser would (a
+value set on a Bokeh model runs the same callbacks) and compare what the page
+shows with :class:`sim.studies.explore.WhatIf` and `sim run`. The served
+tests start `sim explore` as a process on 127.0.0.1, check the address it
+bound in /proc/net/tcp, and drive headless Chromium against it; no test sends
+traffic to another address.
+"""
+
+import html
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import sim
+from sim.cli import main
+from sim.errors import SimError
+
+bokeh = pytest.importorskip("bokeh", reason="the explorer needs the explore extra (Bokeh)")
+from bokeh.document import Document  # noqa: E402
+
+from sim.explorer import Explorer, is_loopback, serve  # noqa: E402
+from sim.studies.explore import WhatIf  # noqa: E402
+
+from .conftest import ROOT  # noqa: E402
+
+N = 20_000  # as the what-if core's tests: P(cost > revenue) well inside (0, 1) in the two-stage cell
+MARGIN = "provider_gross_margin"
+
+
+def _page(path="experiments/search_cost.toml", samples=N) -> Explorer:
+    return Explorer(Document(), sim.load_experiment(path), samples=samples)
+
+
+def _shown_k(page: Explorer, cell: str) -> int:
+    """The count of samples with cost above revenue that the measures table shows for ``cell``."""
+    match = re.search(rf"data-cell='{cell}' data-k='(\d+)'", page.measures.text)
+    assert match, page.measures.text
+    return int(match.group(1))
+
+
+def _k_of_run(summary: xr.Dataset, cell: str, samples: int) -> int:
+    name = next(n for n in summary.data_vars if n.startswith("p_") and "_gt_" in n and not n.endswith("_ci"))
+    return int(round(float(summary[name].sel(architecture=cell).squeeze()) * samples))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the page, in process
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "experiments").glob("*.toml")))
+def test_the_page_builds_for_every_shipped_experiment(name):
+    """A card per prior the model draws or fixes, the compared outputs from the roles, a table row per cell."""
+    page = _page(ROOT / "experiments" / f"{name}.toml", samples=300)
+    assert list(page.cards) == page.what_if.inputs
+    assert "update 1:" in page.status.text and page.results is not None
+    assert page.roles.text and page.verdict.text and "<table>" in page.measures.text
+    cost, revenue = page.pair
+    assert page.experiment.model.outputs[cost].role == "cost" or revenue is None
+    if revenue:
+        assert page.experiment.model.outputs[revenue].role == "revenue"
+        assert "P(cost &gt; revenue)" in page.measures.text
+
+
+def test_a_typed_interval_is_the_what_if_change(project):
+    """Typing the margin's 90 % interval shows exactly what WhatIf.change gives (same uniforms, same numbers)."""
+    page = _page()
+    k_before = _shown_k(page, "two_stage")
+    card = page.cards[MARGIN]
+    card.inputs["ci90-low"].value = "0.4"
+    card.inputs["ci90-high"].value = "0.7"
+    assert card.error.text == ""
+    assert page.updates == 3 and "(changed)" in card.title.text and "ci90=[0.4, 0.7]" in page.changes.text
+    reference = WhatIf(sim.load_experiment("experiments/search_cost.toml"), samples=N)
+    reference.change(MARGIN, ci90=[0.4, 0.7])
+    p = reference.results()["pairs"][page.pair]["p_loss"].sel(architecture="two_stage").item()
+    assert _shown_k(page, "two_stage") == round(p * N) > k_before  # a lower margin loses money more often
+    assert "5 % <b>0.4</b>" in card.stats.text and "95 % <b>0.7</b>" in card.stats.text  # the fit, to 4 digits
+
+
+@pytest.mark.parametrize("box, text, message", [
+    ("ci90-low", "0.9", "must be increasing (low < high)"),      # low above high (0.85)
+    ("ci90-high", "1.2", "must be inside (0, 1) for a beta prior"),  # a fraction outside [0, 1]
+    ("ci90-low", "abc", "'abc' is not a number"),                # text in a number field
+    ("pin", "1.5", "needs values in [0, 1]"),                    # a pinned fraction outside [0, 1]
+    ("point", "2", "lies outside the prior's support [0, 1]"),
+    ("other", "dist = ", "not a TOML table body"),
+    ("other", "dist = \"normal\", mean = 0.7", "a normal prior takes (mean, sd) or (ci90)"),
+])
+def test_bad_input_is_answered_beside_its_field_and_changes_nothing(box, text, message):
+    page = _page()
+    card = page.cards[MARGIN]
+    before, updates = page.measures.text, page.updates
+    field = {"pin": card.pin, "other": card.other}.get(box) or card.inputs[box]
+    field.value = text
+    shown = html.unescape(card.error.text)
+    assert message in shown and "Traceback" not in shown
+    assert shown.endswith("; kept beta(ci90=[0.55, 0.85])")
+    assert page.updates == updates and page.measures.text == before and page.what_if.changed == {}
+    assert field.value == text  # left as typed, to be corrected
+    # the page goes on: a valid change after the bad one is shown
+    card.inputs["ci90-low"].value, card.inputs["ci90-high"].value = "0.5", "0.8"
+    assert card.error.text == "" and page.updates > updates
+    assert page.what_if.priors[MARGIN].describe() == "beta(ci90=[0.5, 0.8])" and page.measures.text != before
+
+
+def test_samples_scenario_and_reset(project):
+    page = _page()
+    page.cards[MARGIN].pin.value = "0.5"
+    page.sample_box.value = "lots"
+    assert "'lots' is not a number" in html.unescape(page.sample_error.text)
+    page.sample_box.value = "1"
+    assert "from 2 to 2,000,000" in page.sample_error.text
+    page.sample_box.value = "5000"
+    assert page.sample_error.text == "" and page.what_if.experiment.samples == 5000
+    assert list(page.what_if.changed) == [MARGIN]  # the change is kept on the new samples
+    page.scenario.value = "market_2026"
+    assert page.what_if.scenario == "market_2026" and page.what_if.changed == {}
+    assert "market_2026" in page.status.text
+    page.scenario.value = "baseline"
+    assert list(page.what_if.changed) == [MARGIN]  # each scenario keeps its own changes
+    page._reset_all()
+    assert page.what_if.changed == {} and "(changed)" not in page.cards[MARGIN].title.text
+
+
+def test_save_as_scenario_writes_a_new_file_that_sim_run_reproduces(project, capsys):
+    page = _page()
+    card = page.cards[MARGIN]
+    card.inputs["ci90-low"].value, card.inputs["ci90-high"].value = "0.4", "0.7"
+    shown = _shown_k(page, "two_stage")
+    page.save_file.value = "../elsewhere.toml"
+    page.save_clicked()
+    assert "without a folder" in page.saved.text
+    (project / "experiments" / "taken.toml").write_text("kept\n")
+    page.save_file.value = "taken.toml"
+    page.save_clicked()
+    assert "exists; sim does not replace it" in html.unescape(page.saved.text)
+    assert (project / "experiments" / "taken.toml").read_text() == "kept\n"
+    page.save_file.value = "lower_margin.toml"
+    page.save_clicked()
+    command = re.search(r"<code>(sim run [^<]+)</code>", page.saved.text).group(1)
+    assert command == f"sim run experiments/lower_margin.toml --scenario what_if --samples {N} --seed 20230201"
+    assert main([*command.split()[1:], "--no-report"]) == 0
+    capsys.readouterr()
+    summary = xr.load_dataset(project / "outputs" / "lower_margin" / "summary.nc")
+    assert _k_of_run(summary, "two_stage", N) == shown
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the server
+
+
+def _listening(port: int) -> set[str]:
+    """The local addresses with a socket listening on ``port``, read from /proc/net/tcp and tcp6 (no traffic)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                raw = bytes.fromhex(address)
+                if len(raw) == 4:
+                    found.add(".".join(str(b) for b in raw[::-1]))
+                else:  # four little-endian 32-bit words
+                    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+                    import ipaddress
+
+                    found.add(str(ipaddress.IPv6Address(words)))
+    return found
+
+
+class Served:
+    """`sim explore ARGS` as a process, with its URL read from its first line."""
+
+    def __init__(self, cwd, *args, env=None):
+        self.proc = subprocess.Popen([sys.executable, "-m", "sim", "explore", *args], cwd=cwd, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+        line = self._line(60)
+        match = re.search(r"(http://\S+:(\d+)/)", line)
+        assert match, (line, self.proc.stderr.read() if self.proc.poll() is not None else "")
+        self.url, self.port = match.group(1), int(match.group(2))
+
+    def _line(self, timeout: float) -> str:
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        return self.proc.stdout.readline() if ready else ""
+
+    def stop(self, sig=signal.SIGINT) -> tuple[int, str, str]:
+        """Stop it as Ctrl-C does; return its exit status, the rest of its output and its stderr."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        out, err = self.proc.communicate(timeout=30)
+        return self.proc.returncode, out, err
+
+
+def test_it_binds_loopback_by_default_and_stops_cleanly_on_ctrl_c(project):
+    served = Served(project, "--samples", "1000")
+    try:
+        assert served.url.startswith("http://127.0.0.1:")
+        assert _listening(served.port) == {"127.0.0.1"}  # nothing on 0.0.0.0 or another address
+    finally:
+        code, out, err = served.stop(signal.SIGINT)
+    assert code == 0 and "sim explore: stopped" in out
+    assert "Traceback" not in err and "Error" not in err, err
+    assert _listening(served.port) == set()
+
+
+def test_sigterm_stops_it_too(project):
+    served = Served(project, "--samples", "1000")
+    code, out, err = served.stop(signal.SIGTERM)
+    assert code == 0 and "sim explore: stopped" in out and "Traceback" not in err
+
+
+def test_a_non_local_bind_needs_host_and_warns(project):
+    """serve() refuses an address that is not loopback unless asked (the command line's --host); with --host the
+    command warns that the page has no authentication and binds that address (read from /proc, no traffic)."""
+    experiment = sim.load_experiment("experiments/search_cost.toml")
+    with pytest.raises(SimError, match="0.0.0.0 is not a loopback address: the explorer has no authentication"):
+        serve(experiment, host="0.0.0.0", port=0)
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("no such host.invalid")
+    served = Served(project, "--host", "0.0.0.0", "--samples", "1000")
+    try:
+        assert _listening(served.port) == {"0.0.0.0"}
+    finally:
+        code, out, err = served.stop()
+    assert code == 0
+    assert err.startswith("sim: warning: the explorer has no authentication: whoever reaches 0.0.0.0"), err
+
+
+def test_open_asks_the_browser_only_when_told(project, tmp_path):
+    """--open hands the URL to the default browser (here a command that writes it down); without it, nothing."""
+    record = tmp_path / "opened.txt"
+    env = {"BROWSER": f"sh -c 'echo %s >> {record}'"}
+    served = Served(project, "--samples", "1000", env=env)
+    served.stop()
+    assert not record.exists()
+    served = Served(project, "--samples", "1000", "--open", env=env)
+    deadline = time.monotonic() + 20
+    while not record.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    served.stop()
+    assert record.read_text().strip() == served.url
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--port", "70000"], "argument --port: must be a port number from 0 (a free one) to 65535, got '70000'"),
+    (["--port", "http"], "argument --port: must be a port number"),
+    (["--host", ""], "argument --host: must be an address"),
+    (["--samples", "1"], "argument --samples: must be an integer of at least 2"),
+    (["nope"], "experiments/nope.toml"),
+])
+def test_bad_arguments_are_one_line(project, capsys, args, message):
+    from .conftest import one_line_error
+
+    assert message in one_line_error(capsys, ["explore", *args])
+
+
+def test_a_port_in_use_is_one_line(project, capsys):
+    import socket
+
+    from .conftest import one_line_error
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert f"cannot listen on 127.0.0.1 port {port}" in one_line_error(capsys, ["explore", "--port", port])
