@@ -594,7 +594,7 @@ class Explorer:
 
         source = ColumnDataSource({"name": [], "value": [], "colour": []})
         fig = figure(width=600, height=360, y_range=FactorRange(), x_range=(-1, 1), toolbar_location=None,
-                     tools="", title="drivers: rank correlation with the net benefit", css_classes=["sim-drivers"])
+                     tools="", title="drivers of the net benefit", css_classes=["sim-drivers"])
         fig.hbar(y="name", right="value", left=0, height=0.7, source=source, fill_color="colour", line_color=None)
         fig.xaxis.axis_label = "Spearman rank correlation"
         fig.ygrid.visible = False
@@ -603,7 +603,7 @@ class Explorer:
     def _driver_bars(self, ds, cost, revenue, cell) -> None:
         if revenue:
             drivers = self.results["pairs"][(cost, revenue)]["drivers"]
-            self.drivers.title.text = "drivers: rank correlation with the net benefit (revenue - cost)"
+            self.drivers.title.text = "drivers of the net benefit (revenue - cost)"
         else:
             drivers = self.what_if.drivers(ds, cost)
             self.drivers.title.text = f"drivers: rank correlation with {cost}"

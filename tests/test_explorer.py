@@ -9,18 +9,13 @@ traffic to another address.
 """
 
 import html
-import json
 import os
 import re
-import select
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import xarray as xr
 
@@ -34,6 +29,7 @@ from bokeh.document import Document  # noqa: E402
 from sim.explorer import Explorer, is_loopback, serve  # noqa: E402
 from sim.studies.explore import WhatIf  # noqa: E402
 
+from . import browser  # noqa: E402
 from .conftest import ROOT  # noqa: E402
 
 N = 20_000  # as the what-if core's tests: P(cost > revenue) well inside (0, 1) in the two-stage cell
@@ -183,32 +179,8 @@ def _listening(port: int) -> set[str]:
     return found
 
 
-class Served:
-    """`sim explore ARGS` as a process, with its URL read from its first line."""
-
-    def __init__(self, cwd, *args, env=None):
-        self.proc = subprocess.Popen([sys.executable, "-m", "sim", "explore", *args], cwd=cwd, text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
-        line = self._line(60)
-        match = re.search(r"(http://\S+:(\d+)/)", line)
-        assert match, (line, self.proc.stderr.read() if self.proc.poll() is not None else "")
-        self.url, self.port = match.group(1), int(match.group(2))
-
-    def _line(self, timeout: float) -> str:
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        return self.proc.stdout.readline() if ready else ""
-
-    def stop(self, sig=signal.SIGINT) -> tuple[int, str, str]:
-        """Stop it as Ctrl-C does; return its exit status, the rest of its output and its stderr."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        out, err = self.proc.communicate(timeout=30)
-        return self.proc.returncode, out, err
-
-
 def test_it_binds_loopback_by_default_and_stops_cleanly_on_ctrl_c(project):
-    served = Served(project, "--samples", "1000")
+    served = browser.Served(project, "--samples", "1000")
     try:
         assert served.url.startswith("http://127.0.0.1:")
         assert _listening(served.port) == {"127.0.0.1"}  # nothing on 0.0.0.0 or another address
@@ -220,7 +192,7 @@ def test_it_binds_loopback_by_default_and_stops_cleanly_on_ctrl_c(project):
 
 
 def test_sigterm_stops_it_too(project):
-    served = Served(project, "--samples", "1000")
+    served = browser.Served(project, "--samples", "1000")
     code, out, err = served.stop(signal.SIGTERM)
     assert code == 0 and "sim explore: stopped" in out and "Traceback" not in err
 
@@ -233,7 +205,7 @@ def test_a_non_local_bind_needs_host_and_warns(project):
         serve(experiment, host="0.0.0.0", port=0)
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
     assert not is_loopback("0.0.0.0") and not is_loopback("no such host.invalid")
-    served = Served(project, "--host", "0.0.0.0", "--samples", "1000")
+    served = browser.Served(project, "--host", "0.0.0.0", "--samples", "1000")
     try:
         assert _listening(served.port) == {"0.0.0.0"}
     finally:
@@ -246,10 +218,10 @@ def test_open_asks_the_browser_only_when_told(project, tmp_path):
     """--open hands the URL to the default browser (here a command that writes it down); without it, nothing."""
     record = tmp_path / "opened.txt"
     env = {"BROWSER": f"sh -c 'echo %s >> {record}'"}
-    served = Served(project, "--samples", "1000", env=env)
+    served = browser.Served(project, "--samples", "1000", env=env)
     served.stop()
     assert not record.exists()
-    served = Served(project, "--samples", "1000", "--open", env=env)
+    served = browser.Served(project, "--samples", "1000", "--open", env=env)
     deadline = time.monotonic() + 20
     while not record.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -280,3 +252,83 @@ def test_a_port_in_use_is_one_line(project, capsys):
         taken.listen()
         port = taken.getsockname()[1]
         assert f"cannot listen on 127.0.0.1 port {port}" in one_line_error(capsys, ["explore", "--port", port])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the served page in headless Chromium
+
+def test_the_explorer_in_a_real_browser(project, capsys, tmp_path):
+    """Change the margin's 90 % interval in the page; the P(cost > revenue) shown is `sim run`'s for that change as
+    a scenario, and so is the saved scenario's; bad input is answered beside its field and the server goes on; the
+    console stays clean and every request goes to 127.0.0.1."""
+    reason = browser.missing()
+    if reason:
+        pytest.skip(reason)
+    served = browser.Served(project)  # the default: 100,000 samples, the experiment's seed
+    samples = 100_000
+    try:
+        with browser.chrome(1280, 1000, network=True) as driver:
+            driver.get(served.url)
+            page = browser.Page(driver)
+            page.updated(1)
+            baseline = page.k("two_stage")
+            page.type("ci90-low-provider_gross_margin", "0.4")
+            page.updated(2)
+            page.type("ci90-high-provider_gross_margin", "0.7")
+            page.updated(3)
+            shown = page.k("two_stage")
+            assert shown > baseline
+            assert "provider_gross_margin beta(ci90=[0.4, 0.7])" in page.text("changes")
+            page.choose("cell-architecture", "two_stage")  # the cell whose verdict, densities and drivers show
+            assert re.match(r"two_stage: Deploying loses money in \d+\.\d % of outcomes",
+                            page.wait(lambda: page.text("verdict").startswith("two_stage:") and page.text("verdict")))
+            shot = tmp_path / "explorer.png"
+            browser.capture(driver, shot, 1280, 1000)
+
+            # bad input: a message beside the field, the last valid state kept, the server still answering
+            for widget, text, message in [
+                ("ci90-low-provider_gross_margin", "0.9", "must be increasing (low < high), got [0.9, 0.7]"),
+                ("ci90-high-provider_gross_margin", "1.2", "must be inside (0, 1) for a beta prior, got 1.2"),
+                ("ci90-low-provider_gross_margin", "abc", "'abc' is not a number"),
+                ("pin-provider_gross_margin", "1.5", "needs values in [0, 1]"),
+            ]:
+                page.type(widget, text)
+                error = page.wait(lambda: message in (page.text("error-provider_gross_margin") or "")
+                                  and page.text("error-provider_gross_margin"))
+                assert error.endswith("; kept beta(ci90=[0.4, 0.7])") and "Traceback" not in error
+                assert page.k("two_stage") == shown and page.text("status").startswith("update 3:")
+            page.type("samples", "lots")
+            assert "'lots' is not a number" in page.wait(lambda: page.text("samples-error"))
+            page.type("ci90-low-provider_gross_margin", "0.4")  # the fields typed right again: the same state
+            page.type("ci90-high-provider_gross_margin", "0.7")
+            page.updated(4)
+            assert page.k("two_stage") == shown and page.text("error-provider_gross_margin") == ""
+
+            page.type("save-file", "lower_margin.toml")
+            page.click("save")
+            saved = page.wait(lambda: "Saved" in (page.text("saved") or "") and page.text("saved"))
+            errors, urls = browser.console_errors(driver), browser.requested(driver)
+    finally:
+        code, out, err = served.stop()
+    assert code == 0 and "Traceback" not in err, err
+    assert errors == []
+    # data: URLs (Bokeh's icons) are read from the page itself, not the network
+    assert urls and [u for u in urls if not re.match(rf"((http|ws)://127\.0\.0\.1:{served.port}/|data:)", u)] == []
+
+    # sim run of the same change as a scenario override, same seed and samples
+    experiment = project / "experiments" / "search_cost.toml"
+    (project / "experiments" / "by_hand.toml").write_text(experiment.read_text() + (
+        '\n[scenarios.by_hand]\ndescription = "the margin typed in the explorer"\n\n'
+        '[scenarios.by_hand.priors.provider_gross_margin]\ndist = "beta"\nci90 = [0.4, 0.7]\n'))
+    assert main(["run", "experiments/by_hand.toml", "--scenario", "by_hand", "--samples", str(samples),
+                 "--no-report"]) == 0
+    assert _k_of_run(xr.load_dataset(project / "outputs" / "by_hand" / "summary.nc"), "two_stage", samples) == shown
+    # and the saved scenario, run as the page says
+    command = re.search(r"(sim run \S+ --scenario \S+ --samples \d+ --seed \d+)", saved).group(1)
+    assert command == f"sim run experiments/lower_margin.toml --scenario what_if --samples {samples} --seed 20230201"
+    assert main([*command.split()[1:], "--no-report"]) == 0
+    capsys.readouterr()
+    assert _k_of_run(xr.load_dataset(project / "outputs" / "lower_margin" / "summary.nc"), "two_stage",
+                     samples) == shown
+    if os.environ.get("SIM_EXPLORER_SCREENSHOT"):  # the README's picture: SIM_EXPLORER_SCREENSHOT=path pytest -k …
+        shutil.copyfile(shot, os.environ["SIM_EXPLORER_SCREENSHOT"])
