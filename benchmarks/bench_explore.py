@@ -12,11 +12,20 @@ measure the explorer shows (:meth:`~sim.studies.explore.WhatIf.results`:
 summary of the compared outputs, P(cost > revenue) with its interval, net
 benefit, EVPI, rank correlations with the net benefit).
 
+Then the page (``sim explore``): typing a new interval into the margin's
+card of an :class:`sim.explorer.Explorer` in process, which runs what the
+server runs for it (the change, the results, every shown table, plot and
+card brought up to date), and, where headless Chromium is installed, the
+time from pressing Enter in the browser to the page showing the new
+numbers (the change event to the next frame painted with them, timed in the
+page), over the WebSocket of a served ``sim explore``.
+
 Results go to stdout and ``benchmarks/results/explore.csv``.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import sim
@@ -25,6 +34,7 @@ from sim.studies.explore import WhatIf
 from _results import best_of, write_timings
 
 ROOT = Path(__file__).resolve().parents[1]
+MARGIN = "provider_gross_margin"
 
 
 def main() -> None:
@@ -40,9 +50,44 @@ def main() -> None:
         rows.append(("change -> results", f"{samples:,} samples",
                      best_of(lambda: (what_if.change("provider_gross_margin", ci90=next(intervals)),
                                       what_if.results()))))
-    for name, what, seconds in rows:
-        print(f"{name:20s} {what:20s} {seconds:8.3f} s")
+        rows.append(("change -> page, server side", f"{samples:,} samples", _page(experiment, samples)))
+    rows += _browser()
     write_timings("explore", rows)
+
+
+def _page(experiment, samples: int) -> float:
+    from bokeh.document import Document
+
+    from sim.explorer import Explorer
+
+    card = Explorer(Document(), experiment, samples=samples).cards[MARGIN]
+    lows = iter(["0.4", "0.5"] * 10)
+    return best_of(lambda: setattr(card.inputs["ci90-low"], "value", next(lows)))
+
+
+def _browser() -> list[tuple[str, str, float]]:
+    """Enter pressed in headless Chromium to the new numbers shown, best of 3, on a served ``sim explore``."""
+    sys.path.insert(0, str(ROOT))
+    from tests import browser
+
+    if browser.missing():
+        print(f"no browser timings: {browser.missing()}")
+        return []
+    rows = []
+    for samples in (100_000, 1_000_000):
+        served = browser.Served(ROOT, "--samples", str(samples))
+        try:
+            with browser.chrome(1280, 1000) as driver:
+                driver.get(served.url)
+                page = browser.Page(driver)
+                page.updated(1)
+                driver.set_script_timeout(120)
+                times = [page.time_entry(f"ci90-low-{MARGIN}", low, n)
+                         for n, low in enumerate(["0.4", "0.5", "0.4"], start=2)]
+        finally:
+            served.stop()
+        rows.append(("change -> page, in the browser", f"{samples:,} samples", min(times)))
+    return rows
 
 
 if __name__ == "__main__":

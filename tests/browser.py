@@ -233,6 +233,25 @@ class Page:
         raise AssertionError(f"the page did not show it within {timeout} s; status {self.text('status')!r}, "
                              f"messages {self.driver.execute_script(FIND + SHOWN_ERRORS)}")
 
+    def time_entry(self, widget: str, text: str, n: int) -> float:
+        """Seconds from ``text`` entered in an input (its change event, as Enter fires it) to the page painted with
+        update ``n`` shown, measured in the page."""
+        return self.driver.execute_async_script(FIND + """
+          const [widget, text, n, done] = arguments;
+          const status = find(document, '.sim-status').shadowRoot;
+          const box = find(document, widget).shadowRoot.querySelector('input');
+          const start = performance.now();
+          const seen = new MutationObserver(() => {
+            const shown = status.querySelector('.bk-clearfix');
+            if (shown && shown.innerText.startsWith(`update ${n}:`)) {
+              seen.disconnect();
+              requestAnimationFrame(() => setTimeout(() => done((performance.now() - start) / 1000)));
+            }
+          });
+          seen.observe(status, {subtree: true, childList: true, characterData: true});
+          box.value = text;
+          box.dispatchEvent(new Event('change'));""", f".sim-{widget}", text, n)
+
     def updated(self, n: int) -> str:
         return self.wait(lambda: (self.text("status") or "").startswith(f"update {n}:") and self.text("status"))
 

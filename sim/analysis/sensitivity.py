@@ -42,16 +42,18 @@ def drawn_inputs(ds: xr.Dataset, dim: str = "sample") -> list[str]:
 # --- from one ordinary run ----------------------------------------------------
 
 def _centred_ranks(x: np.ndarray) -> np.ndarray:
-    r = stats.rankdata(x, axis=-1)
+    """Ranks along the last axis (ties averaged, as :func:`scipy.stats.rankdata`) less their mean."""
+    x = np.asarray(x, dtype=float)
+    n = x.shape[-1]
+    order = np.argsort(x, axis=-1)
+    ordered = np.take_along_axis(x, order, axis=-1)
+    if n and np.isfinite(ordered).all() and (np.diff(ordered, axis=-1) > 0).all():
+        # no ties (continuous draws): a value's rank is its place in the order, without rankdata's tie pass
+        r = np.empty(x.shape)
+        np.put_along_axis(r, order, np.arange(1.0, n + 1), axis=-1)
+    else:
+        r = stats.rankdata(x, axis=-1)
     return r - r.mean(axis=-1, keepdims=True)
-
-
-def _pearson_centred(rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
-    """Correlation of centred data (ranks), sample axis last; 0 where either is constant."""
-    num = (rx * ry).sum(axis=-1)
-    den = np.sqrt((rx * rx).sum(axis=-1) * (ry * ry).sum(axis=-1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
 
 
 def default_bins(n: int) -> int:
@@ -117,9 +119,14 @@ def rank_correlation(ds: xr.Dataset, output: str, *, dim: str = "sample",
     check_output(output_names(ds), output)
     given = input_ranks or {}
     names = drawn_inputs(ds, dim)
-    ranked = xr.Dataset({name: given[name] if name in given else centred_ranks(ds[name], dim)
-                         for name in [*names, output]})
-    out = _one_run(ranked, output, names, _pearson_centred, dim)
+    if not names:
+        raise SimError("the run has no drawn inputs (every prior is fixed)")
+    x = xr.concat([given[name] if name in given else centred_ranks(ds[name], dim) for name in names], dim="input",
+                  coords="minimal", compat="override", join="outer").assign_coords(input=names)
+    y = centred_ranks(ds[output], dim)
+    # Pearson's correlation of centred ranks, every input at once: sums of products over the samples
+    num, den = xr.dot(x, y, dim=dim), np.sqrt(xr.dot(x, x, dim=dim) * xr.dot(y, y, dim=dim))
+    out = xr.where(den > 0, num / den.where(den > 0, 1.0), 0.0).transpose(..., "input")
     out.attrs = {"long_name": f"Spearman rank correlation with {output}", "units": "1"}
     return out.rename("rank_correlation")
 
