@@ -13,7 +13,7 @@ paragraph shows the same list)::
     analysis                                    Datasets in, Datasets out
     studies                                     designs that evaluate the model again
     report                                      views: tables, figures, documents
-    cli, article                                front ends
+    cli, article, explorer                      front ends
 """
 
 import ast
@@ -24,7 +24,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1] / "sim"
 LAYERS = [("errors", "_version", "_files", "units", "progress"), ("models",), ("priors", "catalogue"), ("sampling",),
           ("experiment",), ("engine",), ("store",), ("analysis",), ("studies",), ("report",),
-          ("cli", "article", "__init__", "__main__")]
+          ("cli", "article", "explorer", "__init__", "__main__")]
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
 
 

@@ -27,6 +27,7 @@ bokeh = pytest.importorskip("bokeh", reason="the explorer needs the explore extr
 from bokeh.document import Document  # noqa: E402
 
 from sim.explorer import Explorer, is_loopback, serve  # noqa: E402
+from sim.report.build import percent  # noqa: E402
 from sim.studies.explore import WhatIf  # noqa: E402
 
 from . import browser  # noqa: E402
@@ -191,9 +192,26 @@ def test_it_binds_loopback_by_default_and_stops_cleanly_on_ctrl_c(project):
     assert _listening(served.port) == set()
 
 
-def test_sigterm_stops_it_too(project):
+def test_sigterm_stops_it_and_a_page_of_another_origin_cannot_connect(project):
+    """A WebSocket from a page served elsewhere (its Origin) is refused, so another site open in the same browser
+    cannot drive the explorer; then SIGTERM stops it as Ctrl-C does."""
+    import asyncio
+
+    from tornado.httpclient import HTTPClientError, HTTPRequest
+    from tornado.websocket import websocket_connect
+
     served = browser.Served(project, "--samples", "1000")
-    code, out, err = served.stop(signal.SIGTERM)
+    try:
+        request = HTTPRequest(f"ws://127.0.0.1:{served.port}/ws", headers={"Origin": "http://example.com"})
+
+        async def connect():
+            return await websocket_connect(request)
+
+        with pytest.raises(HTTPClientError, match="403"):
+            asyncio.run(connect())
+    finally:
+        code, out, err = served.stop(signal.SIGTERM)
+    assert "Refusing websocket connection from Origin 'http://example.com'" in err  # refused for its origin
     assert code == 0 and "sim explore: stopped" in out and "Traceback" not in err
 
 
@@ -330,5 +348,8 @@ def test_the_explorer_in_a_real_browser(project, capsys, tmp_path):
     capsys.readouterr()
     assert _k_of_run(xr.load_dataset(project / "outputs" / "lower_margin" / "summary.nc"), "two_stage",
                      samples) == shown
-    if os.environ.get("SIM_EXPLORER_SCREENSHOT"):  # the README's picture: SIM_EXPLORER_SCREENSHOT=path pytest -k …
+    # the README quotes the change: P(cost > revenue) of two_stage before and after
+    assert f"P(cost > revenue) goes from {percent(baseline / samples)} to {percent(shown / samples)}" in " ".join(
+        (ROOT / "README.md").read_text().split())
+    if os.environ.get("SIM_EXPLORER_SCREENSHOT"):  # the README's picture: SIM_EXPLORER_SCREENSHOT=<absolute path>
         shutil.copyfile(shot, os.environ["SIM_EXPLORER_SCREENSHOT"])

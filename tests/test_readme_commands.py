@@ -18,6 +18,7 @@ import pytest
 
 from sim.cli import main
 
+from . import browser
 from .conftest import ROOT
 from .test_units import formula_experiment
 
@@ -82,6 +83,12 @@ def test_readme_command_runs(command, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     formula_experiment(tmp_path, "tokens_per_query * price_per_ktoken", "USD/query")  # what `sim validate` reads
     argv = shlex.split(command)[1:]
+    if argv and argv[0] == "explore":  # a server: started, its address read, stopped with Ctrl-C
+        served = browser.Served(tmp_path, *argv[1:], *([] if "--samples" in argv else ["--samples", str(SMALL)]),
+                                env={"BROWSER": "true"})  # --open hands the URL to `true`
+        code, out, err = served.stop()
+        assert served.url.startswith("http://127.0.0.1:") and code == 0 and "Traceback" not in err, err
+        return
     if argv and argv[0] in ("decide", "sensitivity", "report"):  # they read a saved run: make one
         experiment = _experiment(argv)
         assert main(["run", *([experiment] if experiment else []), "--samples", str(SMALL), "--no-report"]) == 0
