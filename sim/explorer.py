@@ -31,7 +31,6 @@ import numpy as np
 from .errors import ConfigError, SimError
 from .experiment import Experiment, subject
 from .models import cost_revenue_pairs
-from .report.build import percent, quantity, verdict
 from .studies.explore import WhatIf
 
 __all__ = ["Explorer", "serve", "is_loopback", "DEFAULT_SAMPLES", "MAX_SAMPLES"]
@@ -488,6 +487,7 @@ class Explorer:
 
     def show(self) -> None:
         """Show the last results at the chosen cell: roles, verdict, measures, densities and drivers."""
+        from .report.build import quantity, verdict  # imported with the first page: the server starts sooner
         ds, summary = self.results["dataset"], self.results["summary"]
         cost, revenue = self.pair
         scenario = self.what_if.scenario
@@ -516,6 +516,7 @@ class Explorer:
 
     def _measures(self, cost: str, revenue: str | None) -> str:
         """The table of every cell (up to :data:`MAX_ROWS`): P(cost > revenue), its interval, ENB, EVPI."""
+        from .report.build import percent, quantity
         ds, summary = self.results["dataset"], self.results["summary"]
         dims = self._cell_dims()
         cells = [dict(zip(dims, combo)) for combo in itertools.product(*dims.values())] or [{}]
@@ -656,6 +657,11 @@ def serve(experiment: Experiment, *, samples: int = DEFAULT_SAMPLES, seed: int |
     from tornado.httpserver import HTTPServer
     from tornado.ioloop import IOLoop
 
+    from .engine import check_memory
+
+    if not 2 <= samples <= MAX_SAMPLES:
+        raise SimError(f"--samples: the explorer takes 2 to {MAX_SAMPLES:,} samples, got {samples:,}")
+    check_memory(experiment, samples, work="decide")
     silence(EMPTY_LAYOUT, True)  # a fixed prior's card has no parameter inputs: an empty column is meant
     WhatIf(experiment, samples=2)  # an experiment the explorer cannot hold is refused before the server starts
     try:

@@ -180,28 +180,20 @@ def _listening(port: int) -> set[str]:
     return found
 
 
-def test_it_binds_loopback_by_default_and_stops_cleanly_on_ctrl_c(project):
-    served = browser.Served(project, "--samples", "1000")
-    try:
-        assert served.url.startswith("http://127.0.0.1:")
-        assert _listening(served.port) == {"127.0.0.1"}  # nothing on 0.0.0.0 or another address
-    finally:
-        code, out, err = served.stop(signal.SIGINT)
-    assert code == 0 and "sim explore: stopped" in out
-    assert "Traceback" not in err and "Error" not in err, err
-    assert _listening(served.port) == set()
-
-
-def test_sigterm_stops_it_and_a_page_of_another_origin_cannot_connect(project):
-    """A WebSocket from a page served elsewhere (its Origin) is refused, so another site open in the same browser
-    cannot drive the explorer; then SIGTERM stops it as Ctrl-C does."""
+def test_it_binds_loopback_refuses_other_origins_opens_nothing_and_stops_on_ctrl_c(project, tmp_path):
+    """Bound to 127.0.0.1 alone (read from /proc: nothing on 0.0.0.0 or another address); a WebSocket from a page
+    served elsewhere (its Origin) is refused, so another site open in the same browser cannot drive the explorer;
+    no browser is opened without --open; Ctrl-C stops it with status 0 and no traceback."""
     import asyncio
 
     from tornado.httpclient import HTTPClientError, HTTPRequest
     from tornado.websocket import websocket_connect
 
-    served = browser.Served(project, "--samples", "1000")
+    record = tmp_path / "opened.txt"
+    served = browser.Served(project, "--samples", "1000", env={"BROWSER": f"sh -c 'echo %s >> {record}'"})
     try:
+        assert served.url.startswith("http://127.0.0.1:")
+        assert _listening(served.port) == {"127.0.0.1"}
         request = HTTPRequest(f"ws://127.0.0.1:{served.port}/ws", headers={"Origin": "http://example.com"})
 
         async def connect():
@@ -210,14 +202,16 @@ def test_sigterm_stops_it_and_a_page_of_another_origin_cannot_connect(project):
         with pytest.raises(HTTPClientError, match="403"):
             asyncio.run(connect())
     finally:
-        code, out, err = served.stop(signal.SIGTERM)
+        code, out, err = served.stop(signal.SIGINT)
     assert "Refusing websocket connection from Origin 'http://example.com'" in err  # refused for its origin
-    assert code == 0 and "sim explore: stopped" in out and "Traceback" not in err
+    assert code == 0 and "sim explore: stopped" in out and "Traceback" not in err, err
+    assert _listening(served.port) == set() and not record.exists()
 
 
 def test_a_non_local_bind_needs_host_and_warns(project):
     """serve() refuses an address that is not loopback unless asked (the command line's --host); with --host the
-    command warns that the page has no authentication and binds that address (read from /proc, no traffic)."""
+    command warns that the page has no authentication and binds that address (read from /proc, no traffic); SIGTERM
+    stops it as Ctrl-C does."""
     experiment = sim.load_experiment("experiments/search_cost.toml")
     with pytest.raises(SimError, match="0.0.0.0 is not a loopback address: the explorer has no authentication"):
         serve(experiment, host="0.0.0.0", port=0)
@@ -227,19 +221,16 @@ def test_a_non_local_bind_needs_host_and_warns(project):
     try:
         assert _listening(served.port) == {"0.0.0.0"}
     finally:
-        code, out, err = served.stop()
-    assert code == 0
+        code, out, err = served.stop(signal.SIGTERM)
+    assert code == 0 and "sim explore: stopped" in out and "Traceback" not in err
     assert err.startswith("sim: warning: the explorer has no authentication: whoever reaches 0.0.0.0"), err
 
 
-def test_open_asks_the_browser_only_when_told(project, tmp_path):
-    """--open hands the URL to the default browser (here a command that writes it down); without it, nothing."""
+def test_open_hands_the_address_to_the_browser(project, tmp_path):
+    """--open gives the URL to the default browser (here a command that writes it down)."""
     record = tmp_path / "opened.txt"
-    env = {"BROWSER": f"sh -c 'echo %s >> {record}'"}
-    served = browser.Served(project, "--samples", "1000", env=env)
-    served.stop()
-    assert not record.exists()
-    served = browser.Served(project, "--samples", "1000", "--open", env=env)
+    served = browser.Served(project, "--samples", "1000", "--open",
+                            env={"BROWSER": f"sh -c 'echo %s >> {record}'"})
     deadline = time.monotonic() + 20
     while not record.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -252,6 +243,7 @@ def test_open_asks_the_browser_only_when_told(project, tmp_path):
     (["--port", "http"], "argument --port: must be a port number"),
     (["--host", ""], "argument --host: must be an address"),
     (["--samples", "1"], "argument --samples: must be an integer of at least 2"),
+    (["--samples", "3000000"], "--samples: the explorer takes 2 to 2,000,000 samples, got 3,000,000"),
     (["nope"], "experiments/nope.toml"),
 ])
 def test_bad_arguments_are_one_line(project, capsys, args, message):
