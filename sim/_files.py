@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["read_toml", "atomic_path", "recording_reads", "record_read", "staged_folder", "sha256_file"]
+__all__ = ["read_toml", "atomic_path", "recording_reads", "record_read", "staged_folder", "sha256_file", "name_stem"]
 
 #: Largest input file sim reads (priors, experiments, catalogues): the project's largest is under 100 KiB.
 MAX_INPUT_BYTES = 16 * 2**20
@@ -172,7 +172,7 @@ def _link_tree(src: Path, dst: Path) -> None:
         link(src, dst)
 
 
-def _stem(target: Path) -> str:
+def name_stem(target: Path) -> str:
     """The target's name as the start of its staging folders' names: cut so that they fit the 255 bytes a
     file name may take (a process id and 32 hex digits follow it)."""
     return os.fsencode(target.name)[:150].decode(errors="ignore")
@@ -180,8 +180,8 @@ def _stem(target: Path) -> str:
 
 def _stale_stages(target: Path) -> Iterator[Path]:
     """Staging folders of ``target`` left by processes that no longer run (a killed run)."""
-    pattern = re.compile(rf"^\.{re.escape(_stem(target))}\.(\d+)\.[0-9a-f]{{32}}\.tmp$")
-    for entry in target.parent.glob(f".{glob_escape(_stem(target))}.*.tmp"):
+    pattern = re.compile(rf"^\.{re.escape(name_stem(target))}\.(\d+)\.[0-9a-f]{{32}}\.tmp$")
+    for entry in target.parent.glob(f".{glob_escape(name_stem(target))}.*.tmp"):
         match = pattern.match(entry.name)
         if not match:
             continue
@@ -209,7 +209,7 @@ def staged_folder(target: str | os.PathLike, *, keep: Iterable[str] = ()) -> Ite
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in _stale_stages(target):
         shutil.rmtree(stale, ignore_errors=True)
-    stage = target.parent / f".{_stem(target)}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
+    stage = target.parent / f".{name_stem(target)}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
     stage.mkdir()
     try:
         if target.is_dir():
@@ -224,7 +224,7 @@ def staged_folder(target: str | os.PathLike, *, keep: Iterable[str] = ()) -> Ite
         if not target.exists():
             os.rename(stage, target)
         elif not _exchange(stage, target):
-            old = target.parent / f".{_stem(target)}.{os.getpid()}.{uuid.uuid4().hex}.old"  # kept if killed here
+            old = target.parent / f".{name_stem(target)}.{os.getpid()}.{uuid.uuid4().hex}.old"  # kept if killed here
             os.rename(target, old)
             os.rename(stage, target)
             stage = old

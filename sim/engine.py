@@ -28,7 +28,7 @@ from .progress import bar_disable
 from .experiment import Experiment, with_settings
 from .sampling import iter_uniforms
 
-__all__ = ["run", "point", "evaluate", "evaluate_uniforms", "drawn_priors", "DEFAULT_CHUNK"]
+__all__ = ["run", "point", "evaluate", "evaluate_uniforms", "drawn_priors", "label_dataset", "DEFAULT_CHUNK"]
 
 #: Samples evaluated at a time: bounds the model's temporaries (8 MB per
 #: intermediate array and coordinate cell); runs up to this size are
@@ -88,7 +88,9 @@ def _evaluate(experiment: Experiment, plan, uniforms: dict | None, m: int | None
     return {k: v for k, v in inputs.items() if k not in v.dims}, outputs
 
 
-def _label(experiment: Experiment, data_vars: dict, mode: str, coords: dict) -> xr.Dataset:
+def label_dataset(experiment: Experiment, data_vars: dict, mode: str, coords: dict) -> xr.Dataset:
+    """Samples or point values as a run's Dataset: the scenarios' descriptions, each prior's and sweep's
+    attributes, the outputs' units and roles, and the run's provenance (``mode``: ``monte_carlo`` or ``point``)."""
     ds = xr.Dataset(data_vars, coords=coords)
     ds = ds.assign_coords(scenario_description=("scenario", [s.description for s in experiment.scenarios]))
     base = experiment.base_priors
@@ -359,7 +361,7 @@ def point(experiment: Experiment) -> xr.Dataset:
     coords = {"scenario": list(experiment.scenario_names)}
     _check_finite(experiment, {name: (da.dims, da.values) for name, da in outputs.items()},
                   {**coords, **{c: da[c].variable for da in outputs.values() for c in da.coords}})  # a run's guard
-    return _label(experiment, {**inputs, **outputs}, "point", coords)
+    return label_dataset(experiment, {**inputs, **outputs}, "point", coords)
 
 
 def iter_chunks(experiment: Experiment, *, chunk_size: int = DEFAULT_CHUNK, progress: bool = False,
@@ -439,7 +441,7 @@ def run(experiment: Experiment, *, samples: int | None = None, seed: int | None 
 
     data_vars = {name: (dims[name], store[name]) for name in store}
     _check_finite(experiment, data_vars, coords)
-    ds = _label(experiment, data_vars, "monte_carlo", coords)
+    ds = label_dataset(experiment, data_vars, "monte_carlo", coords)
     ds.attrs.update({"seed": experiment.seed, "sampler": experiment.sampler, "samples": n})
     if experiment.correlation:
         ds.attrs["rank_correlations"] = "; ".join(f"{a} ~ {b}: {r:g}"

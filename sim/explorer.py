@@ -16,6 +16,7 @@ nothing.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import ipaddress
 import itertools
@@ -341,18 +342,14 @@ class Explorer:
             self.explorers[scenario] = WhatIf(self.experiment, scenario, samples=self.samples, seed=self.seed)
         return self.explorers[scenario]
 
+    @contextlib.contextmanager
     def quiet(self):
         """A context in which setting an input's value does not count as typing."""
-        explorer = self
-
-        class _Quiet:
-            def __enter__(self):
-                self.before, explorer.silent = explorer.silent, True
-
-            def __exit__(self, *exc):
-                explorer.silent = self.before
-
-        return _Quiet()
+        before, self.silent = self.silent, True
+        try:
+            yield
+        finally:
+            self.silent = before
 
     def guard(self, action, where=None) -> bool:
         """Run ``action``; bad input is shown in ``where`` (default: the status line) and changes nothing."""
@@ -379,7 +376,7 @@ class Explorer:
             try:
                 self.update()
             except Exception:
-                self.what_if._set(before)  # a change the model cannot evaluate is undone
+                self.what_if.use(before)  # a change the model cannot evaluate is undone
                 raise
 
         if self.guard(action, card.error):

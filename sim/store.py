@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ._files import _stem, atomic_path, sha256_file, staged_folder
+from ._files import atomic_path, name_stem, sha256_file, staged_folder
 from .engine import MEMORY_USE, check_memory
 from .errors import SimError
 from .experiment import Experiment, as_run
@@ -105,7 +105,7 @@ def holding(out: str | os.PathLike, experiment: Experiment) -> Iterator[None]:
     made = [p for p in (root, *root.parents) if not _is_dir(p)]  # deepest first
     with _writing(folder, out):
         root.mkdir(parents=True, exist_ok=True)
-        lock = root / f".{_stem(folder)}.lock"
+        lock = root / f".{name_stem(folder)}.lock"
         while True:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
             try:

@@ -113,6 +113,26 @@ def test_bad_input_is_answered_beside_its_field_and_changes_nothing(box, text, m
     assert page.what_if.priors[MARGIN].describe() == "beta(ci90=[0.5, 0.8])" and page.measures.text != before
 
 
+def test_a_change_the_model_cannot_evaluate_is_undone_and_the_page_goes_on(monkeypatch, capsys):
+    """An unexpected failure after a valid change (here the evaluation raising) is one line beside the field and on
+    the server's stderr, and the change is undone; the next change works."""
+    page = _page()
+    card, updates = page.cards[MARGIN], page.updates
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the model failed")
+
+    monkeypatch.setattr(page.what_if, "results", broken)
+    card.inputs["ci90-low"].value = "0.4"
+    assert html.unescape(card.error.text) == ("unexpected error: RuntimeError: the model failed; "
+                                              "kept beta(ci90=[0.55, 0.85])")
+    assert page.what_if.changed == {} and page.updates == updates
+    assert capsys.readouterr().err == "sim explore: unexpected error: RuntimeError: the model failed\n"
+    monkeypatch.undo()
+    card.inputs["ci90-low"].value = "0.45"
+    assert card.error.text == "" and page.updates == updates + 1
+
+
 def test_samples_scenario_and_reset(project):
     page = _page()
     page.cards[MARGIN].pin.value = "0.5"

@@ -28,7 +28,7 @@ import xarray as xr
 from ..analysis.decision import evpi, net_benefit
 from ..analysis.sensitivity import centred_ranks, rank_correlation
 from ..analysis.summary import exceedance, exceedance_interval, output_roles, summary_dataset
-from ..engine import _label, evaluate
+from ..engine import evaluate, label_dataset
 from ..errors import SimError
 from .._files import read_toml
 from ..experiment import Experiment, check_name, load_experiment, with_overrides, with_settings
@@ -115,6 +115,11 @@ class WhatIf:
         """Fix prior ``name`` at ``value`` (as ``--set``); a value outside its unit's range raises and changes nothing."""
         return self._set(pinned(self._known(name), float(value), file="what-if", key=name))
 
+    def use(self, prior: Prior) -> Prior:
+        """Give the prior of ``prior``'s name this form (one that :meth:`change` or :meth:`pin` returned)."""
+        self._known(prior.name)
+        return self._set(prior)
+
     def reset(self, name: str | None = None) -> None:
         """Give prior ``name`` (default: every prior) its value from the experiment back."""
         for n in [name] if name is not None else list(self._uniforms):
@@ -157,7 +162,7 @@ class WhatIf:
                  for n in self._uniforms}
         data |= {n: da for n, da in exp.sweeps.items() if n not in da.dims}  # as a run keeps its swept inputs
         coords = {c: outputs[c].values for c in outputs.coords} | {"sample": np.arange(exp.samples)}
-        return _label(exp, data, "monte_carlo", coords)
+        return label_dataset(exp, data, "monte_carlo", coords)
 
     def results(self, probability: float = 0.95) -> dict:
         """What the explorer shows, per compared (cost, revenue) pair of the model's roles.
