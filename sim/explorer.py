@@ -512,24 +512,36 @@ class Explorer:
         self._driver_bars(ds, cost, revenue, cell)
 
     def _measures(self, cost: str, revenue: str | None) -> str:
-        """The table of every cell (up to :data:`MAX_ROWS`): P(cost > revenue), its interval, ENB, EVPI."""
-        from .report.build import percent, quantity
+        """The table of the cells: P(cost > revenue) with its interval, ENB, EVPI and the mean cost, the chosen cell
+        marked. Past :data:`MAX_ROWS` cells, the cells that differ from the chosen one in the last dim alone."""
+        from .report.build import per_unit, percent, quantity
+
         ds, summary = self.results["dataset"], self.results["summary"]
         dims = self._cell_dims()
+        chosen = {select.title: select.value for select in self.cell_row.children}
         cells = [dict(zip(dims, combo)) for combo in itertools.product(*dims.values())] or [{}]
+        total = len(cells)
+        if total > MAX_ROWS:
+            fixed = list(dims)[:-1]
+            cells = [c for c in cells if all(c[d] == chosen.get(d) for d in fixed)][:MAX_ROWS]
         n = ds.sizes["sample"]
         units = ds[cost].attrs.get("units", "")
+        per = per_unit(units)
         head = "".join(f"<th>{html.escape(d)}</th>" for d in dims)
         if revenue:
-            head += "<th>P(cost &gt; revenue)</th><th>95 % interval</th><th>expected net benefit</th><th>EVPI</th>"
-        head += "<th>mean cost</th>"
+            head += (f"<th>P(cost &gt; revenue)</th><th>95 % interval</th><th>expected net benefit {per}</th>"
+                     f"<th>EVPI {per}</th>")
+        head += f"<th>mean cost {per}</th>"
         rows = []
-        for labels in cells[:MAX_ROWS]:
+        for labels in cells:
             at = {"scenario": self.what_if.scenario,
                   **{d: ds[d].values[[str(v) for v in ds[d].values].index(v)] for d, v in labels.items()}}
 
             def pick(da):
                 return da.sel({d: v for d, v in at.items() if d in da.dims})
+
+            def amount(da):
+                return quantity(float(da), units, per=False)
 
             tds = "".join(f"<td>{html.escape(v)}</td>" for v in labels.values())
             if revenue:
@@ -538,18 +550,19 @@ class Explorer:
                 ci = pick(pair["p_loss_ci"])
                 k = int(round(p * n))
                 tds += (f"<td class='p-loss' data-cell='{html.escape(','.join(labels.values()))}' data-k='{k}'>"
-                        f"<b>{percent(p)}</b><br><small>{k:,} of {n:,} samples</small></td>"
+                        f"<b>{percent(p)}</b><br><small>{k:,} of {n:,}</small></td>"
                         f"<td>{percent(float(ci.sel(ci_bound='lower')))} to "
                         f"{percent(float(ci.sel(ci_bound='upper')))}</td>"
-                        f"<td>{quantity(float(pick(pair['net_benefit'])), units)}</td>"
-                        f"<td>{quantity(float(pick(pair['evpi'])), units)}</td>")
-            tds += f"<td>{quantity(float(pick(summary[cost]).sel(stat='mean')), units)}</td>"
-            rows.append(f"<tr>{tds}</tr>")
-        more = (f"<div style='color:#555'>The first {MAX_ROWS} of {len(cells)} cells; the selectors above reach "
-                "every one.</div>" if len(cells) > MAX_ROWS else "")
-        style = ("<style>table{border-collapse:collapse;font-size:13px}th,td{border-bottom:1px solid #ddd;"
-                 "padding:3px 8px;text-align:left;vertical-align:top}th{background:#f2f2f2}</style>")
-        return f"{style}<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
+                        f"<td>{amount(pick(pair['net_benefit']))}</td><td>{amount(pick(pair['evpi']))}</td>")
+            tds += f"<td>{amount(pick(summary[cost]).sel(stat='mean'))}</td>"
+            rows.append(f"<tr{' class=chosen' if labels == chosen else ''}>{tds}</tr>")
+        more = (f"<div style='color:#555'>{len(cells)} of the {total} cells: those of the chosen "
+                f"{', '.join(list(dims)[:-1])}; the selectors above reach every one.</div>" if total > len(cells) else "")
+        style = ("<style>.box{max-height:330px;overflow:auto}table{border-collapse:collapse;font-size:13px}"
+                 "th,td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}"
+                 "th{background:#f2f2f2;position:sticky;top:0}tr.chosen td{background:#fff3e0}</style>")
+        return (f"{style}<div class='box'><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+                f"</div>{more}")
 
     def _density_figure(self):
         from bokeh.models import ColumnDataSource, Legend
@@ -615,6 +628,7 @@ class Explorer:
             names.append(label if label not in names else name)
         names, vals = names[::-1], values[order][::-1]  # largest at the top
         self.drivers.y_range.factors = names
+        self.drivers.height = 110 + 26 * max(len(names), 1)  # bars of one height however many
         self.driver_source.data = {"name": names, "value": vals,
                                    "colour": [REVENUE_COLOUR if v >= 0 else COST_COLOUR for v in vals]}
 
