@@ -104,6 +104,16 @@ def _sample_count(text: str) -> int:
     return int(value)
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text.strip().replace("_", ""))
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**63:
+        raise SimError(f"seed: must be a whole number from 0 to 2**63 - 1, got {text.strip()!r}")
+    return value
+
+
 def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
@@ -277,8 +287,8 @@ class Explorer:
         self.header = Div(width=1220, text=(
             f"<h2 style='margin:0'>{html.escape(experiment.title or stem)}</h2>"
             f"<div style='color:#555'>What-if explorer · <code>{html.escape(str(experiment.path))}</code> · model "
-            f"<code>{html.escape(experiment.model.name)}</code> · seed {self.what_if.experiment.seed} · "
-            "every change re-maps one prior on the same random numbers</div>"))
+            f"<code>{html.escape(experiment.model.name)}</code> · every change re-maps one prior on the same random "
+            "numbers (a new seed draws new ones)</div>"))
         self.scenario = Select(title="scenario", value=names[0], options=names, width=200,
                                css_classes=["sim-scenario"])
         self.scenario.on_change("value", lambda attr, old, new: self.guard(self._scenario))
@@ -287,8 +297,11 @@ class Explorer:
                               visible=len(labels) > 1, css_classes=["sim-compare"])
         self.compare.on_change("value", lambda attr, old, new: self.guard(self._compare))
         self.sample_box = TextInput(title="samples", value=str(samples), width=120, css_classes=["sim-samples"])
-        self.sample_box.on_change("value", lambda attr, old, new: self.guard(self._samples, self.sample_error))
-        self.sample_error = Div(width=220, styles=ERROR_STYLE, css_classes=["sim-samples-error"])
+        self.seed_box = TextInput(title="seed", value=str(self.what_if.experiment.seed), width=120,
+                                  css_classes=["sim-seed"])
+        for box in (self.sample_box, self.seed_box):
+            box.on_change("value", lambda attr, old, new: self.guard(self._settings, self.settings_error))
+        self.settings_error = Div(width=300, styles=ERROR_STYLE, css_classes=["sim-settings-error"])
         self.reset_all = Button(label="reset every prior", width=140, css_classes=["sim-reset-all"])
         self.reset_all.on_click(lambda: self.guard(self._reset_all))
         self.status = Div(width=300, css_classes=["sim-status"], styles={"color": "#555"})
@@ -317,9 +330,9 @@ class Explorer:
         self.show()
         layout = column(
             self.header,
-            row(self.scenario, self.compare, self.cell_row, self.sample_box, self.reset_all,
+            row(self.scenario, self.compare, self.cell_row, self.sample_box, self.seed_box, self.reset_all,
                 styles={"align-items": "flex-end"}),
-            row(self.sample_error, self.status),
+            row(self.settings_error, self.status),
             row(column(self.roles, self.changes, self.verdict, self.measures, self.density), column(self.drivers)),
             Div(text="<h3 style='margin:8px 0 0 0'>Assumptions</h3><div style='color:#555'>Type a new value and "
                      "press Enter (or leave the field). A 90 % interval refits the distribution; the TOML field "
@@ -399,17 +412,18 @@ class Explorer:
         self._cell_selects()
         self.show()
 
-    def _samples(self) -> None:
+    def _settings(self) -> None:
+        """New samples or seed: every scenario explored so far drawn again, its changes kept."""
         if self.silent:
             return
         from .engine import check_memory
 
-        samples = _sample_count(self.sample_box.value)
-        if samples == self.samples:
+        samples, seed = _sample_count(self.sample_box.value), _seed(self.seed_box.value)
+        if samples == self.samples and seed == self.what_if.experiment.seed:
             return
         check_memory(self.what_if.experiment, samples, work="decide")
-        self.explorers = {name: w.resampled(samples) for name, w in self.explorers.items()}
-        self.samples, self.what_if = samples, self.explorers[self.what_if.scenario]
+        self.explorers = {name: w.resampled(samples, seed) for name, w in self.explorers.items()}
+        self.samples, self.seed, self.what_if = samples, seed, self.explorers[self.what_if.scenario]
         for card in self.cards.values():
             card.show()
         self.update()

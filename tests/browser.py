@@ -178,7 +178,7 @@ FIND = """const find = (root, sel) => { const hit = root.querySelector(sel); if 
 
 SHOWN_ERRORS = """const all = [], walk = root => { root.querySelectorAll('*').forEach(el => {
   const shown = el.shadowRoot && el.shadowRoot.querySelector('.bk-clearfix');
-  if (/sim-(error|samples-error)/.test(el.className) && shown && shown.innerText) all.push(shown.innerText);
+  if (/sim-(error|settings-error)/.test(el.className) && shown && shown.innerText) all.push(shown.innerText);
   if (el.shadowRoot) walk(el.shadowRoot); }); }; walk(document); return all;"""
 
 

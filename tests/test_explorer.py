@@ -133,16 +133,25 @@ def test_a_change_the_model_cannot_evaluate_is_undone_and_the_page_goes_on(monke
     assert card.error.text == "" and page.updates == updates + 1
 
 
-def test_samples_scenario_and_reset(project):
+def test_samples_seed_scenario_and_reset(project):
     page = _page()
     page.cards[MARGIN].pin.value = "0.5"
     page.sample_box.value = "lots"
-    assert "'lots' is not a number" in html.unescape(page.sample_error.text)
+    assert "'lots' is not a number" in html.unescape(page.settings_error.text)
     page.sample_box.value = "1"
-    assert "from 2 to 2,000,000" in page.sample_error.text
+    assert "from 2 to 2,000,000" in page.settings_error.text
     page.sample_box.value = "5000"
-    assert page.sample_error.text == "" and page.what_if.experiment.samples == 5000
+    assert page.settings_error.text == "" and page.what_if.experiment.samples == 5000
     assert list(page.what_if.changed) == [MARGIN]  # the change is kept on the new samples
+    page.seed_box.value = "-1"
+    assert "seed: must be a whole number from 0 to 2**63 - 1, got '-1'" in html.unescape(page.settings_error.text)
+    k = _shown_k(page, "two_stage")
+    page.seed_box.value = "7"
+    assert page.settings_error.text == "" and page.what_if.experiment.seed == 7
+    reference = WhatIf(sim.load_experiment("experiments/search_cost.toml"), samples=5000, seed=7)
+    reference.pin(MARGIN, 0.5)
+    p = reference.results()["pairs"][page.pair]["p_loss"].sel(architecture="two_stage").item()
+    assert _shown_k(page, "two_stage") == round(p * 5000) != k  # new random numbers, the same change
     page.scenario.value = "market_2026"
     assert page.what_if.scenario == "market_2026" and page.what_if.changed == {}
     assert "market_2026" in page.status.text
@@ -328,7 +337,7 @@ def test_the_explorer_in_a_real_browser(project, capsys, tmp_path):
                 assert error.endswith("; kept beta(ci90=[0.4, 0.7])") and "Traceback" not in error
                 assert page.k("two_stage") == shown and page.text("status").startswith("update 3:")
             page.type("samples", "lots")
-            assert "'lots' is not a number" in page.wait(lambda: page.text("samples-error"))
+            assert "'lots' is not a number" in page.wait(lambda: page.text("settings-error"))
             page.type("ci90-low-provider_gross_margin", "0.4")  # the fields typed right again: the same state
             page.type("ci90-high-provider_gross_margin", "0.7")
             page.updated(4)

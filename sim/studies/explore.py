@@ -126,9 +126,9 @@ class WhatIf:
             self._known(n)
             self._set(self.base[n])
 
-    def resampled(self, samples: int) -> WhatIf:
-        """The same scenario and changes on ``samples`` samples (same seed)."""
-        other = WhatIf(self.experiment, self.scenario, samples=samples)
+    def resampled(self, samples: int, seed: int | None = None) -> WhatIf:
+        """The same scenario and changes on ``samples`` samples drawn with ``seed`` (default: the same seed)."""
+        other = WhatIf(self.experiment, self.scenario, samples=samples, seed=seed)
         for prior in self.changed.values():
             other._set(prior)
         return other
