@@ -161,6 +161,22 @@ def test_samples_seed_scenario_and_reset(project):
     assert page.what_if.changed == {} and "(changed)" not in page.cards[MARGIN].title.text
 
 
+def test_two_costs_against_one_revenue_are_chosen_in_the_page(tmp_path):
+    """The compared pair comes from the roles: with two costs, a selector chooses which one the verdict, table and
+    drivers are about (3 x the price against 2.5 x never pays; 2 x always does)."""
+    from .conftest import write
+    from .test_open_models import TWO_COSTS
+
+    write(tmp_path / "priors.toml", '[priors.usd_per_mtoken]\ndist = "lognormal"\nci90 = [1, 4]\npoint = 2\n'
+                                    'unit = "USD/Mtoken"\nnote = "a price"\n')
+    page = _page(write(tmp_path / "two.toml", TWO_COSTS), samples=1000)
+    assert page.compare.visible and page.compare.options == ["cost_a against income", "cost_b against income"]
+    assert "never loses money" in page.verdict.text and "(<code>cost_a</code>, role cost)" in page.roles.text
+    page.compare.value = "cost_b against income"
+    assert "loses money in every outcome" in page.verdict.text and "(<code>cost_b</code>, role cost)" in page.roles.text
+    assert "data-k='1000'" in page.measures.text
+
+
 def test_save_as_scenario_writes_a_new_file_that_sim_run_reproduces(project, capsys):
     page = _page()
     card = page.cards[MARGIN]
