@@ -674,9 +674,9 @@ def serve(experiment: Experiment, *, samples: int = DEFAULT_SAMPLES, seed: int |
     import webbrowser
 
     from bokeh.application import Application
+    from bokeh.application.handlers.function import FunctionHandler
     from bokeh.core.validation import silence
     from bokeh.core.validation.warnings import EMPTY_LAYOUT
-    from bokeh.application.handlers.function import FunctionHandler
     from bokeh.server.server import BaseServer
     from bokeh.server.tornado import BokehTornado
     from tornado.httpserver import HTTPServer

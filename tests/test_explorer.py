@@ -24,14 +24,14 @@ from sim.cli import main
 from sim.errors import SimError
 
 bokeh = pytest.importorskip("bokeh", reason="the explorer needs the explore extra (Bokeh)")
-from bokeh.document import Document  # noqa: E402
+from bokeh.document import Document
 
-from sim.explorer import Explorer, is_loopback, serve  # noqa: E402
-from sim.report.build import percent  # noqa: E402
-from sim.studies.explore import WhatIf  # noqa: E402
+from sim.explorer import Explorer, is_loopback, serve
+from sim.report.build import percent
+from sim.studies.explore import WhatIf
 
-from . import browser  # noqa: E402
-from .conftest import ROOT  # noqa: E402
+from . import browser
+from .conftest import ROOT
 
 N = 20_000  # as the what-if core's tests: P(cost > revenue) well inside (0, 1) in the two-stage cell
 MARGIN = "provider_gross_margin"
