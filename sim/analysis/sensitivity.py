@@ -39,6 +39,14 @@ def drawn_inputs(ds: xr.Dataset, dim: str = "sample") -> list[str]:
     return [n for n, da in ds.data_vars.items() if da.attrs.get("role") == "input" and dim in da.dims]
 
 
+def _drawn(ds: xr.Dataset, dim: str) -> list[str]:
+    """:func:`drawn_inputs`, refused when there are none (a study of what drives an output needs one)."""
+    names = drawn_inputs(ds, dim)
+    if not names:
+        raise SimError("the run has no drawn inputs (every prior is fixed)")
+    return names
+
+
 # --- from one ordinary run ----------------------------------------------------
 
 def _centred_ranks(x: np.ndarray) -> np.ndarray:
@@ -90,8 +98,6 @@ def _first_order_binned(x: np.ndarray, y: np.ndarray, bins: int) -> np.ndarray:
 
 def _one_run(ds: xr.Dataset, output: str, names: list[str], kernel, dim: str, **kwargs) -> xr.DataArray:
     """``kernel(x, y)`` for each input in ``names`` against ``output``, stacked along ``input``."""
-    if not names:
-        raise SimError("the run has no drawn inputs (every prior is fixed)")
     y = ds[output]
     parts = [xr.apply_ufunc(kernel, ds[name], y, input_core_dims=[[dim], [dim]], kwargs=kwargs) for name in names]
     out = xr.concat(parts, dim="input", coords="minimal", compat="override", join="outer")
@@ -118,9 +124,7 @@ def rank_correlation(ds: xr.Dataset, output: str, *, dim: str = "sample",
     """
     check_output(output_names(ds), output)
     given = input_ranks or {}
-    names = drawn_inputs(ds, dim)
-    if not names:
-        raise SimError("the run has no drawn inputs (every prior is fixed)")
+    names = _drawn(ds, dim)
     x = xr.concat([given[name] if name in given else centred_ranks(ds[name], dim) for name in names], dim="input",
                   coords="minimal", compat="override", join="outer").assign_coords(input=names)
     y = centred_ranks(ds[output], dim)
@@ -149,7 +153,7 @@ def first_order_given(ds: xr.Dataset, output: str, *, bins: int | None = None, d
     if not 2 <= bins <= ds.sizes[dim] // 2:
         raise SimError(f"bins must be between 2 and half the samples ({ds.sizes[dim] // 2}), got {bins}")
     check_output(output_names(ds), output)
-    out = _one_run(ds, output, drawn_inputs(ds, dim), _first_order_binned, dim, bins=bins)
+    out = _one_run(ds, output, _drawn(ds, dim), _first_order_binned, dim, bins=bins)
     out.attrs = {"long_name": f"first-order index of {output} from one run (binned conditional means)",
                  "units": "1", "bins": bins}
     return out.rename("first_order_given")
@@ -177,9 +181,7 @@ def target_region(ds: xr.Dataset, output: str, threshold: str | float, *, above:
     else:
         bound = threshold
     region = ds[output] > bound if above else ds[output] < bound
-    names = drawn_inputs(ds, dim)
-    if not names:
-        raise SimError("the run has no drawn inputs (every prior is fixed)")
+    names = _drawn(ds, dim)
 
     def kernel(x, inside):
         x, inside = np.broadcast_arrays(x, inside)
