@@ -105,13 +105,19 @@ def _sample_count(text: str) -> int:
 
 
 def _seed(text: str) -> int:
+    from argparse import ArgumentTypeError
+
+    from .cli import _integer_from  # the command line's check of a whole number in a range
+
     try:
-        value = int(text.strip().replace("_", ""))
-    except ValueError:
-        value = -1
-    if not 0 <= value < 2**63:
-        raise SimError(f"seed: must be a whole number from 0 to 2**63 - 1, got {text.strip()!r}")
-    return value
+        return _integer_from(text.strip(), 0, "must be a whole number from 0 to 2**63 - 1", high=2**63 - 1)
+    except ArgumentTypeError as exc:
+        raise SimError(f"seed: {exc}") from None
+
+
+def _at(da, cell: dict):
+    """``da`` at ``cell`` (the cell's dims ``da`` lacks are skipped: revenue has no architecture)."""
+    return da.sel({d: v for d, v in cell.items() if d in da.dims})
 
 
 def _fmt(value: float) -> str:
@@ -197,6 +203,7 @@ class _Card:
         self._parameter_inputs(prior)
 
     def _parameter_inputs(self, prior) -> None:
+        from bokeh.layouts import row
         from bokeh.models import TextInput
 
         fields = {}
@@ -221,8 +228,6 @@ class _Card:
                                                                                         lambda: self._param(key)))
                     self.inputs[key] = box
                 boxes = list(self.inputs.values())
-                from bokeh.layouts import row
-
                 lines = [row(*boxes[:2])] if "ci90-low" in self.inputs else []
                 lines += boxes[2:] if lines else boxes
                 self.params.children = lines
@@ -459,6 +464,9 @@ class Explorer:
         """Evaluate the model on the current priors (the shown results follow with :meth:`show`)."""
         start = time.perf_counter()
         self.results = self.what_if.results()
+        cost, revenue = self.pairs[0]
+        if revenue is None:  # no (cost, revenue) pair: the drivers of the cost itself, as often as the results
+            self.results["pairs"][(cost, None)] = {"drivers": self.what_if.drivers(self.results["dataset"], cost)}
         self.updates += 1
         self.status.text = (f"update {self.updates}: {self.samples:,} samples of {self.what_if.scenario} in "
                             f"{time.perf_counter() - start:.2f} s")
@@ -472,29 +480,28 @@ class Explorer:
         layouts = [card.layout for card in self.cards.values()]
         self.card_grid.children = [row(*layouts[i:i + 4]) for i in range(0, len(layouts), 4)]
 
-    def _cell_dims(self) -> dict[str, list[str]]:
+    def _cell_dims(self) -> dict[str, list]:
+        """The cell dims of the compared outputs and their coordinate values (a selector shows them as text)."""
         ds = self.results["dataset"]
         names = [n for n in self.pair if n]
         dims = dict.fromkeys(d for n in names for d in ds[n].dims if d not in ("scenario", "sample"))
-        return {d: [str(v) for v in ds[d].values] for d in dims}
+        return {d: list(ds[d].values) for d in dims}
 
     def _cell_selects(self) -> None:
         from bokeh.models import Select
 
         selects = []
-        for dim, labels in self._cell_dims().items():
+        for dim, values in self._cell_dims().items():
+            labels = [str(v) for v in values]
             select = Select(title=dim, value=labels[0], options=labels, width=190, css_classes=[f"sim-cell-{dim}"])
             select.on_change("value", lambda attr, old, new: self.guard(self.show))
             selects.append(select)
         self.cell_row.children = selects
 
     def _cell(self) -> dict:
-        ds = self.results["dataset"]
-        out = {}
-        for select in self.cell_row.children:
-            labels = [str(v) for v in ds[select.title].values]
-            out[select.title] = ds[select.title].values[labels.index(select.value)]
-        return out
+        """The chosen cell: each selector's text as its dim's coordinate value."""
+        dims = self._cell_dims()
+        return {s.title: dims[s.title][s.options.index(s.value)] for s in self.cell_row.children}
 
     def show(self) -> None:
         """Show the last results at the chosen cell: roles, verdict, measures, densities and drivers."""
@@ -512,7 +519,7 @@ class Explorer:
         if revenue:
             sentence = verdict(summary, cost, revenue, cell, self.what_if.experiment)
         else:
-            at = summary[cost].sel({d: v for d, v in cell.items() if d in summary[cost].dims})
+            at = _at(summary[cost], cell)
             sentence = (f"The {long[cost]} has mean {quantity(float(at.sel(stat='mean')), units)} and 90 % interval "
                         f"{quantity(float(at.sel(stat='p05')), units, per=False)} to "
                         f"{quantity(float(at.sel(stat='p95')), units)}.")
@@ -523,7 +530,7 @@ class Explorer:
                              if changed else "No prior changed: the experiment's scenario as it is.")
         self.measures.text = self._measures(cost, revenue)
         self._densities(ds, cost, revenue, cell, long, units)
-        self._driver_bars(ds, cost, revenue, cell)
+        self._driver_bars(cost, revenue, cell)
 
     def _measures(self, cost: str, revenue: str | None) -> str:
         """The table of the cells: P(cost > revenue) with its interval, ENB, EVPI and the mean cost, the chosen cell
@@ -532,7 +539,7 @@ class Explorer:
 
         ds, summary = self.results["dataset"], self.results["summary"]
         dims = self._cell_dims()
-        chosen = {select.title: select.value for select in self.cell_row.children}
+        chosen = self._cell()
         cells = [dict(zip(dims, combo)) for combo in itertools.product(*dims.values())] or [{}]
         total = len(cells)
         if total > MAX_ROWS:
@@ -546,30 +553,26 @@ class Explorer:
             head += (f"<th>P(cost &gt; revenue)</th><th>95 % interval</th><th>expected net benefit {per}</th>"
                      f"<th>EVPI {per}</th>")
         head += f"<th>mean cost {per}</th>"
-        rows = []
-        for labels in cells:
-            at = {"scenario": self.what_if.scenario,
-                  **{d: ds[d].values[[str(v) for v in ds[d].values].index(v)] for d, v in labels.items()}}
 
-            def pick(da):
-                return da.sel({d: v for d, v in at.items() if d in da.dims})
+        def amount(da):
+            return quantity(float(da), units, per=False)
 
-            def amount(da):
-                return quantity(float(da), units, per=False)
-
-            tds = "".join(f"<td>{html.escape(v)}</td>" for v in labels.values())
+        pair, rows = self.results["pairs"].get((cost, revenue)), []
+        for cell in cells:
+            at = {"scenario": self.what_if.scenario, **cell}
+            labels = [str(v) for v in cell.values()]
+            tds = "".join(f"<td>{html.escape(v)}</td>" for v in labels)
             if revenue:
-                pair = self.results["pairs"][(cost, revenue)]
-                p = float(pick(pair["p_loss"]))
-                ci = pick(pair["p_loss_ci"])
+                p = float(_at(pair["p_loss"], at))
+                ci = _at(pair["p_loss_ci"], at)
                 k = int(round(p * n))
-                tds += (f"<td class='p-loss' data-cell='{html.escape(','.join(labels.values()))}' data-k='{k}'>"
+                tds += (f"<td class='p-loss' data-cell='{html.escape(','.join(labels))}' data-k='{k}'>"
                         f"<b>{percent(p)}</b><br><small>{k:,} of {n:,}</small></td>"
                         f"<td>{percent(float(ci.sel(ci_bound='lower')))} to "
                         f"{percent(float(ci.sel(ci_bound='upper')))}</td>"
-                        f"<td>{amount(pick(pair['net_benefit']))}</td><td>{amount(pick(pair['evpi']))}</td>")
-            tds += f"<td>{amount(pick(summary[cost]).sel(stat='mean'))}</td>"
-            rows.append(f"<tr{' class=chosen' if labels == chosen else ''}>{tds}</tr>")
+                        f"<td>{amount(_at(pair['net_benefit'], at))}</td><td>{amount(_at(pair['evpi'], at))}</td>")
+            tds += f"<td>{amount(_at(summary[cost], at).sel(stat='mean'))}</td>"
+            rows.append(f"<tr{' class=chosen' if cell == chosen else ''}>{tds}</tr>")
         more = (f"<div style='color:#555'>{len(cells)} of the {total} cells: those of the chosen "
                 f"{', '.join(list(dims)[:-1])}; the selectors above reach every one.</div>" if total > len(cells) else "")
         style = ("<style>.box{max-height:330px;overflow:auto}table{border-collapse:collapse;font-size:13px}"
@@ -596,11 +599,8 @@ class Explorer:
         return fig, sources
 
     def _densities(self, ds, cost, revenue, cell, long, units) -> None:
-        def at(name):
-            da = ds[name]
-            return da.sel({d: v for d, v in cell.items() if d in da.dims}).values.ravel()
-
-        shown = {"cost": at(cost), "revenue": at(revenue) if revenue else np.array([])}
+        shown = {"cost": _at(ds[cost], cell).values.ravel(),
+                 "revenue": _at(ds[revenue], cell).values.ravel() if revenue else np.array([])}
         both = np.concatenate(list(shown.values()))
         both = both[np.isfinite(both)]
         span = tuple(np.quantile(both, [0.005, 0.995])) if both.size else (0.0, 1.0)
@@ -625,14 +625,10 @@ class Explorer:
         fig.ygrid.visible = False
         return fig, source
 
-    def _driver_bars(self, ds, cost, revenue, cell) -> None:
-        if revenue:
-            drivers = self.results["pairs"][(cost, revenue)]["drivers"]
-            self.drivers.title.text = "drivers of the net benefit (revenue - cost)"
-        else:
-            drivers = self.what_if.drivers(ds, cost)
-            self.drivers.title.text = f"drivers: rank correlation with {cost}"
-        drivers = drivers.sel({d: v for d, v in cell.items() if d in drivers.dims})
+    def _driver_bars(self, cost, revenue, cell) -> None:
+        self.drivers.title.text = ("drivers of the net benefit (revenue - cost)" if revenue else
+                                   f"drivers: rank correlation with {cost}")
+        drivers = _at(self.results["pairs"][(cost, revenue)]["drivers"], cell)
         values = np.nan_to_num(drivers.values.astype(float))
         order = np.argsort(-np.abs(values), kind="stable")[:MAX_DRIVERS]
         names = []
