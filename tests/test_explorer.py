@@ -9,6 +9,7 @@ traffic to another address.
 """
 
 import html
+import ipaddress
 import os
 import re
 import shutil
@@ -219,8 +220,6 @@ def _listening(port: int) -> set[str]:
                     found.add(".".join(str(b) for b in raw[::-1]))
                 else:  # four little-endian 32-bit words
                     words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
-                    import ipaddress
-
                     found.add(str(ipaddress.IPv6Address(words)))
     return found
 
