@@ -25,8 +25,8 @@ from pathlib import Path
 import xarray as xr
 
 from ._files import read_toml
-from .errors import ConfigError
-from .priors import _number
+from . import _checks as check
+from .errors import ConfigError, Location
 
 __all__ = ["load_catalogue", "catalogue_kind", "sweep_inputs", "SWEEP_FIELDS", "CATALOGUE_FILES"]
 
@@ -78,11 +78,11 @@ def _check(file: str, key: str, kind: str, value):
             raise ConfigError(file, key, f"must be [low, high] with 0 < low <= high, got {value!r}")
         return [float(v) for v in value]
     if kind == "share":
-        value = _number(file, key, value)
+        value = check.number(value, Location(file, key))
         if not 0 <= value < 1:
             raise ConfigError(file, key, f"must be in [0, 1), got {value!r}")
         return value
-    value = _number(file, key, value, positive=True)
+    value = check.number(value, Location(file, key), positive=True)
     if kind == "fraction" and not value <= 1:
         raise ConfigError(file, key, f"must be in (0, 1], got {value!r}")
     return value
@@ -112,9 +112,7 @@ def load_catalogue(folder: str | Path, kind: str, path: str | Path | None = None
         key = f"{kind}.{name}"
         if not isinstance(entry, dict):
             raise ConfigError(file, key, f"must be a table, got {entry!r}")
-        for field in entry:
-            if field not in schema:
-                raise ConfigError(file, f"{key}.{field}", f"unknown field; valid: {', '.join(schema)}")
+        check.keys(entry, schema, Location(file, key), "field")
         for field, (fkind, required) in schema.items():
             if field not in entry:
                 if required:

@@ -7,11 +7,27 @@ command line turns it into a one-line message and exit status 2.
 
 from __future__ import annotations
 
-__all__ = ["SimError", "ConfigError", "SimWarning"]
+from typing import NamedTuple
+
+__all__ = ["SimError", "ConfigError", "SimWarning", "Location"]
 
 
 class SimError(ValueError):
     """Bad input: the message says what is wrong and what would be valid."""
+
+
+class Location(NamedTuple):
+    """Where a value was read: a file and the dotted key of the value in it (empty for the file as a whole)."""
+
+    file: str
+    key: str = ""
+
+    def at(self, *parts) -> Location:
+        """The location of a value inside this one: ``Location(f, "priors.x").at("ci90")`` is ``priors.x.ci90``."""
+        return Location(self.file, ".".join(str(p) for p in (self.key, *parts) if p != ""))
+
+    def error(self, message: str) -> ConfigError:
+        return ConfigError(self.file, self.key, message)
 
 
 class ConfigError(SimError):
@@ -34,6 +50,10 @@ class ConfigError(SimError):
         self.message = message
         where = ": ".join(part for part in (self.file, key) if part)
         super().__init__(f"{where}: {message}" if where else message)
+
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.key)
 
 
 class SimWarning(UserWarning):

@@ -39,30 +39,28 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import xarray as xr
 
+from . import _checks as check
 from ._files import read_toml, record_read, recording_reads
 from .catalogue import SWEEP_FIELDS, sweep_inputs
-from .errors import ConfigError
+from .errors import ConfigError, Location
 from .models import Model, choose, load_reference
 from .models.formula import formula_model
 from .priors import Prior, load_priors_file, parse_correlations, parse_prior, pinned, priors_hash
 from .sampling import SAMPLERS, RankCorrelation, rank_correlation
 
-__all__ = ["Scenario", "Experiment", "load_experiment", "check_samples", "check_seed", "check_name", "with_settings",
-           "with_overrides", "as_run", "subject"]
+__all__ = ["Scenario", "Experiment", "load_experiment", "with_settings", "with_overrides", "as_run", "subject"]
 
 EXPERIMENT_KEYS = ("title", "description", "model", "priors", "samples", "seed", "sampler", "sweep", "correlations",
                    "precision", "report", "scenarios")
 PRECISION_KEYS = ("relative", "outputs", "quantiles", "max_samples")
 REPORT_KEYS = ("output", "revenue", "select")
 SCENARIO_KEYS = ("description", "files", "priors", "set")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 @dataclass(frozen=True)
@@ -102,9 +100,7 @@ def _precision(file: str, table, model: Model) -> Precision:
     if not isinstance(table, dict):
         raise ConfigError(file, "precision", f"must be a table with relative = 0.01 and optional outputs, "
                                              f"quantiles, max_samples; got {table!r}")
-    for tk in table:
-        if tk not in PRECISION_KEYS:
-            raise ConfigError(file, f"precision.{tk}", f"unknown key; valid: {', '.join(PRECISION_KEYS)}")
+    check.keys(table, PRECISION_KEYS, Location(file, "precision"))
     rel = table.get("relative")
     if isinstance(rel, bool) or not isinstance(rel, (int, float)) or not 0 < rel < 1:
         raise ConfigError(file, "precision.relative", f"must be a number in (0, 1), such as 0.01, got {rel!r}")
@@ -116,7 +112,7 @@ def _precision(file: str, table, model: Model) -> Precision:
     if not isinstance(quantiles, list) or any(isinstance(q, bool) or not isinstance(q, (int, float))
                                               or not 0 < q < 1 for q in quantiles):
         raise ConfigError(file, "precision.quantiles", f"must be a list of probabilities in (0, 1), got {quantiles!r}")
-    max_samples = check_samples(file, "precision.max_samples", table.get("max_samples", 2**22))
+    max_samples = check.sample_count(table.get("max_samples", 2**22), Location(file, "precision.max_samples"))
     return Precision(float(rel), tuple(outputs), tuple(float(q) for q in quantiles), max_samples)
 
 
@@ -137,9 +133,7 @@ class ReportSettings:
 def _report(file: str, table, model: Model) -> ReportSettings:
     if not isinstance(table, dict):
         raise ConfigError(file, "report", f"must be a table with optional output and select, got {table!r}")
-    for tk in table:
-        if tk not in REPORT_KEYS:
-            raise ConfigError(file, f"report.{tk}", f"unknown key; valid: {', '.join(REPORT_KEYS)}")
+    check.keys(table, REPORT_KEYS, Location(file, "report"))
     output, revenue = table.get("output"), table.get("revenue")
     for k, value in (("output", output), ("revenue", revenue)):
         if value is not None and value not in model.outputs:
@@ -219,29 +213,9 @@ def _content(da) -> dict:
     return d
 
 
-def check_name(file: str, key: str, name) -> str:
-    """A name safe to use as a folder or label: letters, digits, ``_ . -``."""
-    if not isinstance(name, str) or not _NAME.match(name) or name in (".", ".."):
-        raise ConfigError(file, key, f"{name!r} is not a valid name; use letters, digits, '_', '-' and '.', "
-                                     "starting with a letter or digit")
-    return name
-
-
-def check_samples(file: str, key: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(file, key, f"must be a positive integer, got {value!r}")
-    return value
-
-
-def check_seed(file: str, key: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
-        raise ConfigError(file, key, f"must be an integer in [0, 2**63), got {value!r}")
-    return value
-
-
-def check_sampler(file: str, key: str, value) -> str:
-    if value not in SAMPLERS:
-        raise ConfigError(file, key, f"unknown sampler {value!r}; valid: {', '.join(SAMPLERS)}")
+def check_sampler(value, at: Location) -> str:
+    if not isinstance(value, str) or value not in SAMPLERS:
+        check.fail(at, f"unknown sampler {value!r}; valid: {', '.join(SAMPLERS)}")
     return value
 
 
@@ -276,12 +250,10 @@ def _load_files(file: str, key: str, paths: list[Path]) -> tuple[dict[str, Prior
 
 def _scenario(file: str, name: str, table, base: dict[str, Prior], base_dir: Path) -> Scenario:
     key = f"scenarios.{name}"
-    check_name(file, key, name)
+    check.name(name, Location(file, key))
     if not isinstance(table, dict):
         raise ConfigError(file, key, f"must be a table, got {table!r}")
-    for tk in table:
-        if tk not in SCENARIO_KEYS:
-            raise ConfigError(file, f"{key}.{tk}", f"unknown scenario key; valid: {', '.join(SCENARIO_KEYS)}")
+    check.keys(table, SCENARIO_KEYS, Location(file, key), "scenario key")
     description = table.get("description", "")
     if not isinstance(description, str):
         raise ConfigError(file, f"{key}.description", f"must be a string, got {description!r}")
@@ -309,7 +281,7 @@ def _scenario(file: str, name: str, table, base: dict[str, Prior], base_dir: Pat
     for prior_name, spec in overrides.items():
         k = f"{key}.priors.{prior_name}"
         known(k, prior_name)
-        priors[prior_name] = parse_prior(prior_name, spec, file=file, key=k, base=priors[prior_name])
+        priors[prior_name] = parse_prior(prior_name, spec, at=Location(file, k), base=priors[prior_name])
         changed.append(prior_name)
     pins = table.get("set", {})
     if not isinstance(pins, dict):
@@ -319,7 +291,7 @@ def _scenario(file: str, name: str, table, base: dict[str, Prior], base_dir: Pat
         known(k, prior_name)
         if prior_name in overrides:
             raise ConfigError(file, k, "set here and replaced in priors; give one or the other")
-        priors[prior_name] = pinned(priors[prior_name], value, file=file, key=k)
+        priors[prior_name] = pinned(priors[prior_name], value, at=Location(file, k))
         changed.append(prior_name)
     changed_names = tuple(dict.fromkeys(n for n in changed if priors[n] != base[n]))
     return Scenario(name=name, description=description, priors=priors, overrides=changed_names)
@@ -348,7 +320,7 @@ def _values(file: str, name: str, value, prior: Prior) -> dict[str, xr.DataArray
     key = f"sweep.{name}"
     if not isinstance(value, list) or not value:
         raise ConfigError(file, key, f"must be a non-empty list of values of {name}, got {value!r}")
-    values = [pinned(prior, v, file=file, key=key).point for v in value]  # each checked like a scenario's set
+    values = [pinned(prior, v, at=Location(file, key)).point for v in value]  # each checked like a scenario's set
     if len(set(values)) != len(values):
         raise ConfigError(file, key, f"values must be distinct, got {value!r}")
     attrs = {"units": prior.unit, "role": "input", "long_name": prior.long_name or name.replace("_", " "),
@@ -390,9 +362,7 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
 def _load_experiment(path: Path) -> Experiment:
     file = str(path)
     data = read_toml(path, "experiment file")
-    for tk in data:
-        if tk not in EXPERIMENT_KEYS:
-            raise ConfigError(file, tk, f"unknown top-level key; valid: {', '.join(EXPERIMENT_KEYS)}")
+    check.keys(data, EXPERIMENT_KEYS, Location(file), "top-level key")
     for tk in ("title", "description"):
         if not isinstance(data.get(tk, ""), str):
             raise ConfigError(file, tk, f"must be a string, got {data[tk]!r}")
@@ -422,23 +392,24 @@ def _load_experiment(path: Path) -> Experiment:
     base = {n: defined[n] for n in model.inputs if n not in sweeps}
     pairs = {pair: rho for pair, rho in pairs.items() if pair[0] in base and pair[1] in base}
     if "correlations" in data:
-        for pair, rho in parse_correlations(data["correlations"], file=file, priors=base).items():
+        for pair, rho in parse_correlations(data["correlations"], at=Location(file, "correlations"),
+                                            priors=base).items():
             if pair in pairs and pairs[pair] != rho:
                 raise ConfigError(file, "correlations", f"the pair {pair[0]!r}, {pair[1]!r} is already "
                                                         f"correlated at {pairs[pair]:g} in a priors file")
             pairs[pair] = rho
     correlation = rank_correlation(pairs, file=file)
 
-    samples = check_samples(file, "samples", data.get("samples", 10_000))
-    seed = check_seed(file, "seed", data.get("seed", 0))
-    sampler = check_sampler(file, "sampler", data.get("sampler", "random"))
+    samples = check.sample_count(data.get("samples", 10_000), Location(file, "samples"))
+    seed = check.seed(data.get("seed", 0), Location(file, "seed"))
+    sampler = check_sampler(data.get("sampler", "random"), Location(file, "sampler"))
 
     tables = data.get("scenarios", {"baseline": {"description": "The priors as given."}})
     if not isinstance(tables, dict) or not tables:
         raise ConfigError(file, "scenarios", "must hold at least one [scenarios.NAME] table")
     scenarios = tuple(_scenario(file, name, table, base, path.parent) for name, table in tables.items())
 
-    experiment = Experiment(name=check_name(file, "name", path.stem), path=file, model=model,
+    experiment = Experiment(name=check.name(path.stem, Location(file, "name")), path=file, model=model,
                             prior_files=tuple(str(p) for p in prior_paths), scenarios=scenarios,
                             samples=samples, seed=seed, sampler=sampler, title=data.get("title", ""),
                             description=data.get("description", ""), base_priors=base, sweeps=sweeps,
@@ -487,11 +458,11 @@ def with_settings(experiment: Experiment, *, samples=None, seed=None, sampler=No
     """``experiment`` with the given settings changed (validated like the file's)."""
     changes = {}
     if samples is not None:
-        changes["samples"] = check_samples("arguments", "samples", samples)
+        changes["samples"] = check.sample_count(samples, Location("arguments", "samples"))
     if seed is not None:
-        changes["seed"] = check_seed("arguments", "seed", seed)
+        changes["seed"] = check.seed(seed, Location("arguments", "seed"))
     if sampler is not None:
-        changes["sampler"] = check_sampler("arguments", "sampler", sampler)
+        changes["sampler"] = check_sampler(sampler, Location("arguments", "sampler"))
     return dataclasses.replace(experiment, **changes)
 
 
@@ -523,7 +494,7 @@ def with_overrides(experiment: Experiment, *, set_values=None, scenarios=None) -
                                f"{', '.join(experiment.base_priors)}")
         scenarios_now = changes.get("scenarios", experiment.scenarios)
         changes["scenarios"] = tuple(
-            dataclasses.replace(s, priors={**s.priors, **{n: pinned(s.priors[n], v, file="--set", key=n)
+            dataclasses.replace(s, priors={**s.priors, **{n: pinned(s.priors[n], v, at=Location("--set", n))
                                                            for n, v in pins.items()}},
                                 overrides=tuple(dict.fromkeys([*s.overrides, *pins])))
             for s in scenarios_now)

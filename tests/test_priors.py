@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.errors import ConfigError
+from sim.errors import ConfigError, Location
 from sim.priors import parse_prior
 
 U = np.linspace(0.001, 0.999, 999)
@@ -16,7 +16,7 @@ def prior(**table):
     table.setdefault("unit", "1")
     table.setdefault("note", "test")
     table.setdefault("allow_negative", True)  # these tests are about distributions, not about signs
-    return parse_prior("x", table, file="test.toml", key="priors.x")
+    return parse_prior("x", table, at=Location("test.toml", "priors.x"))
 
 
 # ppf of every continuous form agrees with the scipy distribution it stands
@@ -103,15 +103,15 @@ def test_truncation_keeps_values_inside_and_renormalises():
 
 def test_spec_equality_ignores_the_file():
     a = parse_prior("x", {"dist": "uniform", "low": 0, "high": 1, "point": 0.5, "unit": "1", "note": "n"},
-                    file="a.toml", key="priors.x")
+                    at=Location("a.toml", "priors.x"))
     b = parse_prior("x", {"dist": "uniform", "low": 0, "high": 1, "point": 0.5, "unit": "1", "note": "n"},
-                    file="b.toml", key="priors.x")
+                    at=Location("b.toml", "priors.x"))
     assert a == b
 
 
 def test_override_inherits_text_and_defaults_point_to_median():
     base = prior(dist="uniform", low=0, high=1, point=0.2, unit="fraction", source="paper")
-    new = parse_prior("x", {"dist": "uniform", "low": 0.2, "high": 0.4}, file="e.toml", key="scenarios.s.priors.x",
+    new = parse_prior("x", {"dist": "uniform", "low": 0.2, "high": 0.4}, at=Location("e.toml", "scenarios.s.priors.x"),
                       base=base)
     assert (new.unit, new.source) == ("fraction", "paper")
     assert new.point == pytest.approx(0.3, rel=1e-15)
@@ -178,6 +178,6 @@ def test_point_required_and_inside_support():
 
 def test_unit_and_source_required():
     with pytest.raises(ConfigError, match=r"priors\.x\.unit: missing; give the unit"):
-        parse_prior("x", {"dist": "fixed", "point": 1, "note": "n"}, file="test.toml", key="priors.x")
+        parse_prior("x", {"dist": "fixed", "point": 1, "note": "n"}, at=Location("test.toml", "priors.x"))
     with pytest.raises(ConfigError, match=r"priors\.x: needs a 'source' or a 'note'"):
-        parse_prior("x", {"dist": "fixed", "point": 1, "unit": "1"}, file="test.toml", key="priors.x")
+        parse_prior("x", {"dist": "fixed", "point": 1, "unit": "1"}, at=Location("test.toml", "priors.x"))

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import sim
 from sim.models import get_model
+from sim.errors import Location
 from sim.priors import parse_prior
 
 from .conftest import ROOT
@@ -67,11 +68,11 @@ def tables(draw):
 
 # a scenario-style base: the table's point defaults to its median, its unit and note come from here
 BASE = parse_prior("x", {"dist": "fixed", "point": 0.0, "unit": "1", "note": "property test", "allow_negative": True},
-                   file="property.toml", key="priors.x")
+                   at=Location("property.toml", "priors.x"))
 
 
 def build(table):
-    return parse_prior("x", table, file="property.toml", key="priors.x", base=BASE)
+    return parse_prior("x", table, at=Location("property.toml", "priors.x"), base=BASE)
 
 
 @SETTINGS

@@ -36,7 +36,8 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
-from ..errors import ConfigError
+from .. import _checks as check
+from ..errors import ConfigError, Location
 from ._base import ROLES, Constant, Model, Output
 
 __all__ = ["formula_model", "FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH"]
@@ -327,9 +328,7 @@ def _constants(file: str, table) -> dict[str, Constant]:
         _name(file, key, name)
         if not isinstance(spec, dict) or "value" not in spec or "units" not in spec:
             raise ConfigError(file, key, f"must be {{ value = <number>, units = \"...\" }}, got {spec!r}")
-        for k in spec:
-            if k not in CONSTANT_KEYS:
-                raise ConfigError(file, f"{key}.{k}", f"unknown key; valid: {', '.join(CONSTANT_KEYS)}")
+        check.keys(spec, CONSTANT_KEYS, Location(file, key))
         value = spec["value"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(float(value)):
             raise ConfigError(file, f"{key}.value", f"must be a finite number, got {value!r}")
@@ -350,9 +349,7 @@ def formula_model(table, *, file: str, default_name: str = "") -> Model:
     """
     if not isinstance(table, dict):
         raise ConfigError(file, "model", f"must be a table with [model.outputs.NAME] formulas, got {table!r}")
-    for k in table:
-        if k not in MODEL_KEYS:
-            raise ConfigError(file, f"model.{k}", f"unknown key for a formula model; valid: {', '.join(MODEL_KEYS)}")
+    check.keys(table, MODEL_KEYS, Location(file, "model"), "key for a formula model")
     name = table.get("name", default_name)
     _name(file, "model.name", name, reserved=())  # a model may share a function's name
     description = table.get("description", "")
@@ -373,9 +370,7 @@ def formula_model(table, *, file: str, default_name: str = "") -> Model:
             raise ConfigError(file, key, f"{out_name!r} is also a constant; give outputs and constants distinct names")
         if not isinstance(spec, dict):
             raise ConfigError(file, key, f"must be a table with formula, units and an optional role, got {spec!r}")
-        for k in spec:
-            if k not in OUTPUT_KEYS:
-                raise ConfigError(file, f"{key}.{k}", f"unknown key; valid: {', '.join(OUTPUT_KEYS)}")
+        check.keys(spec, OUTPUT_KEYS, Location(file, key))
         for k in ("formula", "units"):
             if k not in spec:
                 raise ConfigError(file, f"{key}.{k}", "missing; every output needs a formula and units")

@@ -24,7 +24,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from ..errors import ConfigError, SimError
+from .. import _checks as check
+from ..errors import ConfigError, Location, SimError
 from ._base import Model
 
 __all__ = ["ENTRY_POINT_GROUP", "get_model", "available", "load_reference", "load_origin"]
@@ -163,9 +164,7 @@ def load_reference(value, *, file: str, base_dir: Path) -> tuple[Model, list[Pat
             found = dataclasses.replace(found, digest=_sha256(Path(source)))
         return found, []
     if isinstance(value, dict) and "file" in value:
-        for k in value:
-            if k not in ("file", "name"):
-                raise ConfigError(file, f"model.{k}", "unknown key for a model file; valid: file, name")
+        check.keys(value, ("file", "name"), Location(file, "model"), "key for a model file")
         path, name = value["file"], value.get("name")
         if not isinstance(path, str) or not path:
             raise ConfigError(file, "model.file", f"must be a path to a Python file, got {path!r}")

@@ -31,7 +31,9 @@ from ..analysis.summary import exceedance, exceedance_interval, output_roles, su
 from ..engine import evaluate, label_dataset
 from ..errors import SimError
 from .._files import read_toml
-from ..experiment import Experiment, check_name, load_experiment, with_overrides, with_settings
+from .. import _checks as check
+from ..errors import Location
+from ..experiment import Experiment, load_experiment, with_overrides, with_settings
 from ..models import cost_revenue_pairs
 from ..priors import Prior, pinned
 from ..sampling import uniforms
@@ -113,7 +115,7 @@ class WhatIf:
 
     def pin(self, name: str, value: float) -> Prior:
         """Fix prior ``name`` at ``value`` (as ``--set``); a value outside its unit's range raises and changes nothing."""
-        return self._set(pinned(self._known(name), float(value), file="what-if", key=name))
+        return self._set(pinned(self._known(name), float(value), at=Location("what-if", name)))
 
     def use(self, prior: Prior) -> Prior:
         """Give the prior of ``prior``'s name this form (one that :meth:`change` or :meth:`pin` returned)."""
@@ -208,7 +210,7 @@ class WhatIf:
         ``priors``) with the changed priors as ``priors`` tables (pins in ``set``), to append to the experiment
         file."""
         path = str(self.experiment.path)
-        check_name(path, f"scenarios.{name}", name)
+        check.name(name, Location(path, f"scenarios.{name}"))
         scenarios = read_toml(path, "experiment file").get("scenarios", {})
         if name in scenarios:
             raise SimError(f"{path} has a scenario {name!r} already; give the new scenario another name")

@@ -1,0 +1,237 @@
+"""Priors files: reading and validating ``[priors.NAME]`` tables and ``[correlations]``, and the priors hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from .. import _checks as check
+from .._checks import fmt
+from .._files import read_toml
+from ..errors import Location
+from . import forms
+from .spec import Prior, _check_support
+
+__all__ = ["parse_prior", "load_priors", "load_priors_file", "parse_correlations", "priors_hash", "DESCRIPTIVE_KEYS",
+           "PRIORS_FILE_KEYS"]
+
+#: Keys every prior table may carry besides its parameters.
+DESCRIPTIVE_KEYS = ("point", "unit", "source", "note", "long_name")
+#: Top-level keys of a priors file.
+PRIORS_FILE_KEYS = ("title", "description", "priors", "correlations")
+
+
+def _freeze(value):
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    return value
+
+
+def parse_prior(name: str, table: Any, *, at: Location, base: Prior | None = None) -> Prior:
+    """Validate one prior table and return its frozen :class:`Prior`.
+
+    Parameters
+    ----------
+    name : str
+        The prior's name.
+    table : dict
+        The TOML table.
+    at : Location
+        Where the table was read (file and key), for error messages.
+    base : Prior, optional
+        The prior a scenario overrides: ``unit``, ``source``, ``note`` and
+        ``long_name`` default to the base's, and ``point`` to the new
+        distribution's median.
+
+    Raises
+    ------
+    ConfigError
+        If anything in the table is missing, unknown or invalid.
+    """
+    if not isinstance(table, dict):
+        check.fail(at, f"must be a table with a 'dist' key, got {table!r}")
+    if "dist" not in table:
+        check.fail(at.at("dist"), f"missing; valid: {', '.join(forms.FORMS)}")
+    dist = table["dist"]
+    if not isinstance(dist, str) or dist not in forms.FORMS:
+        check.fail(at.at("dist"), f"unknown distribution {dist!r}; valid: {', '.join(forms.FORMS)}")
+    form = forms.FORMS[dist]
+    param_keys = {x for alt in form.parameters for x in alt}
+    allowed = (param_keys | set(DESCRIPTIVE_KEYS) | {"dist", "allow_negative", "override"}
+               | ({"truncate"} if form.continuous else set()))
+    check.keys(table, allowed, at, f"key for a {dist} prior", listed=sorted(allowed - {"dist"}))
+    given = tuple(x for x in sorted(param_keys) if x in table)
+    if set(given) not in [set(alt) for alt in form.parameters]:
+        options = " or ".join("(" + ", ".join(alt) + ")" for alt in form.parameters)
+        check.fail(at, f"a {dist} prior takes {options}; got ({', '.join(given)})")
+    params = {x: table[x] for x in given}
+
+    truncate = check.pair(table["truncate"], at.at("truncate"), allow_inf=True) if "truncate" in table else None
+
+    if dist == "fixed":
+        if "point" not in table:
+            check.fail(at.at("point"), "missing; a fixed prior needs its value as point")
+        dist_impl = forms.Fixed(check.number(table["point"], at.at("point")))
+    else:
+        dist_impl = forms.build(dist, params, truncate, at)
+
+    if "point" in table:
+        point = check.number(table["point"], at.at("point"))
+    elif base is not None:
+        point = float(dist_impl.ppf(0.5))
+    else:
+        check.fail(at.at("point"), "missing; every prior needs the value point mode uses")
+    lo, hi = dist_impl.support()
+    if not lo <= point <= hi:
+        check.fail(at.at("point"), f"{fmt(point)} lies outside the prior's support [{fmt(lo)}, {fmt(hi)}]")
+
+    text = {}
+    for tk in ("unit", "source", "note", "long_name"):
+        if tk in table:
+            text[tk] = check.string(table[tk], at.at(tk))
+        elif base is not None:
+            text[tk] = getattr(base, tk)
+    if "unit" not in text:
+        check.fail(at.at("unit"), "missing; give the unit (for example \"USD\", \"words\", \"fraction\")")
+    signed = check.boolean(table.get("allow_negative", base.allow_negative if base is not None else False),
+                           at.at("allow_negative"))
+    _check_support(at, text["unit"], dist, lo, hi, signed)
+    if not (text.get("source") or text.get("note")):
+        check.fail(at, "needs a 'source' or a 'note' saying where the value and range come from")
+    override = check.boolean(table.get("override", False), at.at("override"))
+    frozen_params = tuple((x, _freeze(params[x])) for x in given)
+    return Prior(name=name, dist=dist, params=frozen_params, point=point, truncate=truncate, file=at.file, key=at.key,
+                 allow_negative=signed, override=override, built=dist_impl, **text)
+
+
+def load_priors(path: str | os.PathLike) -> dict[str, Prior]:
+    """Read and validate a priors file.
+
+    Returns
+    -------
+    dict of str to Prior
+        In file order.
+    """
+    return load_priors_file(path)[0]
+
+
+def load_priors_file(path: str | os.PathLike) -> tuple[dict[str, Prior], dict[tuple[str, str], float]]:
+    """Read and validate a priors file: its priors and its rank correlations.
+
+    Returns
+    -------
+    priors : dict of str to Prior
+        In file order.
+    correlations : dict of (str, str) to float
+        Spearman rank correlations between pairs of this file's priors
+        (see :func:`parse_correlations`); empty if the file has none.
+    """
+    file = Location(str(path))
+    data = read_toml(path, "priors file")
+    check.keys(data, PRIORS_FILE_KEYS, file, "top-level key")
+    for tk in ("title", "description"):
+        if tk in data:
+            check.string(data[tk], file.at(tk))
+    table = data.get("priors")
+    if not isinstance(table, dict) or not table:
+        check.fail(file.at("priors"), "missing or empty; define priors as [priors.NAME] tables")
+    priors = {name: parse_prior(name, spec, at=file.at("priors", name)) for name, spec in table.items()}
+    pairs = parse_correlations(data["correlations"], at=file.at("correlations"), priors=priors) \
+        if "correlations" in data else {}
+    return priors, pairs
+
+
+def parse_correlations(table: Any, *, at: Location, priors: Mapping[str, Prior]) -> dict[tuple[str, str], float]:
+    """Validate a ``[correlations]`` table: Spearman rank correlations between priors.
+
+    Either pairs or a matrix::
+
+        [correlations]
+        pairs = [["mfu", "price_per_chip_hour", -0.4]]
+
+        [correlations]
+        names = ["a", "b", "c"]
+        matrix = [[1.0, 0.5, 0.0], [0.5, 1.0, 0.2], [0.0, 0.2, 1.0]]
+
+    Returns
+    -------
+    dict of (str, str) to float
+        One entry per correlated pair, names in sorted order; pairs not
+        given are uncorrelated. Whether the whole matrix is valid (positive
+        semi-definite) is checked when an experiment puts the pairs together.
+    """
+    if not isinstance(table, dict) or not table:
+        check.fail(at, "must be a table with pairs = [[name, name, rho], ...] or names = [...] and matrix = [[...], "
+                       "...]")
+    check.keys(table, ("pairs", "names", "matrix"), at, "key")
+    if "pairs" in table and ("names" in table or "matrix" in table):
+        check.fail(at, "give pairs, or names and matrix, not both")
+
+    def name_of(where: Location, name):
+        if not isinstance(name, str) or name not in priors:
+            check.fail(where, f"no prior named {name!r}; the priors here are: {', '.join(priors)}")
+        if priors[name].is_fixed:
+            check.fail(where, f"prior {name!r} is fixed; only drawn priors can be correlated")
+        return name
+
+    def rho_of(where: Location, value):
+        rho = check.number(value, where)
+        if not -1.0 <= rho <= 1.0:
+            check.fail(where, f"a rank correlation must lie in [-1, 1], got {fmt(rho)}")
+        return rho
+
+    out: dict[tuple[str, str], float] = {}
+    if "pairs" in table:
+        pairs = table["pairs"]
+        if not isinstance(pairs, list) or not pairs:
+            check.fail(at.at("pairs"), f"must be a list of [name, name, rho], got {pairs!r}")
+        for i, item in enumerate(pairs):
+            where = Location(at.file, f"{at.key}.pairs[{i}]")
+            if not isinstance(item, list) or len(item) != 3:
+                check.fail(where, f"must be [name, name, rho], got {item!r}")
+            a, b = name_of(where, item[0]), name_of(where, item[1])
+            if a == b:
+                check.fail(where, f"pairs {a!r} with itself; a prior's correlation with itself is 1")
+            pair = tuple(sorted((a, b)))
+            if pair in out:
+                check.fail(where, f"the pair {a!r}, {b!r} is given twice")
+            out[pair] = rho_of(where, item[2])
+        return out
+    names, matrix = table.get("names"), table.get("matrix")
+    if not isinstance(names, list) or len(names) < 2:
+        check.fail(at.at("names"), f"must list at least two prior names, got {names!r}")
+    names = [name_of(at.at("names"), n) for n in names]
+    if len(set(names)) != len(names):
+        check.fail(at.at("names"), "names a prior more than once")
+    d = len(names)
+    if not (isinstance(matrix, list) and len(matrix) == d and all(isinstance(r, list) and len(r) == d for r in matrix)):
+        check.fail(at.at("matrix"), f"must be a {d} x {d} list of rows, one per name")
+
+    def cell(i, j):
+        return Location(at.file, f"{at.key}.matrix[{i}][{j}]")
+
+    values = [[rho_of(cell(i, j), v) for j, v in enumerate(row)] for i, row in enumerate(matrix)]
+    for i in range(d):
+        if values[i][i] != 1.0:
+            check.fail(cell(i, i), f"the diagonal must be 1, got {fmt(values[i][i])}")
+        for j in range(i):
+            if values[i][j] != values[j][i]:
+                check.fail(cell(i, j), f"the matrix must be symmetric: [{i}][{j}] = {fmt(values[i][j])} but "
+                                       f"[{j}][{i}] = {fmt(values[j][i])}")
+            if values[i][j] != 0.0:
+                out[tuple(sorted((names[i], names[j])))] = values[i][j]
+    return out
+
+
+def priors_hash(specs: Mapping[str, Mapping[str, Prior]], correlations: Mapping | None = None) -> str:
+    """SHA-256 of the defining fields of priors, keyed by group (scenario) and name,
+    and of the rank correlations between them (if any)."""
+    canon = {g: {n: p.spec() for n, p in sorted(ps.items())} for g, ps in specs.items()}
+    if correlations:
+        canon = {"priors": canon, "correlations": sorted([*pair, rho] for pair, rho in correlations.items())}
+    return hashlib.sha256(json.dumps(canon, sort_keys=True).encode()).hexdigest()
