@@ -7,19 +7,20 @@ An experiment sweeps catalogue entries as named coordinates::
     hardware = "all"                # entries of offerings.toml
     catalogues = "../priors/catalogues"   # the default, relative to the experiment
 
-A swept coordinate supplies the model inputs it knows (:data:`SWEEP_FIELDS`:
-for ``model`` the parameters used per token (``params``, the active ones of a
-mixture-of-experts), all parameters held (``total_params``), training
-tokens and the attention shape; for ``hardware`` the peak FLOP/s at each
-precision, memory, bandwidth and price) as DataArrays along that dim, in
-place of priors of the same name. A mixture-of-experts entry can only be
-swept by a model that reads ``total_params``: a model that does not tell
-active from total parameters (a dense scaling fit) says nothing about it.
+A swept coordinate supplies the model inputs that the model binds to
+catalogue fields (its declaration, :attr:`sim.models.Model.catalogue`: for
+``model`` entries of models.toml such as the active and total parameters,
+for ``hardware`` entries of offerings.toml and their accelerators' peak
+FLOP/s, memory and price) as DataArrays along that dim, in place of priors
+of the same name. A mixture-of-experts entry can only be swept by a model
+that reads the ``total_params`` field: a model that does not tell active
+from total parameters (a dense scaling fit) says nothing about it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import xarray as xr
@@ -27,8 +28,9 @@ import xarray as xr
 from ._files import read_toml
 from . import _checks as check
 from .errors import ConfigError, Location
+from .models import Field
 
-__all__ = ["load_catalogue", "catalogue_kind", "sweep_inputs", "SWEEP_FIELDS", "CATALOGUE_FILES"]
+__all__ = ["load_catalogue", "catalogue_kind", "sweep_inputs", "SWEEPS", "CATALOGUE_FILES"]
 
 CATALOGUE_FILES = {"accelerators": "accelerators.toml", "offerings": "offerings.toml", "models": "models.toml"}
 
@@ -47,23 +49,11 @@ _SCHEMAS = {
                "source": ("str", True)},
 }
 
-#: Model inputs each sweep supplies, and the catalogue field each comes from.
-SWEEP_FIELDS = {
-    "model": {"params": "active_params", "total_params": "total_params", "tokens": "tokens",
-              "routed_expert_fraction": "routed_expert_fraction", "kv_values_per_token": "kv_values_per_token",
-              "attention_flops_per_context_token": "attention_flops_per_context_token"},
-    "hardware": {"peak_flops": "peak_flops", "peak_flops_fp8": "peak_flops_fp8", "peak_flops_fp4": "peak_flops_fp4",
-                 "price_per_chip_hour": "price_per_chip_hour", "accelerator_memory_bytes": "memory_bytes",
-                 "memory_bandwidth": "memory_bandwidth"},
-}
 #: Where a field is left out: a dense model holds its active parameters and routes nothing; a chip without fp8
 #: (fp4) runs 8-bit (4-bit) weights at its next wider precision's peak.
 _DEFAULTS = {"total_params": "active_params", "peak_flops_fp8": "peak_flops", "peak_flops_fp4": "peak_flops_fp8"}
-_UNITS = {"params": "parameters", "total_params": "parameters", "tokens": "tokens", "routed_expert_fraction": "fraction",
-          "kv_values_per_token": "values/token", "attention_flops_per_context_token": "FLOP/token/token",
-          "peak_flops": "FLOP/s/chip", "peak_flops_fp8": "FLOP/s/chip", "peak_flops_fp4": "FLOP/s/chip",
-          "price_per_chip_hour": "USD/chip-hour", "accelerator_memory_bytes": "bytes/chip",
-          "memory_bandwidth": "bytes/s/chip"}
+#: The catalogue each swept dim reads its entries from.
+SWEEPS = {"model": "models", "hardware": "offerings"}
 
 
 def _check(file: str, key: str, kind: str, value):
@@ -134,12 +124,13 @@ def load_catalogue(folder: str | Path, kind: str, path: str | Path | None = None
     return entries
 
 
-def sweep_inputs(file: str, dim: str, selection, folder: Path, needed) -> dict[str, xr.DataArray]:
-    """DataArrays along ``dim`` for the inputs the sweep supplies and the model needs."""
+def sweep_inputs(file: str, dim: str, selection, folder: Path, binding: Mapping[str, Field]) -> dict[str, xr.DataArray]:
+    """DataArrays along ``dim`` for the inputs ``binding`` feeds from the catalogue (the model's declaration
+    for this dim, the inputs it needs only)."""
     key = f"sweep.{dim}"
-    if dim not in SWEEP_FIELDS:
-        raise ConfigError(file, key, f"unknown sweep; valid: {', '.join(SWEEP_FIELDS)}")
-    entries = load_catalogue(folder, "models" if dim == "model" else "offerings")
+    if dim not in SWEEPS:
+        raise ConfigError(file, key, f"unknown sweep; valid: {', '.join(SWEEPS)}")
+    entries = load_catalogue(folder, SWEEPS[dim])
     if selection == "all":
         names = list(entries)
     elif isinstance(selection, list) and selection and all(isinstance(s, str) for s in selection):
@@ -164,7 +155,7 @@ def sweep_inputs(file: str, dim: str, selection, folder: Path, needed) -> dict[s
         raise ConfigError(file, key, f"{entry['name']!r} has no {field} in the {dim} catalogue, which the model "
                                      f"needs; add it to the entry or choose other entries")
 
-    if dim == "model" and "total_params" not in needed:
+    if dim == "model" and not any(f.field == "total_params" for f in binding.values()):
         moe = [n for n in names if entries[n].get("total_params", entries[n]["active_params"]) > entries[n]["active_params"]]
         if moe:
             raise ConfigError(file, key, f"{', '.join(moe)} {'is a' if len(moe) == 1 else 'are'} mixture-of-experts "
@@ -179,11 +170,10 @@ def sweep_inputs(file: str, dim: str, selection, folder: Path, needed) -> dict[s
                  "provider": (dim, [entries[n]["provider"] for n in names]),
                  "plan": (dim, [entries[n]["plan"] for n in names])}
     out = {}
-    for input_name, field in SWEEP_FIELDS[dim].items():
-        if input_name in needed:
-            out[input_name] = xr.DataArray([value(entries[n], field) for n in names], dims=(dim,),
-                                           coords={dim: names, **extra},
-                                           attrs={"units": _UNITS[input_name], "role": "input",
-                                                  "long_name": input_name.replace("_", " "),
-                                                  "source": f"{dim} catalogue ({folder})"})
+    for input_name, fed in binding.items():
+        out[input_name] = xr.DataArray([value(entries[n], fed.field) for n in names], dims=(dim,),
+                                       coords={dim: names, **extra},
+                                       attrs={"units": fed.units, "role": "input",
+                                              "long_name": input_name.replace("_", " "),
+                                              "source": f"{dim} catalogue ({folder})"})
     return out

@@ -47,7 +47,7 @@ import xarray as xr
 
 from . import _checks as check
 from ._files import read_toml, record_read, recording_reads
-from .catalogue import SWEEP_FIELDS, sweep_inputs
+from .catalogue import sweep_inputs
 from .errors import ConfigError, Location
 from .models import Model, choose, load_reference
 from .models.formula import formula_model
@@ -297,7 +297,7 @@ def _scenario(file: str, name: str, table, base: dict[str, Prior], base_dir: Pat
     return Scenario(name=name, description=description, priors=priors, overrides=changed_names)
 
 
-def _sweeps(file: str, table, base_dir: Path, needed, priors: Mapping[str, Prior]) -> dict[str, xr.DataArray]:
+def _sweeps(file: str, table, base_dir: Path, model: Model, priors: Mapping[str, Prior]) -> dict[str, xr.DataArray]:
     """Inputs supplied by ``[sweep]``: catalogue entries, a range of years, or a list of a prior's values."""
     if not isinstance(table, dict):
         raise ConfigError(file, "sweep", f"must be a table, got {table!r}")
@@ -308,10 +308,10 @@ def _sweeps(file: str, table, base_dir: Path, needed, priors: Mapping[str, Prior
             continue
         if dim == "year":
             out.update(_years(file, selection))
-        elif dim in priors and dim in needed and dim not in SWEEP_FIELDS:
+        elif dim in priors and dim in model.inputs and dim not in model.catalogue:
             out.update(_values(file, dim, selection, priors[dim]))
         else:
-            out.update(sweep_inputs(file, dim, selection, folder, needed))
+            out.update(sweep_inputs(file, dim, selection, folder, model.catalogue.get(dim, {})))
     return out
 
 
@@ -377,7 +377,7 @@ def _load_experiment(path: Path) -> Experiment:
         raise ConfigError(file, "priors", "missing; list the priors files, for example [\"../priors/seed_2023.toml\"]")
     prior_paths = _files(file, "priors", data["priors"], path.parent)
     defined, pairs = _load_files(file, "priors", prior_paths)
-    sweeps = _sweeps(file, data.get("sweep", {}), path.parent, model.inputs, defined)
+    sweeps = _sweeps(file, data.get("sweep", {}), path.parent, model, defined)
     missing = [n for n in model.inputs if n not in defined and n not in sweeps]
     if missing and model.input_uses:
         output, position = model.input_uses[missing[0]]

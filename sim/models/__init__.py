@@ -11,7 +11,7 @@ of ``sim`` but its errors and units.
 """
 
 from . import answer, compute, constants, ownership, revenue, roofline, scaling, search, trajectory
-from ._base import ROLES, Constant, Model, Output, choose, cost_revenue_pairs, model
+from ._base import CATALOGUE, ROLES, Constant, Field, Model, Output, catalogue_binding, choose, cost_revenue_pairs, model
 from .user import ENTRY_POINT_GROUP, available, get_model, load_origin, load_reference
 
 #: sim's own models, by name.
@@ -20,6 +20,7 @@ MODELS: dict[str, Model] = {m.name: m for m in (search.MODEL, compute.SEARCH_COS
                                                   trajectory.MODEL, ownership.MODEL, answer.answer_engine,
                                                   answer.chat_subscription)}
 
-__all__ = ["MODELS", "Model", "Output", "Constant", "model", "choose", "cost_revenue_pairs", "ROLES", "get_model",
+__all__ = ["MODELS", "Model", "Output", "Constant", "Field", "CATALOGUE", "catalogue_binding", "model", "choose",
+           "cost_revenue_pairs", "ROLES", "get_model",
            "available", "load_reference", "load_origin", "ENTRY_POINT_GROUP", "answer", "compute", "constants",
            "ownership", "revenue", "roofline", "scaling", "search", "trajectory"]

@@ -29,10 +29,41 @@ from dataclasses import dataclass, field
 
 from ..errors import SimError
 
-__all__ = ["Output", "Constant", "Model", "model", "ROLES", "choose", "cost_revenue_pairs"]
+__all__ = ["Output", "Constant", "Model", "model", "ROLES", "choose", "cost_revenue_pairs", "Field", "CATALOGUE",
+           "catalogue_binding"]
 
 #: The roles an output may have (besides none).
 ROLES = ("cost", "revenue", "volume")
+
+
+@dataclass(frozen=True)
+class Field:
+    """A catalogue field that feeds a model input, and the unit of that input."""
+
+    field: str
+    units: str
+
+
+#: The inputs sim's catalogues can feed, by swept dim (``model``: models.toml; ``hardware``: offerings.toml and
+#: the accelerator each offering names): the parameters used per token (the active ones of a mixture of experts),
+#: all parameters held, training tokens, the attention shape; peak FLOP/s at each precision, memory, bandwidth and
+#: price. A model reads those of its inputs that are named here, unless it declares its own binding.
+CATALOGUE: dict[str, dict[str, Field]] = {
+    "model": {"params": Field("active_params", "parameters"), "total_params": Field("total_params", "parameters"),
+              "tokens": Field("tokens", "tokens"), "routed_expert_fraction": Field("routed_expert_fraction", "fraction"),
+              "kv_values_per_token": Field("kv_values_per_token", "values/token"),
+              "attention_flops_per_context_token": Field("attention_flops_per_context_token", "FLOP/token/token")},
+    "hardware": {"peak_flops": Field("peak_flops", "FLOP/s/chip"), "peak_flops_fp8": Field("peak_flops_fp8", "FLOP/s/chip"),
+                 "peak_flops_fp4": Field("peak_flops_fp4", "FLOP/s/chip"),
+                 "price_per_chip_hour": Field("price_per_chip_hour", "USD/chip-hour"),
+                 "accelerator_memory_bytes": Field("memory_bytes", "bytes/chip"),
+                 "memory_bandwidth": Field("memory_bandwidth", "bytes/s/chip")},
+}
+
+
+def catalogue_binding(inputs, catalogue: Mapping[str, Mapping[str, Field]] = CATALOGUE) -> dict[str, dict[str, Field]]:
+    """Per swept dim, the catalogue fields that feed ``inputs`` (those of a model's inputs ``catalogue`` names)."""
+    return {dim: {name: f for name, f in fields.items() if name in inputs} for dim, fields in catalogue.items()}
 
 
 @dataclass(frozen=True)
@@ -114,6 +145,10 @@ class Model:
         checked (one line naming the formula's position on a mismatch).
     input_uses : mapping of str to (str, int)
         For formula models: each input's first use, as (output, position).
+    catalogue : mapping of str to mapping of str to Field, optional
+        Per swept dim (``model``, ``hardware``), the catalogue field that
+        feeds each input a sweep supplies, with the input's unit; default
+        the fields :data:`CATALOGUE` names for the model's inputs.
     """
 
     name: str
@@ -127,6 +162,11 @@ class Model:
     formula: bool = False
     evaluate_units: Callable[..., Mapping] | None = field(default=None, repr=False)
     input_uses: Mapping[str, tuple[str, int]] = field(default_factory=dict, repr=False)
+    catalogue: Mapping[str, Mapping[str, Field]] | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if self.catalogue is None:
+            object.__setattr__(self, "catalogue", catalogue_binding(self.inputs))
 
     def __call__(self, **kwargs):
         return self.evaluate(**kwargs)
@@ -190,7 +230,8 @@ def _signature(func) -> tuple[list[str], dict[str, Constant], bool]:
 
 
 def model(*, outputs: Mapping[str, Output | tuple], name: str | None = None, description: str | None = None,
-          uses: Model | None = None, origin: tuple = ()) -> Callable[[Callable], Model]:
+          uses: Model | None = None, origin: tuple = (),
+          catalogue: Mapping[str, Mapping[str, Field]] | None = None) -> Callable[[Callable], Model]:
     """Declare a model over a function of keyword arguments (a decorator).
 
     Parameters
@@ -208,6 +249,9 @@ def model(*, outputs: Mapping[str, Output | tuple], name: str | None = None, des
     origin : tuple, optional
         How to load the model in another process (set for sim's own models
         and by the loaders; a user's decorated function needs none).
+    catalogue : mapping, optional
+        Which catalogue fields feed which inputs, per swept dim (see
+        :class:`Model`); default the fields :data:`CATALOGUE` names.
 
     Returns
     -------
@@ -227,7 +271,8 @@ def model(*, outputs: Mapping[str, Output | tuple], name: str | None = None, des
         where = origin or (("module", f"{func.__module__}:{func.__qualname__}")
                            if func.__module__ != "__main__" and "<" not in func.__qualname__ else ())
         return Model(name=name or func.__name__, description=description or (doc[0] if doc else ""),
-                     inputs=tuple(inputs), outputs=declared, evaluate=func, constants=constants, origin=where)
+                     inputs=tuple(inputs), outputs=declared, evaluate=func, constants=constants, origin=where,
+                     catalogue=catalogue)
 
     return wrap
 
