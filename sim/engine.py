@@ -23,6 +23,7 @@ import xarray as xr
 from scipy import stats
 
 from ._version import __version__
+from . import memory
 from .errors import SimError, SimWarning
 from .progress import bar_disable
 from .experiment import Experiment, with_settings
@@ -189,106 +190,33 @@ def evaluate_uniforms(experiment: Experiment, uniforms: dict, *, chunk_size: int
     return _outputs_dataset(experiment, outputs)
 
 
-#: Peak memory of each command over the bytes of the run's samples, and the fixed memory it adds (matplotlib and
-#: the figures for a report). Measured with the peak RSS of search_cost at 1e6 and 3e6 samples and training_cost
-#: at 2e5 and 4e5, less the 0.2 GiB of a started sim: 1.0 to 1.05 for a run, 1.35 to 1.53 for a run with its
-#: report, 1.53 for decide and 1.81 for sensitivity; the factors are those plus a tenth.
-MEMORY_USE = {"run": (1.35, 0), "report": (1.7, 0.5 * 2**30), "decide": (1.7, 0), "sensitivity": (2.0, 0)}
-
-
-def _meminfo(key: str, path: str = "/proc/meminfo") -> int | None:
-    """A ``key:  N kB`` line of a ``/proc`` file, in bytes."""
-    try:
-        with open(path) as fh:
-            for line in fh:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _read_int(path: Path) -> int | None:
-    try:
-        return int(path.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def cgroup_room(proc_cgroup: str = "/proc/self/cgroup", root: str = "/sys/fs/cgroup") -> int | None:
-    """Bytes left under the memory limit of this process's cgroup and of its ancestors (cgroup v2 or v1), or None
-    where there is no limit. A container sees its own cgroup at ``root``; the path in ``proc_cgroup`` may then
-    not exist below it, so ``root`` itself is read too."""
-    try:
-        lines = Path(proc_cgroup).read_text().splitlines()
-    except OSError:
-        return None
-    rooms = []
-    for line in lines:
-        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
-        if controllers == "":
-            base, limit_file, usage_file = Path(root), "memory.max", "memory.current"
-        elif "memory" in controllers.split(","):
-            base, limit_file, usage_file = Path(root) / "memory", "memory.limit_in_bytes", "memory.usage_in_bytes"
-        else:
-            continue
-        parts = [p for p in path.strip("/").split("/") if p]
-        for depth in range(len(parts), -1, -1):
-            folder = base.joinpath(*parts[:depth])
-            limit, usage = _read_int(folder / limit_file), _read_int(folder / usage_file)
-            if limit is not None and usage is not None and limit < 2**60:  # "max", or v1's 2**63 - 4096: none
-                rooms.append(max(limit - usage, 0))
-    return min(rooms) if rooms else None
-
-
-def available_memory() -> tuple[int, str] | None:
-    """Bytes a new allocation can take, and what bounds them, or None where unknown.
-
-    The least of the system's available memory (``MemAvailable``), the room
-    under this process's cgroup memory limit, and the room under its
-    address-space limit (``ulimit -v``) given what it has mapped already.
-    """
-    import resource
-
-    rooms = []
-    system = _meminfo("MemAvailable")
-    if system is not None:
-        rooms.append((system, "available"))
-    cgroup = cgroup_room()
-    if cgroup is not None:
-        rooms.append((cgroup, "left under this process's cgroup memory limit"))
-    for limit, name, counted in ((resource.RLIMIT_AS, "ulimit -v", "VmSize"),
-                                 (resource.RLIMIT_DATA, "ulimit -d", "VmData")):
-        soft = resource.getrlimit(limit)[0]
-        mapped = _meminfo(counted, "/proc/self/status")
-        if soft != resource.RLIM_INFINITY and mapped is not None:
-            rooms.append((max(soft - mapped, 0), f"left under this process's memory limit ({name})"))
-    return min(rooms) if rooms else None
-
-
 def run_bytes(experiment: Experiment, samples: int) -> int:
-    """Bytes the stored samples of a run take: every output and drawn input, per cell and sample."""
+    """Bytes the stored samples of a run take: every output and drawn input, per cell and sample (float64).
+
+    The outputs' cells come from the dims the experiment's unit check found
+    (:meth:`~sim.experiment.Experiment.output_cells`): the model is not
+    evaluated again.
+    """
     plan, drawn = _plan(experiment)
-    shapes = point(experiment)
-    cells = sum(int(np.prod(shapes[name].shape)) for name in experiment.model.outputs)
+    cells = sum(experiment.output_cells().values())
     cells += sum(len(plan[name]) for name in drawn)  # a drawn input: one row, or one per scenario
-    return 8 * cells * samples
+    return np.dtype(float).itemsize * cells * samples
 
 
 def check_memory(experiment: Experiment, samples: int, *, design: str | None = None, work: str = "run",
                  saved: bool = False) -> None:
     """Refuse, before allocating anything, a command whose samples would not fit in the memory it may use.
 
-    ``work`` is the command (see :data:`MEMORY_USE`), ``saved`` whether it
+    ``work`` is the command (see :data:`sim.memory.MEMORY_USE`), ``saved`` whether it
     reads a saved run rather than making one; ``design`` names a study's
     design of ``samples`` evaluations (such as ``--sobol-n 16384``) for the
     message, in place of a run's sample count.
     """
-    room = available_memory()
+    room = memory.available_memory()
     if room is None:
         return
     available, what = room
-    factor, extra = MEMORY_USE[work]
+    factor, extra = memory.MEMORY_USE[work]
     need = extra + factor * run_bytes(experiment, samples)
     if need <= available:
         return

@@ -178,10 +178,23 @@ class Experiment:
     files: tuple[str, ...] = ()
     set_values: tuple[tuple[str, float], ...] = ()
     only: tuple[str, ...] = ()
+    output_dims: Mapping[str, Mapping[str, int]] = field(default_factory=dict, repr=False)
 
     @property
     def scenario_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.scenarios)
+
+    def output_cells(self) -> dict[str, int]:
+        """Cells of each output in a run (scenarios times the sizes of its other dims), from the dims the unit
+        check's evaluation gave it; a swept dim has the size of the sweep (which a report may have narrowed)."""
+        swept = {d: n for da in self.sweeps.values() for d, n in da.sizes.items()}
+        cells = {}
+        for name, dims in self.output_dims.items():
+            n = len(self.scenarios)
+            for d, size in dims.items():
+                n *= swept.get(d, size)
+            cells[name] = n
+        return cells
 
     @property
     def run_args(self) -> tuple[str, ...]:
@@ -416,8 +429,7 @@ def _load_experiment(path: Path) -> Experiment:
                             correlation=correlation,
                             precision=_precision(file, data["precision"], model) if "precision" in data else None,
                             report=_report(file, data.get("report", {}), model))
-    check_units(experiment)
-    return experiment
+    return dataclasses.replace(experiment, output_dims=check_units(experiment))
 
 
 def _model(file: str, value, path: Path) -> tuple[Model, list[Path]]:
@@ -427,9 +439,10 @@ def _model(file: str, value, path: Path) -> tuple[Model, list[Path]]:
     return load_reference(value, file=file, base_dir=path.parent)
 
 
-def check_units(experiment: Experiment) -> None:
+def check_units(experiment: Experiment) -> dict[str, dict[str, int]]:
     """Every prior's unit readable, each scenario's override in its base prior's unit, and the model's
-    outputs in their declared units (:func:`sim.units.check_model`)."""
+    outputs in their declared units (:func:`sim.units.check_model`); returns each output's dims, as that
+    evaluation gave them (a swept dim of size 1)."""
     from .units import check_model, factor, parse
 
     file = experiment.path
@@ -451,7 +464,7 @@ def check_units(experiment: Experiment) -> None:
         # along it, without the labels every operation would otherwise merge
         first = da.isel({d: slice(0, 1) for d in da.dims})
         inputs[name] = (xr.DataArray(first.values, dims=first.dims), da.attrs.get("units", "1"))
-    check_model(experiment.model, inputs, file=file)
+    return check_model(experiment.model, inputs, file=file)
 
 
 def with_settings(experiment: Experiment, *, samples=None, seed=None, sampler=None) -> Experiment:

@@ -35,13 +35,18 @@ from scipy.stats import qmc
 
 from .errors import ConfigError
 
-__all__ = ["SAMPLERS", "uniforms", "iter_uniforms", "stream", "RankCorrelation", "rank_correlation"]
+__all__ = ["SAMPLERS", "uniforms", "iter_uniforms", "stream", "open_unit", "RankCorrelation", "rank_correlation"]
 
 SAMPLERS = ("random", "lhs", "sobol")
 
 # Guards ppf(0) = -inf and ppf(1) = inf: the draws are pushed inside (0, 1)
 # by at most one unit in the last place of a double near 0 and 1.
 _TINY = 2.0**-53
+
+
+def open_unit(u: np.ndarray) -> np.ndarray:
+    """``u`` clipped into the open interval (0, 1), in place: the ppf of 0 or 1 would be infinite."""
+    return np.clip(u, _TINY, 1.0 - _TINY, out=u)
 
 
 def stream(seed: int, key: str) -> np.random.PCG64:
@@ -96,8 +101,7 @@ def uniforms(names: Sequence[str], n: int, *, seed: int, sampler: str = "random"
                 out[:] = engine.random(m).T
     else:
         raise ValueError(f"unknown sampler {sampler!r}; valid: {', '.join(SAMPLERS)}")
-    np.clip(out, _TINY, 1.0 - _TINY, out=out)
-    return out
+    return open_unit(out)
 
 
 def iter_uniforms(names: Sequence[str], n: int, *, seed: int, sampler: str = "random",
@@ -158,7 +162,7 @@ class RankCorrelation:
         """Correlate uniforms ``u`` of shape (len(names), m), rows in ``names`` order."""
         z = special.ndtri(u)
         out = special.ndtr(self.normal_factor() @ z)
-        return np.clip(out, _TINY, 1.0 - _TINY, out=out)
+        return open_unit(out)
 
 
 def rank_correlation(pairs: dict[tuple[str, str], float], *, file: str,

@@ -33,7 +33,8 @@ import numpy as np
 import xarray as xr
 
 from ._files import atomic_path, name_stem, sha256_file, staged_folder
-from .engine import MEMORY_USE, check_memory
+from .engine import check_memory
+from .memory import MEMORY_USE
 from .errors import SimError
 from .experiment import Experiment, as_run
 

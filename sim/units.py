@@ -219,7 +219,7 @@ def _magnitude(value, unit) -> np.ndarray:
     return np.asarray(data, dtype=float)
 
 
-def check_model(model, inputs: dict, *, file: str, key: str = "model") -> None:
+def check_model(model, inputs: dict, *, file: str, key: str = "model") -> dict[str, dict[str, int]]:
     """Evaluate ``model`` on pint quantities and on plain numbers and compare each output with its declared unit.
 
     Parameters
@@ -231,6 +231,12 @@ def check_model(model, inputs: dict, *, file: str, key: str = "model") -> None:
     file, key : str
         Where errors are reported (the experiment file; ``key`` for Python
         models, ``model.outputs.<name>`` for formula models).
+
+    Returns
+    -------
+    dict of str to dict of str to int
+        Each output's dims and their sizes in this evaluation, where a swept
+        input has size 1 along its dim: what a run's cells are made of.
 
     Raises
     ------
@@ -264,9 +270,13 @@ def check_model(model, inputs: dict, *, file: str, key: str = "model") -> None:
     def bare(x, original):  # a swept input's first value: units do not depend on the cell
         return x.reshape(-1)[0] if np.ndim(x) else x[()]
 
+    swept = any(isinstance(v, xr.DataArray) and v.ndim for v in values.values())
     try:
         # most models are plain arithmetic, which bare scalars run some 20 times faster than DataArrays; a model
-        # that needs xarray (a concat, a reduction along a dim) fails here and runs on labelled inputs below
+        # that needs xarray (a concat, a reduction along a dim) fails here and runs on labelled inputs below, as
+        # does a model with swept inputs, whose outputs' dims are wanted
+        if swept:
+            raise _Labelled
         got, numbers = both(bare)
     except ConfigError:
         raise
@@ -311,3 +321,9 @@ def check_model(model, inputs: dict, *, file: str, key: str = "model") -> None:
             raise ConfigError(file, where, f"{what} adds, compares or picks between quantities of one kind in "
                                            f"different units (such as USD/ktoken and USD/Mtoken): the numbers it "
                                            f"computes are not {out.units}; convert one of them first")
+    return {name: dict(numbers[name].sizes) if isinstance(numbers[name], xr.DataArray) else {}
+            for name in model.outputs}
+
+
+class _Labelled(Exception):
+    """The model has swept inputs: evaluate it on labelled inputs."""

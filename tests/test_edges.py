@@ -119,10 +119,10 @@ def test_point_mode_has_the_runs_nan_guard(project, capsys):
     text = path.read_text()
     start = text.index("[models.gpt3]")
     path.write_text(text[:start] + text[start:].replace("active_params = 175e9", "active_params = 1e308", 1))
-    for argv in (["point", "training_cost"], ["run", "training_cost", "--samples", "100", "--no-report"]):
+    for argv, where in ((["point", "training_cost"], "in point mode in 1 cell(s)"),
+                        (["run", "training_cost", "--samples", "100", "--no-report"], "in 100 of 100 samples")):
         err = one_line_error(capsys, argv)
-        assert "output training_flops is NaN or infinite in point mode in 1 cell(s) (first in scenario baseline, " \
-               "model gpt3)" in err, err
+        assert f"output training_flops is NaN or infinite {where} (first in scenario baseline, model gpt3)" in err, err
     assert not (project / "outputs").exists()
 
 
@@ -328,7 +328,7 @@ def test_a_failed_command_leaves_no_output_folder_behind(project, capsys):
 def test_the_memory_guard_reads_the_cgroup_limit(tmp_path, version):
     """A cgroup limit of 6 GiB with 1 GiB in use leaves 5 GiB, the parent's looser limit notwithstanding; the
     container's own root is read where the named path does not exist below it."""
-    from sim.engine import cgroup_room
+    from sim.memory import cgroup_room
 
     proc = tmp_path / "cgroup"
     if version == "v2":
@@ -378,10 +378,10 @@ def test_the_memory_guard_reads_the_process_limit(project):
 @pytest.mark.parametrize("command", ["report", "decide", "sensitivity"])
 def test_an_analysis_of_a_saved_run_too_large_for_memory_is_refused_before_loading(saved, capsys, monkeypatch,
                                                                                   command):
-    from sim import engine
+    from sim import engine, memory
 
-    monkeypatch.setattr(engine, "available_memory", lambda: (2**10, "available"))
-    factor, extra = engine.MEMORY_USE[command]
+    monkeypatch.setattr(memory, "available_memory", lambda: (2**10, "available"))
+    factor, extra = memory.MEMORY_USE[command]
     need = factor * engine.run_bytes(sim.load_experiment("experiments/search_cost.toml"), 300) + extra
     before = _listing(saved)
     assert one_line_error(capsys, [command]) == (

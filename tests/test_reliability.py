@@ -250,7 +250,7 @@ def test_every_file_a_run_writes_is_inside_the_output_folder(project, capsys):
 # --- memory ------------------------------------------------------------------------------------------------------
 
 def test_run_bytes_is_what_a_run_stores(search_experiment):
-    from sim import engine
+    from sim import engine, memory
 
     ds = sim.run(search_experiment, samples=1000)
     stored = sum(v.nbytes for v in ds.data_vars.values() if "sample" in v.dims)
@@ -258,9 +258,9 @@ def test_run_bytes_is_what_a_run_stores(search_experiment):
 
 
 def test_a_run_too_large_for_memory_is_refused_before_it_starts(project, capsys, monkeypatch):
-    from sim import engine
+    from sim import engine, memory
 
-    monkeypatch.setattr(engine, "available_memory", lambda: (2 * 2**30, "available"))
+    monkeypatch.setattr(memory, "available_memory", lambda: (2 * 2**30, "available"))
     err = error_line(capsys, ["run", "--samples", "10000000", "--no-report"])
     assert re.fullmatch(r"sim: error: experiments/search_cost\.toml: 10,000,000 samples would need about 8\.5 GiB of "
                         r"memory, more than the 2\.0 GiB available; run at most about 2,3\d\d,\d{3} samples, or add --stream "

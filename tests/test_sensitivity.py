@@ -109,13 +109,13 @@ def test_given_data_first_order_on_a_linear_model():
 def test_centred_ranks_are_rankdatas_with_or_without_ties():
     """The tie-free fast path and rankdata's average ranks agree exactly: continuous draws, ties (a discrete prior),
     a NaN (rankdata's propagated NaN) and a constant row."""
-    from sim.analysis.sensitivity import _centred_ranks
+    from sim.analysis._array import centred_ranks
 
     rng = np.random.default_rng(7)
     for x in (rng.lognormal(size=(2, 3, 5000)), rng.integers(0, 4, size=(3, 200)).astype(float),
               np.array([[1.0, np.nan, 2.0], [3.0, 3.0, 3.0]]), np.array([2.0])):
         ranks = stats.rankdata(x, axis=-1)
-        np.testing.assert_array_equal(_centred_ranks(x), ranks - ranks.mean(axis=-1, keepdims=True))
+        np.testing.assert_array_equal(centred_ranks(x), ranks - ranks.mean(axis=-1, keepdims=True))
 
 
 def test_rank_correlation_matches_scipy_on_the_search_run(search_run):

@@ -33,7 +33,8 @@ from scipy import interpolate
 from ..errors import SimError
 from ..models import choose
 from .sensitivity import check_output, drawn_inputs
-from .summary import CI_BOUND, _mean_ci, check_probability, jeffreys_interval, output_names, output_roles
+from . import _array
+from .summary import CI_BOUND, check_probability, output_names, output_roles
 
 __all__ = ["net_benefit", "evpi", "evppi", "acceptability", "decide", "statistic", "cost_and_revenue", "per_year"]
 
@@ -69,10 +70,6 @@ def net_benefit(ds: xr.Dataset, *, cost: str | None = None, revenue: str | None 
 
 
 # --- array kernels (sample axis last) ---------------------------------------
-
-def _evpi(nb: np.ndarray) -> np.ndarray:
-    return np.maximum(nb, 0.0).mean(axis=-1) - np.maximum(nb.mean(axis=-1), 0.0)
-
 
 def conditional_mean(theta: np.ndarray, y: np.ndarray, *, bins: int = 200) -> np.ndarray:
     """Regression estimate of E[y | theta] at each sample (1-d arrays of one length).
@@ -144,7 +141,7 @@ def _evppi(theta: np.ndarray, nb: np.ndarray, bins: int) -> np.ndarray:
 
 def evpi(nb: xr.DataArray, *, dim: str = "sample") -> xr.DataArray:
     """Expected value of perfect information per cell, in the units of ``nb``."""
-    out = xr.apply_ufunc(_evpi, nb, input_core_dims=[[dim]])
+    out = xr.apply_ufunc(_array.evpi, nb, input_core_dims=[[dim]])
     out.attrs = {"units": nb.attrs.get("units", ""), "long_name": "expected value of perfect information"}
     return out.rename("evpi")
 
@@ -263,14 +260,14 @@ def decide(ds: xr.Dataset, *, cost: str | None = None, revenue: str | None = Non
     core = dict(input_core_dims=[[dim]], output_core_dims=[["ci_bound"]])
     out = xr.Dataset()
     out["expected_net_benefit"] = nb.mean(dim)
-    out["expected_net_benefit_ci"] = xr.apply_ufunc(_mean_ci, nb, kwargs={"probability": probability}, **core)
+    out["expected_net_benefit_ci"] = xr.apply_ufunc(_array.mean_ci, nb, kwargs={"probability": probability}, **core)
     wins = (nb > 0).sum(dim)
     out["p_profitable"] = wins / n
-    out["p_profitable_ci"] = xr.apply_ufunc(jeffreys_interval, wins, kwargs={"n": n, "probability": probability},
+    out["p_profitable_ci"] = xr.apply_ufunc(_array.jeffreys_interval, wins, kwargs={"n": n, "probability": probability},
                                             output_core_dims=[["ci_bound"]])
     out["deploy"] = out["expected_net_benefit"] > 0
     out["breakeven_revenue"] = ds[cost].mean(dim)
-    out["breakeven_revenue_ci"] = xr.apply_ufunc(_mean_ci, ds[cost], kwargs={"probability": probability}, **core)
+    out["breakeven_revenue_ci"] = xr.apply_ufunc(_array.mean_ci, ds[cost], kwargs={"probability": probability}, **core)
     out["breakeven_revenue_range"] = (ds[cost].quantile([0.05, 0.95], dim=dim).rename(quantile="ci_bound")
                                       .assign_coords(ci_bound=CI_BOUND).transpose(..., "ci_bound"))
     out["evpi"] = evpi(nb, dim=dim)

@@ -23,6 +23,7 @@ import xarray as xr
 from scipy import stats
 
 from ..errors import SimError
+from . import _array
 from .summary import output_names
 
 __all__ = ["rank_correlation", "first_order_given", "target_region", "drawn_inputs", "check_output", "default_bins"]
@@ -48,21 +49,6 @@ def _drawn(ds: xr.Dataset, dim: str) -> list[str]:
 
 
 # --- from one ordinary run ----------------------------------------------------
-
-def _centred_ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks along the last axis (ties averaged, as :func:`scipy.stats.rankdata`) less their mean."""
-    x = np.asarray(x, dtype=float)
-    n = x.shape[-1]
-    order = np.argsort(x, axis=-1)
-    ordered = np.take_along_axis(x, order, axis=-1)
-    if n and np.isfinite(ordered).all() and (np.diff(ordered, axis=-1) > 0).all():
-        # no ties (continuous draws): a value's rank is its place in the order, without rankdata's tie pass
-        r = np.empty(x.shape)
-        np.put_along_axis(r, order, np.arange(1.0, n + 1), axis=-1)
-    else:
-        r = stats.rankdata(x, axis=-1)
-    return r - r.mean(axis=-1, keepdims=True)
-
 
 def default_bins(n: int) -> int:
     """Bins for the given-data first-order index: 2 sqrt(n), between 10 and 1000.
@@ -106,7 +92,7 @@ def _one_run(ds: xr.Dataset, output: str, names: list[str], kernel, dim: str, **
 
 def centred_ranks(da: xr.DataArray, dim: str = "sample") -> xr.DataArray:
     """Ranks along ``dim`` (ties averaged) less their mean: what :func:`rank_correlation` correlates."""
-    return xr.apply_ufunc(_centred_ranks, da, input_core_dims=[[dim]], output_core_dims=[[dim]])
+    return xr.apply_ufunc(_array.centred_ranks, da, input_core_dims=[[dim]], output_core_dims=[[dim]])
 
 
 def rank_correlation(ds: xr.Dataset, output: str, *, dim: str = "sample",

@@ -6,8 +6,8 @@ Estimates (:func:`summarize`) have a ``stat`` dim; intervals have a
 independent draws: exact for the ``random`` sampler and conservative for
 ``lhs`` and ``sobol``, whose errors are smaller.
 
-Array kernels (``_...``) take numpy arrays with the sample axis last; the
-public functions wrap them with :func:`xarray.apply_ufunc`.
+The array kernels (:mod:`._array`) take numpy arrays with the sample axis
+last; the functions here wrap them with :func:`xarray.apply_ufunc`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,13 @@ from collections.abc import Sequence
 
 import numpy as np
 import xarray as xr
-from scipy import stats
 
-__all__ = ["output_names", "output_roles", "OUTPUT_ROLES", "summarize", "mc_interval", "interval", "exceedance", "exceedance_interval",
-           "stat_label", "DEFAULT_QUANTILES", "check_probability"]
+from ..models import cost_revenue_pairs
+from ._array import hdi, eti, jeffreys_interval, mean_ci, quantile_ci, quantiles_and_ci
+
+__all__ = ["output_names", "output_roles", "comparisons", "OUTPUT_ROLES", "summarize", "summarize_run", "mc_interval",
+           "interval", "exceedance", "exceedance_interval", "jeffreys_interval", "summary_dataset", "exceedances",
+           "exceedance_name", "running_estimates", "stat_label", "DEFAULT_QUANTILES", "CI_BOUND", "check_probability"]
 
 DEFAULT_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 CI_BOUND = ["lower", "upper"]
@@ -37,6 +40,11 @@ def output_names(ds: xr.Dataset) -> list[str]:
 def output_roles(ds: xr.Dataset) -> dict[str, str | None]:
     """Each output's role in the economics (``cost``, ``revenue``, ``volume``) or None."""
     return {name: (None if ds[name].attrs["role"] == "output" else ds[name].attrs["role"]) for name in output_names(ds)}
+
+
+def comparisons(ds: xr.Dataset) -> tuple[tuple[str, str], ...]:
+    """(cost, revenue) pairs of a run, from its outputs' roles, as the model's own (every cost against every revenue)."""
+    return cost_revenue_pairs(output_roles(ds))
 
 
 def stat_label(q: float) -> str:
@@ -89,88 +97,6 @@ def summarize(ds: xr.Dataset, *, quantiles: Sequence[float] = DEFAULT_QUANTILES,
     return out
 
 
-# --- array kernels (sample axis last) ---------------------------------------
-
-def _order_stat_bounds(n: int, q: np.ndarray, probability: float) -> tuple[np.ndarray, np.ndarray]:
-    """0-based ranks (l, u) with P(x_(l) <= xi_q <= x_(u)) >= probability.
-
-    The number of samples at or below the true q-quantile is Binomial(n, q),
-    whatever the distribution; the bounds are its central quantiles.
-    """
-    tail = (1.0 - probability) / 2.0
-    lo = stats.binom.ppf(tail, n, q) - 1
-    hi = stats.binom.ppf(1.0 - tail, n, q)
-    return np.clip(lo, 0, n - 1).astype(np.intp), np.clip(hi, 0, n - 1).astype(np.intp)
-
-
-def _quantile_ci(a: np.ndarray, q: np.ndarray, probability: float) -> np.ndarray:
-    """Distribution-free intervals of quantiles ``q``: shape (..., len(q), 2)."""
-    return _quantiles_and_ci(a, q, probability)[1]
-
-
-def _quantiles_and_ci(a: np.ndarray, q: np.ndarray, probability: float) -> tuple[np.ndarray, np.ndarray]:
-    """Quantiles ``q`` (numpy's default, linear, method) and their intervals, from one partition of ``a``.
-
-    Returns arrays of shape (..., len(q)) and (..., len(q), 2). The quantiles
-    equal :func:`numpy.quantile`'s bit for bit: the same order statistics,
-    weights and interpolation. A row holding NaN gives NaN quantiles, as
-    ``skipna=False`` does.
-    """
-    n = a.shape[-1]
-    lo, hi = _order_stat_bounds(n, q, probability)
-    virtual = (n - 1) * np.asarray(q, dtype=float)
-    below = np.floor(virtual)
-    gamma = virtual - below
-    below = below.astype(np.intp)
-    above = np.minimum(below + 1, n - 1)
-    part = np.partition(a, np.unique(np.concatenate([lo, hi, below, above])), axis=-1)
-    x0, x1 = part[..., below], part[..., above]
-    diff = x1 - x0  # numpy's _lerp: from the nearer end, so that a constant stays exactly constant
-    quantiles = x0 + diff * gamma
-    np.subtract(x1, diff * (1 - gamma), out=quantiles, where=np.broadcast_to(gamma >= 0.5, quantiles.shape))
-    nan = np.isnan(a).any(axis=-1)
-    if nan.any():
-        quantiles[nan] = np.nan
-    return quantiles, np.stack([part[..., lo], part[..., hi]], axis=-1)
-
-
-def _mean_ci(a: np.ndarray, probability: float) -> np.ndarray:
-    """Student-t interval of the mean: shape (..., 2)."""
-    n = a.shape[-1]
-    mean = a.mean(axis=-1)
-    half = stats.t.ppf(0.5 + probability / 2.0, n - 1) * a.std(axis=-1, ddof=1) / np.sqrt(n)
-    return np.stack([mean - half, mean + half], axis=-1)
-
-
-def _hdi(a: np.ndarray, probability: float) -> np.ndarray:
-    """Shortest single interval holding ``probability`` of the samples: shape (..., 2)."""
-    x = np.sort(a, axis=-1)
-    n = x.shape[-1]
-    k = min(int(np.ceil(probability * n)), n)
-    widths = x[..., k - 1:] - x[..., : n - k + 1]
-    start = np.argmin(widths, axis=-1)[..., None]
-    return np.concatenate([np.take_along_axis(x, start, -1), np.take_along_axis(x, start + k - 1, -1)], axis=-1)
-
-
-def _eti(a: np.ndarray, probability: float) -> np.ndarray:
-    tail = (1.0 - probability) / 2.0
-    return np.moveaxis(np.quantile(a, [tail, 1.0 - tail], axis=-1), 0, -1)
-
-
-def jeffreys_interval(successes, n, probability: float = 0.95) -> np.ndarray:
-    """Jeffreys interval of a binomial proportion: shape (..., 2).
-
-    The Beta(x + 1/2, n - x + 1/2) posterior's central interval, with the
-    lower bound 0 when x = 0 and the upper 1 when x = n (Brown, Cai and
-    DasGupta 2001 recommend it for its coverage near 0 and 1).
-    """
-    x = np.asarray(successes, dtype=float)
-    tail = (1.0 - probability) / 2.0
-    lo = np.where(x > 0, stats.beta.ppf(tail, x + 0.5, n - x + 0.5), 0.0)
-    hi = np.where(x < n, stats.beta.ppf(1.0 - tail, x + 0.5, n - x + 0.5), 1.0)
-    return np.stack([lo, hi], axis=-1)
-
-
 # --- labelled wrappers -------------------------------------------------------
 
 def _bounds(da: xr.DataArray, func, dim: str, **kwargs) -> xr.DataArray:
@@ -199,8 +125,8 @@ def mc_interval(ds: xr.Dataset, *, quantiles: Sequence[float] = DEFAULT_QUANTILE
     out = xr.Dataset()
     for name in output_names(ds):
         da = ds[name]
-        mean = _bounds(da, _mean_ci, dim, probability=probability)
-        qs = xr.apply_ufunc(_quantile_ci, da, input_core_dims=[[dim]], output_core_dims=[["stat", "ci_bound"]],
+        mean = _bounds(da, mean_ci, dim, probability=probability)
+        qs = xr.apply_ufunc(quantile_ci, da, input_core_dims=[[dim]], output_core_dims=[["stat", "ci_bound"]],
                             kwargs={"q": q, "probability": probability})
         qs = qs.assign_coords(ci_bound=CI_BOUND)
         both = xr.concat([mean.expand_dims(stat=1), qs], dim="stat").assign_coords(stat=labels)
@@ -225,7 +151,7 @@ def interval(ds: xr.Dataset, probability: float = 0.9, *, kind: str = "eti", dim
         One variable per output, dims ``ci_bound`` and the output's others.
     """
     probability = check_probability(probability)
-    kernels = {"eti": _eti, "hdi": _hdi}
+    kernels = {"eti": eti, "hdi": hdi}
     if kind not in kernels:
         raise ValueError(f"unknown interval kind {kind!r}; valid: eti, hdi")
     out = xr.Dataset({name: _bounds(ds[name], kernels[kind], dim, probability=probability).assign_attrs(ds[name].attrs)
@@ -306,15 +232,15 @@ def summary_dataset(ds: xr.Dataset, comparisons=(), *, quantiles: Sequence[float
         n = da.sizes["sample"]
         mean = da.mean("sample", skipna=False)
         sd = da.std("sample", ddof=1, skipna=False)
-        qs, qci = xr.apply_ufunc(_quantiles_and_ci, da, input_core_dims=[["sample"]],
+        qs, qci = xr.apply_ufunc(quantiles_and_ci, da, input_core_dims=[["sample"]],
                                  output_core_dims=[["stat"], ["stat", "ci_bound"]],
                                  kwargs={"q": q, "probability": probability})
         moments = xr.concat([mean, sd / np.sqrt(n), sd], dim="stat")
         out[name] = xr.concat([moments, qs], dim="stat").assign_coords(stat=stat).transpose("stat", ...)
         out[name].attrs = dict(da.attrs)
-        mean_ci = _bounds(da, _mean_ci, "sample", probability=probability)
-        nan = xr.full_like(mean_ci, np.nan)
-        out[f"{name}_ci"] = (xr.concat([mean_ci, nan, nan, qci.assign_coords(ci_bound=CI_BOUND)], dim="stat")
+        interval_of_mean = _bounds(da, mean_ci, "sample", probability=probability)
+        nan = xr.full_like(interval_of_mean, np.nan)
+        out[f"{name}_ci"] = (xr.concat([interval_of_mean, nan, nan, qci.assign_coords(ci_bound=CI_BOUND)], dim="stat")
                              .assign_coords(stat=stat).transpose("stat", "ci_bound", ...)
                              .assign_attrs(role=INTERVAL, of=name))
     for output, threshold in comparisons:
@@ -334,3 +260,42 @@ def with_quantile_coord(summary: xr.Dataset, quantiles: Sequence[float]) -> xr.D
 def exceedances(summary: xr.Dataset) -> list[str]:
     """The names of a summary's P(cost > revenue) variables, in order."""
     return [n for n, v in summary.data_vars.items() if v.attrs.get("role") == EXCEEDANCE]
+
+
+def summarize_run(ds: xr.Dataset, *, quantiles: Sequence[float] = DEFAULT_QUANTILES,
+                  probability: float = 0.95) -> xr.Dataset:
+    """The labelled summary of run ``ds`` (:func:`summary_dataset`), comparing each cost with each revenue."""
+    return summary_dataset(ds, comparisons(ds), quantiles=quantiles, probability=probability)
+
+
+def running_estimates(da: xr.DataArray, *, points: int = 30, quantile: float = 0.95,
+                      net: xr.DataArray | None = None, probability: float = 0.95) -> xr.Dataset:
+    """The mean and ``quantile`` of ``da`` (dims ``[scenario,] sample``) from its first n samples, for n rising
+    geometrically from 100 to all of them, with their Monte Carlo intervals (:func:`mc_interval`).
+
+    With ``net`` (net benefit, the same dims), also the running P(net > 0) with its Jeffreys interval.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``estimate`` (dims ``n``, ``stat`` = ``mean`` and the quantile's
+        label, and ``da``'s others), ``interval`` (with ``ci_bound``), and
+        with ``net`` ``p_profitable`` and ``p_profitable_ci``.
+    """
+    total = da.sizes["sample"]
+    ns = np.unique(np.geomspace(min(100, total), total, points).astype(int))
+    label = stat_label(quantile)
+    ds = xr.Dataset({da.name: da.assign_attrs(role=da.attrs.get("role", "output"))})
+    ci = xr.concat([mc_interval(ds.isel(sample=slice(0, n)), quantiles=[quantile], probability=probability)[da.name]
+                    for n in ns], dim="n").assign_coords(n=ns)
+    est = xr.concat([xr.concat([part.mean("sample"), part.quantile(quantile, "sample").drop_vars("quantile")],
+                               dim="stat").assign_coords(stat=["mean", label])
+                     for part in (da.isel(sample=slice(0, n)) for n in ns)], dim="n").assign_coords(n=ns)
+    out = xr.Dataset({"estimate": est, "interval": ci.transpose("n", "stat", ..., "ci_bound")})
+    if net is not None:
+        wins = (net > 0).cumsum("sample").isel(sample=ns - 1).rename(sample="n").assign_coords(n=ns)
+        out["p_profitable"] = wins / xr.DataArray(ns, dims="n", coords={"n": ns})
+        out["p_profitable_ci"] = xr.apply_ufunc(jeffreys_interval, wins, xr.DataArray(ns, dims="n", coords={"n": ns}),
+                                                kwargs={"probability": probability}, output_core_dims=[["ci_bound"]]
+                                                ).assign_coords(ci_bound=CI_BOUND)
+    return out

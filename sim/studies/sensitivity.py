@@ -25,7 +25,7 @@ from ..analysis.summary import CI_BOUND, check_probability
 from ..engine import check_memory, drawn_priors, evaluate, evaluate_uniforms, point
 from ..errors import SimError
 from ..experiment import Experiment
-from ..sampling import _TINY, stream
+from ..sampling import open_unit, stream
 
 __all__ = ["sobol", "sobol_arrays", "one_at_a_time", "tornado"]
 
@@ -72,7 +72,7 @@ def sobol_arrays(func, d: int, n: int, *, rng: np.random.Generator, n_resamples:
     if n < 2 or n & (n - 1):
         raise SimError(f"Sobol' indices need a power of 2 base samples, got {n} (nearest: {2 ** round(np.log2(max(n, 2)))})")
     A_B = qmc.Sobol(d=2 * d, scramble=True, rng=rng).random(n).T.reshape(2, d, n)
-    np.clip(A_B, _TINY, 1.0 - _TINY, out=A_B)
+    open_unit(A_B)
     A, B = A_B
     pages = []
     for i in range(d):
@@ -183,13 +183,16 @@ def sobol(experiment: Experiment, output: str, *, n: int = 2**14, seed: int | No
     check_memory(experiment, n * (len(names) + 2), design=f"--sobol-n {n}: the Sobol' design")
     seed = experiment.seed if seed is None else seed
 
+    cells = {}
+
     def func(u):
         da = evaluate_uniforms(experiment, dict(zip(names, u)))[output].transpose(..., "sample")
+        cells["template"] = da.isel(sample=0, drop=True)  # the output's cells, in the order flattened here
         return da.values.reshape(-1, u.shape[1])
 
     rng = np.random.Generator(stream(seed, "sobol_indices"))
     res = sobol_arrays(func, len(names), n, rng=rng, n_resamples=n_resamples, probability=probability)
-    cell = point(experiment)[output]  # the output's cells, in the order ``func`` flattened them
+    cell = cells["template"]
     shape, dims, coords = cell.shape, cell.dims, {k: v.variable for k, v in cell.coords.items()}
     out = xr.Dataset(coords={**coords, "input": names, "ci_bound": CI_BOUND})
     for key, values in res.items():

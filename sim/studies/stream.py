@@ -23,8 +23,9 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from ..analysis.summary import (CI_BOUND, DEFAULT_QUANTILES, EXCEEDANCE, INTERVAL, _order_stat_bounds, exceedance_name,
-                               jeffreys_interval, stat_label, with_quantile_coord)
+from ..analysis._array import jeffreys_interval, order_stat_bounds
+from ..analysis.summary import (CI_BOUND, DEFAULT_QUANTILES, EXCEEDANCE, INTERVAL, exceedance_name, stat_label,
+                                with_quantile_coord)
 from ..engine import iter_chunks, provenance
 from ..errors import SimError, SimWarning
 from ..experiment import Experiment, with_settings
@@ -325,7 +326,7 @@ def _dataset(experiment, acc, n, quantiles, probability) -> xr.Dataset:
     labels = [stat_label(p) for p in q]
     stat = ["mean", "se_mean", "sd", *labels]
     t = stats.t.ppf(0.5 + probability / 2.0, n - 1)
-    lo_rank, hi_rank = _order_stat_bounds(n, q, probability)
+    lo_rank, hi_rank = order_stat_bounds(n, q, probability)
     position = q * (n - 1)
     out = xr.Dataset()
     for name, a in acc.items():

@@ -1,0 +1,115 @@
+"""Numerical kernels shared by the analysis and study modules: numpy arrays in, the sample axis last.
+
+The labelled functions (:mod:`.summary`, :mod:`.sensitivity`,
+:mod:`.decision`, :mod:`sim.studies.stream`) wrap these with
+:func:`xarray.apply_ufunc`; the names are public within the package.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["order_stat_bounds", "quantiles_and_ci", "quantile_ci", "mean_ci", "hdi", "eti", "jeffreys_interval",
+           "centred_ranks", "evpi"]
+
+
+def order_stat_bounds(n: int, q: np.ndarray, probability: float) -> tuple[np.ndarray, np.ndarray]:
+    """0-based ranks (l, u) with P(x_(l) <= xi_q <= x_(u)) >= probability.
+
+    The number of samples at or below the true q-quantile is Binomial(n, q),
+    whatever the distribution; the bounds are its central quantiles.
+    """
+    tail = (1.0 - probability) / 2.0
+    lo = stats.binom.ppf(tail, n, q) - 1
+    hi = stats.binom.ppf(1.0 - tail, n, q)
+    return np.clip(lo, 0, n - 1).astype(np.intp), np.clip(hi, 0, n - 1).astype(np.intp)
+
+
+def quantiles_and_ci(a: np.ndarray, q: np.ndarray, probability: float) -> tuple[np.ndarray, np.ndarray]:
+    """Quantiles ``q`` (numpy's default, linear, method) and their intervals, from one partition of ``a``.
+
+    Returns arrays of shape (..., len(q)) and (..., len(q), 2). The quantiles
+    equal :func:`numpy.quantile`'s bit for bit: the same order statistics,
+    weights and interpolation. A row holding NaN gives NaN quantiles, as
+    ``skipna=False`` does.
+    """
+    n = a.shape[-1]
+    lo, hi = order_stat_bounds(n, q, probability)
+    virtual = (n - 1) * np.asarray(q, dtype=float)
+    below = np.floor(virtual)
+    gamma = virtual - below
+    below = below.astype(np.intp)
+    above = np.minimum(below + 1, n - 1)
+    part = np.partition(a, np.unique(np.concatenate([lo, hi, below, above])), axis=-1)
+    x0, x1 = part[..., below], part[..., above]
+    diff = x1 - x0  # numpy's _lerp: from the nearer end, so that a constant stays exactly constant
+    quantiles = x0 + diff * gamma
+    np.subtract(x1, diff * (1 - gamma), out=quantiles, where=np.broadcast_to(gamma >= 0.5, quantiles.shape))
+    nan = np.isnan(a).any(axis=-1)
+    if nan.any():
+        quantiles[nan] = np.nan
+    return quantiles, np.stack([part[..., lo], part[..., hi]], axis=-1)
+
+
+def quantile_ci(a: np.ndarray, q: np.ndarray, probability: float) -> np.ndarray:
+    """Distribution-free intervals of quantiles ``q``: shape (..., len(q), 2)."""
+    return quantiles_and_ci(a, q, probability)[1]
+
+
+def mean_ci(a: np.ndarray, probability: float) -> np.ndarray:
+    """Student-t interval of the mean: shape (..., 2)."""
+    n = a.shape[-1]
+    mean = a.mean(axis=-1)
+    half = stats.t.ppf(0.5 + probability / 2.0, n - 1) * a.std(axis=-1, ddof=1) / np.sqrt(n)
+    return np.stack([mean - half, mean + half], axis=-1)
+
+
+def hdi(a: np.ndarray, probability: float) -> np.ndarray:
+    """Shortest single interval holding ``probability`` of the samples: shape (..., 2)."""
+    x = np.sort(a, axis=-1)
+    n = x.shape[-1]
+    k = min(int(np.ceil(probability * n)), n)
+    widths = x[..., k - 1:] - x[..., : n - k + 1]
+    start = np.argmin(widths, axis=-1)[..., None]
+    return np.concatenate([np.take_along_axis(x, start, -1), np.take_along_axis(x, start + k - 1, -1)], axis=-1)
+
+
+def eti(a: np.ndarray, probability: float) -> np.ndarray:
+    """Equal-tailed interval holding ``probability`` of the samples: shape (..., 2)."""
+    tail = (1.0 - probability) / 2.0
+    return np.moveaxis(np.quantile(a, [tail, 1.0 - tail], axis=-1), 0, -1)
+
+
+def jeffreys_interval(successes, n, probability: float = 0.95) -> np.ndarray:
+    """Jeffreys interval of a binomial proportion: shape (..., 2).
+
+    The Beta(x + 1/2, n - x + 1/2) posterior's central interval, with the
+    lower bound 0 when x = 0 and the upper 1 when x = n (Brown, Cai and
+    DasGupta 2001 recommend it for its coverage near 0 and 1).
+    """
+    x = np.asarray(successes, dtype=float)
+    tail = (1.0 - probability) / 2.0
+    lo = np.where(x > 0, stats.beta.ppf(tail, x + 0.5, n - x + 0.5), 0.0)
+    hi = np.where(x < n, stats.beta.ppf(1.0 - tail, x + 0.5, n - x + 0.5), 1.0)
+    return np.stack([lo, hi], axis=-1)
+
+
+def centred_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks along the last axis (ties averaged, as :func:`scipy.stats.rankdata`) less their mean."""
+    x = np.asarray(x, dtype=float)
+    n = x.shape[-1]
+    order = np.argsort(x, axis=-1)
+    ordered = np.take_along_axis(x, order, axis=-1)
+    if n and np.isfinite(ordered).all() and (np.diff(ordered, axis=-1) > 0).all():
+        # no ties (continuous draws): a value's rank is its place in the order, without rankdata's tie pass
+        r = np.empty(x.shape)
+        np.put_along_axis(r, order, np.arange(1.0, n + 1), axis=-1)
+    else:
+        r = stats.rankdata(x, axis=-1)
+    return r - r.mean(axis=-1, keepdims=True)
+
+
+def evpi(nb: np.ndarray) -> np.ndarray:
+    """Expected value of perfect information of net benefits ``nb``: E[max(NB, 0)] - max(E[NB], 0)."""
+    return np.maximum(nb, 0.0).mean(axis=-1) - np.maximum(nb.mean(axis=-1), 0.0)
