@@ -306,8 +306,6 @@ def _run_streaming(experiment, args, chunk) -> int:
         summary = _on_dask(experiment, args, chunk)
     else:
         summary = stream_summary(experiment, relative_error=args.relative_error, progress=True, **chunk)
-    # --dask gives the same numbers as --stream, so the record's command streams
-    summary.attrs["stream_args"] = f"--stream --relative-error {args.relative_error:g}"
     table = summary_table(summary)
     report = _report(experiment, None, summary, args) if args.report else None
     folder, notices = store.write_run(experiment, summary.attrs, args.out, _run_files(summary, table), report=report)

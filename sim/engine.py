@@ -13,6 +13,7 @@ numbers). A prior that no scenario changes is evaluated once and has no
 
 from __future__ import annotations
 
+import json
 import sys
 import warnings
 from datetime import datetime, timezone
@@ -126,8 +127,8 @@ def provenance(experiment: Experiment, mode: str) -> dict:
         attrs["overrides"] = "; ".join(f"{name} = {value!r}" for name, value in experiment.set_values)
     if experiment.only:
         attrs["scenarios_run"] = ", ".join(experiment.only)
-    if experiment.run_args:
-        attrs["run_args"] = " ".join(experiment.run_args)
+    if experiment.set_values or experiment.only:  # read back as data (sim.experiment.as_run), never parsed from text
+        attrs["run_overrides"] = json.dumps({"set": dict(experiment.set_values), "scenarios": list(experiment.only)})
     return attrs
 
 

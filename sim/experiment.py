@@ -54,7 +54,8 @@ from .models.formula import formula_model
 from .priors import Prior, load_priors_file, parse_correlations, parse_prior, pinned, priors_hash
 from .sampling import SAMPLERS, RankCorrelation, rank_correlation
 
-__all__ = ["Scenario", "Experiment", "load_experiment", "with_settings", "with_overrides", "as_run", "subject"]
+__all__ = ["Scenario", "Experiment", "load_experiment", "with_settings", "with_overrides", "as_run", "run_overrides",
+           "subject"]
 
 EXPERIMENT_KEYS = ("title", "description", "model", "priors", "samples", "seed", "sampler", "sweep", "correlations",
                    "precision", "report", "scenarios")
@@ -195,16 +196,6 @@ class Experiment:
                 n *= swept.get(d, size)
             cells[name] = n
         return cells
-
-    @property
-    def run_args(self) -> tuple[str, ...]:
-        """The command-line options that give this experiment's overrides (``--set``, ``--scenario``)."""
-        args: list[str] = []
-        for name, value in self.set_values:
-            args += ["--set", f"{name}={value!r}"]
-        for name in self.only:
-            args += ["--scenario", name]
-        return tuple(args)
 
     def priors_hash(self) -> str:
         """SHA-256 over every scenario's resolved priors, the rank correlations, the swept catalogue values
@@ -515,13 +506,16 @@ def with_overrides(experiment: Experiment, *, set_values=None, scenarios=None) -
     return dataclasses.replace(experiment, **changes) if changes else experiment
 
 
+def run_overrides(attrs: Mapping) -> tuple[dict[str, float], list[str]]:
+    """The overrides a saved run records in its ``attrs`` (``run_overrides``, JSON): its ``--set`` values and
+    its ``--scenario`` names."""
+    recorded = json.loads(attrs.get("run_overrides") or "{}")
+    return dict(recorded.get("set", {})), list(recorded.get("scenarios", []))
+
+
 def as_run(experiment: Experiment, attrs: Mapping) -> Experiment:
     """``experiment`` with the overrides a saved run records in its ``attrs`` (``--set``, ``--scenario``)."""
-    sets = {}
-    for part in filter(None, (p.strip() for p in str(attrs.get("overrides", "")).split(";"))):
-        name, _, value = part.partition(" = ")
-        sets[name] = float(value)
-    only = [n.strip() for n in str(attrs.get("scenarios_run", "")).split(",") if n.strip()]
+    sets, only = run_overrides(attrs)
     return with_overrides(experiment, set_values=sets, scenarios=only)
 
 

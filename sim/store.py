@@ -36,7 +36,7 @@ from ._files import atomic_path, name_stem, sha256_file, staged_folder
 from .engine import check_memory
 from .memory import MEMORY_USE
 from .errors import SimError
-from .experiment import Experiment, as_run
+from .experiment import Experiment, as_run, run_overrides
 
 __all__ = ["run_folder", "holding", "identity", "reproduce_command", "rerun_command", "write_run", "load_run", "load_summary",
            "write_derived", "write_report", "saved_summary", "RECORD", "SAMPLES", "SUMMARY", "SUMMARY_TABLE", "REPORT_FILES", "DERIVED"]
@@ -146,8 +146,13 @@ def _out_args(out) -> list[str]:
 
 def _run_args(attrs) -> list[str]:
     """The options that give a run's numbers: its settings, its overrides, and how it was summarised."""
-    return ["--samples", str(int(attrs["samples"])), "--seed", str(int(attrs["seed"])), "--sampler",
-            str(attrs["sampler"]), *shlex.split(attrs.get("run_args", "")), *shlex.split(attrs.get("stream_args", ""))]
+    sets, only = run_overrides(attrs)
+    args = ["--samples", str(int(attrs["samples"])), "--seed", str(int(attrs["seed"])), "--sampler", str(attrs["sampler"])]
+    args += [a for name, value in sets.items() for a in ("--set", f"{name}={value!r}")]
+    args += [a for name in only for a in ("--scenario", name)]
+    if "stream_relative_error" in attrs:
+        args += ["--stream", "--relative-error", f"{float(attrs['stream_relative_error']):g}"]
+    return args
 
 
 def reproduce_command(attrs, out: str | os.PathLike = "outputs", *, experiment_file: str | None = None) -> str:

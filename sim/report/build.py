@@ -326,7 +326,7 @@ class _Run:
 
 def _memory_command(attrs, out) -> str:
     """The command that makes a streamed run again in memory (with its samples)."""
-    return reproduce_command({**attrs, "stream_args": ""}, out)
+    return reproduce_command({k: v for k, v in attrs.items() if k != "stream_relative_error"}, out)
 
 
 def build_report(experiment: Experiment, ds: xr.Dataset | None, *, summary: xr.Dataset | None = None,

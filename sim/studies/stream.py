@@ -235,7 +235,7 @@ def stream_summary(experiment: Experiment, *, samples: int | None = None, seed: 
     n = experiment.samples
     acc = summarize_range(experiment, 0, n, chunk_size=chunk_size, relative_error=relative_error, progress=progress)
     _check(experiment, acc, n)
-    return _summary(experiment, acc, n, quantiles, probability)
+    return _summary(experiment, acc, n, quantiles, probability, relative_error)
 
 
 def dask_summary(experiment: Experiment, client, *, samples: int | None = None, seed: int | None = None,
@@ -290,7 +290,7 @@ def dask_summary(experiment: Experiment, client, *, samples: int | None = None, 
                 merged += 1
     shared.release()
     _check(experiment, acc, n)
-    return _summary(experiment, acc, n, quantiles, probability)
+    return _summary(experiment, acc, n, quantiles, probability, relative_error)
 
 
 @contextmanager
@@ -365,9 +365,11 @@ def _dataset(experiment, acc, n, quantiles, probability) -> xr.Dataset:
     return with_quantile_coord(out, quantiles)
 
 
-def _summary(experiment, acc, n, quantiles, probability) -> xr.Dataset:
-    """:func:`_dataset` with the run's provenance in its attrs (a streamed run's identity)."""
+def _summary(experiment, acc, n, quantiles, probability, relative_error) -> xr.Dataset:
+    """:func:`_dataset` with the run's provenance in its attrs (a streamed run's identity, and the quantiles'
+    relative error, which a command that makes the run again needs)."""
     out = _dataset(experiment, acc, n, quantiles, probability)
     out.attrs = provenance(experiment, "stream") | {"samples": n, "seed": experiment.seed,
-                                                    "sampler": experiment.sampler, "probability": probability}
+                                                    "sampler": experiment.sampler, "probability": probability,
+                                                    "stream_relative_error": relative_error}
     return out
