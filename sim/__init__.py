@@ -8,6 +8,9 @@ Typical use::
     sim.summarize(ds)                               # stat x scenario x ...
     sim.point(exp)                                  # every prior at its point value
 
+Every command is a function of :mod:`sim.api` (``sim.sensitivity``,
+``sim.decide``, ``sim.report_content`` ...), available here too.
+
 A model of one's own::
 
     @sim.model(outputs={"cost_per_task": sim.Output("USD/task", "cost per task", role="cost")})
@@ -20,23 +23,26 @@ from .errors import ConfigError, SimError, SimWarning
 
 #: Public names and the modules they live in, imported when first used: ``sim --help`` then needs
 #: neither scipy nor xarray.
-_LAZY = {"exceedance": "analysis", "summarize": "analysis", "point": "engine", "run": "engine",
-         "Experiment": "experiment", "Scenario": "experiment", "load_experiment": "experiment",
-         "with_overrides": "experiment", "Constant": "models", "Model": "models", "Output": "models", "model": "models",
-         "Prior": "priors", "load_priors": "priors"}
+_LAZY = {"exceedance": "analysis", "summarize": "analysis", "Experiment": "experiment", "Scenario": "experiment",
+         "load_experiment": "experiment", "with_overrides": "experiment", "Constant": "models", "Model": "models",
+         "Output": "models", "model": "models", "Prior": "priors", "load_priors": "priors",
+         **{name: "api" for name in ("run", "point", "summarize_run", "run_to_precision", "stream_summary",
+                                     "dask_summary", "sensitivity", "sensitivity_options", "decide",
+                                     "decision_options", "report_content", "check", "validate", "what_if")}}
 
 __all__ = [
-    "__version__", "load_experiment", "load_priors", "run", "point", "summarize", "exceedance", "with_overrides",
+    "__version__", "load_experiment", "load_priors", "run", "point", "summarize", "summarize_run", "exceedance",
+    "with_overrides", "run_to_precision", "stream_summary", "dask_summary", "sensitivity", "sensitivity_options",
+    "decide", "decision_options", "report_content", "check", "validate", "what_if",
     "model", "Model", "Output", "Constant", "Experiment", "Scenario", "Prior", "SimError", "ConfigError", "SimWarning",
 ]
 
 
 def __getattr__(name):
     if name in _LAZY:
-        from . import analysis, engine, experiment, models, priors
+        import importlib
 
-        value = getattr({"analysis": analysis, "engine": engine, "experiment": experiment, "models": models,
-                         "priors": priors}[_LAZY[name]], name)
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,6 +10,10 @@ One folder per experiment, ``<out>/<experiment>/``::
     report.html, report.md, figures/, tables/     the report of this run
     decision/, sensitivity/                        analyses of this run, each with its own run.json
 
+Only this module names these files. It writes what the library returns:
+Datasets as NetCDF, tables as CSV at full precision, and a rendered report
+(:class:`sim.report.document.Rendered`).
+
 A run is written to a staged folder and swapped in whole (see
 :func:`sim._files.staged_folder`). A derived result (``decision/``,
 ``sensitivity/``, the report) belongs to the run it was made from: a new run
@@ -26,28 +30,35 @@ import json
 import os
 import shlex
 import shutil
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from ._files import atomic_path, name_stem, sha256_file, staged_folder
 from .engine import check_memory
 from .memory import MEMORY_USE
 from .errors import SimError
-from .experiment import Experiment, as_run, run_overrides
+from .experiment import Experiment, as_run, load_experiment, run_overrides
 
-__all__ = ["run_folder", "holding", "identity", "reproduce_command", "rerun_command", "write_run", "load_run", "load_summary",
-           "write_derived", "write_report", "saved_summary", "RECORD", "SAMPLES", "SUMMARY", "SUMMARY_TABLE", "REPORT_FILES", "DERIVED"]
+__all__ = ["run_folder", "holding", "identity", "reproduce_command", "rerun_command", "write_run", "load_run",
+           "load_summary", "write_derived", "write_report", "write_new_experiment", "saved_summary", "RECORD", "SAMPLES",
+           "SUMMARY", "SUMMARY_TABLE", "REPORT_HTML", "REPORT_MD", "FIGURES", "TABLES", "REPORT_FILES", "DERIVED"]
 
 SAMPLES = "samples.nc"
 SUMMARY = "summary.nc"
 SUMMARY_TABLE = "summary.csv"
 RUN = "run.json"
 RECORD = "inputs"
+REPORT_HTML = "report.html"
+REPORT_MD = "report.md"
+FIGURES = "figures"
+TABLES = "tables"
 #: The report's files in a run folder.
-REPORT_FILES = ("report.html", "report.md", "figures", "tables")
+REPORT_FILES = (REPORT_HTML, REPORT_MD, FIGURES, TABLES)
 #: Folders of analyses of a run, and the command that makes each.
 DERIVED = {"decision": "decide", "sensitivity": "sensitivity"}
 #: What identifies the numbers of a run: same identity, same numbers.
@@ -178,11 +189,37 @@ def _write_json(path: Path, value: dict) -> None:
         tmp.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
 
 
-def _write_files(stage: Path, files: dict[str, Callable[[Path], object]]) -> None:
-    """Each ``name -> write`` of ``files`` written atomically into ``stage``."""
-    for name, write in files.items():
+def _write_value(path: Path, value) -> None:
+    """A Dataset as NetCDF (booleans as bytes: NetCDF has no boolean type), a table as CSV at full precision (it
+    round-trips exactly), text as UTF-8, bytes as they are."""
+    if isinstance(value, xr.Dataset):
+        flags = [n for n, v in value.data_vars.items() if v.dtype == bool]
+        value.drop_vars(flags).assign({n: value[n].astype("i1") for n in flags}).to_netcdf(path, engine="h5netcdf")
+    elif isinstance(value, pd.DataFrame):
+        value.to_csv(path, index=False)
+    elif isinstance(value, str):
+        path.write_text(value, encoding="utf-8")
+    else:
+        path.write_bytes(value)
+
+
+def _write_files(stage: Path, files: dict) -> None:
+    """Each ``name -> value`` of ``files`` written atomically into ``stage`` (see :func:`_write_value`)."""
+    for name, value in files.items():
         with atomic_path(stage / name) as tmp:
-            write(tmp)
+            _write_value(tmp, value)
+
+
+def _write_report_into(folder: Path, report) -> None:
+    """A rendered report (:class:`sim.report.document.Rendered`) into ``folder``: the figures and tables folders
+    each staged and swapped in whole, so no figure of an earlier build is left behind, then the two pages."""
+    with staged_folder(folder / FIGURES) as stage:
+        for name, data in report.figures.items():
+            (stage / f"{name}.png").write_bytes(data)
+    with staged_folder(folder / TABLES) as stage:
+        for name, frame in report.tables.items():
+            _write_value(stage / f"{name}.csv", frame)
+    _write_files(folder, {REPORT_MD: report.markdown, REPORT_HTML: report.html})
 
 
 def _describe(run: dict | None) -> str:
@@ -192,20 +229,18 @@ def _describe(run: dict | None) -> str:
             f"priors hash {str(run.get('priors_hash', ''))[:12]}")
 
 
-def write_run(experiment: Experiment, attrs: dict, out: str | os.PathLike, files: dict[str, Callable[[Path], object]],
-              *, report: Callable[[Path], object] | None = None, size: int = 0) -> tuple[Path, list[str]]:
+def write_run(experiment: Experiment, out: str | os.PathLike, summary: xr.Dataset, table: pd.DataFrame, *,
+              samples: xr.Dataset | None = None, report=None, size: int = 0) -> tuple[Path, list[str]]:
     """Write a run as ``<out>/<experiment>/``, replacing the previous run there whole.
 
     Parameters
     ----------
-    attrs : dict
-        The run's provenance (a run Dataset's ``attrs``).
-    files : dict
-        File name -> function writing that file at the path it is given
-        (``samples.nc``, ``summary.nc``, ``summary.csv``).
-    report : callable, optional
-        Writes the report into the folder it is given; without it, the
-        previous run's report is removed.
+    summary, table : Dataset, DataFrame
+        The run's labelled summary and its table (``summary.nc``, ``summary.csv``).
+    samples : Dataset, optional
+        The run's samples (``samples.nc``); None for a streamed run.
+    report : sim.report.document.Rendered, optional
+        The run's report; without it, the previous run's report is removed.
     size : int
         About how many bytes the files take, checked against the free space.
 
@@ -215,6 +250,7 @@ def write_run(experiment: Experiment, attrs: dict, out: str | os.PathLike, files
         The folder, and one notice per derived result of the previous run
         that was removed because it no longer matches.
     """
+    attrs = (samples if samples is not None else summary).attrs
     folder = run_folder(out, experiment)
     new = identity(attrs)
     keep, notices = [], []
@@ -232,13 +268,14 @@ def write_run(experiment: Experiment, attrs: dict, out: str | os.PathLike, files
         if report is None and any((folder / name).exists() for name in REPORT_FILES):
             notices.append(f"removed the previous run's report in {folder}; `sim report {experiment.path}"
                            f"{''.join(' ' + a for a in _out_args(out))}` builds one for this run")
+    files = ({SAMPLES: samples} if samples is not None else {}) | {SUMMARY: summary, SUMMARY_TABLE: table}
     with _writing(folder, out, size=size), staged_folder(folder, keep=keep) as stage:
         _write_files(stage, files)
         write_record(experiment, attrs, stage, final=folder, out=out)
         _write_json(stage / RUN, {"experiment": experiment.name, **new, "created": attrs["created"],
                                   "sim_version": attrs["sim_version"], "command": reproduce_command(attrs, out)})
         if report is not None:
-            report(stage)
+            _write_report_into(stage, report)
     return folder, notices
 
 
@@ -335,14 +372,17 @@ def load_run(experiment: Experiment, out: str | os.PathLike = "outputs", *,
     return recorded, ds
 
 
-def write_derived(folder: Path, kind: str, files: dict[str, Callable[[Path], object]], attrs) -> list[Path]:
-    """Write an analysis of the run in ``folder`` as ``folder/kind/``, beside that run's other results.
+def write_derived(out: str | os.PathLike, experiment: Experiment, kind: str, files: dict, attrs) -> list[Path]:
+    """Write an analysis of the saved run of ``experiment`` under ``out`` as ``<run folder>/<kind>/``, beside that
+    run's other results.
 
-    Files of other studies of the same run (a stress test beside the
-    decision measures) are kept; those of another run are not. The analysis
-    records the run's identity in ``run.json``, so that a new run can tell
-    whether it still holds.
+    ``files`` maps file names to tables (CSV) and Datasets (NetCDF). Files
+    of other studies of the same run (a stress test beside the decision
+    measures) are kept; those of another run are not. The analysis records
+    the run's identity in ``run.json``, so that a new run can tell whether it
+    still holds.
     """
+    folder = run_folder(out, experiment)
     target = folder / kind
     made_from = _read_json(target / RUN)
     same = made_from is not None and identity(made_from) == identity(attrs)
@@ -418,9 +458,37 @@ def write_record(experiment: Experiment, attrs: dict, stage: str | os.PathLike, 
 
 
 
-def write_report(folder: Path, write: Callable[[Path], object]) -> Path:
-    """Replace the report in run ``folder`` (``write`` puts it in the folder it is given); keep the rest."""
+def write_report(out: str | os.PathLike, experiment: Experiment, report) -> Path:
+    """Replace the report in the run folder of ``experiment`` under ``out`` with ``report``
+    (:class:`sim.report.document.Rendered`); keep the rest."""
+    folder = run_folder(out, experiment)
     with _writing(folder, folder.parent), \
             staged_folder(folder, keep=[p.name for p in folder.iterdir() if p.name not in REPORT_FILES]) as stage:
-        write(stage)
+        _write_report_into(stage, report)
     return folder
+
+
+def write_new_experiment(path: str | os.PathLike, text: str) -> Path:
+    """Write experiment file ``text`` as ``path``, a new file: it must load (:func:`sim.load_experiment`) before it
+    takes the name, and an existing file is never replaced.
+
+    Raises
+    ------
+    SimError
+        When ``path`` exists (checked again at the moment the name is taken).
+    ConfigError
+        When the text does not load as an experiment.
+    """
+    path = Path(path)
+    if path.exists():
+        raise SimError(f"{path} exists; sim does not replace it: give a new file name")
+    stage = path.parent / f"{path.stem}.{uuid.uuid4().hex}.staged.toml"  # a valid experiment name, to load
+    try:
+        stage.write_text(text, encoding="utf-8")
+        load_experiment(stage)  # what is written must load: checked before it takes the name
+        os.link(stage, path)  # fails if the name exists: never replaces a file
+    except FileExistsError:
+        raise SimError(f"{path} exists; sim does not replace it: give a new file name") from None
+    finally:
+        stage.unlink(missing_ok=True)
+    return path

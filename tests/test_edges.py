@@ -263,7 +263,7 @@ def _server(answer: bytes | None):
 def test_dask_at_a_service_that_is_not_a_scheduler_is_one_line(project, capsys, monkeypatch, answer, why):
     import sim.cli
 
-    monkeypatch.setattr(sim.cli, "DASK_TIMEOUT", 1)
+    monkeypatch.setattr(sim.studies.stream, "DASK_TIMEOUT", 1)
     listener, address = _server(answer)
     try:
         assert one_line_error(capsys, ["run", "--dask", address, "--samples", "1000"]) == (

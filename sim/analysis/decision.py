@@ -23,6 +23,7 @@ Stress tests and goal seek, which run the model again, are in
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Callable
 
@@ -34,9 +35,10 @@ from ..errors import SimError
 from ..models import choose
 from .sensitivity import check_output, drawn_inputs
 from . import _array
-from .summary import CI_BOUND, check_probability, output_names, output_roles
+from .summary import CI_BOUND, check_probability, exceedance_name, output_names, output_roles
 
-__all__ = ["net_benefit", "evpi", "evppi", "acceptability", "decide", "statistic", "cost_and_revenue", "per_year"]
+__all__ = ["net_benefit", "evpi", "evppi", "acceptability", "decide", "statistic", "cost_and_revenue", "per_year",
+           "verdict", "Verdict"]
 
 
 def cost_and_revenue(roles, cost: str | None = None, revenue: str | None = None, *,
@@ -327,3 +329,58 @@ def statistic(kind: str, *, output: str | None = None, cost: str | None = None,
         if 0.0 < q < 1.0:
             return lambda ds: ds[name(ds)].quantile(q, dim="sample").drop_vars("quantile")
     raise SimError(f"unknown statistic {kind!r}; valid: p_profitable, mean, median, pNN (a percentile, such as p90)")
+
+
+# --- the verdict of a cell -------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """How often deploying loses money in one cell, the expected loss or gain, and what would settle it.
+
+    Attributes
+    ----------
+    p_loss : float
+        P(cost > revenue), with its Monte Carlo interval ``p_loss_ci`` (lower, upper).
+    expected_net_benefit : float
+        E[revenue - cost], in ``units`` (the cost's).
+    settle : tuple of str or None
+        The priors worth learning first (largest EVPPI above 0, at most
+        ``top``); empty when none would change the decision; None when EVPPI
+        is not known (no samples).
+    """
+
+    p_loss: float
+    p_loss_ci: tuple[float, float]
+    expected_net_benefit: float
+    units: str
+    settle: tuple[str, ...] | None
+
+
+def verdict(summary: xr.Dataset, output: str, threshold: str, cell: dict, decision: xr.Dataset | None = None,
+            top: int = 2) -> Verdict:
+    """The verdict of deploying at ``cell``, from a labelled summary and (where the run kept its samples) its
+    decision measures.
+
+    The loss probability and its interval are P(``output`` > ``threshold``)
+    of the labelled summary (:func:`sim.analysis.summary.summary_dataset`);
+    the expected net benefit and the priors worth learning (largest EVPPI)
+    come from ``decision`` (:func:`decide`), and the net benefit from the
+    summary's means without it.
+    """
+    def at(ds, name):
+        var = ds[name]
+        return var.sel({d: v for d, v in cell.items() if d in var.dims})
+
+    var = exceedance_name(output, threshold)
+    ci = at(summary, f"{var}_ci")
+    if decision is not None:
+        enb = float(at(decision, "expected_net_benefit"))
+    else:
+        enb = float(at(summary, threshold).sel(stat="mean")) - float(at(summary, output).sel(stat="mean"))
+    settle = None
+    if decision is not None and "evppi" in decision:
+        ev = at(decision, "evppi")
+        settle = tuple([str(n) for n in ev["input"].values[np.argsort(-ev.values, kind="stable")]
+                        if float(ev.sel(input=n)) > 0][:top])
+    return Verdict(float(at(summary, var)), (float(ci.sel(ci_bound="lower")), float(ci.sel(ci_bound="upper"))), enb,
+                   summary[output].attrs.get("units", ""), settle)

@@ -1,9 +1,11 @@
 """A report as data (sections of text, tables and figures) rendered as HTML and Markdown.
 
-One :class:`Document` gives both renderings, so the two always say the same.
-The HTML file is self-contained (figures embedded as PNG data, styles
-inline); the Markdown file links ``figures/<name>.png``. Every table is also
-written as ``tables/<name>.csv`` at full precision.
+One :class:`Document` gives both renderings, so the two always say the same:
+:func:`render` draws its figures as PNG and returns a :class:`Rendered`
+report, which the store writes into the run folder. The HTML page is
+self-contained (figures embedded as PNG data, styles inline); the Markdown
+file links the figures (``figures/<name>.png``) and tables
+(``tables/<name>.csv``, at full precision) the store writes beside it.
 """
 
 from __future__ import annotations
@@ -11,18 +13,17 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .._files import atomic_path, staged_folder
+from ..store import FIGURES, TABLES
+from .format import display, heading
 
-__all__ = ["Text", "Table", "Plot", "Absent", "Section", "Document", "render_html", "render_markdown",
-           "write_document", "display"]
+__all__ = ["Text", "Table", "Plot", "Absent", "Section", "Document", "Rendered", "render", "render_html",
+           "render_markdown", "png"]
 
 
 @dataclass
@@ -77,18 +78,8 @@ class Document:
     sections: list[Section]
 
 
-def display(value) -> str:
-    """A table cell as shown: numbers to 4 significant digits, booleans as yes/no, NaN as blank."""
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        return f"{value:,}" if abs(value) >= 10_000 else str(value)
-    if isinstance(value, (float, np.floating)):
-        return "" if np.isnan(value) else f"{value:.4g}"
-    return "" if value is None else str(value)
-
-
-def _png(figure, dpi: int = 100) -> bytes:
+def png(figure, dpi: int = 100) -> bytes:
+    """``figure`` rasterised as PNG bytes (where nearly all of a report's time goes)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
@@ -131,18 +122,6 @@ def _is_text(column: pd.Series) -> bool:
     return not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column))
 
 
-def heading(column) -> str:
-    """A table column's name as a reader sees it: ``p_profitable_ci_lower`` -> ``p profitable, 95 % low``.
-
-    Display only: the CSV files keep the names that code reads.
-    """
-    text = str(column)
-    for end, word in (("_ci_lower", ", 95 % low"), ("_ci_upper", ", 95 % high")):
-        if text.endswith(end):
-            text = text[: -len(end)] + word
-    return text.replace("_", " ")
-
-
 def _html_table(table: Table) -> str:
     shown = _shown(table)
     text_cols = {c for c in shown.columns if _is_text(shown[c])}
@@ -173,7 +152,7 @@ def render_html(doc: Document, images: dict[str, bytes]) -> str:
                 table = _html_table(block)
                 if len(block.frame) > FOLD_ROWS:
                     table = (f"<details><summary>{html.escape(block.caption)} ({len(block.frame)} rows; "
-                             f"<code>tables/{html.escape(block.name)}.csv</code>)</summary>{table}</details>")
+                             f"<code>{TABLES}/{html.escape(block.name)}.csv</code>)</summary>{table}</details>")
                 parts.append(table)
             elif isinstance(block, Plot):
                 data = base64.b64encode(images[block.name]).decode("ascii")
@@ -215,7 +194,7 @@ def _md_table(table: Table) -> str:
             cells = [f"**{c}**" if c else c for c in cells]
         lines.append("| " + " | ".join(cells) + " |")
     note = " Rows in bold are a scenario's overrides." if table.highlight else ""
-    return "\n".join(lines) + f"\n\n*{_md_cell(table.caption)}{note}* (`tables/{table.name}.csv`)"
+    return "\n".join(lines) + f"\n\n*{_md_cell(table.caption)}{note}* (`{TABLES}/{table.name}.csv`)"
 
 
 def render_markdown(doc: Document) -> str:
@@ -230,7 +209,7 @@ def render_markdown(doc: Document) -> str:
             elif isinstance(block, Table):
                 out.append(_md_table(block))
             elif isinstance(block, Plot):
-                out.append(f"![{_md_cell(block.caption)}](figures/{block.name}.png)\n\n*{_md(block.caption)}*")
+                out.append(f"![{_md_cell(block.caption)}]({FIGURES}/{block.name}.png)\n\n*{_md(block.caption)}*")
             elif isinstance(block, Absent):
                 out.append(f"> {_md(block.text)}")
             out.append("")
@@ -241,24 +220,18 @@ def _blocks(doc: Document, kind: type):
     return [b for s in doc.sections for b in s.blocks if isinstance(b, kind)]
 
 
-def write_document(doc: Document, folder: str | os.PathLike) -> dict[str, Path]:
-    """Write ``report.html``, ``report.md``, ``figures/*.png`` and ``tables/*.csv`` into ``folder``.
+@dataclass(frozen=True)
+class Rendered:
+    """A report ready to write: the HTML page, the Markdown text, each figure as PNG bytes and each table, by name."""
 
-    The figures and tables folders are each staged and swapped in whole
-    (:func:`sim._files.staged_folder`), then the two reports are replaced
-    atomically, so no figure of an earlier build is left behind.
-    """
-    folder = Path(folder)
-    images = {p.name: _png(p.figure) for p in _blocks(doc, Plot)}
-    with staged_folder(folder / "figures") as stage:
-        for name, data in images.items():
-            (stage / f"{name}.png").write_bytes(data)
-    with staged_folder(folder / "tables") as stage:
-        for table in _blocks(doc, Table):
-            table.frame.to_csv(stage / f"{table.name}.csv", index=False)  # full precision: round-trips exactly
-    paths = {"html": folder / "report.html", "markdown": folder / "report.md"}
-    with atomic_path(paths["markdown"]) as tmp:
-        tmp.write_text(render_markdown(doc), encoding="utf-8")
-    with atomic_path(paths["html"]) as tmp:
-        tmp.write_text(render_html(doc, images), encoding="utf-8")
-    return paths | {"figures": folder / "figures", "tables": folder / "tables"}
+    html: str
+    markdown: str
+    figures: dict[str, bytes]
+    tables: dict[str, pd.DataFrame]
+
+
+def render(doc: Document) -> Rendered:
+    """Draw ``doc``'s figures and render it as HTML and Markdown."""
+    images = {p.name: png(p.figure) for p in _blocks(doc, Plot)}
+    return Rendered(render_html(doc, images), render_markdown(doc), images,
+                    {t.name: t.frame for t in _blocks(doc, Table)})

@@ -18,10 +18,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from ..analysis.summary import jeffreys_interval, mc_interval
 
 __all__ = ["palette", "distributions", "exceedance_curves", "acceptability_curves", "tornado_chart",
-           "sobol_chart", "rank_heatmap", "evppi_chart", "fan_chart", "convergence_chart", "prior_densities", "panel_label"]
+           "sobol_chart", "rank_heatmap", "evppi_chart", "fan_chart", "convergence_chart", "prior_densities", "panel_label",
+           "axis_label"]
 
 #: Inputs shown per panel in the ranked charts (tornado, Sobol', EVPPI).
 TOP = 8
@@ -61,7 +61,7 @@ def _title(ax, text: str) -> None:
     ax.set_title(textwrap.fill(str(text), max(12, int(width // 5.0))))
 
 
-def _axis_label(da: xr.DataArray) -> str:
+def axis_label(da: xr.DataArray) -> str:
     name = da.attrs.get("long_name") or da.name.replace("_", " ")
     units = da.attrs.get("units", "")
     return textwrap.fill(f"{name} ({units})" if units and units != "1" else name, 55)  # a panel holds about 60
@@ -134,7 +134,7 @@ def distributions(ds: xr.Dataset, output: str, colours: dict, panels: list[dict]
         if log:
             ax.set_xscale("log")
         _title(ax, panel_label(cell))
-        ax.set_xlabel(_axis_label(ds[output]))
+        ax.set_xlabel(axis_label(ds[output]))
         ax.set_ylabel("density per decade" if log else "density")
     _scenario_legend(fig, colours, _legend_lines(ds, output, threshold, shared_threshold))
     return fig
@@ -163,7 +163,7 @@ def exceedance_curves(ds: xr.Dataset, output: str, colours: dict, panels: list[d
             ax.set_xscale("log")
         ax.set_ylim(0, 1)
         _title(ax, panel_label(cell))
-        ax.set_xlabel(_axis_label(ds[output]))
+        ax.set_xlabel(axis_label(ds[output]))
         ax.set_ylabel("P(value > x)")
     _scenario_legend(fig, colours, _legend_lines(ds, output, threshold, shared_threshold))
     return fig
@@ -186,7 +186,7 @@ def acceptability_curves(accept: xr.DataArray, breakeven: xr.DataArray, colours:
             ax.set_xscale("log")
         ax.set_ylim(0, 1)
         _title(ax, panel_label(cell))
-        ax.set_xlabel(_axis_label(accept["revenue_value"].rename("revenue")))
+        ax.set_xlabel(axis_label(accept["revenue_value"].rename("revenue")))
         ax.set_ylabel("P(profitable)")
     extra = [Line2D([], [], color="0.3", ls=":", label="break-even (expected cost)")]
     if actual is not None:
@@ -311,7 +311,7 @@ def fan_chart(summary: xr.Dataset, output: str, colours: dict, panels: list[dict
             ax.set_yscale("log")
         _title(ax, panel_label(cell))
         ax.set_xlabel(dim)
-        ax.set_ylabel(_axis_label(ds[output]))
+        ax.set_ylabel(axis_label(ds[output]))
     extra = [Line2D([], [], color="0.3", lw=6, alpha=0.3, label="50 % and 90 % intervals")]
     if threshold:
         extra.append(Line2D([], [], color="0.3", ls="--", label=f"{_name(summary[threshold])} (median)"))
@@ -319,28 +319,22 @@ def fan_chart(summary: xr.Dataset, output: str, colours: dict, panels: list[dict
     return fig
 
 
-def convergence_chart(da: xr.DataArray, colours: dict, *, points: int = 30, quantile: float = 0.95,
-                      net: xr.DataArray | None = None) -> Figure:
-    """Running mean and ``quantile`` of ``da`` (dims scenario, sample) against the number of samples.
+def convergence_chart(estimates: xr.Dataset, colours: dict) -> Figure:
+    """Running mean and percentile of an output against the number of samples, from
+    :func:`sim.analysis.summary.running_estimates` (dims ``n``, ``stat``, ``scenario``).
 
-    Each estimate is drawn relative to its value from all samples, with the
-    95 % Monte Carlo interval of :func:`sim.analysis.summary.mc_interval`
-    computed on the first n samples, so every scenario reads on one scale.
-    With ``net`` (net benefit, dims scenario, sample), a third panel shows the
-    running P(profitable) with its Jeffreys interval, on its own scale.
+    Each estimate is drawn relative to its value from all samples, with its
+    95 % Monte Carlo interval on the first n samples, so every scenario reads
+    on one scale. With ``p_profitable`` in ``estimates``, a third panel shows
+    the running P(profitable) with its Jeffreys interval, on its own scale.
     """
-    total = da.sizes["sample"]
-    ns = np.unique(np.geomspace(min(100, total), total, points).astype(int))
-    label = f"p{round(100 * quantile):02d}"
-    ds = xr.Dataset({da.name: da})
-    ci = xr.concat([mc_interval(ds.isel(sample=slice(0, n)), quantiles=[quantile])[da.name] for n in ns],
-                   dim="n").assign_coords(n=ns)
-    est = xr.concat([xr.concat([part.mean("sample"), part.quantile(quantile, "sample").drop_vars("quantile")],
-                               dim="stat").assign_coords(stat=["mean", label])
-                     for part in (da.isel(sample=slice(0, n)) for n in ns)], dim="n").assign_coords(n=ns)
+    ns = estimates["n"].values
+    est, ci = estimates["estimate"], estimates["interval"]
+    label = str(est["stat"].values[1])
     final = est.isel(n=-1)
-    fig, axes = _figure(2 if net is None else 3, ncols=3, size=(4.4, 3.4))
-    for ax, stat, title in zip(axes, ("mean", label), ("running mean", f"running {100 * quantile:g}th percentile")):
+    net = "p_profitable" in estimates
+    fig, axes = _figure(2 if not net else 3, ncols=3, size=(4.4, 3.4))
+    for ax, stat, title in zip(axes, ("mean", label), ("running mean", f"running {label[1:]}th percentile")):
         for s, colour in colours.items():
             scale = float(final.sel(scenario=s, stat=stat)) or 1.0
             band = ci.sel(scenario=s, stat=stat) / scale
@@ -352,13 +346,13 @@ def convergence_chart(da: xr.DataArray, colours: dict, *, points: int = 30, quan
         _title(ax, title)
         ax.set_xlabel("samples")
         ax.set_ylabel("estimate / estimate from all samples")
-    if net is not None:
+    if net:
         ax = axes[2]
         for s, colour in colours.items():
-            hits = np.cumsum(net.sel(scenario=s).values > 0)[ns - 1]
-            bounds = jeffreys_interval(hits, ns)
-            ax.fill_between(ns, bounds[:, 0], bounds[:, 1], color=colour, alpha=0.2, lw=0)
-            ax.plot(ns, hits / ns, color=colour, lw=1.5)
+            bounds = estimates["p_profitable_ci"].sel(scenario=s)
+            ax.fill_between(ns, bounds.sel(ci_bound="lower"), bounds.sel(ci_bound="upper"), color=colour, alpha=0.2,
+                            lw=0)
+            ax.plot(ns, estimates["p_profitable"].sel(scenario=s), color=colour, lw=1.5)
         ax.set_xscale("log")
         ax.set_ylim(0, 1)
         _title(ax, "running P(profitable)")

@@ -1,35 +1,29 @@
-"""Tables and files at the edge: summary frames, text tables, run outputs."""
+"""Tables at the edge: the labelled results of each command as rows and columns (pandas DataFrames).
+
+Each table is a view of a result: it adds no number. The files each command
+writes (:func:`run_files`, :func:`sensitivity_files`, :func:`decision_files`)
+are these tables and the results' Datasets, by file name; the store writes
+them.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import dataclasses
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .._files import atomic_path
-from ..analysis.summary import DEFAULT_QUANTILES, exceedances, output_names, output_roles, summary_dataset
-from ..models import cost_revenue_pairs
+from ..analysis.summary import DEFAULT_QUANTILES, exceedances, output_names, summarize_run
 
-__all__ = ["summarize_run", "summary_table", "summary_frame", "point_frame", "format_table", "importance_order",
-           "comparisons"]
-
-
-def comparisons(ds: xr.Dataset) -> tuple[tuple[str, str], ...]:
-    """(cost, revenue) pairs of a run, from its outputs' roles, as the model's own (every cost against every revenue)."""
-    return cost_revenue_pairs(output_roles(ds))
+__all__ = ["summary_table", "summary_frame", "point_frame", "importance_order", "merge_frames", "sensitivity_frame",
+           "decision_frame", "evppi_frame", "stress_frame", "goal_seek_frame", "spider_frame", "sensitivity_files",
+           "decision_files"]
 
 
 def _long(da: xr.DataArray, value: str) -> pd.DataFrame:
     """A DataArray as rows, one column per dim (sorted dims first), plus ``value``."""
     frame = da.to_dataframe(name=value).reset_index()
     return frame[[c for c in frame.columns if c in da.dims or c == value]]
-
-
-def summarize_run(ds: xr.Dataset, *, quantiles=DEFAULT_QUANTILES, probability: float = 0.95) -> xr.Dataset:
-    """The labelled summary of run ``ds`` (:func:`~sim.analysis.summary.summary_dataset`), its comparisons from the roles."""
-    return summary_dataset(ds, comparisons(ds), quantiles=quantiles, probability=probability)
 
 
 def summary_table(summary: xr.Dataset) -> pd.DataFrame:
@@ -95,45 +89,6 @@ def point_frame(ds: xr.Dataset) -> pd.DataFrame:
     return frame[["output", "units", *dims, "value"]]
 
 
-def _format_value(v) -> str:
-    if isinstance(v, (float, np.floating)):
-        if np.isnan(v):
-            return ""
-        return f"{v:.4g}"
-    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-
-
-def format_table(frame: pd.DataFrame, *, max_rows: int | None = None, more: str = "",
-                 fold_zeros: bool = False) -> str:
-    """Plain-text table, numbers to 4 significant digits (display only).
-
-    Parameters
-    ----------
-    max_rows : int, optional
-        Show at most this many rows, then a line saying how many were left
-        out (and ``more``: where they are).
-    fold_zeros : bool
-        Fold the rows whose numbers are all exactly 0 into one line naming
-        their ``output`` (or first column) values.
-    """
-    notes = []
-    numeric = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])]
-    if fold_zeros and numeric and len(frame):
-        zero = (frame[numeric] == 0).all(axis=1).to_numpy()
-        if zero.any() and not zero.all():
-            key = "output" if "output" in frame.columns else frame.columns[0]
-            names = list(dict.fromkeys(str(v) for v in frame.loc[zero, key]))
-            notes.append(f"({int(zero.sum())} row(s) of exact zeros folded: {key} {', '.join(names)})")
-            frame = frame.loc[~zero]
-    if max_rows is not None and len(frame) > max_rows:
-        notes.insert(0, f"({len(frame) - max_rows} more row(s){'; ' + more if more else ''})")
-        frame = frame.iloc[:max_rows]
-    shown = frame.copy()
-    for col in shown.columns:
-        shown[col] = [_format_value(v) for v in shown[col]]
-    return "\n".join([shown.to_string(index=False), *notes])
-
-
 def importance_order(table: pd.DataFrame, first=()) -> pd.DataFrame:
     """``table``'s rows with those of the outputs in ``first`` (the compared cost and revenue) ahead, else in order."""
     rank = {name: i for i, name in enumerate(first)}
@@ -152,15 +107,6 @@ def merge_frames(arrays: dict[str, xr.DataArray]) -> pd.DataFrame:
             keys = [c for c in part.columns if c in frame.columns and c != name]
             frame = frame.merge(part, on=keys, how="outer") if keys else frame.merge(part, how="cross")
     return frame
-
-
-def merge_results(results: dict) -> xr.Dataset:
-    """Analysis results (DataArrays or Datasets, keyed by method) as one Dataset, variables prefixed by method."""
-    parts = []
-    for key, value in results.items():
-        ds = value.to_dataset() if isinstance(value, xr.DataArray) else value
-        parts.append(ds.rename({n: f"{key}_{n}" for n in ds.data_vars if not n.startswith(key)}))
-    return xr.merge(parts, compat="override", join="outer", combine_attrs="drop")
 
 
 def sensitivity_frame(results: dict) -> pd.DataFrame:
@@ -213,13 +159,46 @@ def evppi_frame(d: xr.Dataset) -> pd.DataFrame:
     return frame.sort_values([*cells, "evppi"], ascending=[True] * len(cells) + [False], kind="stable")
 
 
-def write_table(frame: pd.DataFrame, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)  # full precision: round-trips exactly
-    return path
+def stress_frame(stress: xr.Dataset, cost: str) -> pd.DataFrame:
+    """A stress test (:func:`sim.studies.decision.stress`): the cost's mean and quantiles and P(profitable), per
+    case (``all``, ``band``) and cell."""
+    return merge_frames({c: stress[cost].sel(stat=c, drop=True) for c in ("mean", "p05", "p50", "p95")}
+                        | {"p_profitable": stress["p_profitable"]})
 
 
-def write_dataset(ds: xr.Dataset, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-    return path
+def goal_seek_frame(result) -> pd.DataFrame:
+    """A goal seek (:class:`sim.studies.decision.GoalSeekResult`) as one row, its bracket in two columns each."""
+    fields = {k: v for k, v in dataclasses.asdict(result).items() if k not in ("bracket", "at_bracket")}
+    return pd.DataFrame([fields | {"bracket_low": result.bracket[0], "bracket_high": result.bracket[1],
+                                   "at_bracket_low": result.at_bracket[0], "at_bracket_high": result.at_bracket[1]}])
+
+
+def spider_frame(spider: xr.Dataset) -> pd.DataFrame:
+    """A spider (:func:`sim.studies.sensitivity.one_at_a_time`): the output per input and percentile."""
+    return merge_frames({"value": spider["value"]})
+
+
+def sensitivity_files(result) -> dict:
+    """The files of ``sim sensitivity`` (:class:`sim.studies.suite.SensitivityResult`) by name: ``sensitivity.csv``
+    (every measure but the spider, one row per cell and input), ``spider.csv`` and ``sensitivity.nc``."""
+    files = {}
+    if set(result.results) - {"spider"}:
+        files["sensitivity.csv"] = sensitivity_frame(result.results)
+    if "spider" in result.results:
+        files["spider.csv"] = spider_frame(result.results["spider"])
+    files["sensitivity.nc"] = result.dataset
+    return files
+
+
+def decision_files(result) -> dict:
+    """The files of ``sim decide`` (:class:`sim.studies.suite.DecisionResult`) by name: ``decision.csv``,
+    ``evppi.csv``, ``acceptability.csv``, with a stress test ``stress.csv``, with a goal seek ``goal_seek.csv``,
+    and ``decision.nc``."""
+    files = {"decision.csv": decision_frame(result.measures), "evppi.csv": evppi_frame(result.measures),
+             "acceptability.csv": merge_frames({"p_profitable": result.acceptability})}
+    if result.stress is not None:
+        files["stress.csv"] = stress_frame(result.stress, result.options.cost)
+    if result.seek is not None:
+        files["goal_seek.csv"] = goal_seek_frame(result.seek)
+    files["decision.nc"] = result.measures
+    return files

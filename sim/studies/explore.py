@@ -1,14 +1,18 @@
 """What-if on common random numbers: change a prior of one scenario and see the results move.
 
-A :class:`WhatIf` holds one scenario of an experiment. It draws every
-prior's uniforms once, from the random sampler's stream of that prior (so a
-prior keeps its numbers whatever else changes, and a prior made random later
-finds its own stream waiting), maps each through its prior, and caches the
-values. A change to one prior maps that prior's uniforms again and evaluates
-the model; nothing else is drawn again. The numbers are those of ``sim run``
-of the same experiment with the same change as a scenario override (same
-seed, same samples, sampler ``random``), so what the explorer shows, a saved
-scenario reproduces.
+:func:`draws` draws every prior of one scenario of an experiment once, from
+the random sampler's stream of that prior (so a prior keeps its numbers
+whatever else changes, and a prior made random later finds its own stream
+waiting). A :class:`WhatIf` is a value: those draws and the changes made to
+the scenario's priors; :meth:`WhatIf.change`, :meth:`~WhatIf.pin` and
+:meth:`~WhatIf.reset` return a new one. Each prior's values and ranks are
+computed once per form and shared by every what-if of the same draws, so a
+change maps one prior's uniforms again and evaluates the model; nothing else
+is drawn again. The numbers are those of ``sim run`` of the same experiment
+with the same changes as a scenario override (same seed, same samples,
+sampler ``random``), so what the explorer shows, a saved scenario
+reproduces: :meth:`WhatIf.experiment_text` is that scenario in a copy of the
+experiment file, which the store writes.
 """
 
 from __future__ import annotations
@@ -16,152 +20,202 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import re
 import tomllib
-import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from .. import _checks as check
+from .._files import read_toml
 from ..analysis.decision import evpi, net_benefit
 from ..analysis.sensitivity import centred_ranks, rank_correlation
 from ..analysis.summary import exceedance, exceedance_interval, output_roles, summary_dataset
 from ..engine import evaluate, label_dataset
-from ..errors import SimError
-from .._files import read_toml
-from .. import _checks as check
-from ..errors import Location
-from ..experiment import Experiment, load_experiment, with_overrides, with_settings
+from ..errors import Location, SimError
+from ..experiment import Experiment, with_overrides, with_settings
 from ..models import cost_revenue_pairs
 from ..priors import Prior, pinned
 from ..sampling import uniforms
 
-__all__ = ["WhatIf"]
+__all__ = ["Draws", "WhatIf", "draws", "what_if"]
+
+#: Forms of a prior whose values and ranks the draws keep (about 1.6 MB each at 100,000 samples).
+KEEP = 64
 
 
-class WhatIf:
-    """One scenario of ``experiment`` on fixed uniforms; :meth:`change`, :meth:`pin` and :meth:`reset` its priors.
+@dataclasses.dataclass(frozen=True, eq=False)
+class Draws:
+    """One scenario of an experiment on uniforms drawn once (see :func:`draws`).
 
-    Parameters
-    ----------
-    experiment : Experiment
-    scenario : str, optional
-        The scenario to explore (default: the experiment's first).
-    samples, seed : int, optional
-        Default: 100,000 samples and the experiment's seed.
+    ``experiment`` holds that scenario alone, with the draws' samples, seed
+    and the random sampler; ``uniforms`` one row per prior the scenario
+    draws or fixes, in the model's order. Values and ranks of the priors
+    mapped through them are kept for reuse (at most :data:`KEEP` forms).
     """
 
-    def __init__(self, experiment: Experiment, scenario: str | None = None, *, samples: int = 100_000,
-                 seed: int | None = None):
-        names = list(experiment.scenario_names)
-        scenario = names[0] if scenario is None else scenario
-        if scenario not in names:
-            raise SimError(f"no scenario {scenario!r} in {experiment.path}; valid: {', '.join(names)}")
-        self.experiment = with_overrides(with_settings(experiment, samples=samples, seed=seed, sampler="random"),
-                                         scenarios=[scenario])
-        self.scenario = scenario
-        self.base: dict[str, Prior] = dict(self.experiment.scenarios[0].priors)
-        self.priors: dict[str, Prior] = dict(self.base)
-        exp = self.experiment
-        order = [n for n in exp.model.inputs if n in self.base and n not in exp.sweeps]
-        u = uniforms(order, exp.samples, seed=exp.seed, sampler="random")
-        if exp.correlation:  # as a run correlates them: the rows of the correlated priors, on their own
-            rows = [order.index(n) for n in exp.correlation.names]
-            u[rows] = exp.correlation.apply(u[rows])
-        self._uniforms = dict(zip(order, u))
-        self._ranks: dict[str, xr.DataArray] = {}
-        self._values = {name: self._draw(prior) for name, prior in self.priors.items() if name in self._uniforms}
+    experiment: Experiment
+    scenario: str
+    uniforms: Mapping[str, np.ndarray]
+    _kept: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    @property
+    def base(self) -> dict[str, Prior]:
+        """The scenario's priors as the experiment gives them."""
+        return dict(self.experiment.scenarios[0].priors)
 
     @property
     def inputs(self) -> list[str]:
         """The priors a change may touch: the model's inputs this scenario draws or fixes, in the model's order."""
-        return list(self._uniforms)
+        return list(self.uniforms)
 
-    def values(self, name: str) -> np.ndarray | None:
-        """The samples of prior ``name`` (None when it is fixed)."""
-        self._known(name)
-        return self._values[name]
+    def values(self, prior: Prior) -> np.ndarray | None:
+        """The samples of ``prior`` on its uniforms (None when it is fixed)."""
+        if prior.is_fixed:
+            return None
+        return self._keep(("values", prior), lambda: np.asarray(prior.ppf(self.uniforms[prior.name]), dtype=float))
 
-    # --- changes -------------------------------------------------------------------------------------------------
+    def ranks(self, prior: Prior) -> xr.DataArray:
+        """Centred ranks of ``prior``'s samples (what a rank correlation correlates)."""
+        return self._keep(("ranks", prior), lambda: centred_ranks(xr.DataArray(self.values(prior), dims=("sample",))))
 
-    def _draw(self, prior: Prior) -> np.ndarray | None:
-        return None if prior.is_fixed else np.asarray(prior.ppf(self._uniforms[prior.name]), dtype=float)
+    def _keep(self, key, compute):
+        if key not in self._kept:
+            if len(self._kept) >= 2 * KEEP:
+                self._kept.pop(next(iter(self._kept)))
+            self._kept[key] = compute()
+        return self._kept[key]
 
-    def _set(self, prior: Prior) -> Prior:
-        self._values[prior.name] = self._draw(prior)
-        self._ranks.pop(prior.name, None)  # ranked again when asked: a new form may tie values
-        self.priors[prior.name] = prior
-        return prior
 
-    def _input_ranks(self) -> dict[str, xr.DataArray]:
-        """Centred ranks of the drawn priors' values, kept until the prior changes."""
-        for name, values in self._values.items():
-            if values is not None and name not in self._ranks:
-                self._ranks[name] = centred_ranks(xr.DataArray(values, dims=("sample",)))
-        return {n: r for n, r in self._ranks.items() if self._values[n] is not None}
+def draws(experiment: Experiment, scenario: str | None = None, *, samples: int = 100_000,
+          seed: int | None = None) -> Draws:
+    """The uniforms of scenario ``scenario`` (default: the experiment's first) of ``experiment``, drawn once.
 
-    def _known(self, name: str) -> Prior:
-        if name not in self._uniforms:
-            raise SimError(f"no prior {name!r} to change in scenario {self.scenario!r}; valid: "
-                           f"{', '.join(self._uniforms)}")
-        return self.priors[name]
+    Each prior's row comes from the random sampler's stream of that prior at
+    ``seed`` (default: the experiment's), correlated as a run correlates them.
+    """
+    names = list(experiment.scenario_names)
+    scenario = names[0] if scenario is None else scenario
+    if scenario not in names:
+        raise SimError(f"no scenario {scenario!r} in {experiment.path}; valid: {', '.join(names)}")
+    exp = with_overrides(with_settings(experiment, samples=samples, seed=seed, sampler="random"), scenarios=[scenario])
+    base = exp.scenarios[0].priors
+    order = [n for n in exp.model.inputs if n in base and n not in exp.sweeps]
+    u = uniforms(order, exp.samples, seed=exp.seed, sampler="random")
+    if exp.correlation:  # as a run correlates them: the rows of the correlated priors, on their own
+        rows = [order.index(n) for n in exp.correlation.names]
+        u[rows] = exp.correlation.apply(u[rows])
+    u.flags.writeable = False
+    return Draws(exp, scenario, dict(zip(order, u)))
 
-    def change(self, name: str, **params) -> Prior:
-        """Give prior ``name`` new parameters (as :meth:`sim.priors.Prior.with_params`); invalid ones raise
-        :class:`~sim.errors.ConfigError` and change nothing."""
-        return self._set(self._known(name).with_params(**params))
 
-    def pin(self, name: str, value: float) -> Prior:
-        """Fix prior ``name`` at ``value`` (as ``--set``); a value outside its unit's range raises and changes nothing."""
-        return self._set(pinned(self._known(name), float(value), at=Location("what-if", name)))
+def what_if(experiment: Experiment, scenario: str | None = None, *, samples: int = 100_000,
+            seed: int | None = None) -> WhatIf:
+    """A what-if of scenario ``scenario`` of ``experiment`` with no change yet (see :func:`draws`)."""
+    return WhatIf(draws(experiment, scenario, samples=samples, seed=seed))
 
-    def use(self, prior: Prior) -> Prior:
-        """Give the prior of ``prior``'s name this form (one that :meth:`change` or :meth:`pin` returned)."""
-        self._known(prior.name)
-        return self._set(prior)
 
-    def reset(self, name: str | None = None) -> None:
-        """Give prior ``name`` (default: every prior) its value from the experiment back."""
-        for n in [name] if name is not None else list(self._uniforms):
-            self._known(n)
-            self._set(self.base[n])
+@dataclasses.dataclass(frozen=True)
+class WhatIf:
+    """The draws of one scenario and the changes made to its priors: a value.
 
-    def resampled(self, samples: int, seed: int | None = None) -> WhatIf:
-        """The same scenario and changes on ``samples`` samples drawn with ``seed`` (default: the same seed)."""
-        other = WhatIf(self.experiment, self.scenario, samples=samples, seed=seed)
-        for prior in self.changed.values():
-            other._set(prior)
-        return other
+    Parameters
+    ----------
+    draws : Draws
+    changes : mapping of str to Prior
+        The priors that differ from the scenario's, by name.
+    """
+
+    draws: Draws
+    changes: Mapping[str, Prior] = dataclasses.field(default_factory=dict)
+
+    @property
+    def experiment(self) -> Experiment:
+        return self.draws.experiment
+
+    @property
+    def scenario(self) -> str:
+        return self.draws.scenario
+
+    @property
+    def inputs(self) -> list[str]:
+        return self.draws.inputs
+
+    @property
+    def priors(self) -> dict[str, Prior]:
+        """Every prior of the scenario with the changes made."""
+        return self.draws.base | dict(self.changes)
 
     @property
     def changed(self) -> dict[str, Prior]:
         """The priors that differ from the experiment's, by name."""
-        return {n: p for n, p in self.priors.items() if p != self.base[n]}
+        return dict(self.changes)
+
+    def values(self, name: str) -> np.ndarray | None:
+        """The samples of prior ``name`` (None when it is fixed)."""
+        return self.draws.values(self._known(name))
+
+    # --- changes: each returns a new what-if --------------------------------------------------------------------
+
+    def _known(self, name: str) -> Prior:
+        if name not in self.draws.uniforms:
+            raise SimError(f"no prior {name!r} to change in scenario {self.scenario!r}; valid: "
+                           f"{', '.join(self.draws.uniforms)}")
+        return self.priors[name]
+
+    def use(self, prior: Prior) -> WhatIf:
+        """This what-if with the prior of ``prior``'s name in this form."""
+        self._known(prior.name)
+        changes = {n: p for n, p in self.changes.items() if n != prior.name}
+        if prior != self.draws.base[prior.name]:
+            changes[prior.name] = prior
+        return dataclasses.replace(self, changes=changes)
+
+    def change(self, name: str, **params) -> WhatIf:
+        """Prior ``name`` with new parameters (as :meth:`sim.priors.Prior.with_params`); invalid ones raise
+        :class:`~sim.errors.ConfigError`."""
+        return self.use(self._known(name).with_params(**params))
+
+    def pin(self, name: str, value: float) -> WhatIf:
+        """Prior ``name`` fixed at ``value`` (as ``--set``); a value outside its unit's range raises."""
+        return self.use(pinned(self._known(name), float(value), at=Location("what-if", name)))
+
+    def reset(self, name: str | None = None) -> WhatIf:
+        """Prior ``name`` (default: every prior) as the experiment gives it."""
+        if name is None:
+            return dataclasses.replace(self, changes={})
+        self._known(name)
+        return dataclasses.replace(self, changes={n: p for n, p in self.changes.items() if n != name})
+
+    def resampled(self, samples: int, seed: int | None = None) -> WhatIf:
+        """The same scenario and changes on ``samples`` samples drawn with ``seed`` (default: the same seed)."""
+        other = draws(self.experiment, self.scenario, samples=samples,
+                      seed=self.experiment.seed if seed is None else seed)
+        return WhatIf(other, dict(self.changes))
 
     # --- results ------------------------------------------------------------------------------------------------
 
     def scenario_experiment(self) -> Experiment:
         """The experiment of the explored scenario with the changes as its priors."""
         (s,) = self.experiment.scenarios
-        changed = self.changed
-        scenario = dataclasses.replace(s, priors=dict(self.priors),
-                                       overrides=tuple(dict.fromkeys([*s.overrides, *changed])))
+        scenario = dataclasses.replace(s, priors=self.priors, overrides=tuple(dict.fromkeys([*s.overrides,
+                                                                                              *self.changes])))
         return dataclasses.replace(self.experiment, scenarios=(scenario,))
 
     def dataset(self) -> xr.Dataset:
         """The outputs and drawn inputs of the explored scenario, labelled as a run's (dims ``scenario``, the
         model's own, ``sample``)."""
-        exp = self.scenario_experiment()
-        values = {n: v for n, v in self._values.items() if v is not None}
+        exp, priors = self.scenario_experiment(), self.priors
+        drawn = {n: self.draws.values(priors[n]) for n in self.inputs}
+        values = {n: v for n, v in drawn.items() if v is not None}
         if not values:  # every prior fixed: one of them carries the sample count
-            name = next(iter(self._uniforms))
-            values = {name: np.full(exp.samples, self.priors[name].point)}
+            name = next(iter(self.inputs))
+            values = {name: np.full(exp.samples, priors[name].point)}
         outputs = evaluate(exp, values)
         data = {name: (da.dims, da.values) for name, da in outputs.data_vars.items()}
-        data |= {n: (("sample",), self._values[n]) if self._values[n] is not None else ((), self.priors[n].point)
-                 for n in self._uniforms}
+        data |= {n: (("sample",), drawn[n]) if drawn[n] is not None else ((), priors[n].point) for n in self.inputs}
         data |= {n: da for n, da in exp.sweeps.items() if n not in da.dims}  # as a run keeps its swept inputs
         coords = {c: outputs[c].values for c in outputs.coords} | {"sample": np.arange(exp.samples)}
         return label_dataset(exp, data, "monte_carlo", coords)
@@ -197,13 +251,14 @@ class WhatIf:
     def drivers(self, ds: xr.Dataset, output: str) -> xr.DataArray:
         """Spearman rank correlations of the drawn priors with ``ds[output]`` (dim ``input``; empty when every
         prior is fixed)."""
-        ranks = self._input_ranks()
+        priors = self.priors
+        ranks = {n: self.draws.ranks(priors[n]) for n in self.inputs if not priors[n].is_fixed}
         if not ranks:
             none = xr.DataArray(np.empty(0), dims=("input",), coords={"input": np.array([], dtype=str)})
             return (ds[output].isel(sample=0, drop=True) * none).rename("rank_correlation")
         return rank_correlation(ds, output, input_ranks=ranks)
 
-    # --- saving ---------------------------------------------------------------------------------------------------
+    # --- as a scenario ------------------------------------------------------------------------------------------
 
     def scenario_table(self, name: str, description: str | None = None) -> str:
         """TOML text of scenario ``name``: the explored scenario's own table (its ``files``, ``set`` and
@@ -236,32 +291,20 @@ class WhatIf:
         changes = ", ".join(f"{n} {p.describe()}" for n, p in self.changed.items()) or "no change"
         return f"{self.scenario} with {changes}"
 
-    def save(self, path: str | os.PathLike, name: str = "what_if", description: str | None = None) -> Path:
-        """Write a copy of the experiment file with the changes as scenario ``name`` appended, as ``path``.
+    def experiment_text(self, path: str | Path, name: str = "what_if", description: str | None = None) -> str:
+        """A copy of the experiment file with the changes appended as scenario ``name``, to be written as ``path``.
 
-        ``path`` must be a new file in the experiment file's folder (its
-        priors paths are relative to it); an existing file is never
-        replaced. ``sim run <path> --scenario <name>`` with the explorer's
-        samples and seed gives its numbers.
+        ``path`` must be in the experiment file's folder (its priors paths are
+        relative to it). ``sim run <path> --scenario <name>`` with the
+        what-if's samples and seed gives its numbers: the copy draws with the
+        random sampler, as the what-if does.
         """
         source, path = Path(self.experiment.path), Path(path)
         if path.resolve().parent != source.resolve().parent:
             raise SimError(f"{path}: save it beside {source} (in {source.parent}): the priors files it names are "
                            "relative to that folder")
         text = _with_random_sampler(source.read_text(encoding="utf-8"))
-        text = text + ("" if text.endswith("\n") else "\n") + "\n" + self.scenario_table(name, description)
-        if path.exists():
-            raise SimError(f"{path} exists; sim does not replace it: give a new file name")
-        stage = path.parent / f"{path.stem}.{uuid.uuid4().hex}.staged.toml"  # a valid experiment name, to load
-        try:
-            stage.write_text(text, encoding="utf-8")
-            load_experiment(stage)  # what is written must load: checked before it takes the name
-            os.link(stage, path)  # fails if the name exists: never replaces a file
-        except FileExistsError:
-            raise SimError(f"{path} exists; sim does not replace it: give a new file name") from None
-        finally:
-            stage.unlink(missing_ok=True)
-        return path
+        return text + ("" if text.endswith("\n") else "\n") + "\n" + self.scenario_table(name, description)
 
 
 def _with_random_sampler(text: str) -> str:

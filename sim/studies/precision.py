@@ -81,11 +81,13 @@ def relative_half_widths(ds: xr.Dataset, outputs: Sequence[str], quantiles: Sequ
     return out.sort_values("relative_half_width", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def run_to_precision(experiment: Experiment, relative: float, *, outputs: Sequence[str] | None = None,
-                     quantiles: Sequence[float] = (0.5,), probability: float = 0.95, start: int | None = None,
-                     max_samples: int = 2**22, seed: int | None = None, sampler: str | None = None,
+def run_to_precision(experiment: Experiment, relative: float | None = None, *, outputs: Sequence[str] | None = None,
+                     quantiles: Sequence[float] | None = None, probability: float = 0.95, start: int | None = None,
+                     max_samples: int | None = None, seed: int | None = None, sampler: str | None = None,
                      progress: bool = False) -> PrecisionResult:
     """Run ``experiment`` with doubling sample counts until its Monte Carlo error is below ``relative``.
+
+    Every setting left out is the experiment's ``[precision]`` table's, else the default below.
 
     Parameters
     ----------
@@ -94,22 +96,28 @@ def run_to_precision(experiment: Experiment, relative: float, *, outputs: Sequen
     outputs : sequence of str, optional
         Outputs to monitor; default the outputs with roles ``cost`` and
         ``revenue`` or, if none, all outputs.
-    quantiles : sequence of float
-        Quantiles monitored besides the mean.
+    quantiles : sequence of float, optional
+        Quantiles monitored besides the mean; default the median.
     start : int, optional
         First sample count; default 2**13 (a power of 2, which the Sobol'
         sampler needs, as every doubling then is).
-    max_samples : int
-        Stop here whether or not the target is met.
+    max_samples : int, optional
+        Stop here whether or not the target is met; default 2**22.
     """
-    relative = check_probability(relative, "the relative precision")
+    table = experiment.precision
+    if relative is None and table is None:
+        raise SimError(f"{experiment.path}: no precision target; give one (--precision REL) or a [precision] table")
+    relative = check_probability(relative if relative is not None else table.relative, "the relative precision")
     probability = check_probability(probability)
     names = list(experiment.model.outputs)
+    outputs = outputs or (list(table.outputs) if table and table.outputs else None)
     if outputs is None:
         outputs = experiment.model.with_role("cost") + experiment.model.with_role("revenue") or names
     for name in outputs:
         if name not in names:
-            raise SimError(f"unknown output {name!r} to monitor; valid: {', '.join(names)}")
+            raise SimError(f"--monitor: unknown output {name!r}; valid: {', '.join(names)}")
+    quantiles = quantiles or (table.quantiles if table else (0.5,))
+    max_samples = max_samples or (table.max_samples if table else 2**22)
     quantiles = [check_probability(q, "a monitored quantile") for q in quantiles]
     n = start or 2**13
     if n > max_samples:

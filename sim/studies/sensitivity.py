@@ -8,7 +8,8 @@
 
 Every result is an :class:`xarray.Dataset` with an ``input`` dim (the drawn
 priors) and the output's cell dims (``scenario``, ``architecture``, ...).
-The measures read from one run's samples are in :mod:`sim.analysis.sensitivity`.
+The measures read from one run's samples are in :mod:`sim.analysis.sensitivity`;
+:func:`sim.studies.suite.sensitivity` computes every method ``sim sensitivity`` asks for.
 """
 
 from __future__ import annotations
@@ -275,3 +276,4 @@ def tornado(experiment: Experiment, output: str, *, low: float = 0.1, high: floa
     out.attrs = {**oat.attrs, "low": low, "high": high,
                  "order": list(out["input"].values[np.argsort(-worst.values, kind="stable")])}
     return out
+

@@ -31,7 +31,8 @@ from ..errors import SimError, SimWarning
 from ..experiment import Experiment, with_settings
 from ..progress import bar_disable
 
-__all__ = ["LogHistogram", "stream_summary", "dask_summary", "summarize_range", "merge", "WORKER_CONFIG", "local_client"]
+__all__ = ["LogHistogram", "stream_summary", "dask_summary", "summarize_range", "merge", "WORKER_CONFIG", "local_client",
+           "connect", "check_scheduler", "DASK_TIMEOUT"]
 
 #: Dask configuration for the worker processes sim starts (figures measured
 #: on the benchmark machine):
@@ -307,6 +308,68 @@ def local_client(workers: int | None = None, config: dict = WORKER_CONFIG):
     with dask.config.set(config), LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
                                                processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
+        yield client
+
+
+#: Seconds a connection to a Dask scheduler at an address waits for its handshake.
+DASK_TIMEOUT = 5
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def check_scheduler(address: str) -> None:
+    """Shake hands with the service at ``address`` the way a Dask client does, within :data:`DASK_TIMEOUT`.
+
+    A Dask client left to itself waits for ever on a service that answers
+    nothing (a web server) and reads the first bytes of one that answers
+    something else as a frame length (exabytes); the handshake here is
+    Dask's own, bounded in time, and any failure is one line.
+    """
+    import asyncio
+
+    from distributed.comm import connect as dask_connect
+
+    async def handshake():
+        comm = await dask_connect(address, timeout=DASK_TIMEOUT)
+        await comm.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(handshake(), DASK_TIMEOUT + 1))
+    except Exception as exc:  # noqa: BLE001 - a refused port, a timeout, a service that is not Dask
+        if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+            why = f"no Dask handshake within {DASK_TIMEOUT} s; is it a Dask scheduler?"
+        elif isinstance(exc, (OSError, ValueError)) and not isinstance(exc, MemoryError):
+            why = _reason(exc)  # refused, unreachable, a malformed address
+        else:  # it sent something that is not a Dask handshake (read as a frame of exabytes)
+            why = "it answered, but not with a Dask handshake; is it a Dask scheduler?"
+        raise SimError(f"--dask: cannot reach a Dask scheduler at {address!r} ({why})") from None
+
+
+@contextmanager
+def connect(address: str = "local"):
+    """A client of a Dask cluster for :func:`dask_summary`: a new local one (``"local"``, a worker per core), or
+    the scheduler at ``address`` (``tcp://host:8786``), checked first by :func:`check_scheduler`.
+
+    Raises
+    ------
+    SimError
+        When Dask's distributed scheduler is not installed, or the scheduler cannot be reached.
+    """
+    try:
+        from distributed import Client
+    except ImportError:
+        raise SimError("--dask needs Dask's distributed scheduler: pip install 'distributed>=2024.1'") from None
+    if address == "local":
+        cluster = local_client()
+    else:
+        check_scheduler(address)
+        try:
+            cluster = Client(address, timeout=DASK_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 - whatever the far side did, one line naming it
+            raise SimError(f"--dask: cannot reach a Dask scheduler at {address!r} ({_reason(exc)})") from None
+    with cluster as client:
         yield client
 
 

@@ -1,265 +1,45 @@
-"""``sim explore``: the what-if explorer, a Bokeh server page over :class:`~sim.studies.explore.WhatIf`.
+"""The explorer's page: one browser tab's what-if of an experiment, its cards, results and "save as scenario".
 
-One browser tab is one :class:`Explorer`: the experiment's scenario on
-uniforms drawn once, a card per prior (its density, percentiles and point,
-inputs for its parameters, a pin and a reset), and the results of the
-model's compared outputs (by their roles): densities of cost and revenue,
-P(cost > revenue) with its Monte Carlo interval, the report's verdict, the
-expected net benefit, EVPI and the drivers. A change re-maps one prior's
-uniforms and re-evaluates the model; "save as scenario" writes the changes
-into a new experiment file that ``sim run`` reproduces.
-
-Input is read as numbers, lists of numbers or a TOML inline table; nothing
-typed is executed. A bad entry is answered next to its input and changes
-nothing.
+One tab is one :class:`Explorer`: the experiment's scenario as a what-if
+(:func:`sim.api.what_if`, a value), a card per prior (:mod:`.cards`), and the
+results of the model's compared outputs (by their roles): densities of cost
+and revenue, P(cost > revenue) with its Monte Carlo interval, the report's
+verdict, the expected net benefit, EVPI and the drivers. A change makes a new
+what-if, which re-maps one prior's uniforms and re-evaluates the model; "save
+as scenario" has the store write the changes into a new experiment file that
+``sim run`` reproduces.
 """
 
 from __future__ import annotations
 
 import contextlib
 import html
-import ipaddress
 import itertools
-import math
-import socket
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, SimError
-from .experiment import Experiment, subject
-from .models import cost_revenue_pairs
-from .studies.explore import WhatIf
+from ..analysis.decision import verdict
+from ..api import WhatIf, check_memory, what_if
+from ..errors import SimError
+from ..experiment import Experiment, subject
+from ..models import cost_revenue_pairs
+from ..report.format import per_unit, percent, quantity, verdict_sentence
+from ..store import write_new_experiment
+from . import DEFAULT_SAMPLES
+from .cards import ERROR_STYLE, Card, histogram, message, sample_count
+from .cards import at as at_cell
+from .cards import seed as seed_of
 
-__all__ = ["Explorer", "serve", "is_loopback", "DEFAULT_SAMPLES", "MAX_SAMPLES"]
+__all__ = ["Explorer"]
 
-DEFAULT_SAMPLES = 100_000
-#: The most samples the page accepts: about 4 s per change on two cores, and some 3 GB for the default experiment.
-MAX_SAMPLES = 2_000_000
 #: Rows of the measures table (cells); the cell selectors reach the others.
 MAX_ROWS = 24
 #: Drivers the bar chart shows.
 MAX_DRIVERS = 10
 COST_COLOUR, REVENUE_COLOUR = "#d55e00", "#0072b2"  # colour-blind safe (Okabe-Ito), as the report's figures
-ERROR_STYLE = {"color": "#b00020", "font-size": "12px"}
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a name or address) resolves to loopback addresses only."""
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
-        return False
-    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# parsing what is typed
-
-
-def _message(exc: Exception) -> str:
-    """One line for an inline message: a file's error without the file (the card names the prior)."""
-    if isinstance(exc, ConfigError):
-        key = exc.key.rsplit(".", 1)[-1] if exc.key.count(".") >= 2 else ""
-        return f"{key}: {exc.message}" if key else exc.message
-    return " ".join(str(exc).split())
-
-
-def _number(text: str, what: str) -> float:
-    try:
-        value = float(text.strip())
-    except ValueError:
-        raise SimError(f"{what}: {text.strip()!r} is not a number; type one such as 0.5 or 2e9") from None
-    if not math.isfinite(value):
-        raise SimError(f"{what}: must be a finite number, got {text.strip()!r}")
-    return value
-
-
-def _numbers(text: str, what: str) -> list[float]:
-    parts = [p for p in text.replace(";", ",").split(",") if p.strip()]
-    if not parts:
-        raise SimError(f"{what}: give numbers separated by commas, such as 1, 2, 3")
-    return [_number(p, what) for p in parts]
-
-
-def _table(text: str) -> dict:
-    """``dist = "normal", mean = 1, sd = 0.1`` (a TOML inline table's body) as a dict; TOML is data, never code."""
-    body = text.strip().removeprefix("{").removesuffix("}")
-    try:
-        table = tomllib.loads(f"x = {{{body}}}")["x"]
-    except tomllib.TOMLDecodeError as exc:
-        raise SimError(f"not a TOML table body ({exc}); write such as dist = \"normal\", mean = 1, sd = 0.1") from None
-    if not table:
-        raise SimError("empty; write parameters such as dist = \"normal\", mean = 1, sd = 0.1")
-    return table
-
-
-def _sample_count(text: str) -> int:
-    value = _number(text, "samples")
-    if value != int(value) or not 2 <= value <= MAX_SAMPLES:
-        raise SimError(f"samples: must be a whole number from 2 to {MAX_SAMPLES:,}, got {text.strip()!r}")
-    return int(value)
-
-
-def _seed(text: str) -> int:
-    from argparse import ArgumentTypeError
-
-    from .cli import _integer_from  # the command line's check of a whole number in a range
-
-    try:
-        return _integer_from(text.strip(), 0, "must be a whole number from 0 to 2**63 - 1", high=2**63 - 1)
-    except ArgumentTypeError as exc:
-        raise SimError(f"seed: {exc}") from None
-
-
-def _at(da, cell: dict):
-    """``da`` at ``cell`` (the cell's dims ``da`` lacks are skipped: revenue has no architecture)."""
-    return da.sel({d: v for d, v in cell.items() if d in da.dims})
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.4g}"
-
-
-def _histogram(values: np.ndarray, bins: int = 40, span: tuple[float, float] | None = None) -> dict:
-    """Quads of a density over the central 99 % of ``values`` (bars at the values of a discrete one)."""
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return {"left": [], "right": [], "top": []}
-    distinct = np.unique(values[: min(values.size, 10_000)])
-    if span is None and distinct.size <= 12 and np.isin(values, distinct).all():
-        counts = np.array([np.count_nonzero(values == v) for v in distinct]) / values.size
-        gap = np.diff(distinct).min() if distinct.size > 1 else max(abs(distinct[0]), 1.0)
-        return {"left": distinct - 0.35 * gap, "right": distinct + 0.35 * gap, "top": counts / (0.7 * gap)}
-    lo, hi = span if span is not None else np.quantile(values, [0.005, 0.995])
-    if not hi > lo:
-        lo, hi = lo - 0.5 * max(abs(lo), 1e-12), hi + 0.5 * max(abs(hi), 1e-12)
-    top, edges = np.histogram(values, bins=bins, range=(lo, hi))
-    top = top / (values.size * np.diff(edges))  # a density of all the samples, so tails outside the span lower it
-    return {"left": edges[:-1], "right": edges[1:], "top": top}
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# the page
-
-
-class _Card:
-    """One prior: title, percentiles, density, parameter inputs, pin, reset, and an inline message."""
-
-    def __init__(self, explorer: Explorer, name: str):
-        from bokeh.layouts import column, row
-        from bokeh.models import Button, ColumnDataSource, Div, TextInput
-        from bokeh.plotting import figure
-
-        self.explorer, self.name = explorer, name
-        self.title = Div(width=280)
-        self.stats = Div(width=280, css_classes=[f"sim-stats-{name}"])
-        self.source = ColumnDataSource({"left": [], "right": [], "top": []})
-        self.figure = figure(width=280, height=80, toolbar_location=None, tools="", y_axis_type=None,
-                             min_border_left=6, min_border_right=12)
-        self.figure.quad(left="left", right="right", top="top", bottom=0, source=self.source, fill_color="#999999",
-                         fill_alpha=0.6, line_color=None)
-        self.figure.xaxis.major_label_text_font_size = "9px"
-        self.figure.xaxis.ticker.desired_num_ticks = 4
-        self.figure.grid.visible = False
-        self.params = column(width=280)
-        self.inputs: dict[str, TextInput] = {}
-        self.other = TextInput(title="other parameters (TOML)", width=280, css_classes=[f"sim-toml-{name}"],
-                               placeholder='dist = "normal", mean = 1, sd = 0.1')
-        self.other.on_change("value", lambda attr, old, new: self._typed(self.other, self._other))
-        self.pin = TextInput(title="pin to a value", width=180, css_classes=[f"sim-pin-{name}"])
-        self.pin.on_change("value", lambda attr, old, new: self._typed(self.pin, self._pin))
-        self.reset = Button(label="reset", width=80, css_classes=[f"sim-reset-{name}"])
-        self.reset.on_click(lambda: self.explorer.apply(self, lambda: self.explorer.what_if.reset(self.name)))
-        self.error = Div(width=280, styles=ERROR_STYLE, css_classes=[f"sim-error-{name}"])
-        self.layout = column(self.title, self.stats, self.figure, self.params, self.other,
-                             row(self.pin, self.reset, styles={"align-items": "flex-end"}), self.error,
-                             width=300, styles={"border": "1px solid #d0d0d0", "border-radius": "6px",
-                                                "padding": "6px", "background": "#fafafa"})
-
-    # what is shown
-
-    def show(self) -> None:
-        """Show the prior as the explorer now has it (percentiles, density, parameter inputs)."""
-        what_if = self.explorer.what_if
-        prior, values = what_if.priors[self.name], what_if.values(self.name)
-        changed = self.name in what_if.changed
-        mark = ' <span style="color:#d55e00">(changed)</span>' if changed else ""
-        self.title.text = (f"<b>{html.escape(prior.long_name or self.name.replace('_', ' '))}</b>{mark}<br>"
-                           f"<code>{html.escape(self.name)}</code> · {html.escape(prior.unit)}")
-        if prior.is_fixed:
-            self.stats.text = f"fixed at <b>{_fmt(prior.point)}</b>"
-            # hidden; a bar of no height keeps the plot's ranges defined
-            self.source.data = {"left": [prior.point], "right": [prior.point], "top": [0.0]}
-        else:
-            p5, p50, p95 = (float(v) for v in prior.ppf(np.array([0.05, 0.5, 0.95])))
-            self.stats.text = (f"{html.escape(prior.describe())}<br>5 % <b>{_fmt(p5)}</b> · 50 % <b>{_fmt(p50)}</b> · "
-                               f"95 % <b>{_fmt(p95)}</b> · point <b>{_fmt(prior.point)}</b>")
-            self.source.data = _histogram(values)
-        self.figure.visible = not prior.is_fixed
-        self._parameter_inputs(prior)
-
-    def _parameter_inputs(self, prior) -> None:
-        from bokeh.layouts import row
-        from bokeh.models import TextInput
-
-        fields = {}
-        for key, value in prior.params:
-            if key == "ci90":
-                fields["ci90-low"] = ("90 % interval: low", _fmt(value[0]))
-                fields["ci90-high"] = ("90 % interval: high", _fmt(value[1]))
-            elif isinstance(value, (int, float)):
-                fields[key] = (key, _fmt(value))
-            elif isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value):
-                fields[key] = (f"{key} (comma-separated)", ", ".join(_fmt(v) for v in value))
-            # other parameters (a scipy distribution's name and params) change through the TOML input
-        if not prior.is_fixed:
-            fields["point"] = ("point (the value point mode uses)", _fmt(prior.point))
-        with self.explorer.quiet():
-            if list(fields) != list(self.inputs):
-                self.inputs = {}
-                for key, (title, _) in fields.items():
-                    width = 135 if key.startswith("ci90") else 280
-                    box = TextInput(title=title, width=width, css_classes=[f"sim-{key}-{self.name}"])
-                    box.on_change("value", lambda attr, old, new, key=key: self._typed(self.inputs[key],
-                                                                                        lambda: self._param(key)))
-                    self.inputs[key] = box
-                boxes = list(self.inputs.values())
-                lines = [row(*boxes[:2])] if "ci90-low" in self.inputs else []
-                lines += boxes[2:] if lines else boxes
-                self.params.children = lines
-            for key, (_, text) in fields.items():
-                self.inputs[key].value = text
-            self.pin.value = ""
-            self.other.value = ""
-
-    # what is typed
-
-    def _typed(self, box, action) -> None:
-        if self.explorer.silent or not box.value.strip():
-            return
-        self.explorer.apply(self, action)
-
-    def _param(self, key: str) -> None:
-        prior, what_if = self.explorer.what_if.priors[self.name], self.explorer.what_if
-        if key.startswith("ci90"):
-            low = _number(self.inputs["ci90-low"].value, "90 % interval: low")
-            high = _number(self.inputs["ci90-high"].value, "90 % interval: high")
-            what_if.change(self.name, ci90=[low, high])
-            return
-        old = dict(prior.params).get(key)
-        text = self.inputs[key].value
-        value = _numbers(text, key) if isinstance(old, tuple) else _number(text, key)
-        what_if.change(self.name, **{key: value})
-
-    def _other(self) -> None:
-        self.explorer.what_if.change(self.name, **_table(self.other.value))
-
-    def _pin(self) -> None:
-        self.explorer.what_if.pin(self.name, _number(self.pin.value, "pin"))
 
 
 class Explorer:
@@ -281,7 +61,7 @@ class Explorer:
 
         self.doc, self.experiment, self.seed, self.samples = doc, experiment, seed, samples
         self.silent, self.updates, self.results = False, 0, None
-        self.explorers: dict[str, WhatIf] = {}
+        self.explorers: dict[str, WhatIf] = {}  # the what-if of each scenario explored so far (values)
         names = list(experiment.scenario_names)
         self.what_if = self._explorer(names[0])
         roles = {name: out.role for name, out in experiment.model.outputs.items()}
@@ -319,7 +99,7 @@ class Explorer:
         self.density, self.density_sources = self._density_figure()
         self.drivers, self.driver_source = self._driver_figure()
 
-        self.cards: dict[str, _Card] = {}
+        self.cards: dict[str, Card] = {}
         self.card_grid = column()
         self.save_file = TextInput(title="file, beside the experiment", value=f"{stem}_what_if.toml", width=300,
                                    css_classes=["sim-save-file"])
@@ -357,8 +137,12 @@ class Explorer:
 
     def _explorer(self, scenario: str) -> WhatIf:
         if scenario not in self.explorers:
-            self.explorers[scenario] = WhatIf(self.experiment, scenario, samples=self.samples, seed=self.seed)
+            self.explorers[scenario] = what_if(self.experiment, scenario, samples=self.samples, seed=self.seed)
         return self.explorers[scenario]
+
+    def _use(self, value: WhatIf) -> None:
+        """Make ``value`` the what-if shown (and kept for its scenario)."""
+        self.what_if = self.explorers[value.scenario] = value
 
     @contextlib.contextmanager
     def quiet(self):
@@ -377,24 +161,25 @@ class Explorer:
         try:
             action()
         except SimError as exc:
-            where.text = html.escape(_message(exc))
+            where.text = html.escape(message(exc))
             return False
         except Exception as exc:  # the page stays up: one line here and on the server's stderr
-            where.text = html.escape(f"unexpected error: {type(exc).__name__}: {_message(exc)}")
-            print(f"sim explore: unexpected error: {type(exc).__name__}: {_message(exc)}", file=sys.stderr)
+            where.text = html.escape(f"unexpected error: {type(exc).__name__}: {message(exc)}")
+            print(f"sim explore: unexpected error: {type(exc).__name__}: {message(exc)}", file=sys.stderr)
             return False
         return True
 
-    def apply(self, card: _Card, change) -> None:
-        """Make a change to ``card``'s prior and show its effects; bad input leaves everything as it was."""
-        before = self.what_if.priors[card.name]
+    def apply(self, card: Card, change) -> None:
+        """Make ``change`` (a function from the what-if to a new one) to ``card``'s prior and show its effects; bad
+        input leaves everything as it was."""
+        before = self.what_if
 
         def action():
-            change()
+            self._use(change(before))
             try:
                 self.update()
             except Exception:
-                self.what_if.use(before)  # a change the model cannot evaluate is undone
+                self._use(before)  # a change the model cannot evaluate is undone
                 raise
 
         if self.guard(action, card.error):
@@ -406,7 +191,7 @@ class Explorer:
     # --- callbacks ----------------------------------------------------------------------------------------------------
 
     def _scenario(self) -> None:
-        self.what_if = self._explorer(self.scenario.value)
+        self._use(self._explorer(self.scenario.value))
         self._cards()
         self.update()
         self.show()
@@ -421,9 +206,7 @@ class Explorer:
         """New samples or seed: every scenario explored so far drawn again, its changes kept."""
         if self.silent:
             return
-        from .engine import check_memory
-
-        samples, seed = _sample_count(self.sample_box.value), _seed(self.seed_box.value)
+        samples, seed = sample_count(self.sample_box.value), seed_of(self.seed_box.value)
         if samples == self.samples and seed == self.what_if.experiment.seed:
             return
         check_memory(self.what_if.experiment, samples, work="decide")
@@ -435,7 +218,7 @@ class Explorer:
         self.show()
 
     def _reset_all(self) -> None:
-        self.what_if.reset()
+        self._use(self.what_if.reset())
         for card in self.cards.values():
             card.error.text = ""
             card.show()
@@ -453,7 +236,7 @@ class Explorer:
                            f"{self.experiment.path}), got {name!r}")
         path = Path(self.experiment.path).parent / name
         scenario = self.save_name.value.strip()
-        self.what_if.save(path, scenario)
+        write_new_experiment(path, self.what_if.experiment_text(path, scenario))
         command = f"sim run {path} --scenario {scenario} --samples {self.samples} --seed {self.what_if.experiment.seed}"
         self.saved.text = (f"Saved <code>{html.escape(str(path))}</code>. <code>{html.escape(command)}</code> gives "
                            "the numbers shown.")
@@ -474,7 +257,7 @@ class Explorer:
     def _cards(self) -> None:
         from bokeh.layouts import row
 
-        self.cards = {name: _Card(self, name) for name in self.what_if.inputs}
+        self.cards = {name: Card(self, name) for name in self.what_if.inputs}
         for card in self.cards.values():
             card.show()
         layouts = [card.layout for card in self.cards.values()]
@@ -505,7 +288,6 @@ class Explorer:
 
     def show(self) -> None:
         """Show the last results at the chosen cell: roles, verdict, measures, densities and drivers."""
-        from .report.build import quantity, verdict  # imported with the first page: the server starts sooner
         ds, summary = self.results["dataset"], self.results["summary"]
         cost, revenue = self.pair
         scenario = self.what_if.scenario
@@ -517,14 +299,14 @@ class Explorer:
                             if revenue else " (the model has no output with role revenue)"))
         where = ", ".join(str(v) for d, v in cell.items() if d != "scenario")
         if revenue:
-            sentence = verdict(summary, cost, revenue, cell, self.what_if.experiment)
+            sentence = verdict_sentence(verdict(summary, cost, revenue, cell))
         else:
-            at = _at(summary[cost], cell)
+            at = at_cell(summary[cost], cell)
             sentence = (f"The {long[cost]} has mean {quantity(float(at.sel(stat='mean')), units)} and 90 % interval "
                         f"{quantity(float(at.sel(stat='p05')), units, per=False)} to "
                         f"{quantity(float(at.sel(stat='p95')), units)}.")
         self.verdict.text = (f"<b>{html.escape(where)}:</b> " if where else "") + html.escape(sentence)
-        changed = self.what_if.changed
+        changed = self.what_if.changes
         self.changes.text = ("Changed: " + "; ".join(f"<code>{html.escape(n)}</code> {html.escape(p.describe())}"
                                                       for n, p in changed.items())
                              if changed else "No prior changed: the experiment's scenario as it is.")
@@ -535,8 +317,6 @@ class Explorer:
     def _measures(self, cost: str, revenue: str | None) -> str:
         """The table of the cells: P(cost > revenue) with its interval, ENB, EVPI and the mean cost, the chosen cell
         marked. Past :data:`MAX_ROWS` cells, the cells that differ from the chosen one in the last dim alone."""
-        from .report.build import per_unit, percent, quantity
-
         ds, summary = self.results["dataset"], self.results["summary"]
         dims = self._cell_dims()
         chosen = self._cell()
@@ -563,15 +343,15 @@ class Explorer:
             labels = [str(v) for v in cell.values()]
             tds = "".join(f"<td>{html.escape(v)}</td>" for v in labels)
             if revenue:
-                p = float(_at(pair["p_loss"], at))
-                ci = _at(pair["p_loss_ci"], at)
+                p = float(at_cell(pair["p_loss"], at))
+                ci = at_cell(pair["p_loss_ci"], at)
                 k = int(round(p * n))
                 tds += (f"<td class='p-loss' data-cell='{html.escape(','.join(labels))}' data-k='{k}'>"
                         f"<b>{percent(p)}</b><br><small>{k:,} of {n:,}</small></td>"
                         f"<td>{percent(float(ci.sel(ci_bound='lower')))} to "
                         f"{percent(float(ci.sel(ci_bound='upper')))}</td>"
-                        f"<td>{amount(_at(pair['net_benefit'], at))}</td><td>{amount(_at(pair['evpi'], at))}</td>")
-            tds += f"<td>{amount(_at(summary[cost], at).sel(stat='mean'))}</td>"
+                        f"<td>{amount(at_cell(pair['net_benefit'], at))}</td><td>{amount(at_cell(pair['evpi'], at))}</td>")
+            tds += f"<td>{amount(at_cell(summary[cost], at).sel(stat='mean'))}</td>"
             rows.append(f"<tr{' class=chosen' if cell == chosen else ''}>{tds}</tr>")
         more = (f"<div style='color:#555'>{len(cells)} of the {total} cells: those of the chosen "
                 f"{', '.join(list(dims)[:-1])}; the selectors above reach every one.</div>" if total > len(cells) else "")
@@ -599,13 +379,13 @@ class Explorer:
         return fig, sources
 
     def _densities(self, ds, cost, revenue, cell, long, units) -> None:
-        shown = {"cost": _at(ds[cost], cell).values.ravel(),
-                 "revenue": _at(ds[revenue], cell).values.ravel() if revenue else np.array([])}
+        shown = {"cost": at_cell(ds[cost], cell).values.ravel(),
+                 "revenue": at_cell(ds[revenue], cell).values.ravel() if revenue else np.array([])}
         both = np.concatenate(list(shown.values()))
         both = both[np.isfinite(both)]
         span = tuple(np.quantile(both, [0.005, 0.995])) if both.size else (0.0, 1.0)
         for key, values in shown.items():
-            self.density_sources[key].data = (_histogram(values, bins=60, span=span) if values.size
+            self.density_sources[key].data = (histogram(values, bins=60, span=span) if values.size
                                               else {"left": [], "right": [], "top": []})
         legend = self.density.legend[0]
         legend.items[0].label = {"value": long[cost]}
@@ -628,7 +408,7 @@ class Explorer:
     def _driver_bars(self, cost, revenue, cell) -> None:
         self.drivers.title.text = ("drivers of the net benefit (revenue - cost)" if revenue else
                                    f"drivers: rank correlation with {cost}")
-        drivers = _at(self.results["pairs"][(cost, revenue)]["drivers"], cell)
+        drivers = at_cell(self.results["pairs"][(cost, revenue)]["drivers"], cell)
         values = np.nan_to_num(drivers.values.astype(float))
         order = np.argsort(-np.abs(values), kind="stable")[:MAX_DRIVERS]
         names = []
@@ -641,81 +421,3 @@ class Explorer:
         self.drivers.height = 110 + 26 * max(len(names), 1)  # bars of one height however many
         self.driver_source.data = {"name": names, "value": vals,
                                    "colour": [REVENUE_COLOUR if v >= 0 else COST_COLOUR for v in vals]}
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# the server
-
-
-def serve(experiment: Experiment, *, samples: int = DEFAULT_SAMPLES, seed: int | None = None,
-          host: str = "127.0.0.1", port: int = 0, remote: bool = False, open_browser: bool = False,
-          say=print) -> None:
-    """Serve the explorer of ``experiment`` until SIGINT (Ctrl-C) or SIGTERM.
-
-    It binds ``host`` (default 127.0.0.1, loopback) on ``port`` (default: a
-    free one) and says the page's address through ``say``. An address that
-    is not loopback is refused unless ``remote`` (the command line's
-    ``--host``): the page has no authentication.
-
-    Raises
-    ------
-    SimError
-        If the address is not loopback without ``remote``, or cannot be bound.
-    """
-    if not remote and not is_loopback(host):
-        raise SimError(f"{host} is not a loopback address: the explorer has no authentication, so it binds "
-                       "127.0.0.1 unless --host names another address")
-    import asyncio
-    import signal
-    import webbrowser
-
-    from bokeh.application import Application
-    from bokeh.application.handlers.function import FunctionHandler
-    from bokeh.core.validation import silence
-    from bokeh.core.validation.warnings import EMPTY_LAYOUT
-    from bokeh.server.server import BaseServer
-    from bokeh.server.tornado import BokehTornado
-    from tornado.httpserver import HTTPServer
-    from tornado.ioloop import IOLoop
-
-    from .engine import check_memory
-
-    if not 2 <= samples <= MAX_SAMPLES:
-        raise SimError(f"--samples: the explorer takes 2 to {MAX_SAMPLES:,} samples, got {samples:,}")
-    check_memory(experiment, samples, work="decide")
-    silence(EMPTY_LAYOUT, True)  # a fixed prior's card has no parameter inputs: an empty column is meant
-    WhatIf(experiment, samples=2)  # an experiment the explorer cannot hold is refused before the server starts
-    try:
-        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-        listening = socket.create_server(address, family=family, backlog=128)  # closed again if it fails
-    except (OSError, OverflowError) as exc:
-        raise SimError(f"cannot listen on {host} port {port}: {getattr(exc, 'strerror', None) or exc}") from None
-    listening.setblocking(False)
-    port = listening.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
-    origins = [f"{shown}:{port}"] + ([f"localhost:{port}", f"127.0.0.1:{port}"] if not remote else [])
-    if remote and host in ("0.0.0.0", "::", ""):
-        origins = ["*"]  # every address of the machine: its name is not known here
-    application = Application(FunctionHandler(lambda doc: Explorer(doc, experiment, samples=samples, seed=seed)))
-    loop = IOLoop.current()
-    tornado_app = BokehTornado({"/": application}, extra_websocket_origins=origins)
-    http = HTTPServer(tornado_app)
-    http.add_sockets([listening])
-    server = BaseServer(loop, tornado_app, http)
-    server.start()
-    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else '[::1]' if host == '::' else shown}:{port}/"
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.asyncio_loop.add_signal_handler(sig, stop.set)
-    say(f"sim explore: {url}  (Ctrl-C stops it)")
-    if open_browser:
-        webbrowser.open(url)
-    try:
-        loop.run_sync(stop.wait)
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.asyncio_loop.remove_signal_handler(sig)
-        server.stop()
-        loop.run_sync(http.close_all_connections)
-        loop.close(all_fds=True)
-        say("sim explore: stopped")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._files import read_toml
-from .engine import point
-from .errors import ConfigError
-from .experiment import load_experiment
+from .._files import read_toml
+from ..engine import point
+from ..errors import ConfigError
+from ..experiment import load_experiment
 
 __all__ = ["FIGURES", "check_figures"]
 

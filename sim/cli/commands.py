@@ -1,0 +1,312 @@
+"""The ``sim`` commands: each reads its arguments, calls the library (:mod:`sim.api`), has the store write what it
+returns and prints a view (:mod:`sim.report.console`).
+
+Heavy modules (numpy, xarray, the models) are imported inside each command,
+so that ``sim --help`` and a bad argument answer at once.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..errors import SimError
+from .parser import DEFAULT_EXPERIMENT
+
+__all__ = ["COMMANDS"]
+
+
+def _experiment_path(arg: str | None) -> Path:
+    """A path, or a bare name looked up as ``experiments/<name>.toml``."""
+    if arg is None:
+        return Path(DEFAULT_EXPERIMENT)
+    path = Path(arg)
+    if path.suffix != ".toml" and len(path.parts) == 1:
+        return Path("experiments") / f"{arg}.toml"
+    return path
+
+
+def _load(arg):
+    from .._files import read_toml
+
+    path = _experiment_path(arg)
+    read_toml(path, "experiment file")  # a missing or unreadable file is named before the heavy imports
+    from ..experiment import load_experiment
+
+    return load_experiment(path)
+
+
+def _hold(args, experiment) -> None:
+    """Hold the experiment's run folder under ``--out`` until the command ends (see :func:`sim.store.holding`)."""
+    from .. import store
+
+    args.held.enter_context(store.holding(args.out, experiment))
+
+
+def _notices(notices) -> None:
+    for notice in notices:
+        print(f"sim: {notice}", file=sys.stderr)
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+# --- sim run and sim report ------------------------------------------------------------------------------------
+
+
+def _report(experiment, ds, summary, args):
+    """The report of a run, rendered (its figures drawn) and ready for the store to write."""
+    from .. import api
+    from ..progress import stage
+    from ..report import build_report, render
+
+    content = api.report_content(experiment, ds, summary=summary, output=args.output, revenue=args.revenue,
+                                 select=args.select, sensitivity=args.sensitivity, sobol_n=args.sobol_n, out=args.out)
+    document = build_report(content)
+    with stage("drawing the report"):
+        return render(document)
+
+
+def _report_written(folder: Path) -> str:
+    from .. import store
+
+    return (f"wrote {folder / store.REPORT_HTML} and {folder / store.REPORT_MD} (figures in {folder / store.FIGURES}, "
+            f"tables in {folder / store.TABLES})")
+
+
+def cmd_run(args) -> int:
+    from .. import api
+    from ..experiment import subject, with_overrides
+
+    experiment = with_overrides(_load(args.experiment), set_values=dict(args.set or []), scenarios=args.scenario)
+    _hold(args, experiment)
+    from .. import store
+    from ..progress import stage
+    from ..report import summary_table
+    from ..report.console import summary_view
+    from ..studies.suite import check_sobol_n
+
+    check_sobol_n(args.sobol_n)
+    if args.report:
+        subject(experiment, args.output, args.revenue)  # a choice the report needs is asked before the run
+    if args.stream or args.dask:
+        return _run_streaming(experiment, args)
+    chunk = {"chunk_size": args.chunk_size} if args.chunk_size else {}
+    precise = args.precision is not None or experiment.precision is not None
+    if precise:
+        result = api.run_to_precision(experiment, args.precision, outputs=args.monitor, seed=args.seed,
+                                      sampler=args.sampler, max_samples=args.max_samples, start=args.samples,
+                                      progress=True)
+        ds = result.dataset
+    else:
+        if args.report:  # the report's memory too, before the run rather than after it
+            api.check_memory(experiment, args.samples or experiment.samples, work="report")
+        ds = api.run(experiment, samples=args.samples, seed=args.seed, sampler=args.sampler, progress=True, **chunk)
+    with stage("summaries and their Monte Carlo intervals"):
+        summary = api.summarize_run(ds)
+        table = summary_table(summary)
+    report = _report(experiment, ds, summary, args) if args.report else None
+    with stage("writing the run"):
+        folder, notices = store.write_run(experiment, args.out, summary, table, samples=ds, report=report,
+                                          size=ds.nbytes)
+    print(f"{experiment.title or experiment.name}: {ds.attrs['samples']:,} samples, "
+          f"sampler {ds.attrs['sampler']}, seed {ds.attrs['seed']}")
+    print(summary_view(table, summary, args.all))
+    if precise:
+        print(f"\n{result.message}")
+    print(f"\nwrote {folder / store.SAMPLES}, {folder / store.SUMMARY} and {folder / store.SUMMARY_TABLE} "
+          f"(with 95 % Monte Carlo intervals), and the input files with their hashes in {folder / store.RECORD}")
+    if report is not None:
+        print(_report_written(folder))
+    _notices(notices)
+    return 0 if not precise or result.converged else 1
+
+
+def _run_streaming(experiment, args) -> int:
+    from .. import api, store
+    from ..experiment import with_settings
+    from ..report import summary_table
+    from ..report.console import summary_view
+
+    if args.precision:
+        raise SimError("--stream and --precision cannot be combined: precision control keeps its samples")
+    experiment = with_settings(experiment, samples=args.samples, seed=args.seed, sampler=args.sampler)
+    chunk = {"chunk_size": args.chunk_size} if args.chunk_size else {}
+    if args.dask:
+        with api.connect(args.dask) as client:
+            summary = api.dask_summary(experiment, client, relative_error=args.relative_error, progress=True, **chunk)
+    else:
+        summary = api.stream_summary(experiment, relative_error=args.relative_error, progress=True, **chunk)
+    table = summary_table(summary)
+    report = _report(experiment, None, summary, args) if args.report else None
+    folder, notices = store.write_run(experiment, args.out, summary, table, report=report)
+    print(f"{experiment.title or experiment.name}: {experiment.samples:,} samples streamed, "
+          f"sampler {experiment.sampler}, seed {experiment.seed} (quantiles to {args.relative_error:g} relative)")
+    print(summary_view(table, summary, args.all))
+    print(f"\nwrote {folder / store.SUMMARY} and {folder / store.SUMMARY_TABLE}, and the input files with their "
+          f"hashes in {folder / store.RECORD}; a streamed run keeps no samples, so it has no samples.nc")
+    if report is not None:
+        print(_report_written(folder))
+    _notices(notices)
+    return 0
+
+
+def cmd_report(args) -> int:
+    experiment = _load(args.experiment)
+    _hold(args, experiment)
+    from .. import store
+    from ..studies.suite import check_sobol_n
+
+    check_sobol_n(args.sobol_n)
+    for flag, name in (("--output", args.output), ("--revenue", args.revenue)):
+        if name is not None and name not in experiment.model.outputs:
+            raise SimError(f"{flag}: unknown output {name!r}; valid: {', '.join(experiment.model.outputs)}")
+    folder = store.run_folder(args.out, experiment)
+    if (folder / store.SAMPLES).is_file() or not (folder / store.SUMMARY).is_file():
+        recorded, ds = store.load_run(experiment, args.out)
+        summary = store.saved_summary(folder, ds.attrs)  # the run's own, not computed again
+    else:  # a streamed run: its summary alone
+        (recorded, summary), ds = store.load_summary(experiment, args.out), None
+    store.write_report(args.out, recorded, _report(recorded, ds, summary, args))
+    print(_report_written(folder))
+    return 0
+
+
+# --- analyses of the saved run ---------------------------------------------------------------------------------
+
+
+def _saved_run(experiment, args, command: str):
+    """The saved run the analysis reads (``--samples``/``--seed`` are refused: they belong to ``sim run``), the
+    experiment as it was made, and where it was read."""
+    from .. import store
+    from ..report.console import saved_run_source
+
+    for flag, value in (("--samples", args.samples), ("--seed", args.seed)):
+        if value is not None:
+            raise SimError(f"{flag}: sim {command} reads the saved run's samples; make the run you want with "
+                           f"`sim run {experiment.path} {flag} {value}"
+                           f"{' --out ' + args.out if Path(args.out) != Path('outputs') else ''}` first")
+    recorded, ds = store.load_run(experiment, args.out, command=command)
+    return recorded, ds, saved_run_source(store.run_folder(args.out, experiment) / store.SAMPLES, ds.attrs)
+
+
+def _written(paths) -> str:
+    return "\nwrote " + ", ".join(str(p) for p in paths)
+
+
+def cmd_sensitivity(args) -> int:
+    experiment = _load(args.experiment)
+    _hold(args, experiment)
+    from .. import api, store
+    from ..report.console import sensitivity_view
+    from ..report.tables import sensitivity_files
+
+    methods = [m.strip() for m in ",".join(args.method).split(",")] if args.method else None
+    opts = api.sensitivity_options(experiment, output=args.output, methods=methods, percentiles=tuple(args.percentiles),
+                                   spider=args.spider, region=args.region, sobol_n=args.sobol_n,
+                                   resamples=args.resamples)
+    recorded, ds, source = _saved_run(experiment, args, "sensitivity")
+    result = api.sensitivity(recorded, ds, opts, select=args.select)
+    files = sensitivity_files(result)
+    written = store.write_derived(args.out, experiment, "sensitivity", files, ds.attrs)
+    print(sensitivity_view(experiment, result, files, source, args.all))
+    print(_written(written))
+    return 0
+
+
+def _stress_arg(stress):
+    """``--stress PRIOR LOW HIGH`` as (prior, low, high) with the percentiles as fractions."""
+    if stress is None:
+        return None
+    prior, lo, hi = stress
+    try:
+        lo_f, hi_f = float(lo), float(hi)
+    except ValueError:
+        raise SimError(f"--stress: LOW and HIGH must be percentiles in percent, got {lo!r} {hi!r}") from None
+    return prior, lo_f / 100.0, hi_f / 100.0
+
+
+def cmd_decide(args) -> int:
+    experiment = _load(args.experiment)
+    _hold(args, experiment)
+    from .. import api, store
+    from ..report.console import decision_view
+    from ..report.tables import decision_files
+
+    opts = api.decision_options(experiment, cost=args.cost, revenue=args.revenue, volume=args.volume,
+                                stress=_stress_arg(args.stress), seek=args.seek, target=args.target,
+                                statistic=args.statistic, how=args.how, bracket=args.bracket)
+    recorded, ds, source = _saved_run(experiment, args, "decide")
+    result = api.decide(recorded, ds, opts, select=args.select)
+    files = decision_files(result)
+    written = store.write_derived(args.out, experiment, "decision", files, ds.attrs)
+    print(decision_view(experiment, result, files, source, args.all))
+    print(_written(written))
+    return 0
+
+
+# --- the rest ------------------------------------------------------------------------------------------------------
+
+
+def cmd_point(args) -> int:
+    experiment = _load(args.experiment)
+    from .. import api
+    from ..report.console import point_view
+
+    print(point_view(experiment, api.point(experiment)))
+    return 0
+
+
+def cmd_explore(args) -> int:
+    try:
+        import bokeh  # noqa: F401
+    except ImportError:
+        raise SimError("sim explore needs Bokeh; install the explore extra: pip install -e '.[explore]'") from None
+    experiment = _load(args.experiment)
+    from ..explorer import DEFAULT_SAMPLES, is_loopback, serve
+
+    remote = args.host is not None and not is_loopback(args.host)
+    if remote:
+        print(f"sim: warning: the explorer has no authentication: whoever reaches {args.host} port "
+              f"{args.port or '(chosen)'} can change its priors and save files beside {experiment.path}",
+              file=sys.stderr)
+    serve(experiment, samples=args.samples or DEFAULT_SAMPLES, seed=args.seed, host=args.host or "127.0.0.1",
+          port=args.port, remote=remote, open_browser=args.open, say=lambda line: print(line, flush=True))
+    return 0
+
+
+def cmd_models(args) -> int:
+    from .. import api
+    from ..report.console import models_view
+
+    print(models_view(api.models([_load(a) for a in args.experiments])))
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .. import api
+    from ..report.console import check_view
+
+    table = api.check(args.figures, root=args.root)
+    print(check_view(table))
+    return 1 if not table["ok"].all() else 0
+
+
+def cmd_validate(args) -> int:
+    from .. import api
+
+    bad = 0
+    for file in args.files:
+        try:
+            print(f"ok: {file}: {api.validate(file)}")
+        except SimError as exc:
+            bad += 1
+            print(f"sim: error: {_one_line(exc)}", file=sys.stderr)
+    return 2 if bad else 0
+
+
+#: Each command's function, by its name on the command line.
+COMMANDS = {"run": cmd_run, "sensitivity": cmd_sensitivity, "decide": cmd_decide, "report": cmd_report,
+            "point": cmd_point, "explore": cmd_explore, "check": cmd_check, "models": cmd_models,
+            "validate": cmd_validate}

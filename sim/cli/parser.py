@@ -1,0 +1,287 @@
+"""The ``sim`` command's arguments: the parser, and the types that read each option's text.
+
+Each type turns an option's text into a value or an argparse error naming
+what would be valid; numbers, seeds and sample counts are checked by
+:mod:`sim._checks`, with the same messages as in files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from .. import _checks as check
+from .._version import __version__
+from ..errors import SimError
+from ..explorer import MAX_SAMPLES as EXPLORE_MAX_SAMPLES
+
+__all__ = ["build_parser", "DEFAULT_EXPERIMENT", "SENSITIVITY_METHODS", "EXPLORE_MAX_SAMPLES"]
+
+DEFAULT_EXPERIMENT = "experiments/search_cost.toml"
+#: ``sim sensitivity --method`` (the methods of :func:`sim.studies.suite.sensitivity`).
+SENSITIVITY_METHODS = ("rank", "given", "tornado", "spider", "target", "sobol")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _checked(checker, **kwargs):
+    """An argparse type: typed text as a whole number, checked by ``checker`` (a :mod:`sim._checks` function)."""
+    def parse(text: str) -> int:
+        try:
+            return checker(check.integer_text(text), shown=repr(text), **kwargs)
+        except SimError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
+
+
+_positive_int = _checked(check.positive_integer)
+_sample_count = _checked(check.sample_count)
+_explore_samples = _checked(check.sample_count, high=EXPLORE_MAX_SAMPLES)
+_seed = _checked(check.seed)
+
+
+def _number(text: str) -> float:
+    """``text`` as a float, NaN where it is not a number (every check below then refuses it)."""
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
+
+
+def _finite(text: str) -> float:
+    value = _number(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, such as 0.9, got {text!r}")
+    return value
+
+
+def _relative_error(text: str) -> float:
+    """``--relative-error``: the histogram's bins are 2 REL wide, so their number grows as 1/REL; 1e-4 to 0.1."""
+    value = _number(text)
+    if not 1e-4 <= value <= 0.1:
+        raise argparse.ArgumentTypeError(f"must be a number from 0.0001 to 0.1 (the histogram's bins grow as "
+                                         f"1/REL), such as 0.001, got {text!r}")
+    return value
+
+
+def _dask_address(text: str) -> str:
+    """``--dask ADDRESS``: a scheduler's address, not empty (an empty one used to run in memory)."""
+    if not text.strip() or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"must be a scheduler's address such as tcp://127.0.0.1:8786, or nothing "
+                                         f"for a local cluster, got {text!r}")
+    return text
+
+
+def _out(text: str) -> str:
+    """``--out``: a folder name; an empty one would write the run into the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must be a folder, such as outputs, got {text!r}")
+    return text
+
+
+def _port(text: str) -> int:
+    """``--port``: 0 (a free port) to 65535."""
+    value = check.integer_text(text)
+    if not isinstance(value, int) or not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 (a free one) to 65535, got {text!r}")
+    return value
+
+
+def _host(text: str) -> str:
+    """``--host``: an address or host name, not empty."""
+    if not text.strip() or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"must be an address such as 0.0.0.0 or a host name, got {text!r}")
+    return text
+
+
+def _inside(text: str, high: float, message: str) -> float:
+    """``text`` as a number strictly between 0 and ``high``; otherwise ``message`` as an argparse error."""
+    value = _number(text)
+    if not 0.0 < value < high:
+        raise argparse.ArgumentTypeError(f"{message}, got {text!r}")
+    return value
+
+
+def _percent(text: str) -> float:
+    """A percentile in percent, strictly between 0 and 100, as a fraction."""
+    return _inside(text, 100.0, "must be a percentile strictly between 0 and 100") / 100.0
+
+
+def _percents(text: str) -> list[float]:
+    return [_percent(t) for t in text.split(",") if t.strip()] or [_percent(text)]
+
+
+def _percent_pair(text: str) -> list[float]:
+    """``LOW,HIGH``: two percentiles in percent, as fractions."""
+    values = _percents(text)
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"must be two percentiles LOW,HIGH in percent, such as 10,90, got {text!r}")
+    return values
+
+
+def _fraction(text: str) -> float:
+    return _inside(text, 1.0, "must be a number strictly between 0 and 1, such as 0.01")
+
+
+def _set_arg(text: str) -> tuple[str, float]:
+    """``--set NAME=VALUE``: a prior's name and a number."""
+    name, _, value = text.partition("=")
+    number = _number(value)
+    if not name.strip() or not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"must be PRIOR=NUMBER, such as a prior's name = 0.5, got {text!r}")
+    return name.strip(), number
+
+
+def _pair_arg(text: str) -> tuple[str, str]:
+    if text.count("=") != 1 or not all(text.split("=")):
+        raise argparse.ArgumentTypeError(f"must be DIM=VALUE, such as architecture=two_stage, got {text!r}")
+    dim, value = text.split("=")
+    return dim, value
+
+
+def _progress_option(p) -> None:
+    p.add_argument("--progress", action="store_true", default=None,
+                   help="show progress on stderr even when it is not a terminal (default: on a terminal only)")
+
+
+def _report_options(p) -> None:
+    p.add_argument("--output", help="output the report is about (default: the experiment's [report] output, else "
+                                    "the output with role cost)")
+    p.add_argument("--revenue", help="output the report compares it with (default: the output with role revenue)")
+    p.add_argument("--no-sensitivity", dest="sensitivity", action="store_false",
+                   help="leave the sensitivity section out of the report (saves re-evaluating the model)")
+    p.add_argument("--sobol-n", dest="sobol_n", type=_positive_int, default=2**14,
+                   help="base samples of the report's Sobol' design, a power of 2 (default 2**14)")
+    p.set_defaults(select=None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every ``sim`` command; each subcommand sets ``command`` to its name."""
+    parser = _Parser(prog="sim", description="Monte Carlo uncertainty for the economics of large language models.")
+    parser.add_argument("--version", action="version", version=f"sim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    experiment_help = f"experiment file, or a name in experiments/ (default: {DEFAULT_EXPERIMENT})"
+    p = sub.add_parser("run", help="Monte Carlo run: samples.nc and summary.csv under outputs/<experiment>/",
+                       description="Run an experiment and write outputs/<experiment>/samples.nc and summary.csv.")
+    p.add_argument("experiment", nargs="?", help=experiment_help)
+    p.add_argument("--samples", type=_sample_count, help="number of samples, at least 2 (default: the experiment's)")
+    p.add_argument("--seed", type=_seed, help="random seed (default: the experiment's)")
+    p.add_argument("--sampler", choices=("random", "lhs", "sobol"), help="default: the experiment's")
+    p.add_argument("--out", default="outputs", type=_out, help="output root folder (default: outputs)")
+    p.add_argument("--chunk-size", type=_positive_int, help="samples evaluated at a time (results do not depend on it)")
+    p.add_argument("--set", action="append", type=_set_arg, metavar="PRIOR=VALUE",
+                   help="pin a prior to a value in every scenario for this run (repeatable; recorded as an override)")
+    p.add_argument("--scenario", action="append", metavar="NAME",
+                   help="run only this scenario (repeatable)")
+
+    p.add_argument("--precision", type=_fraction, metavar="REL",
+                   help="keep doubling the samples until the 95 %% Monte Carlo half-width of the mean and median "
+                        "of the monitored outputs is below REL times the estimate (exit status 1 if not reached)")
+    p.add_argument("--monitor", action="append", metavar="OUTPUT",
+                   help="output to monitor with --precision (repeatable; default: the compared outputs)")
+    p.add_argument("--max-samples", type=_positive_int, help="most samples --precision may use (default 2**22)")
+    p.add_argument("--stream", action="store_true",
+                   help="keep only summaries (exact moments and probabilities, quantiles to --relative-error): "
+                        "memory does not grow with --samples; writes summary.csv, no samples.nc or report")
+    p.add_argument("--dask", nargs="?", const="local", metavar="ADDRESS", type=_dask_address,
+                   help="stream on a Dask cluster: a local one with a worker per core, or the scheduler at ADDRESS "
+                        "(tcp://host:8786); the numbers are --stream's")
+    p.add_argument("--relative-error", type=_relative_error, default=1e-3, metavar="REL",
+                   help="relative error of streamed quantiles, from 0.0001 to 0.1 (default 0.001)")
+    p.add_argument("--all", action="store_true", help="print every row of the summary (default: the first 60)")
+    _progress_option(p)
+    p.add_argument("--no-report", dest="report", action="store_false",
+                   help="skip the report (report.html, report.md, figures/, tables/)")
+    _report_options(p)
+
+    common = _Parser(add_help=False)
+    common.add_argument("experiment", nargs="?", help=experiment_help)
+    # the saved run fixes them: given, they are refused with the command that makes such a run
+    common.add_argument("--samples", type=_positive_int, help=argparse.SUPPRESS)
+    common.add_argument("--seed", type=_seed, help=argparse.SUPPRESS)
+    common.add_argument("--all", action="store_true", help="print every row (default: the first 60)")
+    _progress_option(common)
+    common.add_argument("--select", action="append", type=_pair_arg, metavar="DIM=VALUE",
+                        help="restrict to one coordinate value, such as scenario=baseline (repeatable)")
+    common.add_argument("--out", default="outputs", type=_out, help="output root folder (default: outputs)")
+
+    p = sub.add_parser("sensitivity", parents=[common], help="which priors drive an output",
+                       description="Rank correlation, given-data first-order index, tornado, spider, target-region "
+                                   "and Sobol' indices; writes outputs/<experiment>/sensitivity/.")
+    p.add_argument("--output", help="output to explain (default: the output with role cost)")
+    p.add_argument("--method", action="append", metavar="METHODS",
+                   help=f"comma-separated, from {', '.join(SENSITIVITY_METHODS)} (default: all)")
+    p.add_argument("--percentiles", type=_percent_pair, default=[0.1, 0.9], metavar="LOW,HIGH",
+                   help="tornado percentiles in percent (default 10,90)")
+    p.add_argument("--spider", type=_percents, default=[0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95], metavar="P,P,...",
+                   help="spider percentiles in percent (default 5,10,25,50,75,90,95)")
+    p.add_argument("--region", help="target region OUTPUT>THRESHOLD (a number or an output; default: the cost "
+                                    "above the revenue)")
+    p.add_argument("--sobol-n", type=_positive_int, default=2**14, help="Sobol' base samples, a power of 2")
+    p.add_argument("--resamples", type=_positive_int, default=300, help="bootstrap resamples for Sobol' intervals")
+
+    p = sub.add_parser("decide", parents=[common], help="deploy or not: P(profit), EVPI, EVPPI, stress, goal seek",
+                       description="Decision measures for net benefit = revenue - cost; writes "
+                                   "outputs/<experiment>/decision/.")
+    p.add_argument("--cost", help="cost output (default: the output with role cost)")
+    p.add_argument("--revenue", help="revenue output (default: the output with role revenue)")
+    p.add_argument("--volume", help="output with a number per period, for values per year (default: the output "
+                                    "with role volume, if any)")
+    p.add_argument("--stress", nargs=3, metavar=("PRIOR", "LOW", "HIGH"),
+                   help="rerun with PRIOR between its LOW and HIGH percentiles (percent), such as a margin's 0 10")
+    p.add_argument("--seek", metavar="PRIOR", help="find the value of PRIOR at which --statistic reaches --target")
+    p.add_argument("--target", type=_finite, help="the value the statistic should reach")
+    p.add_argument("--statistic", default="p_profitable", help="p_profitable, mean, median or pNN of the cost")
+    p.add_argument("--how", choices=("value", "scale"), default="value",
+                   help="hold PRIOR at a value, or scale its draws (default value)")
+    p.add_argument("--bracket", nargs=2, type=_finite, metavar=("LOW", "HIGH"), help="where to search")
+
+    p = sub.add_parser("report", help="HTML and Markdown report of a saved run",
+                       description="Build outputs/<experiment>/report.html, report.md, figures/ and tables/ from the "
+                                   "saved run; refuses a run made from other priors.")
+    p.add_argument("experiment", nargs="?", help=experiment_help)
+    p.add_argument("--out", default="outputs", type=_out, help="output root folder of the run (default: outputs)")
+    p.add_argument("--select", action="append", type=_pair_arg, metavar="DIM=VALUE",
+                   help="cells the per-cell sections show, such as architecture=two_stage (repeatable)")
+    _progress_option(p)
+    _report_options(p)
+
+    p = sub.add_parser("point", help="evaluate every prior at its point value",
+                       description="Print the experiment's outputs with every prior at its point value.")
+    p.add_argument("experiment", nargs="?", help=experiment_help)
+
+    p = sub.add_parser("explore", help="what-if explorer in the browser: change a prior, see the results move",
+                       description="Serve the what-if explorer of an experiment on 127.0.0.1 until Ctrl-C: a card "
+                                   "per prior to change, pin or reset it, cost against revenue, the verdict and the "
+                                   "drivers updated after each change, and a button that saves the changes as a "
+                                   "scenario.")
+    p.add_argument("experiment", nargs="?", help=experiment_help)
+    p.add_argument("--samples", type=_explore_samples, help="samples per evaluation (default 100,000)")
+    p.add_argument("--seed", type=_seed, help="random seed (default: the experiment's)")
+    p.add_argument("--port", type=_port, default=0, help="port to listen on (default: a free one)")
+    p.add_argument("--host", type=_host,
+                   help="address to listen on instead of 127.0.0.1, such as 0.0.0.0 for every one; the explorer "
+                        "has no authentication (a warning says so)")
+    p.add_argument("--open", action="store_true", help="open the page in the default browser")
+
+    p = sub.add_parser("check", help="point mode against the article's printed figures",
+                       description="Compare point mode with the figures the article printed; "
+                                   "exit status 1 if any falls outside its tolerance.")
+    p.add_argument("--figures", help="figures file (default: the article's, shipped with sim)")
+    p.add_argument("--root", default=".", help="folder the figures' experiment paths are relative to")
+
+    p = sub.add_parser("models", help="list the models: inputs, outputs, units and roles",
+                       description="Every model sim knows by name (its own and those installed packages offer "
+                                   "through the entry-point group sim.models), or the models of the given experiments.")
+    p.add_argument("experiments", nargs="*", metavar="EXPERIMENT", help="list these experiments' models instead")
+
+    p = sub.add_parser("validate", help="check priors and experiment files without running",
+                       description="Validate priors and experiment files; exit status 2 if any is invalid.")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    return parser

@@ -1,0 +1,126 @@
+"""What each command prints: its results as plain-text tables for a terminal.
+
+Each function takes a command's result (and the tables :mod:`.tables`
+makes of it) and returns the text to print; the command line prints it. The
+rows shown are chosen here: compared outputs first, rows of exact zeros
+folded, long tables cut at :data:`MAX_ROWS` unless every row is asked for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..analysis.summary import exceedances
+from .format import format_table
+from .tables import importance_order, point_frame
+
+__all__ = ["MAX_ROWS", "summary_view", "sensitivity_view", "decision_view", "point_view", "check_view", "models_view",
+           "saved_run_source"]
+
+#: Most rows a console table shows without ``--all``.
+MAX_ROWS = 60
+
+
+def _rows(show_all: bool) -> int | None:
+    return None if show_all else MAX_ROWS
+
+
+def summary_view(table: pd.DataFrame, summary, show_all: bool = False) -> str:
+    """The summary table of a run: compared outputs first, estimates without their intervals, rows of exact
+    zeros folded, long sweeps cut (``summary.csv`` has every row and interval)."""
+    compared = [summary[v].attrs[k] for v in exceedances(summary) for k in ("output", "threshold")]
+    shown = table[[c for c in table.columns if not c.endswith(("_ci_lower", "_ci_upper"))
+                   and c not in ("se_mean", "sd", "p25", "p75")]]
+    shown = shown.rename(columns=lambda c: f"P(> {c[5:]})" if c.startswith("p_gt_") else c)
+    return format_table(importance_order(shown, dict.fromkeys(compared)), max_rows=_rows(show_all),
+                        more="summary.csv has every row; --all prints them", fold_zeros=not show_all)
+
+
+def saved_run_source(path: str | Path, attrs) -> str:
+    """``from the saved run <path> (<n> samples, sampler <s>, seed <seed>)``: what an analysis was made from."""
+    return (f"from the saved run {path} ({int(attrs['samples']):,} samples, sampler {attrs['sampler']}, "
+            f"seed {attrs['seed']})")
+
+
+def sensitivity_view(experiment, result, files: dict, source: str, show_all: bool = False) -> str:
+    """``sim sensitivity``'s report of a :class:`~sim.studies.suite.SensitivityResult`: what was computed and from
+    what, its table (largest first within each cell), what was skipped and the notes."""
+    opts = result.options
+    lines = [f"{experiment.title or experiment.name}: sensitivity of {opts.output} {source}; methods "
+             f"{', '.join(result.results)}"]
+    if result.evaluations:
+        lines.append(f"evaluations of the model beyond the run ({result.drawn} drawn priors, the run's seed): "
+                     f"{'; '.join(result.evaluations)}")
+    if opts.note:
+        lines.append(opts.note)
+    if "sensitivity.csv" in files:
+        table = files["sensitivity.csv"]
+    else:  # the spider alone: its table is the one to show
+        spider = files["spider.csv"]
+        table = spider.assign(value_range=spider.groupby([c for c in spider.columns if c not in ("percentile", "value")])
+                              ["value"].transform(lambda v: v.max() - v.min()))
+    order = next((c for c in ("tornado_swing", "value_range") if c in table), table.columns[-1])
+    cells = [c for c in table.columns if c in result.cells]
+    shown = table.assign(_key=table[order].abs()).sort_values([*cells, "_key"], ascending=[True] * len(cells) + [False],
+                                                              kind="stable")
+    shown = shown.drop(columns=["_key"] + [c for c in shown.columns if c.endswith(("_ci_lower", "_ci_upper"))])
+    lines.append(format_table(shown, max_rows=_rows(show_all), more=f"{next(iter(files))} has every row; --all prints them"))
+    lines += [f"skipped {note}" for note in opts.skipped]
+    lines += [f"note: {note}" for note in result.notes]
+    return "\n".join(lines)
+
+
+def decision_view(experiment, result, files: dict, source: str, show_all: bool = False) -> str:
+    """``sim decide``'s report of a :class:`~sim.studies.suite.DecisionResult`: the decision measures, the largest
+    EVPPI per cell, and the stress test and goal seek when asked for."""
+    opts, d, n = result.options, result.measures, result.samples
+    table, evppi = files["decision.csv"], files["evppi.csv"]
+    lines = [f"{experiment.title or experiment.name}: deploy (net benefit {opts.revenue} - {opts.cost}) or not, {source}",
+             format_table(table[[c for c in table.columns if not c.endswith(("_ci_lower", "_ci_upper"))]],
+                          max_rows=_rows(show_all), more="decision.csv has every row; --all prints them"),
+             "\nExpected value of partial perfect information (largest first):",
+             format_table(evppi.groupby([c for c in evppi.columns if c in d.dims and c != "input"]).head(5),
+                          max_rows=_rows(show_all), more="evppi.csv has every row")]
+    if opts.stress:
+        prior, lo, hi = opts.stress
+        lines += [f"\nStress: {prior} in its {100 * lo:g}th to {100 * hi:g}th percentiles against its whole range "
+                  f"({opts.cost}; 2 runs of {n:,} samples, the saved run's seed and sampler):",
+                  format_table(files["stress.csv"])]
+    if opts.seek:
+        r = result.seek
+        lines.append(f"\nGoal seek: {r.message} ({r.runs} runs of {n:,} samples, the saved run's seed and sampler)")
+    return "\n".join(lines)
+
+
+def point_view(experiment, ds) -> str:
+    """``sim point``: every output of point mode, one row per cell."""
+    return (f"{experiment.title or experiment.name}: point mode (every prior at its point value)\n"
+            + format_table(point_frame(ds)))
+
+
+def check_view(table: pd.DataFrame) -> str:
+    """``sim check``: point mode beside the article's figures, and how many are within their tolerance."""
+    shown = table.assign(ok=["ok" if ok else "FAIL" for ok in table["ok"]])
+    failed = int((~table["ok"]).sum())
+    return f"{format_table(shown)}\n\n{len(table) - failed} of {len(table)} figures reproduced within tolerance"
+
+
+def models_view(models) -> str:
+    """``sim models``: each model's inputs, constants and outputs with their units and roles.
+
+    ``models`` is a list of ``(model, where)``: ``where`` follows the model's
+    source (the experiment it was read from, or nothing).
+    """
+    blocks = []
+    for m, where in models:
+        lines = [f"{m.name}: {m.description} [{m.source}]{where}", f"  inputs: {', '.join(m.inputs)}"]
+        if m.constants:
+            lines.append("  constants: " + ", ".join(f"{k} = {float(c):g} {c.units}" for k, c in m.constants.items()))
+        width = max(len(n) for n in m.outputs)
+        for name, out in m.outputs.items():
+            role = f"  role: {out.role}" if out.role else ""
+            lines.append(f"  {name:<{width}}  {out.units:<20} {out.long_name}{role}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
