@@ -40,9 +40,10 @@ __all__ = [
 
 def __getattr__(name):
     if name in _LAZY:
-        import importlib
+        from . import analysis, api, experiment, models, priors
 
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        modules = {"analysis": analysis, "api": api, "experiment": experiment, "models": models, "priors": priors}
+        value = getattr(modules[_LAZY[name]], name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

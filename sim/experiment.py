@@ -31,6 +31,9 @@ sampling noise.
 "agent_task" }``), or is a table of formulas (``[model.outputs.NAME]``, see
 :mod:`sim.models.formula`). Each model is checked against the units of the
 priors it reads when the experiment is loaded (:func:`sim.units.check_model`).
+
+The module is long because an experiment file has many tables (model, priors, scenarios, sweeps,
+correlations, precision, report), each validated here with its own messages.
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ A run is written to a staged folder and swapped in whole (see
 keeps it only when the identities match, and removes it otherwise, saying so.
 Analyses read the saved run and are refused, with the command to run, when
 there is none or it was made from other priors.
+
+The module is long because the run folder is one contract: writing a run whole, reading it back
+checked, holding it against another command, its record of inputs, and what a new run invalidates.
 """
 
 from __future__ import annotations

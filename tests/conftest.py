@@ -1,16 +1,20 @@
+"""Fixtures every test module may use: a copy of the project to run in, the default experiment, a saved run."""
+
 import shutil
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from .helpers import ROOT, TINY_PNG
 
 
-def with_prior(text: str, name: str, body: str) -> str:
-    """A priors file's ``text`` with the table ``[priors.<name>]`` (up to the next table) replaced by ``body``."""
-    start = text.index(f"[priors.{name}]")
-    end = text.index("\n[", start) + 1
-    return text[:start] + f"[priors.{name}]\n{body}\n\n" + text[end:]
+@pytest.fixture(autouse=True)
+def _no_rasterising(request, monkeypatch):
+    """Reports drawn in process make their figures but skip rasterising them (most of a report's time), except in
+    tests marked ``figures``, whose subject the figures are."""
+    if request.node.get_closest_marker("figures") is None:
+        from sim.report import document
+
+        monkeypatch.setattr(document, "png", lambda figure, dpi=100: TINY_PNG)
 
 
 @pytest.fixture
@@ -29,18 +33,19 @@ def search_experiment():
     return sim.load_experiment(ROOT / "experiments" / "search_cost.toml")
 
 
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
+@pytest.fixture(scope="session")
+def search_run(search_experiment):
+    """The default experiment's run at its own settings (100,000 samples, its seed)."""
+    import sim
+
+    return sim.run(search_experiment)
 
 
-def one_line_error(capsys, args) -> str:
-    """Run ``sim ARGS`` in process; it must fail with exit status 2 and one line on stderr, no traceback."""
+@pytest.fixture
+def saved(project, capsys):
+    """A saved run of the default experiment (300 samples, no report) in the project copy."""
     from sim.cli import main
 
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    assert code == 2, (out, err)
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-    return err.strip()
+    assert main(["run", "--samples", "300", "--no-report"]) == 0
+    capsys.readouterr()
+    return project / "outputs" / "search_cost"

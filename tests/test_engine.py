@@ -1,6 +1,9 @@
 """Runs: labelled dims, common random numbers, reproducibility, point mode."""
 
 import dataclasses
+import hashlib
+import json
+import re
 import warnings
 
 import numpy as np
@@ -10,7 +13,7 @@ import xarray as xr
 import sim
 from sim.errors import SimWarning
 
-from .conftest import ROOT, write
+from .helpers import ROOT, one_line_error, write
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +143,91 @@ def test_summary_and_exceedance(ds):
     expected = (cost > ds["revenue_per_query"]).mean("sample")
     np.testing.assert_array_equal(p, expected)
     assert float(p.sel(scenario="gpt35_turbo_2023", architecture="chatgpt_equivalent")) == 0.0
+
+
+def test_same_seed_same_numbers():
+    """Every output of every shipped experiment, bit for bit, against values recorded with the same seed
+    (tests/data/reference_runs.json: 2,000 samples, seed 7): the SHA-256 of each output's array, and its mean and
+    median. Recorded once before the models were declared with @model and checked after (the same numbers, bit
+    for bit); re-recorded after the 2026 economics changed priors, catalogues and equations on purpose. A change
+    that moves these numbers must be meant: re-record with tests/data/record_reference.py and say why."""
+    reference = json.loads((ROOT / "tests" / "data" / "reference_runs.json").read_text())
+    for path, outputs in reference["experiments"].items():
+        ds = sim.run(sim.load_experiment(ROOT / path), samples=reference["samples"], seed=reference["seed"])
+        summary = sim.summarize(ds)
+        assert set(outputs) == set(sim.analysis.summary.output_names(ds)), path
+        for output, ref in outputs.items():
+            da = ds[output].transpose("scenario", ..., "sample")
+            assert list(da.dims) == ref["dims"], (path, output)
+            digest = hashlib.sha256(np.ascontiguousarray(da.values, dtype=np.float64).tobytes()).hexdigest()
+            assert digest == ref["sha256"], (path, output)
+            first = {d: 0 for d in da.dims if d != "sample"}
+            assert float(summary[output].sel(stat="mean").isel(first)) == ref["mean"]
+            assert float(summary[output].sel(stat="p50").isel(first)) == ref["p50"]
+
+
+def test_point_mode_has_the_runs_nan_guard(project, capsys):
+    """A catalogue entry that overflows: sim point stops in one line, as sim run does, instead of printing inf."""
+    path = project / "priors" / "catalogues" / "models.toml"
+    text = path.read_text()
+    start = text.index("[models.gpt3]")
+    path.write_text(text[:start] + text[start:].replace("active_params = 175e9", "active_params = 1e308", 1))
+    for argv, where in ((["point", "training_cost"], "in point mode in 1 cell(s)"),
+                        (["run", "training_cost", "--samples", "100", "--no-report"], "in 100 of 100 samples")):
+        err = one_line_error(capsys, argv)
+        assert f"output training_flops is NaN or infinite {where} (first in scenario baseline, model gpt3)" in err, err
+    assert not (project / "outputs").exists()
+
+
+def test_non_finite_output_stops_the_run_naming_the_output_and_the_prior(project, capsys):
+    write(project / "experiments" / "nan.toml", '''model = "search"
+priors = ["../priors/seed_2023.toml"]
+[scenarios.baseline.priors.search_revenue]
+dist = "choice"
+values = [0, 1e11]
+weights = [0.5, 0.5]
+point = 1e11
+''')
+    err = one_line_error(capsys, ["run", "nan", "--samples", "2000", "--no-report"])
+    # revenue 0 makes cost / revenue infinite in about half the samples; search_revenue is the prior to blame
+    match = re.fullmatch(r"sim: error: experiments/nan\.toml: output cost_to_revenue_ratio is NaN or infinite in "
+                         r"([\d,]+) of 2,000 samples \(first in scenario baseline, architecture chatgpt_equivalent\); "
+                         r"in those samples these priors sit at the edge of their range: search_revenue \(0 to 0 there, "
+                         r"0 to 1e\+11 in all samples\)\. Check that .*; truncate them if so", err)
+    assert match, err
+    assert 900 < int(match.group(1).replace(",", "")) < 1100  # Binomial(2000, 0.5): 5 sd either side
+    assert not (project / "outputs").exists()
+
+
+def test_run_bytes_is_what_a_run_stores(search_experiment):
+    from sim import engine
+
+    ds = sim.run(search_experiment, samples=1000)
+    stored = sum(v.nbytes for v in ds.data_vars.values() if "sample" in v.dims)
+    assert engine.run_bytes(search_experiment, 1000) == stored
+
+
+def test_a_run_too_large_for_memory_is_refused_before_it_starts(project, capsys, monkeypatch):
+    from sim import memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: (2 * 2**30, "available"))
+    err = one_line_error(capsys, ["run", "--samples", "10000000", "--no-report"])
+    assert re.fullmatch(r"sim: error: experiments/search_cost\.toml: 10,000,000 samples would need about 8\.5 GiB of "
+                        r"memory, more than the 2\.0 GiB available; run at most about 2,3\d\d,\d{3} samples, or add --stream "
+                        r"to keep only summaries", err), err
+    assert not (project / "outputs").exists()
+
+
+def test_point_mode_equals_the_median_of_a_run_with_every_prior_fixed():
+    """With every prior fixed, every sample is point mode, so every quantile is the point value."""
+    experiment = sim.load_experiment(ROOT / "experiments" / "search_cost.toml")
+    fixed = {n: sim.priors.pinned(p, p.point) for n, p in experiment.base_priors.items()}
+    scenarios = tuple(s.__class__(s.name, s.description, {**s.priors, **{n: sim.priors.pinned(p, p.point)
+                                                                        for n, p in s.priors.items()}}, s.overrides)
+                      for s in experiment.scenarios)
+    import dataclasses
+
+    experiment = dataclasses.replace(experiment, base_priors=fixed, scenarios=scenarios, correlation=None)
+    ds, pt = sim.run(experiment, samples=64), sim.point(experiment)
+    for name in experiment.model.outputs:
+        np.testing.assert_array_equal(ds[name].median("sample").values, pt[name].values)

@@ -19,7 +19,7 @@ import pytest
 from sim.cli import main
 
 from . import browser
-from .conftest import ROOT
+from .helpers import ROOT
 from .test_units import formula_experiment
 
 README = (ROOT / "README.md").read_text()

@@ -9,7 +9,7 @@ from sim.cli import main
 from sim.errors import ConfigError
 from sim.units import factor, format_units, parse
 
-from .conftest import ROOT, one_line_error, write
+from .helpers import ROOT, one_line_error, write
 
 
 @pytest.mark.parametrize("text, same_as", [

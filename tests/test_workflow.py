@@ -1,7 +1,12 @@
 """One workflow: the saved run is the single source of truth, analysis reads it, and nothing goes silently stale."""
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -12,7 +17,7 @@ import sim
 from sim.analysis import decision as da
 from sim.cli import main
 
-from .conftest import with_prior
+from .helpers import ROOT, listing, with_prior
 
 RUN = ["--samples", "2000", "--no-sensitivity"]  # the report, without its (separately tested) sensitivity section
 
@@ -215,3 +220,52 @@ def test_a_streamed_year_sweep_gets_its_fan_chart_from_the_summary(project, caps
     assert (folder / "figures" / "fan.png").is_file() and not (folder / "samples.nc").exists()
     md = (folder / "report.md").read_text()
     assert '<a id="years"></a>' in md and "](figures/fan.png)" in md
+
+
+def test_a_killed_run_leaves_the_earlier_outputs_intact(project):
+    """SIGKILL while the run writes: the earlier complete folder is untouched, and the next run cleans up."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = [sys.executable, "-m", "sim", "run", "--no-report"]
+    subprocess.run([*run, "--samples", "1000"], cwd=project, env=env, check=True, capture_output=True)
+    folder = project / "outputs" / "search_cost"
+    before = listing(folder)
+    # 400,000 samples: a NetCDF of about 200 MB, long enough to be caught while it is written
+    proc = subprocess.Popen([*run, "--samples", "400000"], cwd=project, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    stage = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        stages = list(folder.parent.glob(".search_cost.*.tmp"))
+        if stages and list(stages[0].glob("*samples.nc*")):
+            stage = stages[0]
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.002)
+    proc.wait()
+    assert stage is not None and proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert stage.exists()  # killed mid-write: the half-written folder is still there, beside the old one
+    assert listing(folder) == before
+    ds = xr.load_dataset(folder / "samples.nc")
+    assert ds.attrs["samples"] == 1000 and ds["cost_per_query"].shape[-1] == 1000
+    # the next run removes the dead run's staging folder and replaces the outputs whole
+    subprocess.run([*run, "--samples", "2000"], cwd=project, env=env, check=True, capture_output=True)
+    assert not stage.exists() and [p.name for p in folder.parent.iterdir()] == ["search_cost"]
+    assert xr.load_dataset(folder / "samples.nc").attrs["samples"] == 2000
+
+
+def test_run_keeps_sensitivity_and_decision_outputs(project, capsys):
+    assert main(["run", "--samples", "500", "--no-report"]) == 0
+    assert main(["decide"]) == 0
+    decision = listing(project / "outputs" / "search_cost" / "decision")
+    assert main(["run", "--samples", "500", "--no-report"]) == 0
+    assert listing(project / "outputs" / "search_cost" / "decision") == decision
+
+
+def test_every_file_a_run_writes_is_inside_the_output_folder(project, capsys):
+    before = {p for p in project.rglob("*")}
+    assert main(["run", "--samples", "300", "--out", "results", "--sobol-n", "64"]) == 0
+    assert main(["sensitivity", "--out", "results", "--method", "rank"]) == 0
+    assert main(["decide", "--out", "results"]) == 0
+    assert main(["report", "--out", "results", "--sobol-n", "64"]) == 0
+    new = {p for p in project.rglob("*")} - before
+    assert new and all(p.is_relative_to(project / "results") for p in new)

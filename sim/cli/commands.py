@@ -85,9 +85,8 @@ def cmd_run(args) -> int:
     from ..progress import stage
     from ..report import summary_table
     from ..report.console import summary_view
-    from ..studies.suite import check_sobol_n
 
-    check_sobol_n(args.sobol_n)
+    api.check_sobol_n(args.sobol_n)
     if args.report:
         subject(experiment, args.output, args.revenue)  # a choice the report needs is asked before the run
     if args.stream or args.dask:
@@ -155,10 +154,9 @@ def _run_streaming(experiment, args) -> int:
 def cmd_report(args) -> int:
     experiment = _load(args.experiment)
     _hold(args, experiment)
-    from .. import store
-    from ..studies.suite import check_sobol_n
+    from .. import api, store
 
-    check_sobol_n(args.sobol_n)
+    api.check_sobol_n(args.sobol_n)
     for flag, name in (("--output", args.output), ("--revenue", args.revenue)):
         if name is not None and name not in experiment.model.outputs:
             raise SimError(f"{flag}: unknown output {name!r}; valid: {', '.join(experiment.model.outputs)}")

@@ -8,6 +8,9 @@ verdict, the expected net benefit, EVPI and the drivers. A change makes a new
 what-if, which re-maps one prior's uniforms and re-evaluates the model; "save
 as scenario" has the store write the changes into a new experiment file that
 ``sim run`` reproduces.
+
+The module is long because a page of many widgets wires each one to its callback in one place; the
+parsing of what is typed and the cards are in :mod:`.cards`.
 """
 
 from __future__ import annotations

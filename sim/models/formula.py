@@ -21,6 +21,9 @@ constants, numbers, ``+ - * / **``, comparisons (``< <= > >= == !=``, giving
 that list, and compiled into a tree of numpy and xarray calls on arrays:
 nothing is passed to ``eval`` or ``exec``. Numbers carry no units, so a unit
 conversion is a constant with units, checked like any input.
+
+The module is long because it is a small language: parsing, checking every node against an allow
+list, resolving names and units, and evaluating, each with its own one-line messages.
 """
 
 from __future__ import annotations

@@ -16,10 +16,9 @@ holds one builder per distribution form in a registry, :mod:`.spec` the
 reading and validating priors files.
 """
 
-from .files import (DESCRIPTIVE_KEYS, PRIORS_FILE_KEYS, load_priors, load_priors_file, parse_correlations, parse_prior,
-                    priors_hash)
+from .files import PRIORS_FILE_KEYS, load_priors, load_priors_file, parse_correlations, priors_hash
 from .forms import FORMS, Form
-from .spec import Prior, banded, held, pinned, scaled
+from .spec import DESCRIPTIVE_KEYS, Prior, banded, held, parse_prior, pinned, scaled
 
 #: Distribution forms and the parameter sets each accepts (alternatives).
 DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], ...]] = {name: form.parameters for name, form in FORMS.items()}

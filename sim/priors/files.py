@@ -1,4 +1,5 @@
-"""Priors files: reading and validating ``[priors.NAME]`` tables and ``[correlations]``, and the priors hash."""
+"""Priors files: reading and validating their ``[priors.NAME]`` tables (:func:`~.spec.parse_prior`) and
+``[correlations]``, and the priors hash."""
 
 from __future__ import annotations
 
@@ -12,101 +13,12 @@ from .. import _checks as check
 from .._checks import fmt
 from .._files import read_toml
 from ..errors import Location
-from . import forms
-from .spec import Prior, _check_support
+from .spec import Prior, parse_prior
 
-__all__ = ["parse_prior", "load_priors", "load_priors_file", "parse_correlations", "priors_hash", "DESCRIPTIVE_KEYS",
-           "PRIORS_FILE_KEYS"]
+__all__ = ["load_priors", "load_priors_file", "parse_correlations", "priors_hash", "PRIORS_FILE_KEYS"]
 
-#: Keys every prior table may carry besides its parameters.
-DESCRIPTIVE_KEYS = ("point", "unit", "source", "note", "long_name")
 #: Top-level keys of a priors file.
 PRIORS_FILE_KEYS = ("title", "description", "priors", "correlations")
-
-
-def _freeze(value):
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
-    return value
-
-
-def parse_prior(name: str, table: Any, *, at: Location, base: Prior | None = None) -> Prior:
-    """Validate one prior table and return its frozen :class:`Prior`.
-
-    Parameters
-    ----------
-    name : str
-        The prior's name.
-    table : dict
-        The TOML table.
-    at : Location
-        Where the table was read (file and key), for error messages.
-    base : Prior, optional
-        The prior a scenario overrides: ``unit``, ``source``, ``note`` and
-        ``long_name`` default to the base's, and ``point`` to the new
-        distribution's median.
-
-    Raises
-    ------
-    ConfigError
-        If anything in the table is missing, unknown or invalid.
-    """
-    if not isinstance(table, dict):
-        check.fail(at, f"must be a table with a 'dist' key, got {table!r}")
-    if "dist" not in table:
-        check.fail(at.at("dist"), f"missing; valid: {', '.join(forms.FORMS)}")
-    dist = table["dist"]
-    if not isinstance(dist, str) or dist not in forms.FORMS:
-        check.fail(at.at("dist"), f"unknown distribution {dist!r}; valid: {', '.join(forms.FORMS)}")
-    form = forms.FORMS[dist]
-    param_keys = {x for alt in form.parameters for x in alt}
-    allowed = (param_keys | set(DESCRIPTIVE_KEYS) | {"dist", "allow_negative", "override"}
-               | ({"truncate"} if form.continuous else set()))
-    check.keys(table, allowed, at, f"key for a {dist} prior", listed=sorted(allowed - {"dist"}))
-    given = tuple(x for x in sorted(param_keys) if x in table)
-    if set(given) not in [set(alt) for alt in form.parameters]:
-        options = " or ".join("(" + ", ".join(alt) + ")" for alt in form.parameters)
-        check.fail(at, f"a {dist} prior takes {options}; got ({', '.join(given)})")
-    params = {x: table[x] for x in given}
-
-    truncate = check.pair(table["truncate"], at.at("truncate"), allow_inf=True) if "truncate" in table else None
-
-    if dist == "fixed":
-        if "point" not in table:
-            check.fail(at.at("point"), "missing; a fixed prior needs its value as point")
-        dist_impl = forms.Fixed(check.number(table["point"], at.at("point")))
-    else:
-        dist_impl = forms.build(dist, params, truncate, at)
-
-    if "point" in table:
-        point = check.number(table["point"], at.at("point"))
-    elif base is not None:
-        point = float(dist_impl.ppf(0.5))
-    else:
-        check.fail(at.at("point"), "missing; every prior needs the value point mode uses")
-    lo, hi = dist_impl.support()
-    if not lo <= point <= hi:
-        check.fail(at.at("point"), f"{fmt(point)} lies outside the prior's support [{fmt(lo)}, {fmt(hi)}]")
-
-    text = {}
-    for tk in ("unit", "source", "note", "long_name"):
-        if tk in table:
-            text[tk] = check.string(table[tk], at.at(tk))
-        elif base is not None:
-            text[tk] = getattr(base, tk)
-    if "unit" not in text:
-        check.fail(at.at("unit"), "missing; give the unit (for example \"USD\", \"words\", \"fraction\")")
-    signed = check.boolean(table.get("allow_negative", base.allow_negative if base is not None else False),
-                           at.at("allow_negative"))
-    _check_support(at, text["unit"], dist, lo, hi, signed)
-    if not (text.get("source") or text.get("note")):
-        check.fail(at, "needs a 'source' or a 'note' saying where the value and range come from")
-    override = check.boolean(table.get("override", False), at.at("override"))
-    frozen_params = tuple((x, _freeze(params[x])) for x in given)
-    return Prior(name=name, dist=dist, params=frozen_params, point=point, truncate=truncate, file=at.file, key=at.key,
-                 allow_negative=signed, override=override, built=dist_impl, **text)
 
 
 def load_priors(path: str | os.PathLike) -> dict[str, Prior]:

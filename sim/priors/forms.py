@@ -9,6 +9,9 @@ scipy distribution behind each continuous form is the reference; closed forms
 forms use :class:`scipy.stats.sampling.NumericalInversePolynomial`, whose
 inverse is about 30 times faster than ``scipy.stats.beta.ppf`` at a u-error
 below 1e-10.
+
+The module is long because it holds one builder per distribution form (ten), each validating its
+parameters with its own messages.
 """
 
 from __future__ import annotations

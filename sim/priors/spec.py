@@ -1,7 +1,8 @@
 """The prior spec: a frozen assumption with ``point``, ``ppf``, unit and source, and the transforms of a study.
 
 A :class:`Prior` is a form (:mod:`.forms`) with its parameters as a file
-gives them, the point value, unit and source. Studies transform a prior
+gives them, the point value, unit and source; :func:`parse_prior` validates
+a prior's table into one. Studies transform a prior
 without changing its form: :func:`pinned` fixes it (a scenario's ``set``),
 :func:`banded` restricts its draws to a band of percentiles (a stress test),
 :func:`scaled` multiplies them and :func:`held` holds them at a value (goal
@@ -15,11 +16,15 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import _checks as check
 from .._checks import fmt
 from ..errors import ConfigError, Location
 from . import forms
 
-__all__ = ["Prior", "pinned", "banded", "scaled", "held", "thaw"]
+__all__ = ["Prior", "parse_prior", "pinned", "banded", "scaled", "held", "thaw", "DESCRIPTIVE_KEYS"]
+
+#: Keys every prior table may carry besides its parameters.
+DESCRIPTIVE_KEYS = ("point", "unit", "source", "note", "long_name")
 
 
 def thaw(key: str, value):
@@ -136,8 +141,6 @@ class Prior:
         ConfigError
             If the new parameters are invalid for the form.
         """
-        from .files import parse_prior
-
         dist = changes.pop("dist", self.dist)
         extra = {k: changes.pop(k) for k in ("point", "truncate") if k in changes}
         table = {"dist": dist, **extra}
@@ -217,10 +220,93 @@ def _check_support(at: Location, unit: str, dist: str, lo: float, hi: float, sig
                        f"[{fmt(lo)}, {fmt(hi)}]; {how}, or set allow_negative = true if it can be negative")
 
 
+def _freeze(value):
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    return value
+
+
+def parse_prior(name: str, table: Any, *, at: Location, base: Prior | None = None) -> Prior:
+    """Validate one prior table and return its frozen :class:`Prior`.
+
+    Parameters
+    ----------
+    name : str
+        The prior's name.
+    table : dict
+        The TOML table.
+    at : Location
+        Where the table was read (file and key), for error messages.
+    base : Prior, optional
+        The prior a scenario overrides: ``unit``, ``source``, ``note`` and
+        ``long_name`` default to the base's, and ``point`` to the new
+        distribution's median.
+
+    Raises
+    ------
+    ConfigError
+        If anything in the table is missing, unknown or invalid.
+    """
+    if not isinstance(table, dict):
+        check.fail(at, f"must be a table with a 'dist' key, got {table!r}")
+    if "dist" not in table:
+        check.fail(at.at("dist"), f"missing; valid: {', '.join(forms.FORMS)}")
+    dist = table["dist"]
+    if not isinstance(dist, str) or dist not in forms.FORMS:
+        check.fail(at.at("dist"), f"unknown distribution {dist!r}; valid: {', '.join(forms.FORMS)}")
+    form = forms.FORMS[dist]
+    param_keys = {x for alt in form.parameters for x in alt}
+    allowed = (param_keys | set(DESCRIPTIVE_KEYS) | {"dist", "allow_negative", "override"}
+               | ({"truncate"} if form.continuous else set()))
+    check.keys(table, allowed, at, f"key for a {dist} prior", listed=sorted(allowed - {"dist"}))
+    given = tuple(x for x in sorted(param_keys) if x in table)
+    if set(given) not in [set(alt) for alt in form.parameters]:
+        options = " or ".join("(" + ", ".join(alt) + ")" for alt in form.parameters)
+        check.fail(at, f"a {dist} prior takes {options}; got ({', '.join(given)})")
+    params = {x: table[x] for x in given}
+
+    truncate = check.pair(table["truncate"], at.at("truncate"), allow_inf=True) if "truncate" in table else None
+
+    if dist == "fixed":
+        if "point" not in table:
+            check.fail(at.at("point"), "missing; a fixed prior needs its value as point")
+        dist_impl = forms.Fixed(check.number(table["point"], at.at("point")))
+    else:
+        dist_impl = forms.build(dist, params, truncate, at)
+
+    if "point" in table:
+        point = check.number(table["point"], at.at("point"))
+    elif base is not None:
+        point = float(dist_impl.ppf(0.5))
+    else:
+        check.fail(at.at("point"), "missing; every prior needs the value point mode uses")
+    lo, hi = dist_impl.support()
+    if not lo <= point <= hi:
+        check.fail(at.at("point"), f"{fmt(point)} lies outside the prior's support [{fmt(lo)}, {fmt(hi)}]")
+
+    text = {}
+    for tk in ("unit", "source", "note", "long_name"):
+        if tk in table:
+            text[tk] = check.string(table[tk], at.at(tk))
+        elif base is not None:
+            text[tk] = getattr(base, tk)
+    if "unit" not in text:
+        check.fail(at.at("unit"), "missing; give the unit (for example \"USD\", \"words\", \"fraction\")")
+    signed = check.boolean(table.get("allow_negative", base.allow_negative if base is not None else False),
+                           at.at("allow_negative"))
+    _check_support(at, text["unit"], dist, lo, hi, signed)
+    if not (text.get("source") or text.get("note")):
+        check.fail(at, "needs a 'source' or a 'note' saying where the value and range come from")
+    override = check.boolean(table.get("override", False), at.at("override"))
+    frozen_params = tuple((x, _freeze(params[x])) for x in given)
+    return Prior(name=name, dist=dist, params=frozen_params, point=point, truncate=truncate, file=at.file, key=at.key,
+                 allow_negative=signed, override=override, built=dist_impl, **text)
+
+
 def pinned(prior: Prior, value: float, *, at: Location | None = None) -> Prior:
     """A copy of ``prior`` fixed at ``value`` (a scenario's ``set``)."""
-    from .. import _checks as check
-
     at = at or Location("", "")
     value = check.number(value, at)
     _check_support(at, prior.unit, "fixed", value, value, prior.allow_negative)

@@ -5,6 +5,9 @@
 :class:`~.document.Document` of sections of text, tables and figures; it
 computes nothing and never runs the model. :mod:`.document` renders the
 document as HTML and Markdown, and the store writes it.
+
+The module is long because it holds every section of the report, each a few dozen lines of prose
+and tables around the content's numbers; splitting them would scatter the report's wording.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Every function returns a :class:`matplotlib.figure.Figure` made without
 pyplot, so figures build on a machine with no display and leave no global
 state behind. Panels are cells of the run (``{"architecture":
 "two_stage"}``); each scenario keeps one colour in every figure.
+
+The module is long because each of the report's nine figure kinds is drawn here, with the
+layout rules they share (panels, titles that fit, one colour per scenario).
 """
 
 from __future__ import annotations

@@ -291,7 +291,8 @@ def _drivers(experiment: Experiment, summary: xr.Dataset, first: xr.Dataset | No
 
 def report_content(experiment: Experiment, ds: xr.Dataset | None, *, summary: xr.Dataset | None = None,
                    output: str | None = None, revenue: str | None = None, select=None, sensitivity: bool = True,
-                   sobol_n: int = 2**14, out: str | Path = "outputs") -> ReportContent:
+                   sobol_n: int = 2**14, out: str | Path = "outputs",
+                   estimate_samples: int = ESTIMATE_SAMPLES) -> ReportContent:
     """Every number of the report of run ``ds`` of ``experiment`` (which must hold the priors the run was made with).
 
     Parameters
@@ -315,6 +316,9 @@ def report_content(experiment: Experiment, ds: xr.Dataset | None, *, summary: xr
         Base samples of the Sobol' design, a power of 2.
     out : path
         The output root the run was written to (for the command that reproduces it).
+    estimate_samples : int
+        The samples the figures, the acceptability curve, the rank
+        correlations, the target region and EVPPI read: the first this many.
     """
     if summary is None:
         summary = summarize_run(ds)
@@ -322,11 +326,11 @@ def report_content(experiment: Experiment, ds: xr.Dataset | None, *, summary: xr
     focus = focus_of(experiment, summary, output, select, revenue)
     out_name, threshold = focus.output, focus.threshold
     view = focus.restrict(ds) if ds is not None else None
-    first = view.isel(sample=slice(0, ESTIMATE_SAMPLES)) if view is not None else None
+    first = view.isel(sample=slice(0, estimate_samples)) if view is not None else None
     decision = accept = actual = None
     with stage("report: decision measures"):
         if threshold and view is not None:
-            decision = da.decide(view, cost=out_name, revenue=threshold, evppi_samples=ESTIMATE_SAMPLES)
+            decision = da.decide(view, cost=out_name, revenue=threshold, evppi_samples=estimate_samples)
             accept = da.acceptability(first, cost=out_name, revenue=threshold)
             actual = view[threshold].median("sample", keep_attrs=True)
     cells = [{"scenario": s, **panel, **focus.fixed} for s in scenarios for panel in focus.panels]
@@ -346,4 +350,4 @@ def report_content(experiment: Experiment, ds: xr.Dataset | None, *, summary: xr
             convergence = (cell, running_estimates(at[out_name].sel(panel).rename(out_name), net=net))
     return ReportContent(experiment, summary, focus, scenarios, Path(out), first, decision, accept, actual, verdicts,
                          comparison(ds, summary, focus, scenarios), drivers, drawn, convergence,
-                         _coincide(first, threshold), sensitivity)
+                         _coincide(first, threshold), sensitivity, estimate_samples)

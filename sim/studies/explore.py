@@ -107,7 +107,6 @@ def draws(experiment: Experiment, scenario: str | None = None, *, samples: int =
     if exp.correlation:  # as a run correlates them: the rows of the correlated priors, on their own
         rows = [order.index(n) for n in exp.correlation.names]
         u[rows] = exp.correlation.apply(u[rows])
-    u.flags.writeable = False
     return Draws(exp, scenario, dict(zip(order, u)))
 
 

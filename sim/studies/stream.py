@@ -8,16 +8,14 @@ relative width ``2 * relative_error`` on each side of 0: a quantile read from
 it lies within ``relative_error`` (relative) of an order statistic next to
 the quantile's position. The chunks come from the same per-chunk random
 streams as :func:`sim.run`, so the result does not depend on the chunk size.
+Ranges of samples summarised apart merge into the same result
+(:func:`summarize_range`, :func:`merge`): :mod:`.dask` spreads them over a cluster.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import sys
-import warnings
 from collections.abc import Sequence
-from contextlib import contextmanager
 
 import numpy as np
 import xarray as xr
@@ -27,25 +25,11 @@ from ..analysis._array import jeffreys_interval, order_stat_bounds
 from ..analysis.summary import (CI_BOUND, DEFAULT_QUANTILES, EXCEEDANCE, INTERVAL, exceedance_name, stat_label,
                                 with_quantile_coord)
 from ..engine import iter_chunks, provenance
-from ..errors import SimError, SimWarning
+from ..errors import SimError
 from ..experiment import Experiment, with_settings
-from ..progress import bar_disable
 
-__all__ = ["LogHistogram", "stream_summary", "dask_summary", "summarize_range", "merge", "WORKER_CONFIG", "local_client",
-           "connect", "check_scheduler", "DASK_TIMEOUT"]
-
-#: Dask configuration for the worker processes sim starts (figures measured
-#: on the benchmark machine):
-#:
-#: - Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_`` in each worker. That stops
-#:   glibc from raising its mmap threshold, so every chunk-sized array is a
-#:   fresh mmap whose pages fault in anew: half speed (2 million samples in
-#:   5.4 s against 2.6 s). Unsetting it keeps glibc's defaults.
-#: - The worker's statistical profiler samples the running task every 10 ms
-#:   for the dashboard, which sim's cluster does not serve: 7 % more CPU time
-#:   (4 million samples: 4.3 s against 4.0 s).
-WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-                 "distributed.worker.profile.enabled": False}
+__all__ = ["LogHistogram", "stream_summary", "summarize_range", "merge", "prepare", "check_finite", "labelled_summary",
+           "STREAM_CHUNK"]
 
 _TINY = 1e-300  # |x| below this counts as 0
 
@@ -203,7 +187,8 @@ def merge(left: dict, right: dict) -> dict:
     return out
 
 
-def _check(experiment: Experiment, acc: dict, n: int) -> None:
+def check_finite(experiment: Experiment, acc: dict, n: int) -> None:
+    """Stop a streamed run whose outputs hold NaN or infinite values, in one line."""
     for name, a in acc.items():
         if a["bad"].any():
             raise SimError(f"{experiment.path}: output {name} is NaN or infinite in {int(a['bad'].max()):,} of "
@@ -211,7 +196,8 @@ def _check(experiment: Experiment, acc: dict, n: int) -> None:
                            "see which priors are to blame")
 
 
-def _prepare(experiment, samples, seed, sampler, flag="--stream") -> Experiment:
+def prepare(experiment, samples, seed, sampler, flag="--stream") -> Experiment:
+    """``experiment`` with the given settings, refused where its design cannot be drawn in chunks."""
     experiment = with_settings(experiment, samples=samples, seed=seed, sampler=sampler)
     if experiment.sampler == "lhs":
         raise SimError(f"{flag}: a Latin hypercube spans the whole design and cannot be drawn in chunks; "
@@ -232,154 +218,11 @@ def stream_summary(experiment: Experiment, *, samples: int | None = None, seed: 
     interval, is within ``relative_error`` of an order statistic adjacent to
     its position in the in-memory run.
     """
-    experiment = _prepare(experiment, samples, seed, sampler)
+    experiment = prepare(experiment, samples, seed, sampler)
     n = experiment.samples
     acc = summarize_range(experiment, 0, n, chunk_size=chunk_size, relative_error=relative_error, progress=progress)
-    _check(experiment, acc, n)
-    return _summary(experiment, acc, n, quantiles, probability, relative_error)
-
-
-def dask_summary(experiment: Experiment, client, *, samples: int | None = None, seed: int | None = None,
-                 sampler: str | None = None, chunk_size: int = STREAM_CHUNK, relative_error: float = 1e-3,
-                 tasks_per_worker: int = 16, quantiles: Sequence[float] = DEFAULT_QUANTILES,
-                 probability: float = 0.95, progress: bool = False) -> xr.Dataset:
-    """:func:`stream_summary` with ranges of samples summarised on a Dask cluster and merged here.
-
-    Parameters
-    ----------
-    client : distributed.Client
-        A client of the cluster to use.
-    tasks_per_worker : int
-        Ranges per worker: more balance the load (a worker that finishes first
-        idles for at most one range), fewer cost less overhead.
-
-    Every range draws its own slice of the same design, so counts and
-    histograms equal :func:`stream_summary`'s exactly and the moments to
-    floating-point rounding, whatever the cluster.
-    """
-    from distributed import as_completed
-    from tqdm import tqdm
-
-    experiment = _prepare(experiment, samples, seed, sampler, flag="--dask")
-    n = experiment.samples
-    fixed = client.run(_fixed_mmap_threshold)  # one answer per worker
-    slow = sum(fixed.values())
-    if slow:
-        warnings.warn(SimWarning(
-            f"--dask: {slow} worker(s) run with MALLOC_TRIM_THRESHOLD_ set (Dask's default), which fixes glibc's "
-            "mmap threshold and halves their speed; start the workers with MALLOC_MMAP_THRESHOLD_=33554432 set"),
-            stacklevel=2)
-    step = -(-n // (max(1, len(fixed)) * tasks_per_worker))
-    step = -(-step // chunk_size) * chunk_size  # whole chunks per range
-    # sent once to each worker: unpickling rebuilds the priors' fast inverses (about 0.1 s)
-    shared = client.scatter(experiment, broadcast=True, hash=False)  # hash=False: tokenizing it takes seconds
-    ranges = [(a, min(a + step, n)) for a in range(0, n, step)]
-    futures = [client.submit(summarize_range, shared, a, b, chunk_size=chunk_size, relative_error=relative_error,
-                             pure=False) for a, b in ranges]
-    position = {future.key: i for i, future in enumerate(futures)}
-    acc, done, merged = None, {}, 0
-    with tqdm(total=n, unit="sample", unit_scale=True, delay=2.0, disable=bar_disable(progress),
-              file=sys.stderr, desc=experiment.name) as bar:
-        for future in as_completed(futures):
-            i = position[future.key]
-            done[i] = future.result()
-            future.release()
-            bar.update(ranges[i][1] - ranges[i][0])
-            while merged in done:  # merged in the order of the ranges, whatever order they finish in
-                part = done.pop(merged)
-                acc = part if acc is None else merge(acc, part)
-                merged += 1
-    shared.release()
-    _check(experiment, acc, n)
-    return _summary(experiment, acc, n, quantiles, probability, relative_error)
-
-
-@contextmanager
-def local_client(workers: int | None = None, config: dict = WORKER_CONFIG):
-    """A client of a new local cluster of ``workers`` single-threaded worker processes (default: one per core).
-
-    ``config`` is the Dask configuration the workers start with
-    (:data:`WORKER_CONFIG` unless given). The scheduler's HTTP server (its
-    metrics) takes a free port, not 8787: two clusters may run at once.
-    """
-    import dask
-    from distributed import Client, LocalCluster
-
-    with dask.config.set(config), LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                               processes=True, dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
-        yield client
-
-
-#: Seconds a connection to a Dask scheduler at an address waits for its handshake.
-DASK_TIMEOUT = 5
-
-
-def _reason(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def check_scheduler(address: str) -> None:
-    """Shake hands with the service at ``address`` the way a Dask client does, within :data:`DASK_TIMEOUT`.
-
-    A Dask client left to itself waits for ever on a service that answers
-    nothing (a web server) and reads the first bytes of one that answers
-    something else as a frame length (exabytes); the handshake here is
-    Dask's own, bounded in time, and any failure is one line.
-    """
-    import asyncio
-
-    from distributed.comm import connect as dask_connect
-
-    async def handshake():
-        comm = await dask_connect(address, timeout=DASK_TIMEOUT)
-        await comm.close()
-
-    try:
-        asyncio.run(asyncio.wait_for(handshake(), DASK_TIMEOUT + 1))
-    except Exception as exc:  # noqa: BLE001 - a refused port, a timeout, a service that is not Dask
-        if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
-            why = f"no Dask handshake within {DASK_TIMEOUT} s; is it a Dask scheduler?"
-        elif isinstance(exc, (OSError, ValueError)) and not isinstance(exc, MemoryError):
-            why = _reason(exc)  # refused, unreachable, a malformed address
-        else:  # it sent something that is not a Dask handshake (read as a frame of exabytes)
-            why = "it answered, but not with a Dask handshake; is it a Dask scheduler?"
-        raise SimError(f"--dask: cannot reach a Dask scheduler at {address!r} ({why})") from None
-
-
-@contextmanager
-def connect(address: str = "local"):
-    """A client of a Dask cluster for :func:`dask_summary`: a new local one (``"local"``, a worker per core), or
-    the scheduler at ``address`` (``tcp://host:8786``), checked first by :func:`check_scheduler`.
-
-    Raises
-    ------
-    SimError
-        When Dask's distributed scheduler is not installed, or the scheduler cannot be reached.
-    """
-    try:
-        from distributed import Client
-    except ImportError:
-        raise SimError("--dask needs Dask's distributed scheduler: pip install 'distributed>=2024.1'") from None
-    if address == "local":
-        cluster = local_client()
-    else:
-        check_scheduler(address)
-        try:
-            cluster = Client(address, timeout=DASK_TIMEOUT)
-        except Exception as exc:  # noqa: BLE001 - whatever the far side did, one line naming it
-            raise SimError(f"--dask: cannot reach a Dask scheduler at {address!r} ({_reason(exc)})") from None
-    with cluster as client:
-        yield client
-
-
-def _fixed_mmap_threshold() -> bool:
-    """Whether this process's glibc keeps its mmap threshold at 128 KiB (run on each worker by :func:`dask_summary`).
-
-    Setting ``MALLOC_TRIM_THRESHOLD_`` turns off the threshold's growth;
-    setting ``MALLOC_MMAP_THRESHOLD_`` as well puts it where it would have grown.
-    """
-    return "MALLOC_TRIM_THRESHOLD_" in os.environ and "MALLOC_MMAP_THRESHOLD_" not in os.environ
+    check_finite(experiment, acc, n)
+    return labelled_summary(experiment, acc, n, quantiles, probability, relative_error)
 
 
 def _dataset(experiment, acc, n, quantiles, probability) -> xr.Dataset:
@@ -428,7 +271,7 @@ def _dataset(experiment, acc, n, quantiles, probability) -> xr.Dataset:
     return with_quantile_coord(out, quantiles)
 
 
-def _summary(experiment, acc, n, quantiles, probability, relative_error) -> xr.Dataset:
+def labelled_summary(experiment, acc, n, quantiles, probability, relative_error) -> xr.Dataset:
     """:func:`_dataset` with the run's provenance in its attrs (a streamed run's identity, and the quantiles'
     relative error, which a command that makes the run again needs)."""
     out = _dataset(experiment, acc, n, quantiles, probability)

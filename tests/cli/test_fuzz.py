@@ -10,7 +10,6 @@ generator (``FUZZ_SEED``), so a failure names a case that can be replayed.
 """
 
 import contextlib
-import math
 import os
 import random
 import re

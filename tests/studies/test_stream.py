@@ -9,6 +9,8 @@ from sim.cli import main
 from sim.report import summary_frame, summary_table
 from sim.studies.stream import LogHistogram, stream_summary
 
+from ..helpers import one_line_error
+
 KEY = ["output", "scenario", "architecture"]
 EXACT_COLUMNS = ["p_gt_revenue_per_query", "p_gt_revenue_per_query_ci_lower", "p_gt_revenue_per_query_ci_upper"]
 MOMENTS = ["mean", "se_mean", "sd", "mean_ci_lower", "mean_ci_upper"]
@@ -90,12 +92,12 @@ def test_stream_command(project, capsys):
 
 def test_dask_cluster_gives_the_streamed_numbers(search_experiment, both):
     """Two worker processes summarise ranges of the design; merged, they equal the single-process stream."""
-    from sim.studies.stream import _fixed_mmap_threshold, dask_summary, local_client
+    from sim.studies.dask import dask_summary, fixed_mmap_threshold, local_client
 
     streamed, memory, _ = both
     with local_client(2) as client:  # the workers `sim run --dask` starts
         assert len(client.scheduler_info()["workers"]) == 2
-        assert not any(client.run(_fixed_mmap_threshold).values())
+        assert not any(client.run(fixed_mmap_threshold).values())
         distributed = summary_table(dask_summary(search_experiment, client, samples=30_000, chunk_size=4096))  # no warning
     exact = [c for c in streamed.columns if c not in MOMENTS]
     pd.testing.assert_frame_equal(distributed[exact], streamed[exact])
@@ -117,7 +119,7 @@ def test_dask_command_on_a_local_cluster(project, capsys):
 
 def test_dask_workers_with_a_fixed_mmap_threshold_are_named(search_experiment):
     """Dask's default worker environment halves the speed of summarising; the run says how to start workers."""
-    from sim.studies.stream import dask_summary, local_client
+    from sim.studies.dask import dask_summary, local_client
 
     with local_client(1, config={}) as client:
         with pytest.warns(sim.SimWarning, match=r"1 worker\(s\) run with MALLOC_TRIM_THRESHOLD_ set .* "
@@ -130,3 +132,68 @@ def test_dask_scheduler_that_cannot_be_reached(project, capsys):
     err = capsys.readouterr().err
     assert err.startswith("sim: error: --dask: cannot reach a Dask scheduler at 'tcp://127.0.0.1:9'")
     assert err.count("\n") == 1 and not (project / "outputs").exists()
+
+
+def test_a_histogram_that_would_outgrow_its_memory_says_so():
+    """Values spanning 600 decades at a relative error of 1e-6 would need 5 GiB of bins: refused as it grows."""
+    import numpy as np
+
+    from sim.errors import SimError
+    from sim.studies.stream import LogHistogram
+
+    h = LogHistogram(1, relative_error=1e-6)
+    h.add(np.array([[1.0, 2.0]]))
+    with pytest.raises(SimError, match=r"--relative-error 1e-06: the values span [0-9,]+ histogram bins per cell "
+                                       r"\(5\.\d+ GiB for one output\), more than the 1 GiB allowed"):
+        h.add(np.array([[1e-300, 1e300]]))
+
+
+def _server(answer: bytes | None):
+    """A TCP server on 127.0.0.1 that is not a Dask scheduler: it sends ``answer`` on accepting, or nothing."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # closed by the test
+                return
+            held.append(conn)
+            if answer:
+                conn.sendall(answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("answer, why", [
+    # a web server waits for a request line and answers nothing to Dask's binary handshake
+    (None, "no Dask handshake within 1 s; is it a Dask scheduler?"),
+    # read as a frame length, these bytes asked for 2.82 EiB
+    (b"SSH-2.0-OpenSSH_9.2\r\n" * 4, "it answered, but not with a Dask handshake; is it a Dask scheduler?"),
+])
+def test_dask_at_a_service_that_is_not_a_scheduler_is_one_line(project, capsys, monkeypatch, answer, why):
+    import sim.studies.dask
+
+    monkeypatch.setattr(sim.studies.dask, "DASK_TIMEOUT", 1)
+    listener, address = _server(answer)
+    try:
+        assert one_line_error(capsys, ["run", "--dask", address, "--samples", "1000"]) == (
+            f"sim: error: --dask: cannot reach a Dask scheduler at '{address}' ({why})")
+    finally:
+        listener.close()
+    assert not (project / "outputs").exists()
+
+
+def test_dask_at_a_scheduler_address_passes_the_handshake(project, capsys):
+    """The handshake check lets a real scheduler through: a cluster of one in-process worker on 127.0.0.1."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
+                      dashboard_address=":0") as cluster:
+        assert main(["run", "--dask", cluster.scheduler_address, "--samples", "2000", "--no-report"]) == 0
+    assert (project / "outputs" / "search_cost" / "summary.csv").exists()

@@ -11,7 +11,7 @@ from sim.cli import main
 from sim.models import ownership, revenue, roofline
 from sim.models.trajectory import utilisation_gain
 
-from .conftest import ROOT, one_line_error, write
+from ..helpers import ROOT, one_line_error, write
 
 EXPERIMENTS = ROOT / "experiments"
 

@@ -16,7 +16,7 @@ from sim.cli import main
 from sim.report.build import percent, quantity
 from sim.report.document import display, heading
 
-from .conftest import ROOT
+from ..helpers import ROOT
 
 SECTIONS = ["verdict", "headline", "distributions", "decision", "scenarios", "sensitivity", "convergence", "outputs", "priors",
             "reproduce"]
@@ -331,7 +331,7 @@ def test_prose_numbers():
 
 def test_report_in_a_real_browser(built, tmp_path):
     """Headless Chromium: every figure decodes, every section shows, the console stays clean; a screenshot."""
-    from . import browser
+    from .. import browser
 
     reason = browser.missing()
     if reason:
@@ -351,7 +351,7 @@ def test_report_in_a_real_browser(built, tmp_path):
 def test_report_fits_the_page_in_a_real_browser(built, width):
     """No table or figure reaches past the window (wide tables scroll inside their own box), no title or caption is
     cut off, and the sources column keeps a readable width; on a laptop's and on a narrow window."""
-    from . import browser
+    from .. import browser
 
     reason = browser.missing()
     if reason:
@@ -364,7 +364,7 @@ def test_report_fits_the_page_in_a_real_browser(built, width):
 
 def test_fit_check_catches_a_table_wider_than_the_page(built, tmp_path):
     """The fit check itself can fail: without the scrolling box, a wide table pushes past a narrow window."""
-    from . import browser
+    from .. import browser
 
     reason = browser.missing()
     if reason:
@@ -410,7 +410,7 @@ def test_figure_titles_and_labels_lie_inside_their_figures(tmp_path):
 
 def test_browser_check_catches_broken_images_and_console_errors(built, tmp_path):
     """The browser check itself can fail: a damaged copy of the report is caught on both counts."""
-    from . import browser
+    from .. import browser
 
     reason = browser.missing()
     if reason:

@@ -10,7 +10,7 @@ import sim.cli
 from sim.catalogue import load_catalogue
 from sim.models import compute, roofline, scaling
 
-from .conftest import ROOT, with_prior, write
+from ..helpers import ROOT, with_prior, write
 
 
 def point(name):

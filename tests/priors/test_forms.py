@@ -9,6 +9,8 @@ from scipy import stats
 from sim.errors import ConfigError, Location
 from sim.priors import parse_prior
 
+from ..helpers import one_line_error, with_prior
+
 U = np.linspace(0.001, 0.999, 999)
 
 
@@ -181,3 +183,25 @@ def test_unit_and_source_required():
         parse_prior("x", {"dist": "fixed", "point": 1, "note": "n"}, at=Location("test.toml", "priors.x"))
     with pytest.raises(ConfigError, match=r"priors\.x: needs a 'source' or a 'note'"):
         parse_prior("x", {"dist": "fixed", "point": 1, "unit": "1"}, at=Location("test.toml", "priors.x"))
+
+
+@pytest.mark.parametrize("body, message", [
+    # scipy gives vonmises the support [-inf, inf]; it draws in [-pi, pi], here truncated to [0, pi]
+    ('dist = "scipy"\nname = "vonmises"\nparams = {kappa = 0}\ntruncate = [0, inf]\npoint = 27500',
+     "priors.prompt_words.point: 27500 lies outside the prior's support [0, 3.14159]"),
+    # 4 * (high - mode) overflows: the shape parameter b is infinite and every draw is the low value
+    ("dist = \"pert\"\nlow = 1\nmode = 2\nhigh = 1e308\npoint = 2",
+     "priors.prompt_words: the pert distribution's numbers overflow or leave its domain (its 5th, 50th and 95th "
+     "percentiles come out as [1, 1, 1]); give parameters of a smaller magnitude, for example in a larger unit"),
+    # high - low overflows to inf
+    ("dist = \"uniform\"\nlow = -1e308\nhigh = 1e308\npoint = 0.3\nallow_negative = true",
+     "priors.prompt_words: the uniform distribution's numbers overflow or leave its domain (its 5th, 50th and 95th "
+     "percentiles come out as [inf, inf, inf])"),
+])
+def test_a_prior_that_cannot_draw_what_it_says_names_itself(project, capsys, body, message):
+    path = project / "priors" / "seed_2023.toml"
+    path.write_text(with_prior(path.read_text(), "prompt_words", body + '\nunit = "words/query"\nnote = "edge"'))
+    for command in (["validate", "experiments/search_cost.toml"], ["run", "--samples", "100", "--no-report"],
+                    ["point"]):
+        assert message in one_line_error(capsys, command)
+    assert not (project / "outputs").exists()

@@ -15,7 +15,7 @@ import pytest
 
 from sim.cli import main
 
-from .conftest import ROOT
+from ..helpers import ROOT
 
 SEED = int(os.environ.get("FUZZ_SEED", "20231"))
 VALIDATE_CASES = int(os.environ.get("FUZZ_CASES", "600"))

@@ -8,9 +8,9 @@ that file.
 import pytest
 
 import sim
-from sim.article import check_figures
+from sim.studies.article import check_figures
 
-from .conftest import ROOT
+from ..helpers import ROOT
 
 # (output, architecture or None, SPEC's "point mode gives", check)
 SPEC = [

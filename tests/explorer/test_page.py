@@ -31,8 +31,8 @@ from sim.explorer import Explorer, is_loopback, serve
 from sim.report.build import percent
 from sim.studies.explore import WhatIf
 
-from . import browser
-from .conftest import ROOT
+from .. import browser
+from ..helpers import ROOT
 
 N = 20_000  # as the what-if core's tests: P(cost > revenue) well inside (0, 1) in the two-stage cell
 MARGIN = "provider_gross_margin"
@@ -165,7 +165,7 @@ def test_samples_seed_scenario_and_reset(project):
 def test_two_costs_against_one_revenue_are_chosen_in_the_page(tmp_path):
     """The compared pair comes from the roles: with two costs, a selector chooses which one the verdict, table and
     drivers are about (3 x the price against 2.5 x never pays; 2 x always does)."""
-    from .conftest import write
+    from ..helpers import write
     from .test_open_models import TWO_COSTS
 
     write(tmp_path / "priors.toml", '[priors.usd_per_mtoken]\ndist = "lognormal"\nci90 = [1, 4]\npoint = 2\n'
@@ -291,7 +291,7 @@ def test_open_hands_the_address_to_the_browser(project, tmp_path):
     (["nope"], "experiments/nope.toml"),
 ])
 def test_bad_arguments_are_one_line(project, capsys, args, message):
-    from .conftest import one_line_error
+    from ..helpers import one_line_error
 
     assert message in one_line_error(capsys, ["explore", *args])
 
@@ -299,7 +299,7 @@ def test_bad_arguments_are_one_line(project, capsys, args, message):
 def test_a_port_in_use_is_one_line(project, capsys):
     import socket
 
-    from .conftest import one_line_error
+    from ..helpers import one_line_error
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -11,7 +11,7 @@ import xarray as xr
 import sim
 from sim.models.formula import MAX_DEPTH, MAX_LENGTH
 
-from .conftest import ROOT, one_line_error, write
+from ..helpers import ROOT, one_line_error, write
 
 PRIORS = """
 [priors.a]

@@ -1,0 +1,37 @@
+
+import numpy as np
+import pytest
+
+import sim
+from sim.errors import SimError
+from sim.studies import decision as sd
+
+
+def test_goal_seek_matches_the_direct_answer(search_experiment):
+    """P(f * cost < revenue) = 0.9 where f is the 10th percentile of revenue / cost (cost is linear in price)."""
+    cell = {"scenario": "baseline", "architecture": "two_stage"}
+    r = sd.goal_seek(search_experiment, "api_price_per_1k_tokens", 0.9, how="scale", select=cell, samples=20_000)
+    ds = sim.run(search_experiment, samples=20_000)
+    ratio = ds["revenue_per_query"].sel(scenario="baseline") / ds["cost_per_query"].sel(cell)
+    # the statistic is a step function of f with 20,000 steps: f is found between neighbouring order statistics
+    lo, hi = np.quantile(ratio, [0.0995, 0.1005])
+    assert lo <= r.value <= hi and r.achieved == pytest.approx(0.9, abs=1e-3)
+    # a cost is never negative: no margin in [0, 1] gives a mean cost of -1
+    none = sd.goal_seek(search_experiment, "provider_gross_margin", -1.0, stat="mean", select=cell, samples=5000)
+    assert none.value is None and none.runs == 2
+    assert none.message.startswith("no value of provider_gross_margin in [0, 1] reaches mean of cost_per_query = -1")
+    with pytest.raises(SimError, match="api_price_per_1k_tokens is fixed at 0.02 in this scenario"):
+        sd.goal_seek(search_experiment, "api_price_per_1k_tokens", 0.9, select=cell)
+
+
+def test_stress_band_is_the_conditional_distribution(search_experiment):
+    s = sd.stress(search_experiment, "provider_gross_margin", (0.0, 0.1), samples=20_000)
+    margin = search_experiment.base_priors["provider_gross_margin"]
+    ds = sim.run(sd.with_prior(search_experiment, "provider_gross_margin",
+                               lambda p: sim.priors.banded(p, 0.0, 0.1)), samples=20_000)
+    assert float(ds["provider_gross_margin"].max()) <= float(margin.ppf(0.1))
+    cell = dict(scenario="baseline", architecture="two_stage")
+    assert float(s["cost_per_query"].sel(**cell, case="band", stat="mean")) == pytest.approx(
+        float(ds["cost_per_query"].sel(cell).mean()), rel=1e-12)
+    # a lower margin raises the provider's cost, so fewer queries pay
+    assert s["p_profitable"].sel(**cell, case="band") < s["p_profitable"].sel(**cell, case="all")

@@ -1,0 +1,180 @@
+"""The run folder (sim.store): writing a run whole, reading it back checked, its record, holds and staleness."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import sim
+from sim._files import sha256_file
+from sim.cli import main
+
+from .helpers import listing, one_line_error
+
+
+def test_the_priors_hash_depends_on_content_not_on_how_the_path_is_spelled(project, capsys):
+    """A sweep experiment run by its absolute path, then reported by its bare name, is the same run."""
+    assert main(["run", str(project / "experiments" / "training_cost.toml"), "--samples", "200", "--no-report"]) == 0
+    assert main(["report", "training_cost", "--no-sensitivity"]) == 0
+
+
+def test_a_file_where_the_run_folder_goes_is_left_alone(project, capsys):
+    (project / "outputs").mkdir()
+    (project / "outputs" / "search_cost").write_text("not a run\n")
+    err = one_line_error(capsys, ["run", "--samples", "200", "--no-report"])
+    assert "outputs/search_cost is a file, not a run folder; move it away or give another --out" in err
+    assert (project / "outputs" / "search_cost").read_text() == "not a run\n"
+    assert [p.name for p in (project / "outputs").iterdir()] == ["search_cost"]  # no hidden staging folder left
+
+
+def test_a_long_experiment_name_stages_within_the_name_limit(project, capsys):
+    """A 200-character experiment name: its staging folder's name is cut to fit 255 bytes, and the run lands."""
+    name = "e" * 200
+    (project / "experiments" / f"{name}.toml").write_text((project / "experiments" / "search_cost.toml").read_text())
+    assert main(["run", name, "--samples", "200", "--no-report"]) == 0
+    assert [p.name for p in (project / "outputs").iterdir()] == [name]
+
+
+def test_not_enough_disk_space_is_said_before_writing(project, capsys, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 10**6, 10**6))
+    err = one_line_error(capsys, ["run", "--samples", "20000", "--no-report"])
+    assert "--out outputs: writing needs about 0.0" in err and "GiB free; free some space, use fewer samples, or add " \
+                                                              "--stream" in err
+    assert not (project / "outputs").exists()
+
+
+@pytest.mark.parametrize("change", ["nan", "missing"])
+def test_a_saved_run_edited_after_the_fact_is_refused(saved, capsys, change):
+    """samples.nc edited to hold NaN, or with an output dropped: sim report, decide and sensitivity say so in one line."""
+    import xarray as xr
+
+    path = saved / "samples.nc"
+    ds = xr.load_dataset(path)
+    if change == "nan":
+        ds["cost_per_query"][..., 0] = float("nan")
+        message = "output cost_per_query holds NaN or infinite values, which sim never writes; it was changed after"
+    else:
+        ds = ds.drop_vars("cost_per_query")
+        message = "has no output cost_per_query of 300 samples, which sim writes; it was changed after the run"
+    ds.to_netcdf(path, engine="h5netcdf")
+    for command in ("report", "decide", "sensitivity"):
+        err = one_line_error(capsys, [command])
+        assert message in err and err.endswith("run `sim run experiments/search_cost.toml` again"), err
+
+
+def test_a_run_folder_in_use_by_another_sim_is_refused_and_freed_when_it_is_killed(saved, capsys):
+    """Another process holds outputs/search_cost (as a running `sim run` does): run, report, decide and sensitivity
+    are refused in one line naming it, and nothing changes; killed, it frees the folder for the next run."""
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time, sim, sim.store as s\n"
+                               "with s.holding('outputs', sim.load_experiment('experiments/search_cost.toml')):\n"
+                               "    print('held', flush=True); time.sleep(600)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        before = {p: p.stat().st_mtime_ns for p in saved.rglob("*")}
+        for argv in (["run", "--samples", "300", "--no-report"], ["report"], ["decide"], ["sensitivity"]):
+            assert one_line_error(capsys, argv) == (
+                f"sim: error: outputs/search_cost is in use by another sim (process {holder.pid}); wait for it to "
+                "finish, or give another --out")
+        assert {p: p.stat().st_mtime_ns for p in saved.rglob("*")} == before
+    finally:
+        holder.kill()
+        holder.communicate()
+    assert (saved.parent / ".search_cost.lock").exists()  # left by the killed holder; its lock died with it
+    assert main(["run", "--samples", "300", "--no-report"]) == 0
+    assert [p.name for p in saved.parent.iterdir()] == ["search_cost"]
+
+
+@pytest.mark.parametrize("command", ["report", "decide", "sensitivity"])
+def test_an_analysis_of_a_saved_run_too_large_for_memory_is_refused_before_loading(saved, capsys, monkeypatch,
+                                                                                  command):
+    from sim import engine, memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: (2**10, "available"))
+    factor, extra = memory.MEMORY_USE[command]
+    need = factor * engine.run_bytes(sim.load_experiment("experiments/search_cost.toml"), 300) + extra
+    before = listing(saved)
+    assert one_line_error(capsys, [command]) == (
+        f"sim: error: experiments/search_cost.toml: sim {command} of the saved run of 300 samples would need about "
+        f"{need / 2**30:.1f} "
+        "GiB of memory, more than the 0.0 GiB available; it can read a run of at most about 0 samples")
+    assert listing(saved) == before
+
+
+def test_a_full_filesystem_is_one_line_and_keeps_the_earlier_run(project, capsys, tmp_path):
+    """On a real 3 MiB filesystem: a run fits; a second, larger one (its report does not fit) fails while writing,
+    in one line and exit status 2 (it was an HDF5 traceback and then a segfault), and the first run stays whole."""
+    import subprocess
+    import sys
+
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(small)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("mounting a small filesystem needs root")
+    try:
+        out = small / "o"
+        assert main(["run", "--samples", "500", "--no-report", "--out", str(out)]) == 0
+        capsys.readouterr()
+        before = {p: p.read_bytes() for p in (out / "search_cost").rglob("*") if p.is_file()}
+        done = subprocess.run([sys.executable, "-m", "sim", "run", "--samples", "1500", "--out", str(out)],
+                              capture_output=True, text=True, timeout=300)
+        assert (done.returncode, done.stderr) == (2, f"sim: error: --out {out}: cannot write {out / 'search_cost'} "
+                                                     "(No space left on device); nothing was changed there\n")
+        assert {p: p.read_bytes() for p in (out / "search_cost").rglob("*") if p.is_file()} == before
+        assert [p.name for p in out.iterdir()] == ["search_cost"]  # no staging folder or lock file left
+    finally:
+        subprocess.run(["umount", "-l", str(small)], capture_output=True)
+
+
+def test_record_holds_the_inputs_and_reproduces_the_run(project, capsys):
+    assert main(["run", "--samples", "3000", "--seed", "11", "--no-report"]) == 0
+    folder = project / "outputs" / "search_cost"
+    record = json.loads((folder / "inputs" / "record.json").read_text())
+    paths = sorted(f["path"] for f in record["files"])
+    assert paths == ["experiments/search_cost.toml", "priors/market_2026.toml", "priors/seed_2023.toml"]
+    for f in record["files"]:
+        copy = folder / "inputs" / f["path"]
+        assert copy.read_bytes() == (project / f["path"]).read_bytes()
+        assert f["sha256"] == sha256_file(copy) == sha256_file(project / f["path"])
+    assert record["command"] == "sim run experiments/search_cost.toml --samples 3000 --seed 11 --sampler random"
+    ds = xr.load_dataset(folder / "samples.nc")
+    assert record["priors_hash"] == ds.attrs["priors_hash"]
+    # the copies alone give the same numbers, bit for bit, after the originals change
+    (project / "priors" / "seed_2023.toml").write_text("# gone\n")
+    args = record["command_from_record"].split()[1:]
+    args[args.index("OUT")] = str(project / "again")
+    assert main(args + ["--no-report"]) == 0
+    again = xr.load_dataset(project / "again" / "search_cost" / "samples.nc")
+    assert set(again.data_vars) == set(ds.data_vars)
+    for name in ds.data_vars:
+        np.testing.assert_array_equal(again[name].values, ds[name].values)
+    assert {k: v for k, v in again.attrs.items() if k not in ("created", "experiment_file", "priors_files")} == \
+        {k: v for k, v in ds.attrs.items() if k not in ("created", "experiment_file", "priors_files")}
+
+
+def test_record_includes_catalogues(project, capsys):
+    assert main(["run", "training_cost", "--samples", "50", "--no-report"]) == 0
+    record = json.loads((project / "outputs" / "training_cost" / "inputs" / "record.json").read_text())
+    assert sorted(f["path"] for f in record["files"]) == [
+        "experiments/training_cost.toml", "priors/catalogues/accelerators.toml", "priors/catalogues/models.toml",
+        "priors/catalogues/offerings.toml", "priors/compute_2023.toml"]
+
+
+def test_changing_a_catalogue_makes_the_saved_run_stale(project, capsys):
+    assert main(["run", "inference_cost", "--samples", "200", "--no-report"]) == 0
+    path = project / "priors" / "catalogues" / "offerings.toml"
+    text = path.read_text()
+    price = re.search(r"price_per_chip_hour = ([0-9.]+)", text)
+    path.write_text(text[:price.start(1)] + str(float(price.group(1)) * 2) + text[price.end(1):])
+    assert "was made with priors hash" in one_line_error(capsys, ["report", "inference_cost"])
