@@ -54,3 +54,11 @@ def synthetic_run(inputs: dict, y):
     ds = xr.Dataset({k: xr.DataArray(v, dims=("sample",), attrs={"role": "input"}) for k, v in inputs.items()})
     ds["y"] = xr.DataArray(y, dims=("sample",), attrs={"role": "output"})
     return ds
+
+
+def assert_error(capsys, argv, pattern: str) -> None:
+    """``sim ARGV`` fails in one line (exit status 2) that matches the regular expression ``pattern``."""
+    import re
+
+    err = one_line_error(capsys, argv)
+    assert re.search(pattern, err), err

@@ -11,7 +11,7 @@ import sim
 from sim._files import sha256_file
 from sim.cli import main
 
-from .helpers import listing, one_line_error
+from .helpers import assert_error, listing, one_line_error
 
 
 def test_the_priors_hash_depends_on_content_not_on_how_the_path_is_spelled(project, capsys):
@@ -178,3 +178,21 @@ def test_changing_a_catalogue_makes_the_saved_run_stale(project, capsys):
     price = re.search(r"price_per_chip_hour = ([0-9.]+)", text)
     path.write_text(text[:price.start(1)] + str(float(price.group(1)) * 2) + text[price.end(1):])
     assert "was made with priors hash" in one_line_error(capsys, ["report", "inference_cost"])
+
+
+def test_no_run_or_a_stale_run_is_refused(project, capsys):
+    assert_error(capsys, ["report"], r"^sim: error: no saved run of experiment 'search_cost' \(outputs/search_cost/samples\.nc "
+                            r"does not exist\); run `sim run experiments/search_cost\.toml` first$")
+    assert not (project / "outputs").exists()
+    assert main(["run", "--samples", "500", "--no-report"]) == 0
+    priors = project / "priors" / "seed_2023.toml"
+    priors.write_text(priors.read_text().replace("ci90 = [0.55, 0.85]", "ci90 = [0.5, 0.85]"))
+    folder = project / "outputs" / "search_cost"
+    listing = sorted(p.name for p in folder.iterdir())
+    assert_error(capsys, ["report"], r"^sim: error: outputs/search_cost/samples\.nc was made with priors hash [0-9a-f]{12}, "
+                            r"but the priors of experiments/search_cost\.toml now hash [0-9a-f]{12}; run "
+                            r"`sim run experiments/search_cost\.toml` to update it$")
+    assert sorted(p.name for p in folder.iterdir()) == listing  # no report of stale numbers
+    (folder / "samples.nc").write_bytes(b"not a netcdf file")
+    assert_error(capsys, ["report"], r"^sim: error: outputs/search_cost/samples\.nc: cannot read the saved run .*; run "
+                            r"`sim run experiments/search_cost\.toml` again$")

@@ -2,7 +2,7 @@
 
 import shlex
 
-from ..helpers import ROOT, cli
+from ..helpers import ROOT, assert_error, cli
 
 AGENT = str(ROOT / "experiments" / "agent_task.toml")
 
@@ -247,3 +247,21 @@ def test_analysis_without_a_saved_run_names_the_command(project, capsys, command
     assert not (project / "elsewhere").exists()
 
 
+def test_bad_report_arguments(project, capsys):
+    assert main(["run", "--samples", "300", "--no-report"]) == 0
+    assert_error(capsys, ["report", "--output", "price"], r"^sim: error: --output: unknown output 'price'; valid: ")
+    assert_error(capsys, ["report", "--select", "hardware=h100"], r"^sim: error: --select: cost_per_query has no dim "
+                                                          r"'hardware'; valid: architecture$")
+    assert_error(capsys, ["report", "--select", "architecture=moe"], r"^sim: error: --select: architecture has no value 'moe'; "
+                                                            r"valid: chatgpt_equivalent, two_stage$")
+    assert_error(capsys, ["report", "--sobol-n", "1000"], r"--sobol-n must be a power of 2")
+    text = (project / "experiments" / "search_cost.toml").read_text()
+    (project / "experiments" / "search_cost.toml").write_text(text.replace(
+        'sampler = "random"', 'sampler = "random"\nreport = { select = { year = 2030 } }'))
+    assert_error(capsys, ["report"], r"^sim: error: experiments/search_cost\.toml: report\.select\.year: cost_per_query has "
+                            r"no dim 'year'; valid: architecture$")
+    (project / "experiments" / "search_cost.toml").write_text(text.replace(
+        'sampler = "random"', 'sampler = "random"\nreport = { output = "price" }'))
+    assert_error(capsys, ["report"], r"^sim: error: experiments/search_cost\.toml: report\.output: must be an output of model "
+                            r"'search'")
+    assert not (project / "outputs" / "search_cost" / "report.html").exists()

@@ -1,10 +1,7 @@
-"""The scenario report: its sections, numbers that agree with the run's tables, bad input, and a real browser."""
+"""The report's document (sim.report.build) from its content: its sections, and numbers that agree with the run's
+tables."""
 
-import html.parser
 import re
-import shutil
-import struct
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,85 +10,14 @@ import xarray as xr
 
 import sim
 from sim.cli import main
-from sim.report.build import percent, quantity
-from sim.report.document import display, heading
+from sim.report.format import display, heading
 
-from ..helpers import ROOT
-
-SECTIONS = ["verdict", "headline", "distributions", "decision", "scenarios", "sensitivity", "convergence", "outputs", "priors",
-            "reproduce"]
-FIGURES = ["distributions", "exceedance", "acceptability", "tornado", "sobol", "rank", "evppi", "convergence",
-           "assumptions"]
-
-
-def _project(root: Path) -> Path:
-    for folder in ("priors", "experiments"):
-        shutil.copytree(ROOT / folder, root / folder)
-    return root
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """The default experiment run (20,000 samples) with its report, in a project copy."""
-    root = _project(tmp_path_factory.mktemp("report"))
-    code = main(["run", str(root / "experiments" / "search_cost.toml"), "--samples", "20000", "--sobol-n", "2048",
-                 "--out", str(root / "outputs")])
-    assert code == 0
-    return root / "outputs" / "search_cost"
-
-
-class _Tables(html.parser.HTMLParser):
-    """Cells of every ``<table data-table=...>``, rows marked when highlighted; ids of sections and figures."""
-
-    def __init__(self):
-        super().__init__()
-        self.tables, self.ids, self.images = {}, [], []
-        self._table = self._row = self._cell = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if "id" in a:
-            self.ids.append(a["id"])
-        if tag == "table":
-            self._table = self.tables.setdefault(a["data-table"], [])
-        elif tag == "tr" and self._table is not None:
-            self._row = {"highlight": a.get("class") == "highlight", "cells": []}
-            self._table.append(self._row)
-        elif tag in ("td", "th") and self._row is not None:
-            self._cell = []
-        elif tag == "img":
-            self.images.append(a["src"])
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self._cell is not None:
-            self._row["cells"].append("".join(self._cell))
-            self._cell = None
-        elif tag == "table":
-            self._table = self._row = None
-
-
-def parse_html(path: Path) -> _Tables:
-    parser = _Tables()
-    parser.feed(path.read_text(encoding="utf-8"))
-    return parser
-
-
-def _png_size(data: bytes) -> tuple[int, int]:
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    return struct.unpack(">II", data[16:24])
+from .pages import FIGURES, SECTIONS, parse_html
 
 
 def test_report_files_and_sections(built):
     for name in ("report.html", "report.md", "samples.nc", "summary.csv"):
         assert (built / name).is_file()
-    assert sorted(p.stem for p in (built / "figures").glob("*.png")) == sorted(FIGURES)
-    for png in (built / "figures").glob("*.png"):
-        width, height = _png_size(png.read_bytes())
-        assert width >= 400 and height >= 200, png
     page = parse_html(built / "report.html")
     assert [i for i in page.ids if i in SECTIONS] == SECTIONS
     assert [i[len("figure-"):] for i in page.ids if i.startswith("figure-")] == FIGURES
@@ -232,51 +158,6 @@ def test_report_command_rebuilds_from_the_saved_run(built, capsys):
     assert (built / "tables" / "scenarios.csv").read_text() == before  # same run, same numbers
 
 
-def bad(capsys, argv, pattern):
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert err.count("\n") == 1 and re.search(pattern, err), err
-
-
-def test_no_run_or_a_stale_run_is_refused(project, capsys):
-    bad(capsys, ["report"], r"^sim: error: no saved run of experiment 'search_cost' \(outputs/search_cost/samples\.nc "
-                            r"does not exist\); run `sim run experiments/search_cost\.toml` first$")
-    assert not (project / "outputs").exists()
-    assert main(["run", "--samples", "500", "--no-report"]) == 0
-    priors = project / "priors" / "seed_2023.toml"
-    priors.write_text(priors.read_text().replace("ci90 = [0.55, 0.85]", "ci90 = [0.5, 0.85]"))
-    folder = project / "outputs" / "search_cost"
-    listing = sorted(p.name for p in folder.iterdir())
-    bad(capsys, ["report"], r"^sim: error: outputs/search_cost/samples\.nc was made with priors hash [0-9a-f]{12}, "
-                            r"but the priors of experiments/search_cost\.toml now hash [0-9a-f]{12}; run "
-                            r"`sim run experiments/search_cost\.toml` to update it$")
-    assert sorted(p.name for p in folder.iterdir()) == listing  # no report of stale numbers
-    (folder / "samples.nc").write_bytes(b"not a netcdf file")
-    bad(capsys, ["report"], r"^sim: error: outputs/search_cost/samples\.nc: cannot read the saved run .*; run "
-                            r"`sim run experiments/search_cost\.toml` again$")
-
-
-def test_bad_report_arguments(project, capsys):
-    assert main(["run", "--samples", "300", "--no-report"]) == 0
-    bad(capsys, ["report", "--output", "price"], r"^sim: error: --output: unknown output 'price'; valid: ")
-    bad(capsys, ["report", "--select", "hardware=h100"], r"^sim: error: --select: cost_per_query has no dim "
-                                                          r"'hardware'; valid: architecture$")
-    bad(capsys, ["report", "--select", "architecture=moe"], r"^sim: error: --select: architecture has no value 'moe'; "
-                                                            r"valid: chatgpt_equivalent, two_stage$")
-    bad(capsys, ["report", "--sobol-n", "1000"], r"--sobol-n must be a power of 2")
-    text = (project / "experiments" / "search_cost.toml").read_text()
-    (project / "experiments" / "search_cost.toml").write_text(text.replace(
-        'sampler = "random"', 'sampler = "random"\nreport = { select = { year = 2030 } }'))
-    bad(capsys, ["report"], r"^sim: error: experiments/search_cost\.toml: report\.select\.year: cost_per_query has "
-                            r"no dim 'year'; valid: architecture$")
-    (project / "experiments" / "search_cost.toml").write_text(text.replace(
-        'sampler = "random"', 'sampler = "random"\nreport = { output = "price" }'))
-    bad(capsys, ["report"], r"^sim: error: experiments/search_cost\.toml: report\.output: must be an output of model "
-                            r"'search'")
-    assert not (project / "outputs" / "search_cost" / "report.html").exists()
-
-
 def test_one_scenario_no_revenue_no_sensitivity_states_what_is_absent(project, capsys):
     assert main(["run", "inference_cost", "--samples", "1000", "--no-sensitivity"]) == 0
     folder = project / "outputs" / "inference_cost"
@@ -315,117 +196,6 @@ def test_every_shipped_experiment_reports(project, capsys, name):
     assert page.images and all(src.startswith("data:image/png;base64,") for src in page.images)
 
 
-def test_prose_numbers():
-    assert quantity(0.06557, "USD/query") == "$0.0656 per query"
-    assert quantity(0.06557, "USD/query", per=False) == "$0.0656"
-    assert quantity(1.736e10, "USD/year") == "$17.4 billion per year"
-    assert quantity(-4.6e6, "USD") == "-$4.6 million"
-    assert quantity(4321.0, "USD") == "$4,321"
-    assert quantity(2.32e-05, "USD/query", per=False) == "$0.0000232"
-    assert quantity(0.02, "USD/query") == "$0.02 per query"
-    assert quantity(3.14e23, "FLOP") == "3.14e+23 FLOP"
-    assert quantity(0.5, "1") == "0.5"
-    assert percent(0.5616) == "56.2 %" and percent(0.0002) == "< 0.1 %" and percent(0.99991) == "> 99.9 %"
-    assert percent(0.0) == "0 %" and percent(1.0) == "100 %"
-
-
-def test_report_in_a_real_browser(built, tmp_path):
-    """Headless Chromium: every figure decodes, every section shows, the console stays clean; a screenshot."""
-    from .. import browser
-
-    reason = browser.missing()
-    if reason:
-        pytest.skip(reason)
-    shot = tmp_path / "report.png"
-    page = browser.inspect_page(built / "report.html", shot)
-    assert page["errors"] == []
-    assert page["images"] == len(FIGURES) and page["broken"] == []
-    assert [s for s in page["sections"] if s in SECTIONS] == SECTIONS
-    assert page["figures"] == [f"figure-{f}" for f in FIGURES]
-    width, height = _png_size(shot.read_bytes())
-    assert width == 1280 and height > 3000  # the whole page, not just the first screen
-    print(f"screenshot: {shot}")
-
-
-@pytest.mark.parametrize("width", [1280, 800])
-def test_report_fits_the_page_in_a_real_browser(built, width):
-    """No table or figure reaches past the window (wide tables scroll inside their own box), no title or caption is
-    cut off, and the sources column keeps a readable width; on a laptop's and on a narrow window."""
-    from .. import browser
-
-    reason = browser.missing()
-    if reason:
-        pytest.skip(reason)
-    page = browser.inspect_page(built / "report.html", width=width)
-    assert not page["page_overflow"], page["overflowing"]
-    assert page["overflowing"] == [] and page["clipped"] == []
-    assert 150 <= page["source_width"] < 1e9  # CSS pixels: 25 characters of the sources a line, or more
-
-
-def test_fit_check_catches_a_table_wider_than_the_page(built, tmp_path):
-    """The fit check itself can fail: without the scrolling box, a wide table pushes past a narrow window."""
-    from .. import browser
-
-    reason = browser.missing()
-    if reason:
-        pytest.skip(reason)
-    text = (built / "report.html").read_text().replace("display:block;overflow-x:auto;max-width:100%", "")
-    (tmp_path / "wide.html").write_text(text)
-    page = browser.inspect_page(tmp_path / "wide.html", width=800)
-    assert page["page_overflow"] and any(o.startswith("TABLE") for o in page["overflowing"])
-
-
-def test_figure_titles_and_labels_lie_inside_their_figures(tmp_path):
-    """Every text of every figure (titles, axis labels, legends) is drawn inside the figure: nothing is clipped.
-
-    Compares each text's rendered extent with the figure's, in pixels, on the default experiment and on one whose
-    priors have long names (the assumptions figure) and whose outputs sweep years (the fan chart)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    from sim.report import build_report
-    from sim.report.document import Plot
-
-    for name in ("search_cost", "agent_task", "trajectory"):
-        experiment = sim.load_experiment(ROOT / "experiments" / f"{name}.toml")
-        ds = sim.run(experiment, samples=2000, seed=3)
-        document = build_report(experiment, ds, sobol_n=64, sensitivity=name == "search_cost")  # its ranked charts
-        plots = [b for section in document.sections for b in section.blocks if isinstance(b, Plot)]
-        assert plots
-        for plot in plots:
-            fig = plot.figure
-            canvas = FigureCanvasAgg(fig)
-            canvas.draw()
-            renderer = canvas.get_renderer()
-            box = fig.bbox
-            texts = [t for ax in fig.axes if ax.get_visible() for t in (ax.title, ax.xaxis.label, ax.yaxis.label)]
-            texts += [t for legend in [*fig.legends, *(ax.get_legend() for ax in fig.axes)] if legend
-                      for t in legend.get_texts()]
-            for text in texts:
-                if not text.get_visible() or not text.get_text().strip():
-                    continue
-                e = text.get_window_extent(renderer)
-                assert box.x0 - 1 <= e.x0 and e.x1 <= box.x1 + 1 and box.y0 - 1 <= e.y0 and e.y1 <= box.y1 + 1, \
-                    (name, plot.name, text.get_text())
-
-
-def test_browser_check_catches_broken_images_and_console_errors(built, tmp_path):
-    """The browser check itself can fail: a damaged copy of the report is caught on both counts."""
-    from .. import browser
-
-    reason = browser.missing()
-    if reason:
-        pytest.skip(reason)
-    text = (built / "report.html").read_text()
-    damaged = text.replace("data:image/png;base64,iVBOR", "data:image/png;base64,AAAA", 1)
-    damaged = damaged.replace("</body>", "<script>console.error('broken on purpose')</script></body>")
-    (tmp_path / "damaged.html").write_text(damaged)
-    page = browser.inspect_page(tmp_path / "damaged.html")
-    assert page["broken"] == [0]
-    # the console reports both: the image that failed to load and the script's error
-    assert len(page["errors"]) == 2
-    assert sum("broken on purpose" in e for e in page["errors"]) == sum("Failed to load" in e for e in page["errors"]) == 1
-
-
 def test_correlated_or_fixed_priors_still_report(project, capsys):
     """Sobol' indices are left out for correlated priors, sensitivity altogether when nothing is drawn."""
     (project / "experiments" / "corr.toml").write_text(
@@ -450,20 +220,18 @@ def test_correlated_or_fixed_priors_still_report(project, capsys):
     assert "**baseline, two_stage.** Median provider's cost per query $0.0656 (90 % interval $0.0656 to $0.0656" in text
 
 
-def test_large_runs_estimate_shapes_from_their_first_samples(built, monkeypatch):
-    """Above ESTIMATE_SAMPLES the figures and EVPPI use the first samples; headline and decision use all."""
-    import sim
+def test_large_runs_estimate_shapes_from_their_first_samples(built):
+    """Above estimate_samples the figures and EVPPI use the first samples; headline and decision use all."""
     from sim.analysis import decision
-    from sim.report import build as report_build
+    from sim.report import build_report
+    from sim.report.document import Table, Text
 
-    monkeypatch.setattr(report_build, "ESTIMATE_SAMPLES", 5000)
     experiment = sim.load_experiment(built.parents[1] / "experiments" / "search_cost.toml")
     ds = xr.load_dataset(built / "samples.nc")
-    doc = report_build.build_report(experiment, ds, sobol_n=256)
-    texts = [b.text for s in doc.sections for b in s.blocks if isinstance(b, report_build.Text)]
+    doc = build_report(sim.report_content(experiment, ds, sobol_n=256, estimate_samples=5000))
+    texts = [b.text for s in doc.sections for b in s.blocks if isinstance(b, Text)]
     assert any("use the first 5,000 of the 20,000 samples" in t for t in texts)
-    table = next(b.frame for s in doc.sections for b in s.blocks
-                 if isinstance(b, report_build.Table) and b.name == "decision")
+    table = next(b.frame for s in doc.sections for b in s.blocks if isinstance(b, Table) and b.name == "decision")
     full = decision.decide(ds, evppi_samples=5000)
     np.testing.assert_allclose(table["p_profitable"], full["p_profitable"].transpose("scenario", "architecture")
                                .values.ravel(), atol=1e-12)

@@ -1,4 +1,5 @@
-"""The what-if core: one scenario on fixed uniforms, a change re-drawing one prior, the numbers of `sim run`."""
+"""The what-if core (sim.studies.explore): one scenario on uniforms drawn once, changes as values, the numbers of
+`sim run`."""
 
 import numpy as np
 import pytest
@@ -9,7 +10,8 @@ from sim.cli import main
 from sim.engine import run
 from sim.errors import ConfigError, SimError
 from sim.experiment import with_overrides
-from sim.studies.explore import WhatIf
+from sim.store import write_new_experiment
+from sim.studies.explore import what_if as make
 
 N = 20_000  # enough for P(cost > revenue) to sit well inside (0, 1) in the two-stage cell
 
@@ -27,22 +29,23 @@ def _same(a, b):
 
 
 def test_unchanged_it_is_the_run_of_its_scenario(search_experiment):
-    what_if = WhatIf(search_experiment, "market_2026", samples=N)
+    what_if = make(search_experiment, "market_2026", samples=N)
     _same(what_if.dataset(), run(with_overrides(search_experiment, scenarios=["market_2026"]), samples=N))
 
 
 def test_a_changed_interval_is_sim_run_of_that_change_as_a_scenario(project):
     """The margin's 90 % interval moved to [0.4, 0.7]: the scenario table saying so gives the same samples."""
     path = project / "experiments" / "search_cost.toml"
-    what_if = WhatIf(sim.load_experiment(path), samples=N)
+    what_if = make(sim.load_experiment(path), samples=N)
     before = what_if.dataset()
-    prior = what_if.change("provider_gross_margin", ci90=[0.4, 0.7])
-    assert list(what_if.changed) == ["provider_gross_margin"]
+    changed_if = what_if.change("provider_gross_margin", ci90=[0.4, 0.7])
+    prior = changed_if.priors["provider_gross_margin"]
+    assert list(changed_if.changed) == ["provider_gross_margin"] and what_if.changed == {}  # a value: the old one stays
     path.write_text(path.read_text() + (
         '\n[scenarios.what_if]\ndescription = "baseline with a lower margin"\n\n'
         f'[scenarios.what_if.priors.provider_gross_margin]\ndist = "beta"\nci90 = [0.4, 0.7]\npoint = {prior.point!r}\n'
         'note = "what-if"\n'))
-    changed = what_if.dataset()
+    changed = changed_if.dataset()
     _same(changed, run(with_overrides(sim.load_experiment(path), scenarios=["what_if"]), samples=N))
     # common random numbers: every other prior kept its values, and the margin its uniforms (so its ranks)
     for name in _samples(before):
@@ -53,9 +56,8 @@ def test_a_changed_interval_is_sim_run_of_that_change_as_a_scenario(project):
 
 
 def test_a_pin_is_sim_run_set(project, capsys):
-    what_if = WhatIf(sim.load_experiment("experiments/search_cost.toml"), "baseline", samples=N)
-    what_if.pin("api_price_per_1k_tokens", 0.002)
-    shown = what_if.results()
+    what_if = make(sim.load_experiment("experiments/search_cost.toml"), "baseline", samples=N)
+    shown = what_if.pin("api_price_per_1k_tokens", 0.002).results()
     assert main(["run", "--set", "api_price_per_1k_tokens=0.002", "--scenario", "baseline", "--samples", str(N),
                  "--no-report"]) == 0
     capsys.readouterr()
@@ -71,8 +73,7 @@ def test_results_are_the_analyses_of_the_samples(search_experiment):
     """Net benefit, EVPI and drivers against their definitions on the same samples."""
     from scipy import stats
 
-    what_if = WhatIf(search_experiment, "baseline", samples=N)
-    shown = what_if.results()
+    shown = make(search_experiment, "baseline", samples=N).results()
     ds = shown["dataset"]
     (pair, measures), = shown["pairs"].items()
     nb = (ds[pair[1]] - ds[pair[0]]).sel(scenario="baseline", architecture="two_stage").values
@@ -84,8 +85,8 @@ def test_results_are_the_analyses_of_the_samples(search_experiment):
     assert 0 < float(measures["p_loss"].sel(cell)) < 1
 
 
-def test_bad_changes_raise_and_change_nothing(search_experiment):
-    what_if = WhatIf(search_experiment, samples=2000)
+def test_bad_changes_raise_and_a_reset_gives_the_experiment_back(search_experiment):
+    what_if = make(search_experiment, samples=2000)
     before = what_if.dataset()
     with pytest.raises(ConfigError, match=r"priors.provider_gross_margin.ci90"):
         what_if.change("provider_gross_margin", ci90=[0.7, 0.4])  # low above high
@@ -95,26 +96,29 @@ def test_bad_changes_raise_and_change_nothing(search_experiment):
         what_if.change("nope", ci90=[1, 2])
     assert what_if.changed == {}
     xr.testing.assert_equal(what_if.dataset(), before)
-    what_if.pin("provider_gross_margin", 0.5)
-    what_if.reset("provider_gross_margin")
-    assert what_if.changed == {}
-    xr.testing.assert_equal(what_if.dataset(), before)
+    pinned = what_if.pin("provider_gross_margin", 0.5).pin("cache_hit_rate", 0.4)
+    assert list(pinned.changed) == ["provider_gross_margin", "cache_hit_rate"]
+    assert list(pinned.reset("provider_gross_margin").changed) == ["cache_hit_rate"]
+    xr.testing.assert_equal(pinned.reset().dataset(), before)
+    # a change back to the experiment's own prior is no change
+    assert pinned.use(search_experiment.scenarios[0].priors["cache_hit_rate"]).changed == {
+        "provider_gross_margin": pinned.priors["provider_gross_margin"]}
 
 
 def test_an_unknown_scenario_is_named(search_experiment):
     with pytest.raises(SimError, match="no scenario 'nope' in .*; valid: baseline, gpt35_turbo_2023, market_2026"):
-        WhatIf(search_experiment, "nope")
+        make(search_experiment, "nope")
 
 
 @pytest.mark.parametrize("scenario", ["baseline", "market_2026"])
 def test_a_saved_scenario_reproduces_what_was_shown(project, capsys, scenario):
     """Changed and pinned priors saved as a scenario of a new experiment file: `sim run` of it gives the numbers
     shown, bit for bit (market_2026 carries its own priors file, which the saved scenario keeps)."""
-    what_if = WhatIf(sim.load_experiment("experiments/search_cost.toml"), scenario, samples=N)
-    what_if.change("provider_gross_margin", ci90=[0.4, 0.7])
-    what_if.pin("cache_hit_rate", 0.5)
+    what_if = make(sim.load_experiment("experiments/search_cost.toml"), scenario, samples=N)
+    what_if = what_if.change("provider_gross_margin", ci90=[0.4, 0.7]).pin("cache_hit_rate", 0.5)
     shown = what_if.results()
-    saved = what_if.save("experiments/lower_margin.toml", "lower_margin")
+    saved = write_new_experiment("experiments/lower_margin.toml",
+                                 what_if.experiment_text("experiments/lower_margin.toml", "lower_margin"))
     assert main(["run", str(saved), "--scenario", "lower_margin", "--samples", str(N), "--no-report"]) == 0
     capsys.readouterr()
     summary = xr.load_dataset(project / "outputs" / "lower_margin" / "summary.nc")
@@ -128,16 +132,17 @@ def test_a_saved_scenario_reproduces_what_was_shown(project, capsys, scenario):
 
 
 def test_saving_never_replaces_a_file_and_stays_beside_the_experiment(project):
-    what_if = WhatIf(sim.load_experiment("experiments/search_cost.toml"), samples=2000)
-    what_if.pin("cache_hit_rate", 0.5)
+    what_if = make(sim.load_experiment("experiments/search_cost.toml"), samples=2000).pin("cache_hit_rate", 0.5)
     (project / "experiments" / "taken.toml").write_text("kept\n")
     with pytest.raises(SimError, match=r"experiments/taken\.toml exists; sim does not replace it"):
-        what_if.save("experiments/taken.toml")
+        write_new_experiment("experiments/taken.toml", what_if.experiment_text("experiments/taken.toml"))
     assert (project / "experiments" / "taken.toml").read_text() == "kept\n"
     with pytest.raises(SimError, match="save it beside experiments/search_cost.toml"):
-        what_if.save("elsewhere.toml")
+        what_if.experiment_text("elsewhere.toml")
     with pytest.raises(SimError, match="has a scenario 'baseline' already"):
-        what_if.save("experiments/new.toml", "baseline")
+        what_if.experiment_text("experiments/new.toml", "baseline")
+    with pytest.raises(ConfigError, match="is not a valid name"):
+        what_if.experiment_text("experiments/new.toml", "what if\n")
     assert sorted(p.name for p in (project / "experiments").iterdir() if p.name.startswith((".", "new"))) == []
 
 
@@ -146,13 +151,26 @@ def test_a_saved_scenario_of_a_sobol_experiment_draws_as_the_explorer(project, c
     it reproduces the shown numbers where the experiment asked for Sobol' points."""
     path = project / "experiments" / "search_cost.toml"
     path.write_text(path.read_text().replace('sampler = "random"', 'sampler = "sobol"'))
-    what_if = WhatIf(sim.load_experiment(path), samples=4096)
-    what_if.change("provider_gross_margin", ci90=[0.4, 0.7])
+    what_if = make(sim.load_experiment(path), samples=4096).change("provider_gross_margin", ci90=[0.4, 0.7])
     shown = what_if.results()
-    saved = what_if.save("experiments/sobol_what_if.toml")
+    saved = write_new_experiment("experiments/sobol_what_if.toml",
+                                 what_if.experiment_text("experiments/sobol_what_if.toml"))
     assert 'sampler = "random"  # the what-if explorer\'s' in saved.read_text()
     assert main(["run", str(saved), "--scenario", "what_if", "--samples", "4096", "--no-report"]) == 0
     capsys.readouterr()
     summary = xr.load_dataset(project / "outputs" / "sobol_what_if" / "summary.nc")
     (pair, measures), = shown["pairs"].items()
     np.testing.assert_array_equal(measures["p_loss"].values, summary[f"p_{pair[0]}_gt_{pair[1]}"].values)
+
+
+def test_each_prior_form_is_mapped_once_and_shared(search_experiment):
+    """Changes share the draws' uniforms, and each form's values are mapped once: a prior changed and changed back
+    gives the very same array, and a resample keeps the changes on new draws."""
+    what_if = make(search_experiment, samples=2000)
+    first = what_if.values("provider_gross_margin")
+    back = what_if.change("provider_gross_margin", ci90=[0.4, 0.7]).reset("provider_gross_margin")
+    assert back.values("provider_gross_margin") is first
+    changed = what_if.change("provider_gross_margin", ci90=[0.4, 0.7])
+    again = changed.resampled(3000, seed=5)
+    assert again.changed == changed.changed and again.experiment.samples == 3000 and again.experiment.seed == 5
+    assert again.values("provider_gross_margin").shape == (3000,)

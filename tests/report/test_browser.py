@@ -1,0 +1,74 @@
+"""The report in headless Chromium: figures decode, sections show, nothing overflows, the console stays clean.
+
+These read the session's built report (conftest), whose figures are rasterised.
+"""
+
+import pytest
+
+from .pages import FIGURES, SECTIONS, png_size
+
+pytestmark = pytest.mark.figures
+
+
+def test_report_in_a_real_browser(built, tmp_path):
+    """Headless Chromium: every figure decodes, every section shows, the console stays clean; a screenshot."""
+    from .. import browser
+
+    reason = browser.missing()
+    if reason:
+        pytest.skip(reason)
+    shot = tmp_path / "report.png"
+    page = browser.inspect_page(built / "report.html", shot)
+    assert page["errors"] == []
+    assert page["images"] == len(FIGURES) and page["broken"] == []
+    assert [s for s in page["sections"] if s in SECTIONS] == SECTIONS
+    assert page["figures"] == [f"figure-{f}" for f in FIGURES]
+    width, height = png_size(shot.read_bytes())
+    assert width == 1280 and height > 3000  # the whole page, not just the first screen
+    print(f"screenshot: {shot}")
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_report_fits_the_page_in_a_real_browser(built, width):
+    """No table or figure reaches past the window (wide tables scroll inside their own box), no title or caption is
+    cut off, and the sources column keeps a readable width; on a laptop's and on a narrow window."""
+    from .. import browser
+
+    reason = browser.missing()
+    if reason:
+        pytest.skip(reason)
+    page = browser.inspect_page(built / "report.html", width=width)
+    assert not page["page_overflow"], page["overflowing"]
+    assert page["overflowing"] == [] and page["clipped"] == []
+    assert 150 <= page["source_width"] < 1e9  # CSS pixels: 25 characters of the sources a line, or more
+
+
+def test_fit_check_catches_a_table_wider_than_the_page(built, tmp_path):
+    """The fit check itself can fail: without the scrolling box, a wide table pushes past a narrow window."""
+    from .. import browser
+
+    reason = browser.missing()
+    if reason:
+        pytest.skip(reason)
+    text = (built / "report.html").read_text().replace("display:block;overflow-x:auto;max-width:100%", "")
+    (tmp_path / "wide.html").write_text(text)
+    page = browser.inspect_page(tmp_path / "wide.html", width=800)
+    assert page["page_overflow"] and any(o.startswith("TABLE") for o in page["overflowing"])
+
+
+def test_browser_check_catches_broken_images_and_console_errors(built, tmp_path):
+    """The browser check itself can fail: a damaged copy of the report is caught on both counts."""
+    from .. import browser
+
+    reason = browser.missing()
+    if reason:
+        pytest.skip(reason)
+    text = (built / "report.html").read_text()
+    damaged = text.replace("data:image/png;base64,iVBOR", "data:image/png;base64,AAAA", 1)
+    damaged = damaged.replace("</body>", "<script>console.error('broken on purpose')</script></body>")
+    (tmp_path / "damaged.html").write_text(damaged)
+    page = browser.inspect_page(tmp_path / "damaged.html")
+    assert page["broken"] == [0]
+    # the console reports both: the image that failed to load and the script's error
+    assert len(page["errors"]) == 2
+    assert sum("broken on purpose" in e for e in page["errors"]) == sum("Failed to load" in e for e in page["errors"]) == 1

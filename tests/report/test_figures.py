@@ -1,0 +1,51 @@
+"""The report's figures (sim.report.figures): each kind drawn and rasterised, every text inside its figure."""
+
+import pytest
+
+import sim
+
+from ..helpers import ROOT
+from .pages import FIGURES, png_size
+
+pytestmark = pytest.mark.figures
+
+
+def test_every_figure_is_a_png_of_a_readable_size(built):
+    assert sorted(p.stem for p in (built / "figures").glob("*.png")) == sorted(FIGURES)
+    for png in (built / "figures").glob("*.png"):
+        width, height = png_size(png.read_bytes())
+        assert width >= 400 and height >= 200, png
+
+
+def test_figure_titles_and_labels_lie_inside_their_figures(tmp_path):
+    """Every text of every figure (titles, axis labels, legends) is drawn inside the figure: nothing is clipped.
+
+    Compares each text's rendered extent with the figure's, in pixels, on the default experiment and on one whose
+    priors have long names (the assumptions figure) and whose outputs sweep years (the fan chart)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from sim.report import build_report
+    from sim.report.document import Plot
+
+    for name in ("search_cost", "agent_task", "trajectory"):
+        experiment = sim.load_experiment(ROOT / "experiments" / f"{name}.toml")
+        ds = sim.run(experiment, samples=2000, seed=3)
+        content = sim.report_content(experiment, ds, sobol_n=64, sensitivity=name == "search_cost")  # ranked charts
+        document = build_report(content)
+        plots = [b for section in document.sections for b in section.blocks if isinstance(b, Plot)]
+        assert plots
+        for plot in plots:
+            fig = plot.figure
+            canvas = FigureCanvasAgg(fig)
+            canvas.draw()
+            renderer = canvas.get_renderer()
+            box = fig.bbox
+            texts = [t for ax in fig.axes if ax.get_visible() for t in (ax.title, ax.xaxis.label, ax.yaxis.label)]
+            texts += [t for legend in [*fig.legends, *(ax.get_legend() for ax in fig.axes)] if legend
+                      for t in legend.get_texts()]
+            for text in texts:
+                if not text.get_visible() or not text.get_text().strip():
+                    continue
+                e = text.get_window_extent(renderer)
+                assert box.x0 - 1 <= e.x0 and e.x1 <= box.x1 + 1 and box.y0 - 1 <= e.y0 and e.y1 <= box.y1 + 1, \
+                    (name, plot.name, text.get_text())
