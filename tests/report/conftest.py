@@ -6,8 +6,13 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
+from sim.report import document
 
 from ..helpers import ROOT
+
+#: The report's rasteriser, kept before any test replaces it (see the top conftest's ``_no_rasterising``).
+RASTERISE = document.png
+
 
 
 def _project(root: Path) -> Path:
@@ -18,10 +23,12 @@ def _project(root: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
-    """The default experiment run (20,000 samples) with its report, in a project copy: built once a session, before
-    any test's fixtures, so its figures are rasterised (the browser tests read them)."""
+    """The default experiment run (20,000 samples) with its report, in a project copy, built once a session with its
+    figures rasterised (the browser and figure tests read them)."""
     root = _project(tmp_path_factory.mktemp("report"))
-    code = main(["run", str(root / "experiments" / "search_cost.toml"), "--samples", "20000", "--sobol-n", "2048",
-                 "--out", str(root / "outputs")])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(document, "png", RASTERISE)
+        code = main(["run", str(root / "experiments" / "search_cost.toml"), "--samples", "20000", "--sobol-n", "2048",
+                     "--out", str(root / "outputs")])
     assert code == 0
     return root / "outputs" / "search_cost"
