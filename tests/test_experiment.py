@@ -267,3 +267,19 @@ def test_missing_files(project):
     write(project / "experiments" / "bad.toml", 'model = "search"\npriors = ["../priors/gone.toml"]\n')
     with pytest.raises(ConfigError, match=r"^experiments/bad\.toml: priors: priors file 'priors/gone\.toml' not found$"):
         sim.load_experiment("experiments/bad.toml")
+
+
+@pytest.mark.parametrize("sweep, match", [
+    ('[sweep]\nmodel = ["gpt5"]\n', r"experiments/bad\.toml: sweep\.model: 'gpt5' is not in the model catalogue; "
+                                    r"valid: gpt3, gopher"),
+    ('[sweep]\nhardware = ["h900"]\n', r"sweep\.hardware: 'h900' is not in the hardware catalogue"),
+    ('[sweep]\nhardware = 3\n', r"sweep\.hardware: must be \"all\" or a non-empty list of catalogue names, got 3"),
+    ('[sweep]\ngpu = "all"\n', r"sweep\.gpu: unknown sweep; valid: model, hardware"),
+    ('[sweep]\nyear = [2030, 2023]\n', r"sweep\.year: \[2030, 2023\] is reversed or empty; give \[first, last\]"),
+    ('[sweep]\nyear = [2023]\n', r"sweep\.year: must be \[first, last\], two integer years, got \[2023\]"),
+])
+def test_bad_sweep(project, sweep, match):
+    write(project / "experiments" / "bad.toml",
+          'model = "training"\npriors = ["../priors/compute_2023.toml"]\n' + sweep)
+    with pytest.raises(ConfigError, match=match):
+        sim.load_experiment("experiments/bad.toml")

@@ -78,3 +78,20 @@ def test_bad_priors_file(project, priors_text, match):
     write(project / "priors" / "extra.toml", priors_text)
     with pytest.raises(ConfigError, match=match):
         load_priors("priors/extra.toml")
+
+
+@pytest.mark.parametrize("line, match", [
+    ('dist = "beta"\nci90 = [0.30, 0.55]\npoint = 0.462', None),
+    ('dist = "fixed"\npoint = 1.5', r"priors\.mfu_training: unit 'fraction' needs values in \[0, 1\], but the fixed "
+                                    r"prior's support is \[1\.5, 1\.5\]; give it values in \[0, 1\]"),
+    ('dist = "normal"\nmean = 0.4\nsd = 0.1\npoint = 0.4', r"priors\.mfu_training: unit 'fraction' needs values in "
+                                                        r"\[0, 1\], but the normal prior's support is \[-inf, inf\]"),
+])
+def test_mfu_outside_unit_interval_rejected(project, line, match):
+    path = project / "priors" / "compute_2023.toml"
+    path.write_text(with_prior(path.read_text(), "mfu_training", f'{line}\nunit = "fraction"\nnote = "n"'))
+    if match is None:
+        assert load_priors(path)["mfu_training"].unit == "fraction"
+    else:
+        with pytest.raises(ConfigError, match=match):
+            load_priors(path)
