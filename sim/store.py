@@ -44,7 +44,7 @@ import xarray as xr
 from ._files import atomic_path, name_stem, sha256_file, staged_folder
 from .engine import check_memory
 from .memory import MEMORY_USE
-from .errors import SimError
+from .errors import ConfigError, SimError
 from .experiment import Experiment, as_run, load_experiment, run_overrides
 
 __all__ = ["run_folder", "holding", "identity", "reproduce_command", "rerun_command", "write_run", "load_run",
@@ -488,7 +488,10 @@ def write_new_experiment(path: str | os.PathLike, text: str) -> Path:
     stage = path.parent / f"{path.stem}.{uuid.uuid4().hex}.staged.toml"  # a valid experiment name, to load
     try:
         stage.write_text(text, encoding="utf-8")
-        load_experiment(stage)  # what is written must load: checked before it takes the name
+        try:
+            load_experiment(stage)  # what is written must load: checked before it takes the name
+        except ConfigError as exc:  # said of the file it would have been
+            raise ConfigError(str(path) if exc.file == str(stage) else exc.file, exc.key, exc.message) from None
         os.link(stage, path)  # fails if the name exists: never replaces a file
     except FileExistsError:
         raise SimError(f"{path} exists; sim does not replace it: give a new file name") from None

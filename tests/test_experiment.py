@@ -283,3 +283,58 @@ def test_bad_sweep(project, sweep, match):
           'model = "training"\npriors = ["../priors/compute_2023.toml"]\n' + sweep)
     with pytest.raises(ConfigError, match=match):
         sim.load_experiment("experiments/bad.toml")
+
+
+# --- settings, overrides and what a run records of them -----------------------------------------------------------
+
+
+def test_a_runs_overrides_are_read_back_as_data(search_experiment):
+    """--set and --scenario are recorded as JSON in the run's attrs and read back without parsing text."""
+    from sim.experiment import as_run, run_overrides
+
+    changed = sim.with_overrides(search_experiment, set_values={"cache_hit_rate": 0.5}, scenarios=["baseline"])
+    attrs = sim.point(changed).attrs
+    assert json.loads(attrs["run_overrides"]) == {"set": {"cache_hit_rate": 0.5}, "scenarios": ["baseline"]}
+    assert attrs["overrides"] == "cache_hit_rate = 0.5" and attrs["scenarios_run"] == "baseline"  # for people
+    assert run_overrides(attrs) == ({"cache_hit_rate": 0.5}, ["baseline"])
+    again = as_run(search_experiment, attrs)
+    assert again.priors_hash() == changed.priors_hash() and again.scenario_names == ("baseline",)
+    assert "run_overrides" not in sim.point(search_experiment).attrs
+    assert as_run(search_experiment, {}).priors_hash() == search_experiment.priors_hash()
+
+
+def test_output_cells_are_known_without_evaluating_the_model():
+    """The unit check's evaluation gives each output's dims; a run's cells follow the sweeps, narrowed or not."""
+    import dataclasses
+
+    experiment = sim.load_experiment(ROOT / "experiments" / "training_cost.toml")
+    cells = experiment.output_cells()
+    point = sim.point(experiment)
+    assert cells == {name: point[name].size for name in experiment.model.outputs}
+    narrow = dataclasses.replace(experiment, sweeps={k: v.isel(model=[0, 1]) if "model" in v.dims else v
+                                                      for k, v in experiment.sweeps.items()})
+    assert narrow.output_cells()["training_cost"] == cells["training_cost"] * 2 // point.sizes["model"]
+
+
+def test_settings_are_checked_as_the_file_checks_them(search_experiment):
+    from sim.experiment import with_settings
+
+    changed = with_settings(search_experiment, samples=64, seed=5, sampler="sobol")
+    assert (changed.samples, changed.seed, changed.sampler) == (64, 5, "sobol")
+    with pytest.raises(ConfigError, match=r"^arguments: samples: must be an integer of at least 2"):
+        with_settings(search_experiment, samples=1)
+    with pytest.raises(ConfigError, match=r"^arguments: sampler: unknown sampler 'mc'; valid: random, lhs, sobol$"):
+        with_settings(search_experiment, sampler="mc")
+
+
+def test_the_subject_of_a_report_comes_from_the_roles(search_experiment):
+    from sim.experiment import subject
+
+    assert subject(search_experiment) == ("cost_per_query", "revenue_per_query", "")
+    # an output with no role of cost is compared with no revenue, unless one is named
+    assert subject(search_experiment, "optimized_cost_per_query")[:2] == ("optimized_cost_per_query", None)
+    assert subject(search_experiment, "optimized_cost_per_query", "revenue_per_query")[1] == "revenue_per_query"
+    training = sim.load_experiment(ROOT / "experiments" / "training_cost.toml")
+    assert subject(training)[:2] == ("training_cost", None)
+    with pytest.raises(sim.SimError, match=r"^--output: unknown output 'nope'; valid: "):
+        subject(search_experiment, "nope")

@@ -196,3 +196,101 @@ def test_no_run_or_a_stale_run_is_refused(project, capsys):
     (folder / "samples.nc").write_bytes(b"not a netcdf file")
     assert_error(capsys, ["report"], r"^sim: error: outputs/search_cost/samples\.nc: cannot read the saved run .*; run "
                             r"`sim run experiments/search_cost\.toml` again$")
+
+
+# --- the store's functions, on runs made in the test -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small(search_experiment):
+    """A run of the default experiment (500 samples), its labelled summary and table."""
+    from sim.report import summary_table
+
+    ds = sim.run(search_experiment, samples=500, seed=3)
+    summary = sim.summarize_run(ds)
+    return ds, summary, summary_table(summary)
+
+
+def test_a_run_written_is_the_run_read(search_experiment, small, tmp_path):
+    from sim import store
+
+    ds, summary, table = small
+    folder, notices = store.write_run(search_experiment, tmp_path, summary, table, samples=ds, size=ds.nbytes)
+    assert folder == tmp_path / "search_cost" and notices == []
+    assert sorted(p.name for p in folder.iterdir()) == ["inputs", "run.json", "samples.nc", "summary.csv", "summary.nc"]
+    run = json.loads((folder / "run.json").read_text())
+    assert {k: run[k] for k in store.IDENTITY} == store.identity(ds.attrs) == {
+        "priors_hash": search_experiment.priors_hash(), "seed": 3, "sampler": "random", "samples": 500,
+        "mode": "monte_carlo"}
+    assert run["command"] == store.reproduce_command(ds.attrs, tmp_path)
+    recorded, again = store.load_run(search_experiment, tmp_path)
+    xr.testing.assert_identical(again, xr.load_dataset(folder / "samples.nc"))
+    for name in ds.data_vars:
+        np.testing.assert_array_equal(again[name].values, ds[name].values)
+    assert recorded.priors_hash() == search_experiment.priors_hash()
+    xr.testing.assert_identical(store.saved_summary(folder, ds.attrs), summary)
+    assert store.load_summary(search_experiment, tmp_path)[1].attrs["samples"] == 500
+
+
+def test_the_reproduce_command_is_made_from_structured_attrs():
+    from sim import store
+
+    attrs = {"experiment_file": "experiments/x.toml", "samples": 4096, "seed": 7, "sampler": "sobol",
+             "run_overrides": json.dumps({"set": {"cache_hit_rate": 0.5}, "scenarios": ["baseline"]}),
+             "stream_relative_error": 0.001}
+    assert store.reproduce_command(attrs, "elsewhere") == (
+        "sim run experiments/x.toml --samples 4096 --seed 7 --sampler sobol --set cache_hit_rate=0.5 --scenario "
+        "baseline --stream --relative-error 0.001 --out elsewhere")
+    assert store.reproduce_command({**attrs, "run_overrides": "", "stream_relative_error": 0.01}) == (
+        "sim run experiments/x.toml --samples 4096 --seed 7 --sampler sobol --stream --relative-error 0.01")
+
+
+def test_an_analysis_is_kept_beside_its_run_and_replaced_for_another(search_experiment, small, tmp_path):
+    import pandas as pd
+
+    from sim import store
+
+    ds, summary, table = small
+    store.write_run(search_experiment, tmp_path, summary, table, samples=ds)
+    first = pd.DataFrame({"a": [1.5]})
+    store.write_derived(tmp_path, search_experiment, "decision", {"decision.csv": first}, ds.attrs)
+    store.write_derived(tmp_path, search_experiment, "decision", {"stress.csv": first}, ds.attrs)
+    folder = tmp_path / "search_cost" / "decision"
+    assert sorted(p.name for p in folder.iterdir()) == ["decision.csv", "run.json", "stress.csv"]  # one run's studies
+    other = {**ds.attrs, "seed": 4}
+    store.write_derived(tmp_path, search_experiment, "decision", {"goal_seek.csv": first}, other)
+    assert sorted(p.name for p in folder.iterdir()) == ["goal_seek.csv", "run.json"]  # another run's: replaced
+    # a new run of another identity removes the analysis, saying so
+    again = sim.run(search_experiment, samples=500, seed=5)
+    _, notices = store.write_run(search_experiment, tmp_path, sim.summarize_run(again), table, samples=again)
+    assert len(notices) == 1 and notices[0].startswith(f"removed {folder}: it was made from the run of 500 samples")
+    assert not folder.exists()
+
+
+def test_a_new_experiment_file_never_replaces_one_and_must_load(project):
+    from sim import store
+
+    text = (project / "experiments" / "search_cost.toml").read_text()
+    path = store.write_new_experiment(project / "experiments" / "copy.toml", text)
+    assert path.read_text() == text
+    with pytest.raises(sim.SimError, match="copy.toml exists; sim does not replace it"):
+        store.write_new_experiment(path, text + "\n# changed\n")
+    assert path.read_text() == text
+    with pytest.raises(sim.ConfigError, match=r"experiments/bad\.toml: nope: unknown top-level key"):
+        store.write_new_experiment(project / "experiments" / "bad.toml", "nope = 1\n" + text)
+    assert sorted(p.name for p in (project / "experiments").iterdir() if "copy" in p.name or "bad" in p.name
+                  or "staged" in p.name) == ["copy.toml"]
+
+
+def test_a_held_folder_is_refused_to_a_second_holder(search_experiment, tmp_path):
+    import os
+
+    from sim import store
+
+    with store.holding(tmp_path, search_experiment):
+        with pytest.raises(sim.SimError, match=rf"search_cost is in use by another sim \(process {os.getpid()}\)"):
+            with store.holding(tmp_path, search_experiment):
+                pass
+    with store.holding(tmp_path, search_experiment):  # free again once the hold ends
+        pass
+    assert list(tmp_path.iterdir()) == []  # the lock file goes with the hold
