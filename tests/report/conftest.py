@@ -24,7 +24,8 @@ def _project(root: Path) -> Path:
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
     """The default experiment run (20,000 samples) with its report, in a project copy, built once a session with its
-    figures rasterised (the browser and figure tests read them)."""
+    figures rasterised (the browser and figure tests read them). Tests leave it as it is: one that writes a report
+    again writes it into a copy."""
     root = _project(tmp_path_factory.mktemp("report"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(document, "png", RASTERISE)

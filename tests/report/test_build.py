@@ -2,6 +2,7 @@
 tables."""
 
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -150,12 +151,14 @@ def test_metadata_reproduces_the_run(built, tmp_path, monkeypatch):
         np.testing.assert_array_equal(again[name].values, ds[name].values)
 
 
-def test_report_command_rebuilds_from_the_saved_run(built, capsys):
-    experiment = built.parents[1] / "experiments" / "search_cost.toml"
-    before = (built / "tables" / "scenarios.csv").read_text()
-    assert main(["report", str(experiment), "--out", str(built.parent), "--sobol-n", "512"]) == 0
+def test_report_command_rebuilds_from_the_saved_run(built, capsys, tmp_path):
+    copy = shutil.copytree(built.parents[1], tmp_path / "project")  # the session's report stays as it was
+    folder = copy / "outputs" / "search_cost"
+    before = (folder / "tables" / "scenarios.csv").read_text()
+    assert main(["report", str(copy / "experiments" / "search_cost.toml"), "--out", str(copy / "outputs"),
+                 "--sobol-n", "512"]) == 0
     assert "report.html" in capsys.readouterr().out
-    assert (built / "tables" / "scenarios.csv").read_text() == before  # same run, same numbers
+    assert (folder / "tables" / "scenarios.csv").read_text() == before  # same run, same numbers
 
 
 def test_one_scenario_no_revenue_no_sensitivity_states_what_is_absent(project, capsys):
