@@ -98,3 +98,26 @@ def test_readme_command_runs(command, tmp_path, monkeypatch, capsys):
         assert code == 2
     else:
         assert code == FAILING.get(command, 0), err
+
+
+def _python_blocks(section: str) -> list[str]:
+    text = README[README.index(f"## {section}"):]
+    text = text[:text.index("\n## ", 1)]
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+def test_the_python_api_blocks_run(tmp_path, monkeypatch):
+    """The README's Python API, one function per command and the pieces below them, runs as shown (in a project
+    copy, where `store.write_run` writes)."""
+    for folder in ("experiments", "priors"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    monkeypatch.chdir(tmp_path)
+    blocks = _python_blocks("Python API")
+    assert len(blocks) == 2
+    names: dict = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), names)  # the README's own example code, as a reader runs it
+    assert (tmp_path / "outputs" / "search_cost" / "samples.nc").is_file()
+    assert names["s"].results["tornado"]["swing"].sizes["input"] == 15
+    assert 0 < names["w"].results()["pairs"][("cost_per_query", "revenue_per_query")]["p_loss"] \
+        .sel(architecture="two_stage").item() < 1
