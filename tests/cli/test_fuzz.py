@@ -148,6 +148,8 @@ def case(rng: random.Random) -> tuple[list[str], str | None]:
     argv = [command, *_options(command, rng), *experiment]
     if command == "run" and not any(a == "--samples" for a in argv):
         argv[1:1] = ["--samples", "300"]  # the default 100,000 would cost seconds a case
+    if command in ("sensitivity", "report") and not any(a == "--sobol-n" for a in argv):
+        argv[1:1] = ["--sobol-n", "64"]  # so would the default Sobol' design of 2**14 base samples
     if "--stream" in argv and HUGE in argv:  # valid, and as long as it asks: days
         argv[argv.index(HUGE)] = "2000"
     return argv, swap
