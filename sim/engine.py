@@ -17,7 +17,6 @@ import json
 import sys
 import warnings
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 import xarray as xr

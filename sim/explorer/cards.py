@@ -105,7 +105,8 @@ def histogram(values: np.ndarray, bins: int = 40, span: tuple[float, float] | No
 class Card:
     """One prior: title, percentiles, density, parameter inputs, pin, reset, and an inline message."""
 
-    def __init__(self, explorer: Explorer, name: str):
+    def __init__(self, explorer, name: str):
+        """``explorer``: the page (:class:`~.page.Explorer`) the card belongs to; ``name``: its prior."""
         from bokeh.layouts import column, row
         from bokeh.models import Button, ColumnDataSource, Div, TextInput
         from bokeh.plotting import figure

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timezone
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 
