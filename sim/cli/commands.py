@@ -189,14 +189,24 @@ def _saved_run(experiment, args, command: str):
     return recorded, ds, saved_run_source(store.run_folder(args.out, experiment) / store.SAMPLES, ds.attrs)
 
 
-def _written(paths) -> str:
-    return "\nwrote " + ", ".join(str(p) for p in paths)
+def _analysis(args, experiment, command: str, kind: str, opts, compute, files_of, view) -> int:
+    """An analysis of the saved run: ``compute(recorded, run, opts)``, its files written into ``<run folder>/kind/``
+    by the store, its view printed."""
+    from .. import store
+
+    recorded, ds, source = _saved_run(experiment, args, command)
+    result = compute(recorded, ds, opts, select=args.select)
+    files = files_of(result)
+    written = store.write_derived(args.out, experiment, kind, files, ds.attrs)
+    print(view(experiment, result, files, source, args.all))
+    print("\nwrote " + ", ".join(str(p) for p in written))
+    return 0
 
 
 def cmd_sensitivity(args) -> int:
     experiment = _load(args.experiment)
     _hold(args, experiment)
-    from .. import api, store
+    from .. import api
     from ..report.console import sensitivity_view
     from ..report.tables import sensitivity_files
 
@@ -204,13 +214,8 @@ def cmd_sensitivity(args) -> int:
     opts = api.sensitivity_options(experiment, output=args.output, methods=methods, percentiles=tuple(args.percentiles),
                                    spider=args.spider, region=args.region, sobol_n=args.sobol_n,
                                    resamples=args.resamples)
-    recorded, ds, source = _saved_run(experiment, args, "sensitivity")
-    result = api.sensitivity(recorded, ds, opts, select=args.select)
-    files = sensitivity_files(result)
-    written = store.write_derived(args.out, experiment, "sensitivity", files, ds.attrs)
-    print(sensitivity_view(experiment, result, files, source, args.all))
-    print(_written(written))
-    return 0
+    return _analysis(args, experiment, "sensitivity", "sensitivity", opts, api.sensitivity, sensitivity_files,
+                     sensitivity_view)
 
 
 def _stress_arg(stress):
@@ -228,20 +233,14 @@ def _stress_arg(stress):
 def cmd_decide(args) -> int:
     experiment = _load(args.experiment)
     _hold(args, experiment)
-    from .. import api, store
+    from .. import api
     from ..report.console import decision_view
     from ..report.tables import decision_files
 
     opts = api.decision_options(experiment, cost=args.cost, revenue=args.revenue, volume=args.volume,
                                 stress=_stress_arg(args.stress), seek=args.seek, target=args.target,
                                 statistic=args.statistic, how=args.how, bracket=args.bracket)
-    recorded, ds, source = _saved_run(experiment, args, "decide")
-    result = api.decide(recorded, ds, opts, select=args.select)
-    files = decision_files(result)
-    written = store.write_derived(args.out, experiment, "decision", files, ds.attrs)
-    print(decision_view(experiment, result, files, source, args.all))
-    print(_written(written))
-    return 0
+    return _analysis(args, experiment, "decide", "decision", opts, api.decide, decision_files, decision_view)
 
 
 # --- the rest ------------------------------------------------------------------------------------------------------
