@@ -125,15 +125,15 @@ def _cells_frame(frame: pd.DataFrame) -> pd.DataFrame:
                            and c not in ("deploy", "override")})
 
 
-@dataclasses.dataclass
 class _Run:
-    """What every section reads: the report's content, and the scenarios' colours."""
+    """What every section reads: the report's content (its fields, as attributes), the scenarios' colours, and the
+    readable names and units of its outputs."""
 
-    content: object
-    colours: dict
-
-    def __getattr__(self, name):  # the content's fields: experiment, summary, focus, scenarios, out ...
-        return getattr(self.content, name)
+    def __init__(self, content, colours: dict):
+        for f in dataclasses.fields(content):
+            setattr(self, f.name, getattr(content, f.name))
+        self.streamed = content.streamed
+        self.colours = colours
 
     @property
     def scope(self) -> str:
