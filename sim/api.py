@@ -35,12 +35,21 @@ from .models import Model, available
 from .priors import load_priors
 from .studies.article import check_figures
 from .studies.content import ReportContent, report_content
+from .studies.dask import connect, dask_summary
 from .studies.explore import WhatIf, what_if
 from .studies.precision import PrecisionResult, run_to_precision
-from .studies.dask import connect, dask_summary
 from .studies.stream import stream_summary
-from .studies.suite import (DecisionOptions, DecisionResult, SensitivityOptions, SensitivityResult, check_sobol_n,
-                            decide, decision_options, sensitivity, sensitivity_options)
+from .studies.suite import (
+    DecisionOptions,
+    DecisionResult,
+    SensitivityOptions,
+    SensitivityResult,
+    check_sobol_n,
+    decide,
+    decision_options,
+    sensitivity,
+    sensitivity_options,
+)
 
 __all__ = ["run", "run_to_precision", "stream_summary", "dask_summary", "connect", "summarize_run", "sensitivity",
            "sensitivity_options", "decide", "decision_options", "report_content", "point", "check", "validate",
