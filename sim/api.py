@@ -53,8 +53,8 @@ from .studies.suite import (
 
 __all__ = ["run", "run_to_precision", "stream_summary", "dask_summary", "connect", "summarize_run", "sensitivity",
            "sensitivity_options", "decide", "decision_options", "report_content", "point", "check", "validate",
-           "models", "what_if", "check_memory", "check_sobol_n", "PrecisionResult", "SensitivityOptions", "SensitivityResult",
-           "DecisionOptions", "DecisionResult", "ReportContent", "WhatIf"]
+           "models", "what_if", "check_memory", "check_sobol_n", "PrecisionResult", "SensitivityOptions",
+           "SensitivityResult", "DecisionOptions", "DecisionResult", "ReportContent", "WhatIf"]
 
 
 def check(figures: str | os.PathLike | None = None, *, root: str | os.PathLike = "."):

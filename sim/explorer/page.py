@@ -353,11 +353,13 @@ class Explorer:
                         f"<b>{percent(p)}</b><br><small>{k:,} of {n:,}</small></td>"
                         f"<td>{percent(float(ci.sel(ci_bound='lower')))} to "
                         f"{percent(float(ci.sel(ci_bound='upper')))}</td>"
-                        f"<td>{amount(at_cell(pair['net_benefit'], at))}</td><td>{amount(at_cell(pair['evpi'], at))}</td>")
+                        f"<td>{amount(at_cell(pair['net_benefit'], at))}</td>"
+                        f"<td>{amount(at_cell(pair['evpi'], at))}</td>")
             tds += f"<td>{amount(at_cell(summary[cost], at).sel(stat='mean'))}</td>"
             rows.append(f"<tr{' class=chosen' if cell == chosen else ''}>{tds}</tr>")
         more = (f"<div style='color:#555'>{len(cells)} of the {total} cells: those of the chosen "
-                f"{', '.join(list(dims)[:-1])}; the selectors above reach every one.</div>" if total > len(cells) else "")
+                f"{', '.join(list(dims)[:-1])}; the selectors above reach every one.</div>"
+                if total > len(cells) else "")
         style = ("<style>.box{max-height:330px;overflow:auto}table{border-collapse:collapse;font-size:13px}"
                  "th,td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}"
                  "th{background:#f2f2f2;position:sticky;top:0}tr.chosen td{background:#fff3e0}</style>")

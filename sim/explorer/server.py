@@ -67,7 +67,7 @@ def serve(experiment: Experiment, *, samples: int = DEFAULT_SAMPLES, seed: int |
         raise SimError(f"--samples: {exc}") from None
     check_memory(experiment, samples, work="decide")
     silence(EMPTY_LAYOUT, True)  # a fixed prior's card has no parameter inputs: an empty column is meant
-    what_if(experiment, samples=2).results()  # an experiment the explorer cannot hold is refused before the server starts
+    what_if(experiment, samples=2).results()  # an experiment the page cannot hold is refused before the server starts
     try:
         family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
         listening = socket.create_server(address, family=family, backlog=128)  # closed again if it fails

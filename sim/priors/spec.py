@@ -208,7 +208,8 @@ class Prior:
 
 
 def _check_support(at: Location, unit: str, dist: str, lo: float, hi: float, signed: bool) -> None:
-    """Refuse a prior whose values could be impossible for its quantity: a fraction outside [0, 1], a negative amount."""
+    """Refuse a prior whose values could be impossible for its quantity: a fraction outside [0, 1], a negative
+    amount."""
     continuous = forms.FORMS[dist].continuous if dist in forms.FORMS else False
     if unit == "fraction" and not (0.0 <= lo and hi <= 1.0):
         how = "use a beta prior or truncate = [0, 1]" if continuous else "give it values in [0, 1]"

@@ -59,14 +59,15 @@ def sensitivity_view(experiment, result, files: dict, source: str, show_all: boo
         table = files["sensitivity.csv"]
     else:  # the spider alone: its table is the one to show
         spider = files["spider.csv"]
-        table = spider.assign(value_range=spider.groupby([c for c in spider.columns if c not in ("percentile", "value")])
-                              ["value"].transform(lambda v: v.max() - v.min()))
+        cells = [c for c in spider.columns if c not in ("percentile", "value")]
+        table = spider.assign(value_range=spider.groupby(cells)["value"].transform(lambda v: v.max() - v.min()))
     order = next((c for c in ("tornado_swing", "value_range") if c in table), table.columns[-1])
     cells = [c for c in table.columns if c in result.cells]
     shown = table.assign(_key=table[order].abs()).sort_values([*cells, "_key"], ascending=[True] * len(cells) + [False],
                                                               kind="stable")
     shown = shown.drop(columns=["_key"] + [c for c in shown.columns if c.endswith(("_ci_lower", "_ci_upper"))])
-    lines.append(format_table(shown, max_rows=_rows(show_all), more=f"{next(iter(files))} has every row; --all prints them"))
+    lines.append(format_table(shown, max_rows=_rows(show_all),
+                              more=f"{next(iter(files))} has every row; --all prints them"))
     lines += [f"skipped {note}" for note in opts.skipped]
     lines += [f"note: {note}" for note in result.notes]
     return "\n".join(lines)
@@ -77,7 +78,8 @@ def decision_view(experiment, result, files: dict, source: str, show_all: bool =
     EVPPI per cell, and the stress test and goal seek when asked for."""
     opts, d, n = result.options, result.measures, result.samples
     table, evppi = files["decision.csv"], files["evppi.csv"]
-    lines = [f"{experiment.title or experiment.name}: deploy (net benefit {opts.revenue} - {opts.cost}) or not, {source}",
+    title = experiment.title or experiment.name
+    lines = [f"{title}: deploy (net benefit {opts.revenue} - {opts.cost}) or not, {source}",
              format_table(table[[c for c in table.columns if not c.endswith(("_ci_lower", "_ci_upper"))]],
                           max_rows=_rows(show_all), more="decision.csv has every row; --all prints them"),
              "\nExpected value of partial perfect information (largest first):",

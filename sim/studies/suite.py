@@ -134,7 +134,8 @@ def sensitivity_options(experiment: Experiment, *, output: str | None = None, me
     check_sobol_n(sobol_n)
     low, high = percentiles
     if not low < high:
-        raise SimError(f"--percentiles: the low percentile must be below the high one, got {100 * low:g},{100 * high:g}")
+        raise SimError(f"--percentiles: the low percentile must be below the high one, got "
+                       f"{100 * low:g},{100 * high:g}")
     region = region or (f"{output}>{threshold}" if threshold else None)
     skipped = []
     if "sobol" in chosen and experiment.correlation is not None:
