@@ -42,8 +42,8 @@ from ..sampling import uniforms
 
 __all__ = ["Draws", "WhatIf", "draws", "what_if"]
 
-#: Forms of a prior whose values and ranks the draws keep (about 1.6 MB each at 100,000 samples).
-KEEP = 64
+#: Forms the draws keep beyond one per prior (each form's values and ranks: 1.6 MB at 100,000 samples).
+KEEP = 8
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -53,7 +53,8 @@ class Draws:
     ``experiment`` holds that scenario alone, with the draws' samples, seed
     and the random sampler; ``uniforms`` one row per prior the scenario
     draws or fixes, in the model's order. Values and ranks of the priors
-    mapped through them are kept for reuse (at most :data:`KEEP` forms).
+    mapped through them are kept for reuse, the least recently used given up
+    past one form per prior and :data:`KEEP` more.
     """
 
     experiment: Experiment
@@ -82,11 +83,13 @@ class Draws:
         return self._keep(("ranks", prior), lambda: centred_ranks(xr.DataArray(self.values(prior), dims=("sample",))))
 
     def _keep(self, key, compute):
-        if key not in self._kept:
-            if len(self._kept) >= 2 * KEEP:
-                self._kept.pop(next(iter(self._kept)))
-            self._kept[key] = compute()
-        return self._kept[key]
+        value = self._kept.pop(key, None)
+        if value is None:
+            value = compute()
+            while len(self._kept) >= 2 * (len(self.uniforms) + KEEP):
+                self._kept.pop(next(iter(self._kept)))  # the least recently used
+        self._kept[key] = value  # the most recently used last
+        return value
 
 
 def draws(experiment: Experiment, scenario: str | None = None, *, samples: int = 100_000,

@@ -174,3 +174,17 @@ def test_each_prior_form_is_mapped_once_and_shared(search_experiment):
     again = changed.resampled(3000, seed=5)
     assert again.changed == changed.changed and again.experiment.samples == 3000 and again.experiment.seed == 5
     assert again.values("provider_gross_margin").shape == (3000,)
+
+
+def test_the_draws_keep_one_form_per_prior_and_a_few_more(search_experiment):
+    """Values and ranks are kept for the forms in use, the least recently used given up: memory stays bounded
+    however many changes an explorer session makes."""
+    from sim.studies.explore import KEEP
+
+    what_if = make(search_experiment, samples=500)
+    what_if.results()
+    for i in range(40):
+        what_if.change("provider_gross_margin", ci90=[0.40 + i / 1000, 0.7]).results()
+    assert len(what_if.draws._kept) <= 2 * (len(what_if.inputs) + KEEP)
+    base = search_experiment.scenarios[0].priors["cache_hit_rate"]
+    assert ("values", base) in what_if.draws._kept  # a form in use by every evaluation stays
