@@ -9,6 +9,10 @@ Each prior that some scenario draws gets one row of uniforms; every scenario
 maps the same uniforms through its own version of the prior (common random
 numbers). A prior that no scenario changes is evaluated once and has no
 ``scenario`` dim; every output is broadcast to all scenarios.
+
+The module is long because a run's guards (its memory, outputs that are not
+finite) sit beside the evaluation they guard, and because samplers that
+re-evaluate the model (calibration) draw the run's own uniforms here.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from .progress import bar_disable
 from .experiment import Experiment, with_settings
 from .sampling import iter_uniforms
 
-__all__ = ["run", "point", "evaluate", "evaluate_uniforms", "drawn_priors", "label_dataset", "DEFAULT_CHUNK"]
+__all__ = ["run", "run_uniforms", "point", "evaluate", "evaluate_uniforms", "drawn_priors", "draw_uniforms",
+           "correlated", "label_dataset", "DEFAULT_CHUNK"]
 
 #: Samples evaluated at a time: bounds the model's temporaries (8 MB per
 #: intermediate array and coordinate cell); runs up to this size are
@@ -292,6 +297,15 @@ def point(experiment: Experiment) -> xr.Dataset:
     return label_dataset(experiment, {**inputs, **outputs}, "point", coords)
 
 
+def _drawn(experiment: Experiment) -> tuple[dict, list[str]]:
+    """The evaluation plan and the priors drawn, correlated ones included (a scenario may pin a correlated prior;
+    its row is drawn all the same)."""
+    plan, drawn = _plan(experiment)
+    if experiment.correlation:
+        drawn = drawn + [n for n in experiment.correlation.names if n not in drawn]
+    return plan, drawn
+
+
 def iter_chunks(experiment: Experiment, *, chunk_size: int = DEFAULT_CHUNK, progress: bool = False,
                 start: int = 0, stop: int | None = None):
     """Yield ``(start, stop, inputs, outputs)`` for consecutive chunks of the experiment's samples.
@@ -304,11 +318,7 @@ def iter_chunks(experiment: Experiment, *, chunk_size: int = DEFAULT_CHUNK, prog
     """
     n = experiment.samples
     stop = n if stop is None else stop
-    plan, drawn = _plan(experiment)
-    correlation = experiment.correlation
-    if correlation:  # a scenario may pin a correlated prior; its row is drawn all the same
-        drawn = drawn + [n for n in correlation.names if n not in drawn]
-    rows = [drawn.index(n) for n in correlation.names] if correlation else []
+    plan, drawn = _drawn(experiment)
 
     from tqdm import tqdm
 
@@ -316,11 +326,52 @@ def iter_chunks(experiment: Experiment, *, chunk_size: int = DEFAULT_CHUNK, prog
               file=sys.stderr, desc=experiment.name) as bar:
         for a, b, u in iter_uniforms(drawn, n, seed=experiment.seed, sampler=experiment.sampler,
                                      chunk_size=chunk_size, start=start, stop=stop):
-            if rows:
-                u[rows] = correlation.apply(u[rows])
-            inputs, outputs = _evaluate(experiment, plan, dict(zip(drawn, u)), b - a)
+            inputs, outputs = _evaluate(experiment, plan, correlated(experiment, dict(zip(drawn, u))), b - a)
             yield a, b, inputs, outputs
             bar.update(b - a)
+
+
+def draw_uniforms(experiment: Experiment, start: int = 0, stop: int | None = None, *,
+                  correlate: bool = True) -> dict[str, np.ndarray]:
+    """The uniforms of samples ``start`` to ``stop`` of ``experiment``'s run, by prior, as :func:`run` draws and
+    correlates them: :func:`run_uniforms` of them is that part of the run. ``correlate=False`` gives them before
+    the priors' rank correlation is applied (:func:`correlated` applies it)."""
+    n = experiment.samples
+    stop = n if stop is None else stop
+    _, drawn = _drawn(experiment)
+    u = next(iter_uniforms(drawn, n, seed=experiment.seed, sampler=experiment.sampler, chunk_size=max(stop - start, 1),
+                           start=start, stop=stop))[2]
+    out = dict(zip(drawn, u))
+    return correlated(experiment, out) if correlate else out
+
+
+def correlated(experiment: Experiment, uniforms: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Independent uniforms by prior with the experiment's rank correlation applied to the correlated priors."""
+    correlation = experiment.correlation
+    if not correlation:
+        return uniforms
+    rows = correlation.apply(np.stack([uniforms[name] for name in correlation.names]))
+    return {**uniforms, **dict(zip(correlation.names, rows))}
+
+
+def run_uniforms(experiment: Experiment, uniforms: dict[str, np.ndarray], attrs: dict | None = None, *,
+                 check: bool = True) -> xr.Dataset:
+    """A run of ``experiment`` on given uniforms (by prior, each of one length; priors left out at their point
+    values), labelled as :func:`run` labels its runs, with ``attrs`` added to the run's provenance.
+    ``check=False`` leaves NaN or infinite outputs in place (a sampler that weighs them out) instead of stopping."""
+    plan, _ = _plan(experiment)
+    m = len(next(iter(uniforms.values())))
+    inputs, outputs = _evaluate(experiment, plan, uniforms, m)
+    coords: dict = {"scenario": list(experiment.scenario_names), "sample": np.arange(m)}
+    data_vars = {}
+    for name, da in {**inputs, **outputs}.items():
+        coords.update({c: da[c].variable for c in da.coords if c not in ("scenario", "sample")})
+        data_vars[name] = (da.dims, da.values)
+    if check:
+        _check_finite(experiment, data_vars, coords)
+    ds = label_dataset(experiment, data_vars, "monte_carlo", coords)
+    ds.attrs.update({"seed": experiment.seed, "sampler": experiment.sampler, "samples": m, **(attrs or {})})
+    return ds
 
 
 def run(experiment: Experiment, *, samples: int | None = None, seed: int | None = None,

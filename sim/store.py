@@ -9,6 +9,9 @@ One folder per experiment, ``<out>/<experiment>/``::
     inputs/           copies of the input files, their SHA-256 and the commands (``record.json``)
     report.html, report.md, figures/, tables/     the report of this run
     decision/, sensitivity/                        analyses of this run, each with its own run.json
+    calibration/      the run conditioned on observations (sim calibrate): posterior.nc, posterior.csv,
+                      observations.csv, inputs/ (the observations files), run.json; the posterior's own
+                      decision/, sensitivity/ and report, as a run folder holds them
 
 Only this module names these files. It writes what the library returns:
 Datasets as NetCDF, tables as CSV at full precision, and a rendered report
@@ -48,8 +51,9 @@ from .errors import ConfigError, SimError
 from .experiment import Experiment, as_run, load_experiment, run_overrides
 
 __all__ = ["run_folder", "holding", "identity", "reproduce_command", "rerun_command", "write_run", "load_run",
-           "load_summary", "write_derived", "write_report", "write_new_experiment", "saved_summary", "RECORD", "SAMPLES",
-           "SUMMARY", "SUMMARY_TABLE", "REPORT_HTML", "REPORT_MD", "FIGURES", "TABLES", "REPORT_FILES", "DERIVED"]
+           "load_summary", "write_derived", "write_report", "write_new_experiment", "saved_summary", "write_calibration",
+           "load_posterior", "analysis_folder", "RECORD", "SAMPLES", "SUMMARY", "SUMMARY_TABLE", "REPORT_HTML",
+           "REPORT_MD", "FIGURES", "TABLES", "REPORT_FILES", "DERIVED", "CALIBRATION", "POSTERIOR"]
 
 SAMPLES = "samples.nc"
 SUMMARY = "summary.nc"
@@ -62,8 +66,10 @@ FIGURES = "figures"
 TABLES = "tables"
 #: The report's files in a run folder.
 REPORT_FILES = (REPORT_HTML, REPORT_MD, FIGURES, TABLES)
+CALIBRATION = "calibration"
+POSTERIOR = "posterior.nc"
 #: Folders of analyses of a run, and the command that makes each.
-DERIVED = {"decision": "decide", "sensitivity": "sensitivity"}
+DERIVED = {"decision": "decide", "sensitivity": "sensitivity", CALIBRATION: "calibrate"}
 #: What identifies the numbers of a run: same identity, same numbers.
 IDENTITY = ("priors_hash", "seed", "sampler", "samples", "mode")
 
@@ -375,9 +381,17 @@ def load_run(experiment: Experiment, out: str | os.PathLike = "outputs", *,
     return recorded, ds
 
 
-def write_derived(out: str | os.PathLike, experiment: Experiment, kind: str, files: dict, attrs) -> list[Path]:
-    """Write an analysis of the saved run of ``experiment`` under ``out`` as ``<run folder>/<kind>/``, beside that
-    run's other results.
+def analysis_folder(out: str | os.PathLike, experiment: Experiment, posterior: bool = False) -> Path:
+    """The folder an analysis of the saved run writes into: the run folder, or for its posterior
+    (``sim calibrate``), the calibration folder."""
+    folder = run_folder(out, experiment)
+    return folder / CALIBRATION if posterior else folder
+
+
+def write_derived(out: str | os.PathLike, experiment: Experiment, kind: str, files: dict, attrs, *,
+                  posterior: bool = False) -> list[Path]:
+    """Write an analysis of the saved run of ``experiment`` under ``out`` as ``<run folder>/<kind>/`` (of its
+    posterior: ``<run folder>/calibration/<kind>/``), beside that run's other results.
 
     ``files`` maps file names to tables (CSV) and Datasets (NetCDF). Files
     of other studies of the same run (a stress test beside the decision
@@ -385,7 +399,7 @@ def write_derived(out: str | os.PathLike, experiment: Experiment, kind: str, fil
     the run's identity in ``run.json``, so that a new run can tell whether it
     still holds.
     """
-    folder = run_folder(out, experiment)
+    folder = analysis_folder(out, experiment, posterior)
     target = folder / kind
     made_from = _read_json(target / RUN)
     same = made_from is not None and identity(made_from) == identity(attrs)
@@ -461,14 +475,64 @@ def write_record(experiment: Experiment, attrs: dict, stage: str | os.PathLike, 
 
 
 
-def write_report(out: str | os.PathLike, experiment: Experiment, report) -> Path:
-    """Replace the report in the run folder of ``experiment`` under ``out`` with ``report``
-    (:class:`sim.report.document.Rendered`); keep the rest."""
-    folder = run_folder(out, experiment)
+def write_report(out: str | os.PathLike, experiment: Experiment, report, *, posterior: bool = False) -> Path:
+    """Replace the report in the run folder of ``experiment`` under ``out`` (of its posterior: in the calibration
+    folder) with ``report`` (:class:`sim.report.document.Rendered`); keep the rest."""
+    folder = analysis_folder(out, experiment, posterior)
     with _writing(folder, folder.parent), \
             staged_folder(folder, keep=[p.name for p in folder.iterdir() if p.name not in REPORT_FILES]) as stage:
         _write_report_into(stage, report)
     return folder
+
+
+def write_calibration(out: str | os.PathLike, experiment: Experiment, files: dict, attrs,
+                      observation_files=()) -> list[Path]:
+    """Write a calibration of the saved run of ``experiment`` under ``out`` as ``<run folder>/calibration/``,
+    replacing an earlier calibration and the analyses of its posterior whole.
+
+    ``files`` maps file names to tables and Datasets (``posterior.nc`` among
+    them); ``attrs`` are the run's, whose identity ``run.json`` records; the
+    observations files are copied into ``inputs/`` with their SHA-256 in
+    ``inputs/record.json``.
+    """
+    folder = run_folder(out, experiment)
+    target = folder / CALIBRATION
+    with _writing(target, folder.parent), staged_folder(target) as stage:
+        _write_files(stage, files)
+        (stage / RECORD).mkdir()
+        entries = []
+        for i, source in enumerate(observation_files):
+            copy = stage / RECORD / f"{i}-{Path(source).name}"
+            shutil.copyfile(source, copy)
+            entries.append({"path": copy.name, "source": str(source), "sha256": sha256_file(copy)})
+        _write_json(stage / RECORD / "record.json", {"run": identity(attrs), "observations": entries})
+        _write_json(stage / RUN, identity(attrs))
+    return [target / name for name in files]
+
+
+def load_posterior(experiment: Experiment, out: str | os.PathLike = "outputs", *,
+                   command: str = "report") -> tuple[Experiment, xr.Dataset]:
+    """The saved run's posterior (``sim calibrate``), checked against the saved run and the experiment's priors.
+
+    Raises
+    ------
+    SimError
+        When there is no calibration, or it was made from another run than
+        the one saved now, or the run itself is stale (:func:`load_run`).
+    """
+    folder = run_folder(out, experiment)
+    path = folder / CALIBRATION / POSTERIOR
+    again = f"`sim calibrate {experiment.path}{''.join(' ' + a for a in _out_args(out))} --observations FILE...`"
+    if not path.is_file():
+        raise SimError(f"no calibration of experiment {experiment.name!r} ({path} does not exist); run {again} first")
+    made_from, run = _read_json(folder / CALIBRATION / RUN), _read_json(folder / RUN)
+    if made_from is None or run is None or identity(made_from) != identity(run):
+        raise SimError(f"{path} was made from {_describe(made_from)}, not the saved run; run {again} again")
+    samples = (made_from or {}).get("samples")
+    if isinstance(samples, int) and samples > 0:
+        check_memory(experiment, samples, work=command if command in MEMORY_USE else "report", saved=True)
+    ds = _open(path, experiment, out)
+    return _check_identity(path, ds.attrs, experiment, out), ds
 
 
 def write_new_experiment(path: str | os.PathLike, text: str) -> Path:

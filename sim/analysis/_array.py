@@ -26,16 +26,20 @@ def order_stat_bounds(n: int, q: np.ndarray, probability: float) -> tuple[np.nda
     return np.clip(lo, 0, n - 1).astype(np.intp), np.clip(hi, 0, n - 1).astype(np.intp)
 
 
-def quantiles_and_ci(a: np.ndarray, q: np.ndarray, probability: float) -> tuple[np.ndarray, np.ndarray]:
+def quantiles_and_ci(a: np.ndarray, q: np.ndarray, probability: float,
+                     n_eff: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Quantiles ``q`` (numpy's default, linear, method) and their intervals, from one partition of ``a``.
 
     Returns arrays of shape (..., len(q)) and (..., len(q), 2). The quantiles
     equal :func:`numpy.quantile`'s bit for bit: the same order statistics,
     weights and interpolation. A row holding NaN gives NaN quantiles, as
-    ``skipna=False`` does.
+    ``skipna=False`` does. ``n_eff``: the samples' effective number where it
+    is below their count (rows resampled from weighted samples); the
+    intervals' ranks are then those of ``n_eff`` independent samples, scaled
+    to the rows.
     """
     n = a.shape[-1]
-    lo, hi = order_stat_bounds(n, q, probability)
+    lo, hi = order_stat_bounds(n, q, probability) if n_eff is None else _scaled_bounds(n, n_eff, q, probability)
     virtual = (n - 1) * np.asarray(q, dtype=float)
     below = np.floor(virtual)
     gamma = virtual - below
@@ -52,14 +56,23 @@ def quantiles_and_ci(a: np.ndarray, q: np.ndarray, probability: float) -> tuple[
     return quantiles, np.stack([part[..., lo], part[..., hi]], axis=-1)
 
 
+def _scaled_bounds(n: int, n_eff: float, q: np.ndarray, probability: float) -> tuple[np.ndarray, np.ndarray]:
+    """Order-statistic bounds of ``n_eff`` effective samples, as ranks among ``n`` rows."""
+    m = max(int(n_eff), 2)
+    lo, hi = order_stat_bounds(m, q, probability)
+    scale = (n - 1) / (m - 1)
+    return (np.clip(np.floor(lo * scale), 0, n - 1).astype(np.intp),
+            np.clip(np.ceil(hi * scale), 0, n - 1).astype(np.intp))
+
+
 def quantile_ci(a: np.ndarray, q: np.ndarray, probability: float) -> np.ndarray:
     """Distribution-free intervals of quantiles ``q``: shape (..., len(q), 2)."""
     return quantiles_and_ci(a, q, probability)[1]
 
 
-def mean_ci(a: np.ndarray, probability: float) -> np.ndarray:
-    """Student-t interval of the mean: shape (..., 2)."""
-    n = a.shape[-1]
+def mean_ci(a: np.ndarray, probability: float, n_eff: float | None = None) -> np.ndarray:
+    """Student-t interval of the mean: shape (..., 2); with ``n_eff``, of that many effective samples."""
+    n = a.shape[-1] if n_eff is None else max(float(n_eff), 2.0)
     mean = a.mean(axis=-1)
     half = stats.t.ppf(0.5 + probability / 2.0, n - 1) * a.std(axis=-1, ddof=1) / np.sqrt(n)
     return np.stack([mean - half, mean + half], axis=-1)

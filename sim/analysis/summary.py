@@ -47,6 +47,13 @@ def comparisons(ds: xr.Dataset) -> tuple[tuple[str, str], ...]:
     return cost_revenue_pairs(output_roles(ds))
 
 
+def effective_samples(ds: xr.Dataset) -> float | None:
+    """A run's effective number of samples where it is below its count of samples (a posterior resampled from
+    weighted samples: its ``effective_samples`` attr), else None."""
+    n_eff = ds.attrs.get("effective_samples")
+    return None if n_eff is None or float(n_eff) >= ds.sizes.get("sample", 0) else float(n_eff)
+
+
 def stat_label(q: float) -> str:
     """``0.05 -> "p05"``, ``0.5 -> "p50"``, ``0.025 -> "p2.5"``."""
     return "p" + format(100 * q, "02g")
@@ -178,11 +185,19 @@ def exceedance(ds: xr.Dataset, output: str, threshold: str | float, *, dim: str 
 
 
 def exceedance_interval(ds: xr.Dataset, output: str, threshold: str | float, *, probability: float = 0.95,
-                        dim: str = "sample") -> xr.DataArray:
-    """Monte Carlo (Jeffreys) interval of :func:`exceedance`: dims ``ci_bound`` and the cell dims."""
+                        dim: str = "sample", n_eff: float | None = None) -> xr.DataArray:
+    """Monte Carlo (Jeffreys) interval of :func:`exceedance`: dims ``ci_bound`` and the cell dims.
+
+    ``n_eff``: the samples' effective number where it is below their count
+    (a posterior resampled from weighted samples); the interval is that of
+    the same share of ``n_eff`` independent samples.
+    """
     probability = check_probability(probability)
+    n = ds.sizes[dim]
     hits = (ds[output] > _threshold(ds, threshold)).sum(dim)
-    ci = xr.apply_ufunc(jeffreys_interval, hits, kwargs={"n": ds.sizes[dim], "probability": probability},
+    if n_eff is not None:
+        hits, n = hits * (n_eff / n), n_eff
+    ci = xr.apply_ufunc(jeffreys_interval, hits, kwargs={"n": n, "probability": probability},
                         output_core_dims=[["ci_bound"]]).assign_coords(ci_bound=CI_BOUND)
     ci.attrs = {"units": "1", "probability": probability, "method": "Jeffreys binomial interval"}
     return ci.transpose("ci_bound", ...)
@@ -227,18 +242,19 @@ def summary_dataset(ds: xr.Dataset, comparisons=(), *, quantiles: Sequence[float
     labels = [stat_label(p) for p in q]
     stat = ["mean", "se_mean", "sd", *labels]
     out = xr.Dataset(attrs={**ds.attrs, "probability": probability})
+    n_eff = effective_samples(ds)
     for name in output_names(ds):
         da = ds[name]
-        n = da.sizes["sample"]
+        n = n_eff or da.sizes["sample"]  # the standard error of a posterior is of its effective samples
         mean = da.mean("sample", skipna=False)
         sd = da.std("sample", ddof=1, skipna=False)
         qs, qci = xr.apply_ufunc(quantiles_and_ci, da, input_core_dims=[["sample"]],
                                  output_core_dims=[["stat"], ["stat", "ci_bound"]],
-                                 kwargs={"q": q, "probability": probability})
+                                 kwargs={"q": q, "probability": probability, "n_eff": n_eff})
         moments = xr.concat([mean, sd / np.sqrt(n), sd], dim="stat")
         out[name] = xr.concat([moments, qs], dim="stat").assign_coords(stat=stat).transpose("stat", ...)
         out[name].attrs = dict(da.attrs)
-        interval_of_mean = _bounds(da, mean_ci, "sample", probability=probability)
+        interval_of_mean = _bounds(da, mean_ci, "sample", probability=probability, n_eff=n_eff)
         nan = xr.full_like(interval_of_mean, np.nan)
         out[f"{name}_ci"] = (xr.concat([interval_of_mean, nan, nan, qci.assign_coords(ci_bound=CI_BOUND)], dim="stat")
                              .assign_coords(stat=stat).transpose("stat", "ci_bound", ...)
@@ -246,7 +262,8 @@ def summary_dataset(ds: xr.Dataset, comparisons=(), *, quantiles: Sequence[float
     for output, threshold in comparisons:
         p = exceedance(ds, output, threshold)
         out[p.name] = p.assign_attrs(role=EXCEEDANCE, output=output, threshold=threshold)
-        out[f"{p.name}_ci"] = exceedance_interval(ds, output, threshold, probability=probability).assign_attrs(
+        out[f"{p.name}_ci"] = exceedance_interval(ds, output, threshold, probability=probability,
+                                                  n_eff=n_eff).assign_attrs(
             role=INTERVAL, of=p.name)
     return with_quantile_coord(out, quantiles)
 
