@@ -28,12 +28,13 @@ _LAZY = {"exceedance": "analysis", "summarize": "analysis", "Experiment": "exper
          "Output": "models", "model": "models", "Prior": "priors", "load_priors": "priors",
          **{name: "api" for name in ("run", "point", "summarize_run", "run_to_precision", "stream_summary",
                                      "dask_summary", "sensitivity", "sensitivity_options", "decide",
-                                     "decision_options", "report_content", "check", "validate", "what_if")}}
+                                     "decision_options", "report_content", "check", "validate", "what_if",
+                                     "calibrate", "load_observations")}}
 
 __all__ = [
     "__version__", "load_experiment", "load_priors", "run", "point", "summarize", "summarize_run", "exceedance",
     "with_overrides", "run_to_precision", "stream_summary", "dask_summary", "sensitivity", "sensitivity_options",
-    "decide", "decision_options", "report_content", "check", "validate", "what_if",
+    "decide", "decision_options", "report_content", "check", "validate", "what_if", "calibrate", "load_observations",
     "model", "Model", "Output", "Constant", "Experiment", "Scenario", "Prior", "SimError", "ConfigError", "SimWarning",
 ]
 

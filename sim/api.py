@@ -18,6 +18,7 @@ command                   function
 ``sim validate``          :func:`validate`
 ``sim models``            :func:`models`
 ``sim explore``           :func:`what_if`
+``sim calibrate``         :func:`calibrate` (observations read by :func:`load_observations`)
 ========================  =============================================================================
 """
 
@@ -32,8 +33,11 @@ from .catalogue import catalogue_kind, load_catalogue
 from .engine import check_memory, point, run
 from .experiment import Experiment, load_experiment
 from .models import Model, available
+from .observations import Observation, load_observations
 from .priors import load_priors
 from .studies.article import check_figures
+from .studies.calibrate import CalibrationResult
+from .studies.calibrate import calibrate as _calibrate
 from .studies.content import ReportContent, report_content
 from .studies.dask import connect, dask_summary
 from .studies.explore import WhatIf, what_if
@@ -54,7 +58,8 @@ from .studies.suite import (
 __all__ = ["run", "run_to_precision", "stream_summary", "dask_summary", "connect", "summarize_run", "sensitivity",
            "sensitivity_options", "decide", "decision_options", "report_content", "point", "check", "validate",
            "models", "what_if", "check_memory", "check_sobol_n", "PrecisionResult", "SensitivityOptions",
-           "SensitivityResult", "DecisionOptions", "DecisionResult", "ReportContent", "WhatIf"]
+           "SensitivityResult", "DecisionOptions", "DecisionResult", "ReportContent", "WhatIf", "calibrate",
+           "load_observations", "Observation", "CalibrationResult"]
 
 
 def check(figures: str | os.PathLike | None = None, *, root: str | os.PathLike = "."):
@@ -94,3 +99,18 @@ def models(experiments: list[Experiment] | None = None) -> list[tuple[Model, str
     if not experiments:
         return [(m, "") for m in available().values()]
     return [(e.model, f" (experiment {e.path})") for e in experiments]
+
+
+def calibrate(experiment: Experiment, ds, observations, *, min_ess: float | None = None, particles: int | None = None,
+              strict: bool = False, seed: int | None = None) -> CalibrationResult:
+    """The posterior of run ``ds`` of ``experiment`` given observed figures (``sim calibrate``).
+
+    ``observations`` are paths of observations files (read against the
+    experiment by :func:`load_observations`) or :class:`Observation` objects.
+    The rest is :func:`sim.studies.calibrate.calibrate`'s.
+    """
+    observations = list(observations)
+    paths = [str(o) for o in observations if not isinstance(o, Observation)]
+    read = [*(o for o in observations if isinstance(o, Observation)), *load_observations(experiment, *paths)]
+    return _calibrate(experiment, ds, read, min_ess=min_ess, particles=particles, strict=strict, seed=seed,
+                      files=tuple(paths))

@@ -53,7 +53,8 @@ from .experiment import Experiment, as_run, load_experiment, run_overrides
 __all__ = ["run_folder", "holding", "identity", "reproduce_command", "rerun_command", "write_run", "load_run",
            "load_summary", "write_derived", "write_report", "write_new_experiment", "saved_summary", "write_calibration",
            "load_posterior", "analysis_folder", "RECORD", "SAMPLES", "SUMMARY", "SUMMARY_TABLE", "REPORT_HTML",
-           "REPORT_MD", "FIGURES", "TABLES", "REPORT_FILES", "DERIVED", "CALIBRATION", "POSTERIOR"]
+           "REPORT_MD", "FIGURES", "TABLES", "REPORT_FILES", "DERIVED", "CALIBRATION", "POSTERIOR", "CHECKS",
+           "load_checks", "write_arviz", "check_arviz_path"]
 
 SAMPLES = "samples.nc"
 SUMMARY = "summary.nc"
@@ -67,7 +68,9 @@ TABLES = "tables"
 #: The report's files in a run folder.
 REPORT_FILES = (REPORT_HTML, REPORT_MD, FIGURES, TABLES)
 CALIBRATION = "calibration"
+#: A calibration's posterior run, and its observations' predictive checks (which the report reads).
 POSTERIOR = "posterior.nc"
+CHECKS = "observations.nc"
 #: Folders of analyses of a run, and the command that makes each.
 DERIVED = {"decision": "decide", "sensitivity": "sensitivity", CALIBRATION: "calibrate"}
 #: What identifies the numbers of a run: same identity, same numbers.
@@ -272,8 +275,8 @@ def write_run(experiment: Experiment, out: str | os.PathLike, summary: xr.Datase
                 keep.append(name)
             else:
                 notices.append(f"removed {folder / name}: it was made from {_describe(made_from)}, not this one; "
-                               f"`sim {command} {experiment.path}{''.join(' ' + a for a in _out_args(out))}` "
-                               "makes it again")
+                               f"`sim {command} {experiment.path}{''.join(' ' + a for a in _out_args(out))}"
+                               f"{' --observations FILE...' if name == CALIBRATION else ''}` makes it again")
         if report is None and any((folder / name).exists() for name in REPORT_FILES):
             notices.append(f"removed the previous run's report in {folder}; `sim report {experiment.path}"
                            f"{''.join(' ' + a for a in _out_args(out))}` builds one for this run")
@@ -533,6 +536,37 @@ def load_posterior(experiment: Experiment, out: str | os.PathLike = "outputs", *
         check_memory(experiment, samples, work=command if command in MEMORY_USE else "report", saved=True)
     ds = _open(path, experiment, out)
     return _check_identity(path, ds.attrs, experiment, out), ds
+
+
+def load_checks(experiment: Experiment, out: str | os.PathLike = "outputs") -> xr.Dataset:
+    """The predictive checks of the saved calibration's observations (read after :func:`load_posterior`)."""
+    path = run_folder(out, experiment) / CALIBRATION / CHECKS
+    try:
+        checks = xr.load_dataset(path, engine="h5netcdf")
+        return checks.assign(conflict=checks["conflict"].astype(bool))  # NetCDF keeps booleans as integers
+    except Exception as exc:  # any failure to read is the same problem for the user
+        raise SimError(f"{path}: cannot read the calibration's checks ({type(exc).__name__}: {exc}); run "
+                       f"`sim calibrate {experiment.path} --observations FILE...` again") from None
+
+
+def check_arviz_path(path: str | os.PathLike) -> Path:
+    """``--arviz FILE``: a NetCDF file name (``.nc``) in an existing folder, checked before any work."""
+    path = Path(path)
+    if path.suffix != ".nc":
+        raise SimError(f"--arviz: {path} must be a NetCDF file name ending in .nc")
+    if not path.parent.is_dir():
+        raise SimError(f"--arviz: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise SimError(f"--arviz: {path} is a folder; give a file name ending in .nc")
+    return path
+
+
+def write_arviz(path: str | os.PathLike, tree) -> Path:
+    """Write an ArviZ tree of groups (:class:`xarray.DataTree`) as one NetCDF file at ``path``, atomically."""
+    path = check_arviz_path(path)
+    with atomic_path(path) as tmp:
+        tree.to_netcdf(tmp, engine="h5netcdf")
+    return path
 
 
 def write_new_experiment(path: str | os.PathLike, text: str) -> Path:

@@ -47,11 +47,24 @@ def comparisons(ds: xr.Dataset) -> tuple[tuple[str, str], ...]:
     return cost_revenue_pairs(output_roles(ds))
 
 
+def is_posterior(ds: xr.Dataset) -> bool:
+    """Whether run ``ds`` is a posterior (``sim calibrate``): its rows resampled from the weighted run."""
+    return "calibration" in ds.attrs
+
+
 def effective_samples(ds: xr.Dataset) -> float | None:
-    """A run's effective number of samples where it is below its count of samples (a posterior resampled from
-    weighted samples: its ``effective_samples`` attr), else None."""
-    n_eff = ds.attrs.get("effective_samples")
-    return None if n_eff is None or float(n_eff) >= ds.sizes.get("sample", 0) else float(n_eff)
+    """A run's effective number of samples where it is below its count of samples, else None.
+
+    A posterior resampled from weighted samples holds ``effective_samples``
+    and its rows (``samples``) in its attrs; its first rows alone (the
+    report's estimates read the first 200,000) hold the same share of its
+    effective samples.
+    """
+    n_eff, rows, n = ds.attrs.get("effective_samples"), ds.attrs.get("samples"), ds.sizes.get("sample", 0)
+    if n_eff is None:
+        return None
+    n_eff = float(n_eff) * (n / int(rows) if rows else 1.0)
+    return n_eff if n_eff < n else None
 
 
 def stat_label(q: float) -> str:

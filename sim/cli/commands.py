@@ -55,14 +55,16 @@ def _one_line(exc: Exception) -> str:
 # --- sim run and sim report ------------------------------------------------------------------------------------
 
 
-def _report(experiment, ds, summary, args):
-    """The report of a run, rendered (its figures drawn) and ready for the store to write."""
+def _report(experiment, ds, summary, args, evidence=None):
+    """The report of a run (or of its posterior, with the ``evidence``), rendered (its figures drawn) and ready for
+    the store to write."""
     from .. import api
     from ..progress import stage
     from ..report import build_report, render
 
     content = api.report_content(experiment, ds, summary=summary, output=args.output, revenue=args.revenue,
-                                 select=args.select, sensitivity=args.sensitivity, sobol_n=args.sobol_n, out=args.out)
+                                 select=args.select, sensitivity=args.sensitivity, sobol_n=args.sobol_n, out=args.out,
+                                 **(evidence or {}))
     document = build_report(content)
     with stage("drawing the report"):
         return render(document)
@@ -160,7 +162,14 @@ def cmd_report(args) -> int:
     for flag, name in (("--output", args.output), ("--revenue", args.revenue)):
         if name is not None and name not in experiment.model.outputs:
             raise SimError(f"{flag}: unknown output {name!r}; valid: {', '.join(experiment.model.outputs)}")
-    folder = store.run_folder(args.out, experiment)
+    folder = store.analysis_folder(args.out, experiment, args.posterior)
+    if args.posterior:
+        recorded, ds = store.load_posterior(experiment, args.out)
+        _, prior = store.load_run(experiment, args.out)
+        evidence = {"prior": prior, "checks": store.load_checks(experiment, args.out)}
+        store.write_report(args.out, recorded, _report(recorded, ds, None, args, evidence), posterior=True)
+        print(_report_written(folder))
+        return 0
     if (folder / store.SAMPLES).is_file() or not (folder / store.SUMMARY).is_file():
         recorded, ds = store.load_run(experiment, args.out)
         summary = store.saved_summary(folder, ds.attrs)  # the run's own, not computed again
@@ -190,14 +199,23 @@ def _saved_run(experiment, args, command: str):
 
 
 def _analysis(args, experiment, command: str, kind: str, opts, compute, files_of, view) -> int:
-    """An analysis of the saved run: ``compute(recorded, run, opts)``, its files written into ``<run folder>/kind/``
-    by the store, its view printed."""
+    """An analysis of the saved run (or of its posterior): ``compute(recorded, run, opts)``, its files written into
+    ``<run folder>/kind/`` (``<run folder>/calibration/kind/``) by the store, its view printed."""
     from .. import store
+    from ..report.console import saved_run_source
 
-    recorded, ds, source = _saved_run(experiment, args, command)
+    if args.posterior:
+        for flag, value in (("--samples", args.samples), ("--seed", args.seed)):
+            if value is not None:
+                raise SimError(f"{flag}: sim {command} --posterior reads the saved posterior's samples")
+        recorded, ds = store.load_posterior(experiment, args.out, command=command)
+        folder = store.analysis_folder(args.out, experiment, posterior=True)
+        source = saved_run_source(folder / store.POSTERIOR, ds.attrs, posterior=True)
+    else:
+        recorded, ds, source = _saved_run(experiment, args, command)
     result = compute(recorded, ds, opts, select=args.select)
     files = files_of(result)
-    written = store.write_derived(args.out, experiment, kind, files, ds.attrs)
+    written = store.write_derived(args.out, experiment, kind, files, ds.attrs, posterior=args.posterior)
     print(view(experiment, result, files, source, args.all))
     print("\nwrote " + ", ".join(str(p) for p in written))
     return 0
@@ -213,7 +231,7 @@ def cmd_sensitivity(args) -> int:
     methods = [m.strip() for m in ",".join(args.method).split(",")] if args.method else None
     opts = api.sensitivity_options(experiment, output=args.output, methods=methods, percentiles=tuple(args.percentiles),
                                    spider=args.spider, region=args.region, sobol_n=args.sobol_n,
-                                   resamples=args.resamples)
+                                   resamples=args.resamples, posterior=args.posterior)
     return _analysis(args, experiment, "sensitivity", "sensitivity", opts, api.sensitivity, sensitivity_files,
                      sensitivity_view)
 
@@ -239,8 +257,38 @@ def cmd_decide(args) -> int:
 
     opts = api.decision_options(experiment, cost=args.cost, revenue=args.revenue, volume=args.volume,
                                 stress=_stress_arg(args.stress), seek=args.seek, target=args.target,
-                                statistic=args.statistic, how=args.how, bracket=args.bracket)
+                                statistic=args.statistic, how=args.how, bracket=args.bracket,
+                                posterior=args.posterior)
     return _analysis(args, experiment, "decide", "decision", opts, api.decide, decision_files, decision_view)
+
+
+def cmd_calibrate(args) -> int:
+    experiment = _load(args.experiment)
+    _hold(args, experiment)
+    from .. import api, store
+    from ..progress import stage
+    from ..report.console import calibration_view, saved_run_source
+    from ..report.tables import calibration_files
+
+    api.load_observations(experiment, *args.observations)  # a bad file is named before the run is read
+    if args.arviz:
+        store.check_arviz_path(args.arviz)
+    recorded, ds = store.load_run(experiment, args.out, command="calibrate")
+    with stage("calibration"):
+        result = api.calibrate(recorded, ds, args.observations, min_ess=args.min_ess, particles=args.particles,
+                               strict=args.strict, seed=args.seed)
+    files = calibration_files(result)
+    written = store.write_calibration(args.out, experiment, files, ds.attrs, args.observations)
+    if args.arviz:
+        from ..studies.calibrate import arviz_tree
+
+        store.write_arviz(args.arviz, arviz_tree(result, ds))
+    source = saved_run_source(store.run_folder(args.out, experiment) / store.SAMPLES, ds.attrs)
+    print(calibration_view(experiment, result, files, source, args.all))
+    print("\nwrote " + ", ".join(str(p) for p in written) + (f" and {args.arviz}" if args.arviz else ""))
+    for line in result.warnings:
+        print(f"sim: warning: {line}", file=sys.stderr)
+    return 0
 
 
 # --- the rest ------------------------------------------------------------------------------------------------------
@@ -306,4 +354,4 @@ def cmd_validate(args) -> int:
 #: Each command's function, by its name on the command line.
 COMMANDS = {"run": cmd_run, "sensitivity": cmd_sensitivity, "decide": cmd_decide, "report": cmd_report,
             "point": cmd_point, "explore": cmd_explore, "check": cmd_check, "models": cmd_models,
-            "validate": cmd_validate}
+            "validate": cmd_validate, "calibrate": cmd_calibrate}

@@ -149,6 +149,19 @@ def _progress_option(p) -> None:
                    help="show progress on stderr even when it is not a terminal (default: on a terminal only)")
 
 
+def _posterior_option(p) -> None:
+    p.add_argument("--posterior", action="store_true",
+                   help="work on the saved run's posterior (made by sim calibrate) instead of the run; results go "
+                        "under outputs/<experiment>/calibration/")
+
+
+def _positive_number(text: str) -> float:
+    value = _number(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, such as 1000, got {text!r}")
+    return value
+
+
 def _report_options(p) -> None:
     p.add_argument("--output", help="output the report is about (default: the experiment's [report] output, else "
                                     "the output with role cost)")
@@ -210,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--select", action="append", type=_pair_arg, metavar="DIM=VALUE",
                         help="restrict to one coordinate value, such as scenario=baseline (repeatable)")
     common.add_argument("--out", default="outputs", type=_out, help="output root folder (default: outputs)")
+    _posterior_option(common)
 
     p = sub.add_parser("sensitivity", parents=[common], help="which priors drive an output",
                        description="Rank correlation, given-data first-order index, tornado, spider, target-region "
@@ -242,6 +256,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hold PRIOR at a value, or scale its draws (default value)")
     p.add_argument("--bracket", nargs=2, type=_finite, metavar=("LOW", "HIGH"), help="where to search")
 
+    p = sub.add_parser("calibrate", help="condition the saved run's priors on observed figures: a posterior run",
+                       description="Weigh the saved run's samples by the likelihood of observed figures "
+                                   "(Pareto-smoothed importance sampling; sequential Monte Carlo where the weights "
+                                   "are too uneven) and write the posterior under outputs/<experiment>/calibration/: "
+                                   "posterior.nc, posterior.csv, observations.csv. Report, decide, sensitivity and "
+                                   "explore read it with --posterior.")
+    p.add_argument("experiment", nargs="?", help=experiment_help)
+    p.add_argument("--observations", nargs="+", required=True, metavar="FILE",
+                   help="observations files (TOML): each figure, the output or prior it observes and its likelihood")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse observations outside their prior predictive 99.9 %% range instead of warning")
+    p.add_argument("--min-ess", type=_positive_number, metavar="N",
+                   help="smallest effective sample size importance sampling may give before sequential Monte "
+                        "Carlo takes over (default: a tenth of the run's samples, at most 2,000)")
+    p.add_argument("--particles", type=_positive_int, metavar="N",
+                   help="particles of the sequential Monte Carlo sampler (default: the run's samples, at most 20,000)")
+    p.add_argument("--seed", type=_seed, help="seed of the resampling and the sampler's moves (default: the run's)")
+    p.add_argument("--arviz", metavar="FILE",
+                   help="also write an ArviZ-readable NetCDF file (groups prior, posterior, observed_data, "
+                        "prior_predictive, posterior_predictive)")
+    p.add_argument("--out", default="outputs", type=_out, help="output root folder of the run (default: outputs)")
+    p.add_argument("--all", action="store_true", help="print every row (default: the first 60)")
+    _progress_option(p)
+
     p = sub.add_parser("report", help="HTML and Markdown report of a saved run",
                        description="Build outputs/<experiment>/report.html, report.md, figures/ and tables/ from the "
                                    "saved run; refuses a run made from other priors.")
@@ -250,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--select", action="append", type=_pair_arg, metavar="DIM=VALUE",
                    help="cells the per-cell sections show, such as architecture=two_stage (repeatable)")
     _progress_option(p)
+    _posterior_option(p)
     _report_options(p)
 
     p = sub.add_parser("point", help="evaluate every prior at its point value",
@@ -269,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="address to listen on instead of 127.0.0.1, such as 0.0.0.0 for every one; the explorer "
                         "has no authentication (a warning says so)")
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
+    p.add_argument("--out", default="outputs", type=_out, help="output root folder of the run (default: outputs)")
+    _posterior_option(p)
 
     p = sub.add_parser("check", help="point mode against the article's printed figures",
                        description="Compare point mode with the figures the article printed; "

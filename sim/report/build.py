@@ -170,7 +170,10 @@ def build_report(content) -> Document:
     (:class:`sim.studies.content.ReportContent`); nothing is computed here."""
     run = _Run(content, fg.palette(content.scenarios))
     summary, experiment = content.summary, content.experiment
-    sections = [_verdict_section(run), _headline_section(run), _distributions(run), _decision(run), _scenarios(run)]
+    sections = [_verdict_section(run), _headline_section(run)]
+    if run.evidence is not None:
+        sections.append(_evidence(run))
+    sections += [_distributions(run), _decision(run), _scenarios(run)]
     sections.append(Section("sensitivity", f"Which assumptions drive the {run.name(run.focus.output)}",
                             _sensitivity(run)))
     if "year" in summary[run.focus.output].dims:
@@ -204,6 +207,14 @@ def _headline_section(run: _Run) -> Section:
              f"({a['sampler']} sampler, seed {a['seed']}), {len(run.scenarios)} scenario(s) evaluated on common "
              f"random numbers. The report is about the {run.name(out)} ({run.units(out)})"
              + (f" against the {run.name(threshold)}" if threshold else "") + ".")
+    if run.evidence is not None:
+        intro = (f"{run.experiment.title or run.experiment.name}: the posterior of the priors given "
+                 f"{len(run.evidence.checks['observation'])} observed figure(s) (see Evidence), {int(a['samples']):,} "
+                 f"rows resampled from a run of {int(run.evidence.record.get('samples_of_run', 0)):,} samples "
+                 f"({a['sampler']} sampler, seed {a['seed']}), {len(run.scenarios)} scenario(s) evaluated on common "
+                 f"random numbers. The rows are worth {float(a['effective_samples']):,.0f} independent samples, and "
+                 f"the Monte Carlo intervals are theirs. The report is about the {run.name(out)} ({run.units(out)})"
+                 + (f" against the {run.name(threshold)}" if threshold else "") + ".")
     blocks = [Text(intro)] + [Text(note) for note in run.focus.notes]
     if not run.streamed and int(a["samples"]) > run.estimate_samples:
         blocks.append(Text(f"The figures of distributions and the acceptability curve, the rank correlations, the "
@@ -354,6 +365,11 @@ def _sensitivity(run: _Run) -> list:
     if len(panels) < len(run.scenarios) * len(focus.panels):
         blocks.append(Text(f"The charts show scenario {run.scenarios[0]} ({len(focus.panels)} cells); the tables "
                            "cover every scenario."))
+    if drivers.tornado is None:  # a posterior's
+        blocks.append(Absent("No tornado or Sobol' indices: they evaluate the model again with each prior drawn on "
+                             "its own, while the evidence has made the posterior's priors dependent. The rank "
+                             "correlations, the target region and EVPPI below read the posterior's own samples."))
+        return blocks + _sample_drivers(run)
     t, low, high = drivers.tornado, drivers.low, drivers.high
     blocks += [Plot("tornado", fg.tornado_chart(t, panels, output_label=fg.axis_label(run.summary[out]), low=low,
                                                 high=high),
@@ -374,7 +390,13 @@ def _sensitivity(run: _Run) -> list:
                         f"({drivers.sobol_n:,} base samples){run.scope}."),
                    Table("sobol", _cells_frame(sensitivity_frame({"sobol": s})),
                          f"Sobol' indices of the {run.name(out)}{run.scope}.")]
+    return blocks + _sample_drivers(run)
 
+
+def _sample_drivers(run: _Run) -> list:
+    """The drivers read from the run's samples: rank correlations, the target region and EVPPI."""
+    out, threshold, focus, drivers = run.focus.output, run.focus.threshold, run.focus, run.drivers
+    panels, blocks = drivers.panels, []
     if run.streamed:
         blocks.append(run.no_samples("Rank correlations, the target region and EVPPI"))
         return blocks
@@ -423,6 +445,59 @@ def _sensitivity(run: _Run) -> list:
                    Table("evppi", _cells_frame(_largest_first(evppi_frame(decision), "evppi", evppi.dims, top=5)),
                          "The five most valuable priors to learn, per cell (cells where every EVPPI is 0 left out).")]
     return blocks
+
+
+def _evidence(run: _Run) -> Section:
+    """What the observed figures changed: each against its prior and posterior predictive, the priors they moved,
+    and the verdict before and after."""
+    e, out, threshold = run.evidence, run.focus.output, run.focus.threshold
+    record = e.record
+    how = ("importance sampling of the run's samples (Pareto-smoothed weights)" if record.get("method") == "importance"
+           else "sequential Monte Carlo (the likelihood tempered in stages, each resampled and moved by fresh "
+                "evaluations of the model)")
+    conflicts = [str(n) for n in e.checks["observation"].values[e.checks["conflict"].values]]
+    blocks = [Text(f"The priors were conditioned on {len(e.checks['observation'])} observed figure(s) by {how}: an "
+                   f"effective sample size of {float(record.get('effective_samples', 0)):,.0f}, Pareto k "
+                   f"{float(record.get('pareto_k', float('nan'))):.2f} (above 0.7 the importance weights are not "
+                   "trusted and sequential Monte Carlo takes over).")]
+    if conflicts:
+        blocks.append(Text(f"Prior-data conflict: {', '.join(conflicts)} lie(s) outside the prior predictive 99.9 % "
+                           "range. The posterior leans on the observation there; check the figure and its unit, or "
+                           "widen the priors it informs.", lead="Warning:"))
+    blocks += [Plot("evidence", fg.predictive_chart(e.checks),
+                    "Each observed figure (diamond) against the prior predictive (grey) and posterior predictive "
+                    "(colour) distributions of what it measures: medians and 90 % intervals."),
+               Table("evidence", _observations_frame(e.checks),
+                     "Observations: the figure, the prior and posterior predictive median and 90 % interval, its "
+                     "PIT value under the prior predictive (the share of prior predictive draws below it) and "
+                     "whether it conflicts with the priors.")]
+    if e.moved:
+        names = prior_names(run.experiment)
+        blocks.append(Plot("moved", fg.prior_posterior(e.prior, e.posterior, e.moved),
+                           "The priors the evidence moved (Kolmogorov-Smirnov distance of 0.1 or more): "
+                           f"{', '.join(names.get(n, n) for n in e.moved)}, before (grey) and after (colour)."))
+    else:
+        blocks.append(Text("No prior moved by a Kolmogorov-Smirnov distance of 0.1 or more: the figures agree with "
+                           "what was assumed, or are too loose to say more."))
+    if e.verdict is not None:
+        blocks.append(Table("evidence_verdict", _verdict_frame(e.verdict),
+                            f"The verdict before and after the evidence: P({run.name(out)} > {run.name(threshold)}) "
+                            f"and the expected net benefit ({run.units(out)}) per cell{run.scope}."))
+    return Section("evidence", "Evidence", blocks)
+
+
+def _observations_frame(checks: xr.Dataset) -> pd.DataFrame:
+    frame = checks.to_dataframe().reset_index()
+    return frame[["observation", "variable", "observed", "prior_p05", "prior_p50", "prior_p95", "posterior_p05",
+                  "posterior_p50", "posterior_p95", "pit", "conflict"]]
+
+
+def _verdict_frame(verdict: xr.Dataset) -> pd.DataFrame:
+    """Per cell: P(loss) and the expected net benefit before and after, side by side."""
+    arrays = {f"{name}_{when}": verdict[name].sel(evidence=when, drop=True)
+              for name in ("p_loss", "net_benefit") for when in ("before", "after")}
+    frame = xr.Dataset(arrays).to_dataframe().reset_index()
+    return frame[[c for c in frame.columns if c != "index"]]
 
 
 def _largest_first(frame: pd.DataFrame, column: str, dims, top: int | None = None) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from .format import format_table
 from .tables import importance_order, point_frame
 
 __all__ = ["MAX_ROWS", "summary_view", "sensitivity_view", "decision_view", "point_view", "check_view", "models_view",
-           "saved_run_source"]
+           "saved_run_source", "calibration_view"]
 
 #: Most rows a console table shows without ``--all``.
 MAX_ROWS = 60
@@ -38,8 +38,12 @@ def summary_view(table: pd.DataFrame, summary, show_all: bool = False) -> str:
                         more="summary.csv has every row; --all prints them", fold_zeros=not show_all)
 
 
-def saved_run_source(path: str | Path, attrs) -> str:
-    """``from the saved run <path> (<n> samples, sampler <s>, seed <seed>)``: what an analysis was made from."""
+def saved_run_source(path: str | Path, attrs, posterior: bool = False) -> str:
+    """``from the saved run <path> (<n> samples, sampler <s>, seed <seed>)``: what an analysis was made from; of a
+    posterior, its rows and effective samples."""
+    if posterior:
+        return (f"from the posterior {path} ({int(attrs['samples']):,} rows, {float(attrs['effective_samples']):,.0f} "
+                f"effective samples)")
     return (f"from the saved run {path} ({int(attrs['samples']):,} samples, sampler {attrs['sampler']}, "
             f"seed {attrs['seed']})")
 
@@ -126,3 +130,23 @@ def models_view(models) -> str:
             lines.append(f"  {name:<{width}}  {out.units:<20} {out.long_name}{role}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def calibration_view(experiment, result, files: dict, source: str, show_all: bool = False) -> str:
+    """``sim calibrate``'s report of a :class:`~sim.studies.calibrate.CalibrationResult`: how the posterior was made,
+    each observation against its prior and posterior predictive, and where the priors that moved and the outputs
+    stand now (the warnings are printed apart, as warnings)."""
+    title = experiment.title or experiment.name
+    lines = [f"{title}: calibrated to {len(result.observations)} observation(s) {source}", *result.notes,
+             "\nObservations against their prior and posterior predictive (median and 90 % interval):"]
+    obs = files["observations.csv"]
+    shown = obs[["observation", "variable", "observed", "unit", "prior_p05", "prior_p50", "prior_p95",
+                 "posterior_p05", "posterior_p50", "posterior_p95", "pit", "conflict"]]
+    lines.append(format_table(shown, max_rows=_rows(show_all), more="observations.csv has every row"))
+    table = files["posterior.csv"]
+    moved = set(result.moved)
+    rows = table[(table["kind"] == "output") | table["variable"].isin(moved)]
+    lines += [f"\nPriors the evidence moved ({', '.join(result.moved) or 'none'}) and the outputs, before and after:",
+              format_table(rows.drop(columns=["ess"]), max_rows=_rows(show_all),
+                           more="posterior.csv has every row; --all prints them")]
+    return "\n".join(lines)

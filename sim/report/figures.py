@@ -5,7 +5,7 @@ pyplot, so figures build on a machine with no display and leave no global
 state behind. Panels are cells of the run (``{"architecture":
 "two_stage"}``); each scenario keeps one colour in every figure.
 
-The module is long because each of the report's nine figure kinds is drawn here, with the
+The module is long because each of the report's eleven figure kinds is drawn here, with the
 layout rules they share (panels, titles that fit, one colour per scenario).
 """
 
@@ -19,12 +19,12 @@ import seaborn as sns
 import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
 
 __all__ = ["palette", "distributions", "exceedance_curves", "acceptability_curves", "tornado_chart",
            "sobol_chart", "rank_heatmap", "evppi_chart", "fan_chart", "convergence_chart", "prior_densities", "panel_label",
-           "axis_label"]
+           "axis_label", "predictive_chart", "prior_posterior"]
 
 #: Inputs shown per panel in the ranked charts (tornado, Sobol', EVPPI).
 TOP = 8
@@ -401,4 +401,61 @@ def prior_densities(experiment, names: Sequence[str], colours: dict, *, points: 
     _scenario_legend(fig, {s: c for s, c in colours.items() if s in overriding},
                      [Line2D([], [], color=SHARED, lw=2, label="every scenario"),
                       Line2D([], [], color="0.3", lw=1, ls="--", label="point value")])
+    return fig
+
+
+#: Colours of the prior and the posterior in the Evidence section's figures (Okabe-Ito grey and vermillion).
+PRIOR_COLOUR, POSTERIOR_COLOUR = "0.5", "#d55e00"
+
+
+def predictive_chart(checks: xr.Dataset) -> Figure:
+    """Each observation against its prior and posterior predictive: their medians and 90 % intervals as bars, the
+    observed figure as a black diamond (a log axis where every value is positive and they span a decade)."""
+    names = [str(n) for n in checks["observation"].values]
+    fig, axes = _figure(len(names), ncols=3, size=(4.6, 1.7))
+    for ax, name in zip(axes, names):
+        c = checks.sel(observation=name)
+        for y, prefix, colour in ((1, "prior", PRIOR_COLOUR), (0, "posterior", POSTERIOR_COLOUR)):
+            lo, mid, hi = (float(c[f"{prefix}_{k}"]) for k in ("p05", "p50", "p95"))
+            ax.plot([lo, hi], [y, y], color=colour, lw=4, solid_capstyle="butt")
+            ax.plot([mid], [y], "o", color="white", mec=colour, ms=5)
+        ax.plot([float(c["observed"])], [0.5], "D", color="black", ms=6)
+        values = [float(c[k]) for k in ("prior_p05", "prior_p95", "posterior_p05", "posterior_p95", "observed")]
+        if _log_axis(np.array(values)):
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_yticks([0, 1], ["posterior", "prior"])
+        ax.set_ylim(-0.6, 1.6)
+        conflict = " (prior-data conflict)" if bool(c["conflict"]) else ""
+        _title(ax, f"{name}: {c['variable'].item()}{conflict}")
+    fig.legend(handles=[Line2D([], [], color=PRIOR_COLOUR, lw=4, label="prior predictive, 90 %"),
+                        Line2D([], [], color=POSTERIOR_COLOUR, lw=4, label="posterior predictive, 90 %"),
+                        Line2D([], [], marker="D", color="black", ls="", label="observed")],
+               loc="outside lower center", ncols=min(3, len(names)), frameon=False)
+    return fig
+
+
+def prior_posterior(prior: xr.Dataset, posterior: xr.Dataset, names: Sequence[str], *, bins: int = 60) -> Figure:
+    """The density of each prior in ``names`` before (grey) and after (colour) the evidence, as histograms of their
+    samples (of every scenario and cell together), on a log axis where the values span more than a decade."""
+    fig, axes = _figure(len(names), ncols=4, size=(3.4, 2.5))
+    for ax, name in zip(axes, names):
+        before, after = (np.asarray(ds[name].values, dtype=float).ravel() for ds in (prior, posterior))
+        both = np.concatenate([before, after])
+        log = _log_axis(both)
+        lo, hi = np.quantile(both, [0.001, 0.999])
+        edges = np.geomspace(lo, hi, bins + 1) if log else np.linspace(lo, hi, bins + 1)
+        for values, colour in ((before, PRIOR_COLOUR), (after, POSTERIOR_COLOUR)):
+            density, _ = np.histogram(values, bins=edges, density=True)
+            ax.stairs(density, edges, color=colour, lw=1.4)
+        if log:
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # labels at the decades only: they would overlap
+        _title(ax, _name(posterior[name]))
+        units = posterior[name].attrs.get("units", "")
+        ax.set_xlabel(units if units not in ("", "1") else "")
+        ax.set_yticks([])
+    fig.legend(handles=[Line2D([], [], color=PRIOR_COLOUR, lw=2, label="prior"),
+                        Line2D([], [], color=POSTERIOR_COLOUR, lw=2, label="posterior")],
+               loc="outside lower center", ncols=2, frameon=False)
     return fig

@@ -14,10 +14,11 @@ import pandas as pd
 import xarray as xr
 
 from ..analysis.summary import DEFAULT_QUANTILES, exceedances, output_names, summarize_run
+from ..store import CHECKS, POSTERIOR
 
 __all__ = ["summary_table", "summary_frame", "point_frame", "importance_order", "merge_frames", "sensitivity_frame",
            "decision_frame", "evppi_frame", "stress_frame", "goal_seek_frame", "spider_frame", "sensitivity_files",
-           "decision_files"]
+           "decision_files", "posterior_frame", "observations_frame", "stages_frame", "calibration_files"]
 
 
 def _long(da: xr.DataArray, value: str) -> pd.DataFrame:
@@ -201,4 +202,53 @@ def decision_files(result) -> dict:
     if result.seek is not None:
         files["goal_seek.csv"] = goal_seek_frame(result.seek)
     files["decision.nc"] = result.measures
+    return files
+
+
+def posterior_frame(result) -> pd.DataFrame:
+    """Per prior the run draws and per output (and cell): where it stood and where the evidence moved it
+    (``posterior.csv``): ``variable``, ``kind`` (prior or output), ``units``, the cells, ``prior_median``,
+    ``posterior_mean``, ``posterior_median``, ``posterior_p05``, ``posterior_p95`` and ``ess``."""
+    rows = []
+    for name, da in result.shift.data_vars.items():
+        if da.ndim > 1:
+            wide = da.to_dataset("stat").to_dataframe().reset_index()
+            wide = wide[[c for c in wide.columns if c in da.dims or c in da["stat"].values]]
+        else:  # a prior no scenario changes: one row
+            wide = pd.DataFrame([dict(zip(da["stat"].values, da.values))])
+        wide.insert(0, "variable", name)
+        wide.insert(1, "kind", "prior" if da.attrs.get("role") == "input" else "output")
+        wide.insert(2, "units", da.attrs.get("units", ""))
+        rows.append(wide)
+    frame = pd.concat(rows, ignore_index=True)
+    stats = list(result.shift["stat"].values)
+    cells = [c for c in frame.columns if c not in ("variable", "kind", "units", *stats)]
+    frame["ess"] = result.ess
+    return frame[["variable", "kind", "units", *cells, *stats, "ess"]]
+
+
+def observations_frame(result) -> pd.DataFrame:
+    """Per observation (``observations.csv``): the figure, its likelihood and source, its prior and posterior
+    predictive median and 90 % interval, its PIT value under the prior predictive and the conflict flag."""
+    frame = result.checks.to_dataframe().reset_index()
+    by_name = {o.name: o for o in result.observations}
+    frame.insert(2, "unit", [by_name[n].unit for n in frame["observation"]])
+    frame.insert(3, "likelihood", [by_name[n].describe() for n in frame["observation"]])
+    frame["source"] = [by_name[n].source for n in frame["observation"]]
+    return frame
+
+
+def stages_frame(result) -> pd.DataFrame:
+    """The sequential Monte Carlo stages, one row each (:class:`sim.studies.calibrate.Stage`)."""
+    return pd.DataFrame([dataclasses.asdict(s) for s in result.stages])
+
+
+def calibration_files(result) -> dict:
+    """The files of ``sim calibrate`` (:class:`sim.studies.calibrate.CalibrationResult`) by name: ``posterior.nc``
+    (the posterior run), ``posterior.csv``, ``observations.csv``, ``observations.nc`` (the predictive checks, which
+    the report reads) and, for the sequential Monte Carlo sampler, ``stages.csv``."""
+    files = {POSTERIOR: result.posterior, "posterior.csv": posterior_frame(result),
+             "observations.csv": observations_frame(result), CHECKS: result.checks}
+    if result.stages:
+        files["stages.csv"] = stages_frame(result)
     return files

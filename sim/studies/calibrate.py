@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 import xarray as xr
-from scipy import special
+from scipy import special, stats
 
 from ..engine import correlated, draw_uniforms, run_uniforms
 from ..errors import SimError
@@ -37,13 +37,19 @@ from ..experiment import Experiment, with_settings
 from ..observations import Observation
 from ..sampling import stream
 
-__all__ = ["calibrate", "CalibrationResult", "Stage", "predictive_checks", "observed_values", "KHAT_LIMIT",
-           "CONFLICT"]
+__all__ = ["calibrate", "CalibrationResult", "Stage", "predictive_checks", "observed_values", "arviz_tree", "shift", "KHAT_LIMIT",
+           "CONFLICT", "MOVED", "SHIFT_STATS"]
 
 #: Pareto k above which importance weights are not to be trusted (Vehtari et al. 2024).
 KHAT_LIMIT = 0.7
 #: Central probability of the prior predictive range outside which an observation conflicts with the priors.
 CONFLICT = 0.999
+#: Kolmogorov-Smirnov distance between a prior's and its posterior's samples from which the prior has moved.
+MOVED = 0.1
+#: Samples of each the distance compares (its sampling error is about 1.36 sqrt(2 / KS_SAMPLES), 0.006).
+KS_SAMPLES = 100_000
+#: What :attr:`CalibrationResult.shift` holds per variable.
+SHIFT_STATS = ("prior_median", "posterior_mean", "posterior_median", "posterior_p05", "posterior_p95", "ks_distance")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,10 +90,16 @@ class CalibrationResult:
         and posterior predictive median and 90 % interval, the figure's PIT
         value under the prior predictive, and whether it conflicts.
     shift : xarray.Dataset
-        Per prior the run draws and per output: the prior median and the
-        posterior mean, median, 5th and 95th percentiles (dim ``stat``).
+        Per prior the run draws and per output: the prior median, the
+        posterior mean, median, 5th and 95th percentiles and the
+        Kolmogorov-Smirnov distance between prior and posterior (dim ``stat``,
+        :data:`SHIFT_STATS`).
     notes : tuple of str
-        What a reader must know: conflicts, uneven weights, the sampler used.
+        How the posterior was made: the sampler, its effective sample size.
+    warnings : tuple of str
+        What a reader must know before trusting it, each with what to do:
+        prior-data conflicts, too few effective samples.
+    observations : tuple of Observation
     """
 
     posterior: xr.Dataset
@@ -99,7 +111,14 @@ class CalibrationResult:
     checks: xr.Dataset
     shift: xr.Dataset
     notes: tuple[str, ...]
+    warnings: tuple[str, ...]
     observations: tuple[Observation, ...]
+
+    @property
+    def moved(self) -> list[str]:
+        """The priors the evidence moved: a Kolmogorov-Smirnov distance of at least :data:`MOVED` in some cell."""
+        return [name for name, da in self.shift.data_vars.items() if da.attrs.get("role") == "input"
+                and float(da.sel(stat="ks_distance").max()) >= MOVED]
 
     @property
     def conflicts(self) -> list[str]:
@@ -208,15 +227,23 @@ def _variables(ds: xr.Dataset) -> list[str]:
     return [n for n, da in ds.data_vars.items() if "sample" in da.dims]
 
 
-def _shift(prior: xr.Dataset, posterior: xr.Dataset) -> xr.Dataset:
-    """Per variable: the prior median, and the posterior mean, median, 5th and 95th percentiles (dim ``stat``)."""
+def _ks_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """The Kolmogorov-Smirnov distance between two samples (their first :data:`KS_SAMPLES` each)."""
+    return float(stats.ks_2samp(a[:KS_SAMPLES], b[:KS_SAMPLES]).statistic)
+
+
+def shift(prior: xr.Dataset, posterior: xr.Dataset) -> xr.Dataset:
+    """Per variable: the prior median; the posterior mean, median, 5th and 95th percentiles; and the
+    Kolmogorov-Smirnov distance between prior and posterior (dim ``stat``)."""
     out = xr.Dataset()
     for name in _variables(posterior):
         before, after = prior[name], posterior[name]
+        distance = xr.apply_ufunc(_ks_distance, before, after, input_core_dims=[["sample"], ["sample"]],
+                                  exclude_dims={"sample"}, vectorize=True)
         parts = [before.median("sample"), after.mean("sample"), after.median("sample"),
-                 after.quantile(0.05, "sample").drop_vars("quantile"), after.quantile(0.95, "sample").drop_vars("quantile")]
-        out[name] = xr.concat(parts, dim="stat").assign_coords(
-            stat=["prior_median", "posterior_mean", "posterior_median", "posterior_p05", "posterior_p95"])
+                 after.quantile(0.05, "sample").drop_vars("quantile"),
+                 after.quantile(0.95, "sample").drop_vars("quantile"), distance]
+        out[name] = xr.concat(parts, dim="stat").assign_coords(stat=list(SHIFT_STATS))
         out[name].attrs = {"units": prior[name].attrs.get("units", ""), "role": prior[name].attrs.get("role", "")}
     return out
 
@@ -263,7 +290,7 @@ def calibrate(experiment: Experiment, ds: xr.Dataset, observations, *, min_ess: 
     loglik = _loglik(ds, observations)
     checks = predictive_checks(ds, None, observations, rng)
     conflicts = [str(o) for o in checks["observation"].values[checks["conflict"].values]]
-    notes = []
+    notes, warned = [], []
     if conflicts:
         pits = {str(o): float(p) for o, p in zip(checks["observation"].values, checks["pit"].values)}
         said = "; ".join(f"{c} (the figure sits at the prior predictive's {100 * pits[c]:.3g}th percentile)"
@@ -271,11 +298,15 @@ def calibrate(experiment: Experiment, ds: xr.Dataset, observations, *, min_ess: 
         if strict:
             raise SimError(f"--strict: observation(s) outside the prior predictive {100 * CONFLICT:g} % range: "
                            f"{said}; widen the priors or the observations' sd, or leave out --strict")
-        notes.append(f"prior-data conflict: {said}; the posterior leans on the likelihood there")
+        warned.append(f"prior-data conflict: {said}; the posterior leans on the observation there: check the "
+                      "figure and its unit, or widen the priors it informs")
     if not np.isfinite(loglik).any():
         raise SimError("no sample of the run is consistent with the observations (every one has likelihood 0): the "
                        "priors put no mass where the figures are; widen them, or the observations' interval or sd")
     min_ess = min(n / 10, 2000) if min_ess is None else float(min_ess)
+    if particles is not None and not 2 <= particles <= n:
+        raise SimError(f"--particles: need 2 to {n:,} (the run's samples, whose first draws start the sampler), got "
+                       f"{particles:,}")
     from arviz_stats.base import array_stats
 
     # arviz_stats takes what leave-one-out cross-validation has, the log-likelihood of the left-out figure, and
@@ -285,7 +316,7 @@ def calibrate(experiment: Experiment, ds: xr.Dataset, observations, *, min_ess: 
     smoothed, khat = _normalised(np.asarray(smoothed, dtype=float)), float(khat)
     ess = _ess(smoothed)
     if ess >= min_ess and khat <= KHAT_LIMIT:
-        rows = _resample(smoothed, n, rng)
+        rows = rng.permutation(_resample(smoothed, n, rng))  # in random order: any first rows are a posterior sample
         posterior = ds.isel(sample=rows).assign_coords(sample=np.arange(n))
         method, stages, evaluations = "importance", (), 0
         notes.append(f"importance sampling of the run's {n:,} samples: effective sample size {ess:,.0f}, Pareto k "
@@ -297,13 +328,16 @@ def calibrate(experiment: Experiment, ds: xr.Dataset, observations, *, min_ess: 
         method, evaluations = "smc", sum(s.evaluations for s in stages)
         notes.append(f"importance weights too uneven ({why}): sequential Monte Carlo, {len(stages)} stages, "
                      f"{evaluations:,} model evaluations, effective sample size {ess:,.0f}")
+        if ess < min_ess:
+            warned.append(f"effective sample size {ess:,.0f} below {min_ess:,.0f}: the posterior's Monte Carlo "
+                          "intervals are wide; give more --particles")
     record = {"method": method, "effective_samples": ess, "pareto_k": khat, "samples_of_run": n,
               "observations": [o.name for o in observations], "files": list(files)}
     posterior.attrs = {**ds.attrs, "samples": posterior.sizes["sample"], "effective_samples": ess,
                        "calibration": json.dumps(record)}
     checks = predictive_checks(ds, posterior, observations, np.random.Generator(stream(int(a["seed"]), "checks")))
-    return CalibrationResult(posterior, method, ess, khat, stages, evaluations, checks, _shift(ds, posterior),
-                             tuple(notes), tuple(observations))
+    return CalibrationResult(posterior, method, ess, khat, stages, evaluations, checks, shift(ds, posterior),
+                             tuple(notes), tuple(warned), tuple(observations))
 
 
 def _smc(experiment: Experiment, observations, particles: int, rng: np.random.Generator):
@@ -340,6 +374,7 @@ def _smc(experiment: Experiment, observations, particles: int, rng: np.random.Ge
         if len(stages) > 200:
             raise SimError("the sequential Monte Carlo sampler did not reach the observations' likelihood in 200 "
                            "stages; the observations may contradict each other or the priors")
+    z = z[rng.permutation(particles)]  # resampling left them by ancestor: in random order, any first rows will do
     posterior = run_uniforms(experiment, correlated(experiment, dict(zip(names, special.ndtr(z).T))))
     return posterior, tuple(stages), stages[-1].ess
 
@@ -388,3 +423,41 @@ def _move(z: np.ndarray, ll: np.ndarray, phi: float, evaluate, rng: np.random.Ge
         if rate == 0 and steps >= 5:
             break
     return z, ll, accepted / (steps * len(z)), made
+
+
+def _group(ds: xr.Dataset, names) -> xr.Dataset:
+    """Variables ``names`` of a run with ArviZ's dims: ``sample`` as one ``chain`` of ``draw``s, ahead of the rest."""
+    out = ds[list(names)].rename({"sample": "draw"}).expand_dims(chain=[0])
+    out = out.assign_coords(draw=np.arange(out.sizes["draw"]))
+    return out.transpose("chain", "draw", ...).drop_attrs(deep=False)
+
+
+def _key(name: str) -> str:
+    """An observation's name as a variable name (``prices[3]`` as ``prices_3``)."""
+    return name.replace("[", "_").replace("]", "")
+
+
+def arviz_tree(result: CalibrationResult, prior: xr.Dataset) -> xr.DataTree:
+    """The calibration as ArviZ reads it: a tree of groups ``prior`` and ``posterior`` (the drawn priors and the
+    outputs), ``observed_data`` (each observed figure), ``prior_predictive`` and ``posterior_predictive`` (the
+    figure drawn from its likelihood around each sample's value), each with ``chain`` and ``draw`` dims.
+
+    ``prior`` is the run the calibration was made from."""
+    posterior = result.posterior
+    names = _variables(posterior)
+    rng = np.random.Generator(stream(int(prior.attrs["seed"]), "arviz"))
+    predictive = {}
+    for label, ds in (("prior_predictive", prior), ("posterior_predictive", posterior)):
+        draws = {_key(o.name): ("draw", o.draws(observed_values(ds, o), rng)) for o in result.observations}
+        predictive[label] = xr.Dataset(draws).expand_dims(chain=[0]).assign_coords(
+            draw=np.arange(ds.sizes["sample"]))
+    observed = xr.Dataset({_key(o.name): o.value if o.likelihood != "interval" else (o.low + o.high) / 2
+                           for o in result.observations})
+    for o in result.observations:
+        observed[_key(o.name)].attrs = {"variable": o.variable, "units": o.unit, "likelihood": o.describe(),
+                                        "source": o.source}
+    groups = {"prior": _group(prior, names), "posterior": _group(posterior, names), "observed_data": observed,
+              **predictive}
+    groups["posterior"].attrs = {"method": result.method, "effective_samples": result.ess, "pareto_k": result.khat,
+                                 "experiment": str(posterior.attrs.get("experiment", ""))}
+    return xr.DataTree.from_dict(groups)

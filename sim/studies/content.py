@@ -22,14 +22,14 @@ import xarray as xr
 
 from ..analysis import decision as da
 from ..analysis import sensitivity as sa
-from ..analysis.summary import exceedance_name, running_estimates, summarize_run
+from ..analysis.summary import exceedance, exceedance_name, is_posterior, running_estimates, summarize_run
 from ..engine import drawn_priors
 from ..errors import SimError
 from ..experiment import Experiment, subject
 from ..progress import stage
 from . import sensitivity as ss
 
-__all__ = ["report_content", "ReportContent", "Focus", "Drivers", "MAX_PANELS", "ESTIMATE_SAMPLES"]
+__all__ = ["report_content", "ReportContent", "Focus", "Drivers", "Evidence", "MAX_PANELS", "ESTIMATE_SAMPLES"]
 
 #: Most cells (besides scenarios) the per-cell figures show; the tables show every cell.
 MAX_PANELS = 12
@@ -68,15 +68,15 @@ class Focus:
 class Drivers:
     """The sensitivity section's numbers: which priors drive the output.
 
-    ``tornado`` and ``sobol`` (None for correlated priors) evaluate the model
-    again; ``rank``, ``rank_net_benefit`` (against the revenue minus the
+    ``tornado`` (None on a posterior) and ``sobol`` (None for correlated
+    priors and on a posterior) evaluate the model again; ``rank``, ``rank_net_benefit`` (against the revenue minus the
     output) and ``target`` (the output above its revenue) read the run's
     first samples (None for a streamed run, or without a revenue).
     ``panels`` are the cells the charts show.
     """
 
     panels: list[dict]
-    tornado: xr.Dataset
+    tornado: xr.Dataset | None
     low: float
     high: float
     sobol: xr.Dataset | None
@@ -84,6 +84,28 @@ class Drivers:
     rank: xr.DataArray | None
     rank_net_benefit: xr.DataArray | None
     target: xr.Dataset | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Evidence:
+    """What the report of a posterior (``sim calibrate``) adds: what the evidence changed.
+
+    ``checks`` holds each observation against its prior and posterior
+    predictive (:func:`sim.studies.calibrate.predictive_checks`); ``moved``
+    the priors whose distribution the evidence moved (Kolmogorov-Smirnov
+    distance of at least :data:`sim.studies.calibrate.MOVED`), with their
+    ``prior`` and ``posterior`` samples at the report's cells (the first
+    :attr:`ReportContent.estimate_samples`); ``verdict`` P(cost > revenue)
+    (``p_loss``) and the expected net benefit per cell before and after the
+    evidence (dim ``evidence``); ``record`` how the posterior was made.
+    """
+
+    checks: xr.Dataset
+    moved: list[str]
+    prior: xr.Dataset
+    posterior: xr.Dataset
+    verdict: xr.Dataset | None
+    record: dict
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,6 +149,8 @@ class ReportContent:
     sensitivity : bool
         Whether sensitivity was asked for.
     estimate_samples : int
+    evidence : Evidence or None
+        For the report of a posterior: what the evidence changed.
     """
 
     experiment: Experiment
@@ -146,6 +170,7 @@ class ReportContent:
     shared_threshold: bool
     sensitivity: bool
     estimate_samples: int = ESTIMATE_SAMPLES
+    evidence: Evidence | None = None
 
     @property
     def streamed(self) -> bool:
@@ -275,8 +300,9 @@ def _drivers(experiment: Experiment, summary: xr.Dataset, first: xr.Dataset | No
     if len(panels) > MAX_PANELS:
         panels = panels[:len(focus.panels)]
     low, high = 0.1, 0.9
-    tornado = focus.restrict(ss.tornado(narrow, out, low=low, high=high))
-    sobol = None if experiment.correlation is not None else \
+    designs = not is_posterior(summary)  # the designs draw each prior on its own: not a posterior's dependent ones
+    tornado = focus.restrict(ss.tornado(narrow, out, low=low, high=high)) if designs else None
+    sobol = None if experiment.correlation is not None or not designs else \
         focus.restrict(ss.sobol(narrow, out, n=sobol_n, seed=int(summary.attrs["seed"])))
     rank = rank_net = target = None
     if first is not None:
@@ -289,10 +315,35 @@ def _drivers(experiment: Experiment, summary: xr.Dataset, first: xr.Dataset | No
     return Drivers(panels, tornado, low, high, sobol, sobol_n, rank, rank_net, target)
 
 
+def _evidence(prior: xr.Dataset, posterior: xr.Dataset, checks: xr.Dataset, focus: Focus,
+              estimate_samples: int) -> Evidence:
+    """What the evidence changed: the priors it moved, with their samples before and after, and the verdict."""
+    import json
+
+    from .calibrate import MOVED, shift
+
+    first = {"sample": slice(0, estimate_samples)}
+    before, after = focus.restrict(prior).isel(first), focus.restrict(posterior).isel(first)
+    drawn = [n for n, da in after.data_vars.items() if da.attrs.get("role") == "input" and "sample" in da.dims]
+    distance = shift(before[drawn], after[drawn])
+    moved = [n for n in drawn if float(distance[n].sel(stat="ks_distance").max()) >= MOVED]
+    verdict = None
+    if focus.threshold:
+        out, threshold = focus.output, focus.threshold
+        parts = [xr.Dataset({"p_loss": exceedance(v, out, threshold),
+                             "net_benefit": (v[threshold] - v[out]).mean("sample")})
+                 for v in (focus.restrict(prior), focus.restrict(posterior))]
+        verdict = xr.concat(parts, dim="evidence").assign_coords(evidence=["before", "after"])
+        verdict["net_benefit"].attrs["units"] = posterior[out].attrs.get("units", "")
+    return Evidence(checks, moved, before[moved], after[moved], verdict,
+                    json.loads(posterior.attrs.get("calibration", "{}")))
+
+
 def report_content(experiment: Experiment, ds: xr.Dataset | None, *, summary: xr.Dataset | None = None,
                    output: str | None = None, revenue: str | None = None, select=None, sensitivity: bool = True,
                    sobol_n: int = 2**14, out: str | Path = "outputs",
-                   estimate_samples: int = ESTIMATE_SAMPLES) -> ReportContent:
+                   estimate_samples: int = ESTIMATE_SAMPLES, prior: xr.Dataset | None = None,
+                   checks: xr.Dataset | None = None) -> ReportContent:
     """Every number of the report of run ``ds`` of ``experiment`` (which must hold the priors the run was made with).
 
     Parameters
@@ -319,6 +370,11 @@ def report_content(experiment: Experiment, ds: xr.Dataset | None, *, summary: xr
     estimate_samples : int
         The samples the figures, the acceptability curve, the rank
         correlations, the target region and EVPPI read: the first this many.
+    prior, checks : xarray.Dataset, optional
+        For the report of a posterior ``ds`` (``sim calibrate``): the run it
+        was calibrated from and its observations' predictive checks, which
+        the Evidence section shows. The designs that evaluate the model again
+        (tornado, Sobol') are left out of a posterior's drivers.
     """
     if summary is None:
         summary = summarize_run(ds)
@@ -348,6 +404,10 @@ def report_content(experiment: Experiment, ds: xr.Dataset | None, *, summary: xr
             at = view.sel(scenario=[cell["scenario"]])
             net = (at[threshold] - at[out_name]).sel(panel).rename("net benefit") if threshold else None
             convergence = (cell, running_estimates(at[out_name].sel(panel).rename(out_name), net=net))
+    evidence = None
+    if checks is not None and prior is not None and ds is not None:
+        with stage("report: evidence"):
+            evidence = _evidence(prior, ds, checks, focus, estimate_samples)
     return ReportContent(experiment, summary, focus, scenarios, Path(out), first, decision, accept, actual, verdicts,
                          comparison(ds, summary, focus, scenarios), drivers, drawn, convergence,
-                         _coincide(first, threshold), sensitivity, estimate_samples)
+                         _coincide(first, threshold), sensitivity, estimate_samples, evidence)

@@ -24,6 +24,7 @@ from ..analysis.cells import select as select_cells
 from ..analysis.decision import cost_and_revenue
 from ..analysis.decision import statistic as statistic_of
 from ..analysis.sensitivity import check_output, drawn_inputs
+from ..analysis.summary import is_posterior
 from ..errors import SimError
 from ..experiment import Experiment, subject, with_settings
 from ..models import choose
@@ -41,6 +42,10 @@ __all__ = ["sensitivity", "sensitivity_options", "SensitivityOptions", "Sensitiv
 
 #: The methods of :func:`sensitivity`, in the order they are computed and listed.
 METHODS = ("rank", "given", "tornado", "spider", "target", "sobol")
+#: The methods and decision studies that evaluate the model again, drawing each prior on its own.
+DESIGNS = ("tornado", "spider", "sobol")
+DESIGN_REASON = ("it evaluates the model again with each prior drawn on its own, while the evidence has made the "
+                 "posterior's priors dependent (the one-run measures read the posterior's samples)")
 #: Spider percentiles by default.
 SPIDER = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 
@@ -110,14 +115,19 @@ def _flagged(flag: str, check):
 
 def sensitivity_options(experiment: Experiment, *, output: str | None = None, methods: Sequence[str] | None = None,
             percentiles: tuple[float, float] = (0.1, 0.9), spider: Sequence[float] = SPIDER,
-            region: str | None = None, sobol_n: int = 2**14, resamples: int = 300) -> SensitivityOptions:
+            region: str | None = None, sobol_n: int = 2**14, resamples: int = 300,
+            posterior: bool = False) -> SensitivityOptions:
     """Check what :func:`sensitivity` is asked for against ``experiment``, before a run is read.
 
     ``output`` defaults to the model's cost (:func:`sim.experiment.subject`);
     ``methods`` to all of :data:`METHODS`; the target region to the output
     above its revenue. Sobol' indices are skipped for correlated priors (the
     variance cannot be split among dependent inputs), and the target region
-    where there is no region.
+    where there is no region. On a posterior (``posterior``) the designs
+    that evaluate the model again (tornado, spider, Sobol') are left out:
+    they draw the priors apart, which the evidence has made dependent; the
+    one-run measures read the posterior's own samples. Asked for by name,
+    they are refused.
 
     Raises
     ------
@@ -138,6 +148,14 @@ def sensitivity_options(experiment: Experiment, *, output: str | None = None, me
                        f"{100 * low:g},{100 * high:g}")
     region = region or (f"{output}>{threshold}" if threshold else None)
     skipped = []
+    if posterior:
+        designs = [m for m in chosen if m in DESIGNS]
+        if methods and designs:
+            raise SimError(f"--method: {', '.join(designs)} cannot run on a posterior: {DESIGN_REASON}; choose from "
+                           f"{', '.join(m for m in METHODS if m not in DESIGNS)}")
+        chosen = [m for m in chosen if m not in DESIGNS]
+        if designs:
+            skipped.append(f"{', '.join(designs)}: {DESIGN_REASON}")
     if "sobol" in chosen and experiment.correlation is not None:
         chosen.remove("sobol")
         skipped.append("sobol: not defined for correlated priors (variance cannot be split among dependent "
@@ -198,6 +216,11 @@ def merge_results(results: dict) -> xr.Dataset:
     return xr.merge(parts, compat="override", join="outer", combine_attrs="drop")
 
 
+def _no_designs_on_posterior(ds: xr.Dataset, designs) -> None:
+    if designs and is_posterior(ds):
+        raise SimError(f"{', '.join(designs)} cannot run on a posterior: {DESIGN_REASON}")
+
+
 def sensitivity(experiment: Experiment, ds: xr.Dataset, opts: SensitivityOptions | None = None, *, select=None,
                 **kwargs) -> SensitivityResult:
     """Which priors drive an output, by every method asked for: what ``sim sensitivity`` computes.
@@ -219,7 +242,8 @@ def sensitivity(experiment: Experiment, ds: xr.Dataset, opts: SensitivityOptions
     select : list of (dim, value), optional
         Cells to restrict the results to (``--select``).
     """
-    opts = opts or sensitivity_options(experiment, **kwargs)
+    opts = opts or sensitivity_options(experiment, posterior=is_posterior(ds), **kwargs)
+    _no_designs_on_posterior(ds, [m for m in opts.methods if m in DESIGNS])
     select_cells(ds, select)  # checks the selection before any work
     a = ds.attrs
     settled = with_settings(experiment, samples=int(a["samples"]), seed=int(a["seed"]), sampler=a["sampler"])
@@ -278,7 +302,8 @@ class DecisionOptions:
 def decision_options(experiment: Experiment, *, cost: str | None = None, revenue: str | None = None,
                      volume: str | None = None, stress: tuple[str, float, float] | None = None,
                      seek: str | None = None, target: float | None = None, statistic: str = "p_profitable",
-                     how: str = "value", bracket: tuple[float, float] | None = None) -> DecisionOptions:
+                     how: str = "value", bracket: tuple[float, float] | None = None,
+                     posterior: bool = False) -> DecisionOptions:
     """Check what :func:`decide` is asked for against ``experiment``, before a run is read.
 
     Parameters
@@ -292,12 +317,20 @@ def decision_options(experiment: Experiment, *, cost: str | None = None, revenue
         (``"scale"``) makes ``statistic`` reach ``target``, searched in
         ``bracket`` (see :func:`sim.studies.decision.goal_seek`).
 
+    posterior : bool
+        The run is a posterior (``sim calibrate``): the stress test and the
+        goal seek, which run the model again on the priors, are refused.
+
     Raises
     ------
     SimError
         For an unknown output, prior or statistic, a model with no cost or
         revenue, a band out of order, or a seek without a target.
     """
+    for flag, given in (("--stress", stress), ("--seek", seek)):
+        if posterior and given:
+            raise SimError(f"{flag} cannot run on a posterior: {DESIGN_REASON}; run it on the run itself, without "
+                           "--posterior")
     if stress is not None and not 0.0 <= stress[1] < stress[2] <= 1.0:
         raise SimError(f"--stress: need 0 <= LOW < HIGH <= 100 (percent), got {100 * stress[1]:g} {100 * stress[2]:g}")
     roles = experiment.model.roles()
@@ -362,7 +395,8 @@ def decide(experiment: Experiment, ds: xr.Dataset, opts: DecisionOptions | None 
     select : list of (dim, value), optional
         Cells to restrict the results to; the goal seek's cell.
     """
-    opts = opts or decision_options(experiment, **kwargs)
+    opts = opts or decision_options(experiment, posterior=is_posterior(ds), **kwargs)
+    _no_designs_on_posterior(ds, [flag for flag, given in (("stress", opts.stress), ("seek", opts.seek)) if given])
     select_cells(ds, select)  # checks the selection before any work
     a = ds.attrs
     settled = with_settings(experiment, samples=int(a["samples"]), seed=int(a["seed"]), sampler=a["sampler"])

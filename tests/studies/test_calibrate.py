@@ -99,6 +99,7 @@ def test_importance_sampling_matches_the_conjugate_posterior(tmp_path):
     assert result.khat < 0.7
     # the unrelated prior keeps its distribution: the two-sample KS test does not tell the posterior from the prior
     assert stats.ks_2samp(result.posterior["z"].values, ds["z"].values).pvalue > 1e-3
+    assert result.moved == ["x"]
     record = json.loads(result.posterior.attrs["calibration"])
     assert record["method"] == "importance" and record["observations"] == ["seen"]
 
@@ -138,7 +139,7 @@ def test_a_conflicting_observation_is_named_and_strict_refuses_it(tmp_path):
     obs = load_observations(experiment, write(tmp_path / "o.toml", observation(3_000, 0.1, name="far")))
     result = calibrate(experiment, ds, obs, particles=2_000)
     assert result.conflicts == ["far"]
-    assert any("prior-data conflict: far" in note for note in result.notes)
+    assert any("prior-data conflict: far" in line for line in result.warnings)
     # the figure sits beyond every prior predictive draw: its PIT is 1
     assert float(result.checks["pit"].sel(observation="far")) == 1.0
     with pytest.raises(SimError, match=r"--strict: .*far"):
