@@ -311,13 +311,22 @@ def cmd_explore(args) -> int:
     experiment = _load(args.experiment)
     from ..explorer import DEFAULT_SAMPLES, is_loopback, serve
 
+    posterior = None
+    if args.posterior:
+        from .. import store
+
+        if args.seed is not None:
+            raise SimError("--seed: sim explore --posterior explores the saved posterior's rows, which the run's seed "
+                           "made; leave --seed out")
+        experiment, posterior = store.load_posterior(experiment, args.out, command="decide")
     remote = args.host is not None and not is_loopback(args.host)
     if remote:
         print(f"sim: warning: the explorer has no authentication: whoever reaches {args.host} port "
               f"{args.port or '(chosen)'} can change its priors and save files beside {experiment.path}",
               file=sys.stderr)
     serve(experiment, samples=args.samples or DEFAULT_SAMPLES, seed=args.seed, host=args.host or "127.0.0.1",
-          port=args.port, remote=remote, open_browser=args.open, say=lambda line: print(line, flush=True))
+          port=args.port, remote=remote, open_browser=args.open, say=lambda line: print(line, flush=True),
+          posterior=posterior)
     return 0
 
 

@@ -58,11 +58,13 @@ class Explorer:
         Default: the experiment's.
     """
 
-    def __init__(self, doc, experiment: Experiment, *, samples: int = DEFAULT_SAMPLES, seed: int | None = None):
+    def __init__(self, doc, experiment: Experiment, *, samples: int = DEFAULT_SAMPLES, seed: int | None = None,
+                 posterior=None):
         from bokeh.layouts import column, row
         from bokeh.models import Button, Div, Select, TextInput
 
         self.doc, self.experiment, self.seed, self.samples = doc, experiment, seed, samples
+        self.posterior = posterior
         self.silent, self.updates, self.results = False, 0, None
         self.explorers: dict[str, WhatIf] = {}  # the what-if of each scenario explored so far (values)
         names = list(experiment.scenario_names)
@@ -75,8 +77,10 @@ class Explorer:
         self.header = Div(width=1220, text=(
             f"<h2 style='margin:0'>{html.escape(experiment.title or stem)}</h2>"
             f"<div style='color:#555'>What-if explorer · <code>{html.escape(str(experiment.path))}</code> · model "
-            f"<code>{html.escape(experiment.model.name)}</code> · every change re-maps one prior on the same random "
-            "numbers (a new seed draws new ones)</div>"))
+            f"<code>{html.escape(experiment.model.name)}</code> · "
+            + ("on the posterior of the saved run (sim calibrate): a change re-maps one prior at the posterior's "
+               "ranks of it</div>" if posterior is not None else
+               "every change re-maps one prior on the same random numbers (a new seed draws new ones)</div>")))
         self.scenario = Select(title="scenario", value=names[0], options=names, width=200,
                                css_classes=["sim-scenario"])
         self.scenario.on_change("value", lambda attr, old, new: self.guard(self._scenario))
@@ -86,7 +90,7 @@ class Explorer:
         self.compare.on_change("value", lambda attr, old, new: self.guard(self._compare))
         self.sample_box = TextInput(title="samples", value=str(samples), width=120, css_classes=["sim-samples"])
         self.seed_box = TextInput(title="seed", value=str(self.what_if.experiment.seed), width=120,
-                                  css_classes=["sim-seed"])
+                                  css_classes=["sim-seed"], visible=posterior is None)  # a posterior's rows are fixed
         for box in (self.sample_box, self.seed_box):
             box.on_change("value", lambda attr, old, new: self.guard(self._settings, self.settings_error))
         self.settings_error = Div(width=300, styles=ERROR_STYLE, css_classes=["sim-settings-error"])
@@ -140,7 +144,8 @@ class Explorer:
 
     def _explorer(self, scenario: str) -> WhatIf:
         if scenario not in self.explorers:
-            self.explorers[scenario] = what_if(self.experiment, scenario, samples=self.samples, seed=self.seed)
+            self.explorers[scenario] = what_if(self.experiment, scenario, samples=self.samples, seed=self.seed,
+                                               posterior=self.posterior)
         return self.explorers[scenario]
 
     def _use(self, value: WhatIf) -> None:

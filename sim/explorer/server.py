@@ -30,11 +30,12 @@ def is_loopback(host: str) -> bool:
 
 def serve(experiment: Experiment, *, samples: int = DEFAULT_SAMPLES, seed: int | None = None,
           host: str = "127.0.0.1", port: int = 0, remote: bool = False, open_browser: bool = False,
-          say=print) -> None:
+          say=print, posterior=None) -> None:
     """Serve the explorer of ``experiment`` until SIGINT (Ctrl-C) or SIGTERM.
 
     It binds ``host`` (default 127.0.0.1, loopback) on ``port`` (default: a
-    free one) and says the page's address through ``say``. An address that
+    free one) and says the page's address through ``say``. With a
+    ``posterior`` (``sim calibrate``), the what-if starts from its rows. An address that
     is not loopback is refused unless ``remote`` (the command line's
     ``--host``): the page has no authentication.
 
@@ -79,7 +80,8 @@ def serve(experiment: Experiment, *, samples: int = DEFAULT_SAMPLES, seed: int |
     origins = [f"{shown}:{port}"] + ([f"localhost:{port}", f"127.0.0.1:{port}"] if not remote else [])
     if remote and host in ("0.0.0.0", "::", ""):
         origins = ["*"]  # every address of the machine: its name is not known here
-    application = Application(FunctionHandler(lambda doc: Explorer(doc, experiment, samples=samples, seed=seed)))
+    application = Application(FunctionHandler(lambda doc: Explorer(doc, experiment, samples=samples, seed=seed,
+                                                                   posterior=posterior)))
     loop = IOLoop.current()
     tornado_app = BokehTornado({"/": application}, extra_websocket_origins=origins)
     http = HTTPServer(tornado_app)

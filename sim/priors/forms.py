@@ -2,7 +2,7 @@
 
 Each form (``uniform``, ``lognormal``, ``beta`` ...) is registered with the
 parameter sets it accepts and a builder that validates the parameters and
-returns a distribution: an object with ``ppf(u)`` and ``support()``. The
+returns a distribution: an object with ``ppf(u)``, ``cdf(x)`` and ``support()``. The
 scipy distribution behind each continuous form is the reference; closed forms
 (uniform, log-uniform, normal, lognormal) use the same formula on
 ``scipy.special.ndtri`` without scipy's per-call overhead, and beta-family
@@ -37,7 +37,7 @@ Z90 = float(special.ndtri(0.95))
 
 
 # --------------------------------------------------------------------------
-# distributions: each has ppf(u) and support()
+# distributions: each has ppf(u), cdf(x) and support()
 
 
 class Fixed:
@@ -46,6 +46,9 @@ class Fixed:
 
     def ppf(self, u):
         return np.full(np.shape(u), self.value, dtype=float)
+
+    def cdf(self, x):
+        return (np.asarray(x, dtype=float) >= self.value).astype(float)
 
     def support(self):
         return self.value, self.value
@@ -65,6 +68,10 @@ class Choice:
     def ppf(self, u):
         idx = np.searchsorted(self.cum, u, side="left")
         return self.values[np.minimum(idx, len(self.values) - 1)]
+
+    def cdf(self, x):
+        idx = np.searchsorted(self.values, np.asarray(x, dtype=float), side="right")
+        return np.concatenate([[0.0], self.cum])[idx]
 
     def support(self):
         return float(self.values[0]), float(self.values[-1])
@@ -109,6 +116,9 @@ class Band:
     def ppf(self, u):
         return self.dist.ppf(self.lo + (self.hi - self.lo) * np.asarray(u, dtype=float))
 
+    def cdf(self, x):
+        return np.clip((self.dist.cdf(x) - self.lo) / (self.hi - self.lo), 0.0, 1.0)
+
     def support(self):
         return float(self.dist.ppf(self.lo)), float(self.dist.ppf(self.hi))
 
@@ -121,6 +131,10 @@ class Scaled:
 
     def ppf(self, u):
         return self.factor * self.dist.ppf(u)
+
+    def cdf(self, x):
+        p = self.dist.cdf(np.asarray(x, dtype=float) / self.factor)
+        return p if self.factor > 0 else 1.0 - p
 
     def support(self):
         lo, hi = (self.factor * v for v in self.dist.support())

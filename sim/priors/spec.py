@@ -161,6 +161,10 @@ class Prior:
         """Map uniforms ``u`` in [0, 1] to values of this prior (same shape, float64)."""
         return self.impl.ppf(u)
 
+    def cdf(self, x):
+        """The probability of a value at or below ``x`` (same shape, float64): where ``x`` sits in this prior."""
+        return self.impl.cdf(x)
+
     def support(self) -> tuple[float, float]:
         """Smallest and largest possible values (after truncation)."""
         return self.impl.support()

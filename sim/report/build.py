@@ -496,7 +496,7 @@ def _verdict_frame(verdict: xr.Dataset) -> pd.DataFrame:
     """Per cell: P(loss) and the expected net benefit before and after, side by side."""
     arrays = {f"{name}_{when}": verdict[name].sel(evidence=when, drop=True)
               for name in ("p_loss", "net_benefit") for when in ("before", "after")}
-    frame = xr.Dataset(arrays).to_dataframe().reset_index()
+    frame = xr.Dataset(arrays).reset_coords(drop=True).to_dataframe().reset_index()
     return frame[[c for c in frame.columns if c != "index"]]
 
 

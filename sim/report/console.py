@@ -144,9 +144,11 @@ def calibration_view(experiment, result, files: dict, source: str, show_all: boo
                  "posterior_p05", "posterior_p50", "posterior_p95", "pit", "conflict"]]
     lines.append(format_table(shown, max_rows=_rows(show_all), more="observations.csv has every row"))
     table = files["posterior.csv"]
-    moved = set(result.moved)
-    rows = table[(table["kind"] == "output") | table["variable"].isin(moved)]
-    lines += [f"\nPriors the evidence moved ({', '.join(result.moved) or 'none'}) and the outputs, before and after:",
+    observed = {o.variable for o in result.observations}
+    compared = {name for name, da in result.shift.data_vars.items() if da.attrs.get("role") in ("cost", "revenue")}
+    rows = table[table["variable"].isin(set(result.moved) | observed | compared)]
+    lines += [f"\nPriors the evidence moved ({', '.join(result.moved) or 'none'}), what was observed, and the cost "
+              "and revenue, before and after:",
               format_table(rows.drop(columns=["ess"]), max_rows=_rows(show_all),
                            more="posterior.csv has every row; --all prints them")]
     return "\n".join(lines)

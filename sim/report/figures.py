@@ -437,10 +437,12 @@ def predictive_chart(checks: xr.Dataset) -> Figure:
 
 def prior_posterior(prior: xr.Dataset, posterior: xr.Dataset, names: Sequence[str], *, bins: int = 60) -> Figure:
     """The density of each prior in ``names`` before (grey) and after (colour) the evidence, as histograms of their
-    samples (of every scenario and cell together), on a log axis where the values span more than a decade."""
+    samples (of the first scenario, where a scenario changes the prior), on a log axis where the values span more
+    than a decade."""
     fig, axes = _figure(len(names), ncols=4, size=(3.4, 2.5))
     for ax, name in zip(axes, names):
-        before, after = (np.asarray(ds[name].values, dtype=float).ravel() for ds in (prior, posterior))
+        before, after = (np.asarray(ds[name].isel({d: 0 for d in ds[name].dims if d != "sample"}).values,
+                                    dtype=float) for ds in (prior, posterior))
         both = np.concatenate([before, after])
         log = _log_axis(both)
         lo, hi = np.quantile(both, [0.001, 0.999])

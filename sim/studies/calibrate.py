@@ -128,6 +128,11 @@ class CalibrationResult:
 def observed_values(ds: xr.Dataset, obs: Observation) -> np.ndarray:
     """The values of the variable ``obs`` observes at its cell, one per sample of run ``ds``.
 
+    A dim the selection leaves open is no ambiguity where the variable is the
+    same along it (an output no scenario changes). An observation of one
+    scenario's cell weighs the samples of every scenario: they share their
+    draws.
+
     Raises
     ------
     ConfigError
@@ -150,6 +155,9 @@ def observed_values(ds: xr.Dataset, obs: Observation) -> np.ndarray:
             chosen[dim] = ds[dim].values[labels.index(label)]
     da = da.sel(chosen)
     da = da.squeeze([d for d in da.dims if d != "sample" and da.sizes[d] == 1])  # one scenario, one cell
+    for dim in [d for d in da.dims if d != "sample"]:
+        if bool((da == da.isel({dim: 0})).all()):  # the same in every scenario (or cell): any one of them
+            da = da.isel({dim: 0}, drop=True)
     left = [d for d in da.dims if d != "sample"]
     if left:
         raise at.error(f"select one cell of {obs.variable}: it has dims {', '.join(left)} left; give select = "

@@ -60,6 +60,7 @@ class Draws:
     experiment: Experiment
     scenario: str
     uniforms: Mapping[str, np.ndarray]
+    posterior: xr.Dataset | None = dataclasses.field(default=None, repr=False)
     _kept: dict = dataclasses.field(default_factory=dict, repr=False)
 
     @property
@@ -93,16 +94,25 @@ class Draws:
 
 
 def draws(experiment: Experiment, scenario: str | None = None, *, samples: int = 100_000,
-          seed: int | None = None) -> Draws:
+          seed: int | None = None, posterior: xr.Dataset | None = None) -> Draws:
     """The uniforms of scenario ``scenario`` (default: the experiment's first) of ``experiment``, drawn once.
 
     Each prior's row comes from the random sampler's stream of that prior at
     ``seed`` (default: the experiment's), correlated as a run correlates them.
+
+    On a ``posterior`` (``sim calibrate``; ``experiment`` as its run was
+    made), the rows are its first ``samples`` rows instead: each prior's
+    uniforms are where its posterior values sit in the prior (its CDF at
+    them), so the scenario's priors give the posterior's values back, and a
+    changed prior maps the same uniforms: the evidence's dependence between
+    priors is kept, the changed prior's marginal replaced.
     """
     names = list(experiment.scenario_names)
     scenario = names[0] if scenario is None else scenario
     if scenario not in names:
         raise SimError(f"no scenario {scenario!r} in {experiment.path}; valid: {', '.join(names)}")
+    if posterior is not None:
+        samples = min(samples, posterior.sizes["sample"])
     exp = with_overrides(with_settings(experiment, samples=samples, seed=seed, sampler="random"), scenarios=[scenario])
     base = exp.scenarios[0].priors
     order = [n for n in exp.model.inputs if n in base and n not in exp.sweeps]
@@ -110,13 +120,22 @@ def draws(experiment: Experiment, scenario: str | None = None, *, samples: int =
     if exp.correlation:  # as a run correlates them: the rows of the correlated priors, on their own
         rows = [order.index(n) for n in exp.correlation.names]
         u[rows] = exp.correlation.apply(u[rows])
-    return Draws(exp, scenario, dict(zip(order, u)))
+    if posterior is not None:
+        first = posterior.isel(sample=slice(0, samples))
+        for i, name in enumerate(order):
+            da = first[name] if name in first else None
+            if da is not None and "sample" in da.dims and not base[name].is_fixed:
+                values = da.sel(scenario=scenario).values if "scenario" in da.dims else da.values
+                # a value at the edge of the prior's support maps back to it from inside (0, 1)
+                u[i] = np.clip(base[name].cdf(values), 1e-12, 1 - 1e-12)
+    return Draws(exp, scenario, dict(zip(order, u)), posterior)
 
 
 def what_if(experiment: Experiment, scenario: str | None = None, *, samples: int = 100_000,
-            seed: int | None = None) -> WhatIf:
-    """A what-if of scenario ``scenario`` of ``experiment`` with no change yet (see :func:`draws`)."""
-    return WhatIf(draws(experiment, scenario, samples=samples, seed=seed))
+            seed: int | None = None, posterior: xr.Dataset | None = None) -> WhatIf:
+    """A what-if of scenario ``scenario`` of ``experiment`` with no change yet (see :func:`draws`); on the first
+    ``samples`` rows of a ``posterior``, if given."""
+    return WhatIf(draws(experiment, scenario, samples=samples, seed=seed, posterior=posterior))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,9 +211,10 @@ class WhatIf:
         return dataclasses.replace(self, changes={n: p for n, p in self.changes.items() if n != name})
 
     def resampled(self, samples: int, seed: int | None = None) -> WhatIf:
-        """The same scenario and changes on ``samples`` samples drawn with ``seed`` (default: the same seed)."""
+        """The same scenario and changes on ``samples`` samples drawn with ``seed`` (default: the same seed); on a
+        posterior, its first ``samples`` rows."""
         other = draws(self.experiment, self.scenario, samples=samples,
-                      seed=self.experiment.seed if seed is None else seed)
+                      seed=self.experiment.seed if seed is None else seed, posterior=self.draws.posterior)
         return WhatIf(other, dict(self.changes))
 
     # --- results ------------------------------------------------------------------------------------------------

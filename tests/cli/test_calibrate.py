@@ -152,3 +152,30 @@ def test_a_new_run_removes_the_stale_calibration(project, capsys):
     assert code == 0 and "removed" in err and "calibration" in err
     assert not (out / "e" / "calibration").exists()
     assert_error(capsys, ["decide", exp, "--posterior", "--out", out], r"no calibration")
+
+
+def test_the_arviz_file_opens_in_arviz_with_its_five_groups(project, capsys):
+    az = pytest.importorskip("arviz", reason="ArviZ is in the test extras")
+    path = project / "calibration.nc"
+    code, out, _ = cli(capsys, "calibrate", project / "e.toml", "--observations", write(project / "o.toml", SEEN),
+                       "--out", project / "out", "--arviz", path)
+    assert code == 0 and str(path) in out
+    data = az.from_netcdf(path)
+    groups = set(data.groups()) if callable(getattr(data, "groups", None)) else set(data.children)
+    assert {"prior", "posterior", "observed_data", "prior_predictive", "posterior_predictive"} <= groups
+    posterior = data["posterior"] if not hasattr(data, "posterior") else data.posterior
+    assert dict(posterior.sizes)["chain"] == 1 and dict(posterior.sizes)["draw"] == 4000
+    table = az.summary(data, var_names=["x", "z"], kind="stats")
+    assert table.shape[0] == 2 and float(table.loc["x", "mean"]) > 10  # the observation of 45 = 3 x moved x up
+    ess = az.ess(data, var_names=["x"])
+    assert float(ess["x"]) > 100
+
+
+def test_a_bad_arviz_path_is_refused_before_any_work(project, capsys):
+    before = listing(project / "out")
+    assert_error(capsys, ["calibrate", project / "e.toml", "--observations", write(project / "o.toml", SEEN),
+                          "--out", project / "out", "--arviz", project / "nowhere" / "a.nc"],
+                 r"--arviz: folder .*nowhere does not exist")
+    assert_error(capsys, ["calibrate", project / "e.toml", "--observations", project / "o.toml",
+                          "--out", project / "out", "--arviz", project / "a.txt"], r"--arviz: .*must be a NetCDF")
+    assert listing(project / "out") == before

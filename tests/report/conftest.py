@@ -33,3 +33,32 @@ def built(tmp_path_factory):
                      "--out", str(root / "outputs")])
     assert code == 0
     return root / "outputs" / "search_cost"
+
+
+#: An observed figure for the default experiment: Google's searches in 2022 (reference figures, section 6, grade B).
+SEARCHES_2022 = """
+[observations.searches_2022]
+output = "annual_searches"
+select = { scenario = "baseline" }
+value = 3.3e12
+likelihood = "lognormal"
+sd = 0.2
+unit = "searches/year"
+source = "Morgan Stanley estimate, 2023-02 (reference figures, section 6, grade B)"
+"""
+
+
+@pytest.fixture(scope="session")
+def built_posterior(built, tmp_path_factory):
+    """The session's run calibrated to one observed figure, with the posterior's report (figures drawn), in a copy
+    of the project: its calibration folder."""
+    root = tmp_path_factory.mktemp("posterior")
+    shutil.copytree(built.parent.parent, root, dirs_exist_ok=True)
+    observations = root / "observations.toml"
+    observations.write_text(SEARCHES_2022)
+    experiment, out = root / "experiments" / "search_cost.toml", root / "outputs"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(document, "png", RASTERISE)
+        assert main(["calibrate", str(experiment), "--observations", str(observations), "--out", str(out)]) == 0
+        assert main(["report", str(experiment), "--posterior", "--sobol-n", "1024", "--out", str(out)]) == 0
+    return out / "search_cost" / "calibration"

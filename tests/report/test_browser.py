@@ -72,3 +72,20 @@ def test_browser_check_catches_broken_images_and_console_errors(built, tmp_path)
     # the console reports both: the image that failed to load and the script's error
     assert len(page["errors"]) == 2
     assert sum("broken on purpose" in e for e in page["errors"]) == sum("Failed to load" in e for e in page["errors"]) == 1
+
+
+def test_the_posteriors_report_and_its_evidence_in_a_real_browser(built_posterior):
+    """The report of a posterior (sim report --posterior): the Evidence section shows after the headline with its
+    two figures decoded, no tornado or Sobol' figure (they are not drawn on a posterior), nothing overflows."""
+    from .. import browser
+
+    reason = browser.missing()
+    if reason:
+        pytest.skip(reason)
+    page = browser.inspect_page(built_posterior / "report.html", width=1280)
+    assert page["errors"] == [] and page["broken"] == []
+    assert page["sections"][:3] == ["verdict", "headline", "evidence"]
+    assert {"figure-evidence", "figure-moved"} <= set(page["figures"])
+    assert not {"figure-tornado", "figure-sobol"} & set(page["figures"])
+    assert page["images"] == len(page["figures"])
+    assert not page["page_overflow"] and page["overflowing"] == [] and page["clipped"] == []
