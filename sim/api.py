@@ -18,7 +18,8 @@ command                   function
 ``sim validate``          :func:`validate`
 ``sim models``            :func:`models`
 ``sim explore``           :func:`what_if`
-``sim calibrate``         :func:`calibrate` (observations read by :func:`load_observations`)
+``sim calibrate``         :func:`calibrate` (observations read by :func:`load_observations`; ``--arviz``:
+                          :func:`arviz_tree`)
 ========================  =============================================================================
 """
 
@@ -36,7 +37,7 @@ from .models import Model, available
 from .observations import Observation, load_observations
 from .priors import load_priors
 from .studies.article import check_figures
-from .studies.calibrate import CalibrationResult
+from .studies.calibrate import CalibrationResult, arviz_tree
 from .studies.calibrate import calibrate as _calibrate
 from .studies.content import ReportContent, report_content
 from .studies.dask import connect, dask_summary
@@ -59,7 +60,7 @@ __all__ = ["run", "run_to_precision", "stream_summary", "dask_summary", "connect
            "sensitivity_options", "decide", "decision_options", "report_content", "point", "check", "validate",
            "models", "what_if", "check_memory", "check_sobol_n", "PrecisionResult", "SensitivityOptions",
            "SensitivityResult", "DecisionOptions", "DecisionResult", "ReportContent", "WhatIf", "calibrate",
-           "load_observations", "Observation", "CalibrationResult"]
+           "load_observations", "Observation", "CalibrationResult", "arviz_tree"]
 
 
 def check(figures: str | os.PathLike | None = None, *, root: str | os.PathLike = "."):

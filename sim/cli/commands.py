@@ -280,9 +280,7 @@ def cmd_calibrate(args) -> int:
     files = calibration_files(result)
     written = store.write_calibration(args.out, experiment, files, ds.attrs, args.observations)
     if args.arviz:
-        from ..studies.calibrate import arviz_tree
-
-        store.write_arviz(args.arviz, arviz_tree(result, ds))
+        store.write_arviz(args.arviz, api.arviz_tree(result, ds))
     source = saved_run_source(store.run_folder(args.out, experiment) / store.SAMPLES, ds.attrs)
     print(calibration_view(experiment, result, files, source, args.all))
     print("\nwrote " + ", ".join(str(p) for p in written) + (f" and {args.arviz}" if args.arviz else ""))
