@@ -37,10 +37,11 @@ from .models import Model, available
 from .observations import Observation, load_observations
 from .priors import load_priors
 from .studies.article import check_figures
-from .studies.calibrate import CalibrationResult, arviz_tree
+from .studies.calibrate import CalibrationResult
 from .studies.calibrate import calibrate as _calibrate
 from .studies.content import ReportContent, report_content
 from .studies.dask import connect, dask_summary
+from .studies.evidence import arviz_tree
 from .studies.explore import WhatIf, what_if
 from .studies.precision import PrecisionResult, run_to_precision
 from .studies.stream import stream_summary

@@ -29,27 +29,19 @@ import time
 
 import numpy as np
 import xarray as xr
-from scipy import special, stats
+from scipy import special
 
 from ..engine import correlated, draw_uniforms, run_uniforms
 from ..errors import SimError
 from ..experiment import Experiment, with_settings
 from ..observations import Observation
 from ..sampling import stream
+from .evidence import CONFLICT, MOVED, log_likelihood, predictive_checks, shift
 
-__all__ = ["calibrate", "CalibrationResult", "Stage", "predictive_checks", "observed_values", "arviz_tree", "shift", "KHAT_LIMIT",
-           "CONFLICT", "MOVED", "SHIFT_STATS"]
+__all__ = ["calibrate", "CalibrationResult", "Stage", "KHAT_LIMIT"]
 
 #: Pareto k above which importance weights are not to be trusted (Vehtari et al. 2024).
 KHAT_LIMIT = 0.7
-#: Central probability of the prior predictive range outside which an observation conflicts with the priors.
-CONFLICT = 0.999
-#: Kolmogorov-Smirnov distance between a prior's and its posterior's samples from which the prior has moved.
-MOVED = 0.1
-#: Samples of each the distance compares (its sampling error is about 1.36 sqrt(2 / KS_SAMPLES), 0.006).
-KS_SAMPLES = 100_000
-#: What :attr:`CalibrationResult.shift` holds per variable.
-SHIFT_STATS = ("prior_median", "posterior_mean", "posterior_median", "posterior_p05", "posterior_p95", "ks_distance")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,95 +117,6 @@ class CalibrationResult:
         return [str(n) for n in self.checks["observation"].values[self.checks["conflict"].values]]
 
 
-def observed_values(ds: xr.Dataset, obs: Observation) -> np.ndarray:
-    """The values of the variable ``obs`` observes at its cell, one per sample of run ``ds``.
-
-    A dim the selection leaves open is no ambiguity where the variable is the
-    same along it (an output no scenario changes). An observation of one
-    scenario's cell weighs the samples of every scenario: they share their
-    draws.
-
-    Raises
-    ------
-    ConfigError
-        At the observation's file and key: a selection outside the run's
-        coordinates, a cell left ambiguous, or a prior the run does not draw.
-    """
-    at = obs.location
-    da = ds[obs.variable]
-    if "sample" not in da.dims:
-        raise at.error(f"prior {obs.variable} is fixed in this run: an observation cannot change it")
-    chosen = {}
-    for dim, label in obs.select:
-        if dim not in ds.dims or dim == "sample":
-            dims = [d for d in ds.dims if d != "sample"]
-            raise at.error(f"select: no dim {dim!r} in the run; valid: {', '.join(dims)}")
-        labels = [str(v) for v in ds[dim].values]
-        if label not in labels:
-            raise at.error(f"select: {dim} has no value {label!r}; valid: {', '.join(labels)}")
-        if dim in da.dims:
-            chosen[dim] = ds[dim].values[labels.index(label)]
-    da = da.sel(chosen)
-    da = da.squeeze([d for d in da.dims if d != "sample" and da.sizes[d] == 1])  # one scenario, one cell
-    for dim in [d for d in da.dims if d != "sample"]:
-        if bool((da == da.isel({dim: 0})).all()):  # the same in every scenario (or cell): any one of them
-            da = da.isel({dim: 0}, drop=True)
-    left = [d for d in da.dims if d != "sample"]
-    if left:
-        raise at.error(f"select one cell of {obs.variable}: it has dims {', '.join(left)} left; give select = "
-                       f"{{ {left[0]} = \"...\" }}")
-    return np.asarray(da.values, dtype=float)
-
-
-def _loglik(ds: xr.Dataset, observations) -> np.ndarray:
-    return np.sum([obs.loglik(observed_values(ds, obs)) for obs in observations], axis=0)
-
-
-def _quantiles(x: np.ndarray) -> np.ndarray:
-    """The 5th, 50th and 95th percentiles of ``x``."""
-    return np.quantile(x, [0.05, 0.5, 0.95])
-
-
-def predictive_checks(prior: xr.Dataset, posterior: xr.Dataset | None, observations,
-                      rng: np.random.Generator) -> xr.Dataset:
-    """Each observation against its prior (and posterior) predictive distribution: the figure drawn from its
-    likelihood around each sample's value.
-
-    Returns
-    -------
-    xarray.Dataset
-        Dim ``observation``: ``variable``, ``observed`` (the value, or an
-        interval's midpoint), ``prior_p05``, ``prior_p50``, ``prior_p95``
-        (and ``posterior_...``), ``pit`` (the share of prior predictive draws
-        at or below the figure) and ``conflict`` (the figure outside the prior
-        predictive 99.9 % range).
-    """
-    rows = {k: [] for k in ("variable", "observed", "prior_p05", "prior_p50", "prior_p95", "posterior_p05",
-                            "posterior_p50", "posterior_p95", "pit", "conflict")}
-    tail = (1 - CONFLICT) / 2
-    for obs in observations:
-        before = obs.draws(observed_values(prior, obs), rng)
-        observed = obs.value if obs.likelihood != "interval" else (obs.low + obs.high) / 2
-        if obs.likelihood == "interval":
-            pit = float(np.mean(before <= observed))
-            conflict = bool(np.mean((obs.low <= before) & (before <= obs.high)) < 1 - CONFLICT)
-        else:
-            pit = float(np.mean(before <= observed))
-            conflict = not tail <= pit <= 1 - tail
-        after = obs.draws(observed_values(posterior, obs), rng) if posterior is not None else np.full(3, np.nan)
-        for prefix, x in (("prior", before), ("posterior", after)):
-            for key, q in zip(("p05", "p50", "p95"), _quantiles(x)):
-                rows[f"{prefix}_{key}"].append(float(q))
-        rows["variable"].append(obs.variable)
-        rows["observed"].append(float(observed))
-        rows["pit"].append(pit)
-        rows["conflict"].append(conflict)
-    out = xr.Dataset({k: ("observation", np.asarray(v)) for k, v in rows.items()},
-                     coords={"observation": [o.name for o in observations]})
-    out["observed"].attrs["units"] = "the variable's"
-    return out
-
-
 def _ess(log_weights: np.ndarray) -> float:
     """Effective sample size of normalised log weights."""
     return float(1.0 / np.exp(special.logsumexp(2 * log_weights)))
@@ -228,32 +131,6 @@ def _resample(log_weights: np.ndarray, n: int, rng: np.random.Generator) -> np.n
     cum = np.cumsum(np.exp(log_weights))
     cum[-1] = 1.0
     return np.searchsorted(cum, (rng.random() + np.arange(n)) / n)
-
-
-def _variables(ds: xr.Dataset) -> list[str]:
-    """The drawn priors and the outputs of a run."""
-    return [n for n, da in ds.data_vars.items() if "sample" in da.dims]
-
-
-def _ks_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """The Kolmogorov-Smirnov distance between two samples (their first :data:`KS_SAMPLES` each)."""
-    return float(stats.ks_2samp(a[:KS_SAMPLES], b[:KS_SAMPLES]).statistic)
-
-
-def shift(prior: xr.Dataset, posterior: xr.Dataset) -> xr.Dataset:
-    """Per variable: the prior median; the posterior mean, median, 5th and 95th percentiles; and the
-    Kolmogorov-Smirnov distance between prior and posterior (dim ``stat``)."""
-    out = xr.Dataset()
-    for name in _variables(posterior):
-        before, after = prior[name], posterior[name]
-        distance = xr.apply_ufunc(_ks_distance, before, after, input_core_dims=[["sample"], ["sample"]],
-                                  exclude_dims={"sample"}, vectorize=True)
-        parts = [before.median("sample"), after.mean("sample"), after.median("sample"),
-                 after.quantile(0.05, "sample").drop_vars("quantile"),
-                 after.quantile(0.95, "sample").drop_vars("quantile"), distance]
-        out[name] = xr.concat(parts, dim="stat").assign_coords(stat=list(SHIFT_STATS))
-        out[name].attrs = {"units": prior[name].attrs.get("units", ""), "role": prior[name].attrs.get("role", "")}
-    return out
 
 
 def calibrate(experiment: Experiment, ds: xr.Dataset, observations, *, min_ess: float | None = None,
@@ -295,7 +172,7 @@ def calibrate(experiment: Experiment, ds: xr.Dataset, observations, *, min_ess: 
     n = ds.sizes["sample"]
     settled = with_settings(experiment, samples=int(a["samples"]), seed=int(a["seed"]), sampler=a["sampler"])
     rng = np.random.Generator(stream(int(a["seed"]) if seed is None else seed, "calibration"))
-    loglik = _loglik(ds, observations)
+    loglik = log_likelihood(ds, observations)
     checks = predictive_checks(ds, None, observations, rng)
     conflicts = [str(o) for o in checks["observation"].values[checks["conflict"].values]]
     notes, warned = [], []
@@ -362,7 +239,7 @@ def _smc(experiment: Experiment, observations, particles: int, rng: np.random.Ge
         """Log-likelihood at each point; -inf where the model gives NaN or infinite values (weighed out)."""
         uniforms = correlated(experiment, dict(zip(names, special.ndtr(points).T)))
         with np.errstate(all="ignore"):
-            ll = _loglik(run_uniforms(experiment, uniforms, check=False), observations)
+            ll = log_likelihood(run_uniforms(experiment, uniforms, check=False), observations)
         return np.where(np.isnan(ll), -np.inf, ll)
 
     start = time.perf_counter()
@@ -432,40 +309,3 @@ def _move(z: np.ndarray, ll: np.ndarray, phi: float, evaluate, rng: np.random.Ge
             break
     return z, ll, accepted / (steps * len(z)), made
 
-
-def _group(ds: xr.Dataset, names) -> xr.Dataset:
-    """Variables ``names`` of a run with ArviZ's dims: ``sample`` as one ``chain`` of ``draw``s, ahead of the rest."""
-    out = ds[list(names)].rename({"sample": "draw"}).expand_dims(chain=[0])
-    out = out.assign_coords(draw=np.arange(out.sizes["draw"]))
-    return out.transpose("chain", "draw", ...).drop_attrs(deep=False)
-
-
-def _key(name: str) -> str:
-    """An observation's name as a variable name (``prices[3]`` as ``prices_3``)."""
-    return name.replace("[", "_").replace("]", "")
-
-
-def arviz_tree(result: CalibrationResult, prior: xr.Dataset) -> xr.DataTree:
-    """The calibration as ArviZ reads it: a tree of groups ``prior`` and ``posterior`` (the drawn priors and the
-    outputs), ``observed_data`` (each observed figure), ``prior_predictive`` and ``posterior_predictive`` (the
-    figure drawn from its likelihood around each sample's value), each with ``chain`` and ``draw`` dims.
-
-    ``prior`` is the run the calibration was made from."""
-    posterior = result.posterior
-    names = _variables(posterior)
-    rng = np.random.Generator(stream(int(prior.attrs["seed"]), "arviz"))
-    predictive = {}
-    for label, ds in (("prior_predictive", prior), ("posterior_predictive", posterior)):
-        draws = {_key(o.name): ("draw", o.draws(observed_values(ds, o), rng)) for o in result.observations}
-        predictive[label] = xr.Dataset(draws).expand_dims(chain=[0]).assign_coords(
-            draw=np.arange(ds.sizes["sample"]))
-    observed = xr.Dataset({_key(o.name): o.value if o.likelihood != "interval" else (o.low + o.high) / 2
-                           for o in result.observations})
-    for o in result.observations:
-        observed[_key(o.name)].attrs = {"variable": o.variable, "units": o.unit, "likelihood": o.describe(),
-                                        "source": o.source}
-    groups = {"prior": _group(prior, names), "posterior": _group(posterior, names), "observed_data": observed,
-              **predictive}
-    groups["posterior"].attrs = {"method": result.method, "effective_samples": result.ess, "pareto_k": result.khat,
-                                 "experiment": str(posterior.attrs.get("experiment", ""))}
-    return xr.DataTree.from_dict(groups)

@@ -7,6 +7,10 @@ each cell, the scenario comparison, the drivers (tornado and Sobol' designs,
 which evaluate the model again, and the one-run measures), the convergence
 of the estimates, and the samples the figures draw. Nothing here draws or
 formats.
+
+The module is long because a report shows many kinds of numbers, each
+restricted here to the cells the report shows; computing them in one place
+keeps the report's sections free of computation.
 """
 
 from __future__ import annotations
@@ -320,7 +324,7 @@ def _evidence(prior: xr.Dataset, posterior: xr.Dataset, checks: xr.Dataset, focu
     """What the evidence changed: the priors it moved, with their samples before and after, and the verdict."""
     import json
 
-    from .calibrate import MOVED, shift
+    from .evidence import MOVED, shift
 
     first = {"sample": slice(0, estimate_samples)}
     before, after = focus.restrict(prior).isel(first), focus.restrict(posterior).isel(first)

@@ -7,6 +7,11 @@ which reads the run's samples for the one-run measures and evaluates the
 model again, on the run's seed, sampler and sample count, for the designs
 (tornado, spider, Sobol', stress test, goal seek). Each returns a result
 dataclass of Datasets; tables and files are the report's and the store's.
+On a posterior (``sim calibrate``) the designs are left out or refused: they
+draw each prior on its own.
+
+The module is long because it holds both suites, each with the options a
+command checks before reading a run and the result it labels.
 """
 
 from __future__ import annotations
