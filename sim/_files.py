@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["read_toml", "atomic_path", "recording_reads", "record_read", "staged_folder", "sha256_file", "name_stem"]
+__all__ = ["read_toml", "read_csv", "atomic_path", "recording_reads", "record_read", "staged_folder", "sha256_file", "name_stem"]
 
 #: Largest input file sim reads (priors, experiments, catalogues): the project's largest is under 100 KiB.
 MAX_INPUT_BYTES = 16 * 2**20
@@ -101,6 +101,47 @@ def read_toml(path: str | os.PathLike, what: str = "file") -> dict:
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def read_csv(path: str | os.PathLike, what: str = "CSV file", *, numbers=()) -> list[dict]:
+    """The rows of a CSV file with a header, as dicts; the columns in ``numbers`` read as floats (blank as NaN).
+
+    Raises
+    ------
+    ConfigError
+        Naming the file (and the row and column) of the first problem: a
+        file missing, too large or not text, no rows, a row of the wrong
+        length, a number that is not one.
+    """
+    import csv
+
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise ConfigError(str(path), "", f"{what} not found")
+        if path.stat().st_size > MAX_INPUT_BYTES:
+            raise ConfigError(str(path), "", f"{what} is larger than {MAX_INPUT_BYTES // 2**20} MiB")
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            rows = list(reader)
+            header = reader.fieldnames or []
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(str(path), "", f"cannot read {what}: {exc}") from None
+    record_read(path)
+    if not rows:
+        raise ConfigError(str(path), "", f"{what} has no rows below its header")
+    for i, row in enumerate(rows):
+        if None in row or None in row.values():
+            raise ConfigError(str(path), f"row {i + 2}", f"needs one value per column ({', '.join(header)})")
+        for column in numbers:
+            if column not in row:
+                continue
+            text = row[column].strip()
+            try:
+                row[column] = float(text) if text else float("nan")
+            except ValueError:
+                raise ConfigError(str(path), f"row {i + 2}", f"{column} must be a number, got {text!r}") from None
+    return rows
 
 
 def _check_text(file: str, key: str, value) -> None:

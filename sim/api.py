@@ -20,6 +20,7 @@ command                   function
 ``sim explore``           :func:`what_if`
 ``sim calibrate``         :func:`calibrate` (observations read by :func:`load_observations`; ``--arviz``:
                           :func:`arviz_tree`)
+``sim fit``               :func:`fit_data` (a column read by :func:`read_column`), :func:`fit_quantiles`
 ========================  =============================================================================
 """
 
@@ -36,6 +37,7 @@ from .experiment import Experiment, load_experiment
 from .models import Model, available
 from .observations import Observation, load_observations
 from .priors import load_priors
+from .priors.fit import PriorFit, fit_data, fit_quantiles, read_column
 from .studies.article import check_figures
 from .studies.calibrate import CalibrationResult
 from .studies.calibrate import calibrate as _calibrate
@@ -61,7 +63,8 @@ __all__ = ["run", "run_to_precision", "stream_summary", "dask_summary", "connect
            "sensitivity_options", "decide", "decision_options", "report_content", "point", "check", "validate",
            "models", "what_if", "check_memory", "check_sobol_n", "PrecisionResult", "SensitivityOptions",
            "SensitivityResult", "DecisionOptions", "DecisionResult", "ReportContent", "WhatIf", "calibrate",
-           "load_observations", "Observation", "CalibrationResult", "arviz_tree"]
+           "load_observations", "Observation", "CalibrationResult", "arviz_tree", "fit_data",
+           "fit_quantiles", "read_column", "PriorFit"]
 
 
 def check(figures: str | os.PathLike | None = None, *, root: str | os.PathLike = "."):

@@ -22,7 +22,6 @@ samples by it.
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from scipy import stats
 
 from . import _checks as check
 from ._checks import fmt
-from ._files import MAX_INPUT_BYTES, read_toml, record_read
+from ._files import read_csv, read_toml
 from .errors import ConfigError, Location
 from .experiment import Experiment
 
@@ -161,35 +160,11 @@ def _figure(table: dict, likelihood: str, scale: float, at: Location, row: dict 
 
 
 def _rows(path: Path, at: Location) -> list[dict]:
-    """A CSV file's rows, numbers read as numbers; the ``value`` column (and ``sd``, ``low``, ``high``) checked."""
+    """A CSV file's rows, the ``value``, ``sd``, ``low`` and ``high`` columns read as numbers."""
     try:
-        size = path.stat().st_size
-        if size > MAX_INPUT_BYTES or not path.is_file():
-            check.fail(at, f"{path} is not a CSV file of at most {MAX_INPUT_BYTES // 2**20} MiB")
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    except FileNotFoundError:
-        check.fail(at, f"CSV file {str(path)!r} not found")
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        check.fail(at, f"cannot read CSV file {str(path)!r}: {exc}")
-    record_read(path)
-    if not rows:
-        check.fail(at, f"CSV file {str(path)!r} has no rows")
-    out = []
-    for i, row in enumerate(rows):
-        parsed = {}
-        for key, text in row.items():
-            if key is None or text is None:
-                check.fail(at, f"{path} row {i + 2}: every row needs one value per column")
-            if key in ("value", "sd", "low", "high"):
-                try:
-                    parsed[key] = float(text)
-                except ValueError:
-                    check.fail(at, f"{path} row {i + 2}: {key} must be a number, got {text!r}")
-            else:
-                parsed[key] = text
-        out.append(parsed)
-    return out
+        return read_csv(path, "CSV file of observations", numbers=("value", "sd", "low", "high"))
+    except ConfigError as exc:  # named at the observation that reads it
+        raise at.error(f"{exc.file}{' ' + exc.key if exc.key else ''}: {exc.message}") from None
 
 
 def _parse(experiment: Experiment, name: str, table, at: Location, folder: Path) -> list[Observation]:

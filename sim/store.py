@@ -54,7 +54,7 @@ __all__ = ["run_folder", "holding", "identity", "reproduce_command", "rerun_comm
            "load_summary", "write_derived", "write_report", "write_new_experiment", "saved_summary", "write_calibration",
            "load_posterior", "analysis_folder", "RECORD", "SAMPLES", "SUMMARY", "SUMMARY_TABLE", "REPORT_HTML",
            "REPORT_MD", "FIGURES", "TABLES", "REPORT_FILES", "DERIVED", "CALIBRATION", "POSTERIOR", "CHECKS",
-           "load_checks", "write_arviz", "check_arviz_path"]
+           "load_checks", "write_arviz", "check_arviz_path", "write_new_priors", "check_new_file", "write_figure"]
 
 SAMPLES = "samples.nc"
 SUMMARY = "summary.nc"
@@ -569,6 +569,29 @@ def write_arviz(path: str | os.PathLike, tree) -> Path:
     return path
 
 
+def _write_new(path: str | os.PathLike, text: str, load) -> Path:
+    """Write ``text`` as ``path``, a new file: ``load`` of it must pass before it takes the name, and an existing
+    file is never replaced (checked again at the moment the name is taken)."""
+    path = Path(path)
+    if path.exists():
+        raise SimError(f"{path} exists; sim does not replace it: give a new file name")
+    if not path.parent.is_dir():
+        raise SimError(f"{path}: folder {path.parent} does not exist")
+    stage = path.parent / f"{path.stem}.{uuid.uuid4().hex}.staged.toml"  # a valid experiment name, to load
+    try:
+        stage.write_text(text, encoding="utf-8")
+        try:
+            load(stage)  # what is written must load: checked before it takes the name
+        except ConfigError as exc:  # said of the file it would have been
+            raise ConfigError(str(path) if exc.file == str(stage) else exc.file, exc.key, exc.message) from None
+        os.link(stage, path)  # fails if the name exists: never replaces a file
+    except FileExistsError:
+        raise SimError(f"{path} exists; sim does not replace it: give a new file name") from None
+    finally:
+        stage.unlink(missing_ok=True)
+    return path
+
+
 def write_new_experiment(path: str | os.PathLike, text: str) -> Path:
     """Write experiment file ``text`` as ``path``, a new file: it must load (:func:`sim.load_experiment`) before it
     takes the name, and an existing file is never replaced.
@@ -580,19 +603,32 @@ def write_new_experiment(path: str | os.PathLike, text: str) -> Path:
     ConfigError
         When the text does not load as an experiment.
     """
+    return _write_new(path, text, load_experiment)
+
+
+def write_new_priors(path: str | os.PathLike, text: str) -> Path:
+    """Write priors file ``text`` (``sim fit``) as ``path``, a new file that must load as priors first; an existing
+    file is never replaced."""
+    from .priors import load_priors
+
+    return _write_new(path, text, load_priors)
+
+
+def check_new_file(path: str | os.PathLike, suffix: str, flag: str) -> Path:
+    """A new file's name for ``flag`` (``--output``, ``--qq``), checked before any work: its suffix, its folder,
+    and that nothing has the name yet."""
     path = Path(path)
+    if path.suffix != suffix:
+        raise SimError(f"{flag}: {path} must be a file name ending in {suffix}")
+    if not path.parent.is_dir():
+        raise SimError(f"{flag}: folder {path.parent} does not exist")
     if path.exists():
-        raise SimError(f"{path} exists; sim does not replace it: give a new file name")
-    stage = path.parent / f"{path.stem}.{uuid.uuid4().hex}.staged.toml"  # a valid experiment name, to load
-    try:
-        stage.write_text(text, encoding="utf-8")
-        try:
-            load_experiment(stage)  # what is written must load: checked before it takes the name
-        except ConfigError as exc:  # said of the file it would have been
-            raise ConfigError(str(path) if exc.file == str(stage) else exc.file, exc.key, exc.message) from None
-        os.link(stage, path)  # fails if the name exists: never replaces a file
-    except FileExistsError:
-        raise SimError(f"{path} exists; sim does not replace it: give a new file name") from None
-    finally:
-        stage.unlink(missing_ok=True)
+        raise SimError(f"{flag}: {path} exists; sim does not replace it: give a new file name")
     return path
+
+
+def write_figure(path: str | os.PathLike, png: bytes) -> Path:
+    """Write a figure's PNG bytes as ``path``, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(png)
+    return Path(path)

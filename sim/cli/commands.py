@@ -289,6 +289,42 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def cmd_fit(args) -> int:
+    from .. import store
+
+    if (args.data is None) == (args.quantiles is None):
+        raise SimError("give a data file (sim fit DATA.csv --column C) or --quantiles, one of them")
+    if args.data is not None and not args.column:
+        raise SimError("--column: name the column of the data file to fit")
+    for flag, path, suffix in (("--output", args.output, ".toml"), ("--qq", args.qq, ".png")):
+        if path:
+            store.check_new_file(path, suffix, flag)
+    if args.qq and args.quantiles:
+        raise SimError("--qq: a QQ plot compares a fit with data; --quantiles has none")
+    from .. import api
+    from ..report.console import fit_view
+    from ..units import parse
+
+    parse(args.unit, file="--unit", key="")
+    if args.quantiles:
+        result = api.fit_quantiles(dict(args.quantiles), unit=args.unit, name=args.name, lower=args.lower,
+                                   upper=args.upper)
+    else:
+        families = [f.strip() for f in args.families.split(",") if f.strip()] if args.families else None
+        values = api.read_column(args.data, args.column)
+        result = api.fit_data(values, unit=args.unit, name=args.name or args.column, families=families,
+                              label=f"{args.data} column {args.column}", gof_samples=args.gof_samples)
+    print(fit_view(result))
+    if args.qq:
+        from ..report.document import png
+        from ..report.figures import qq_chart
+
+        print(f"wrote {store.write_figure(args.qq, png(qq_chart(result.qq(), units=args.unit)))}")
+    if args.output:
+        print(f"wrote {store.write_new_priors(args.output, result.priors_text())}")
+    return 0
+
+
 # --- the rest ------------------------------------------------------------------------------------------------------
 
 
@@ -361,4 +397,4 @@ def cmd_validate(args) -> int:
 #: Each command's function, by its name on the command line.
 COMMANDS = {"run": cmd_run, "sensitivity": cmd_sensitivity, "decide": cmd_decide, "report": cmd_report,
             "point": cmd_point, "explore": cmd_explore, "check": cmd_check, "models": cmd_models,
-            "validate": cmd_validate, "calibrate": cmd_calibrate}
+            "validate": cmd_validate, "calibrate": cmd_calibrate, "fit": cmd_fit}

@@ -137,6 +137,15 @@ def _set_arg(text: str) -> tuple[str, float]:
     return name.strip(), number
 
 
+def _quantile_arg(text: str) -> tuple[float, float]:
+    """``--quantiles P=VALUE``: a probability inside (0, 1) and a finite number."""
+    p, _, value = text.partition("=")
+    prob, number = _number(p), _number(value)
+    if not (0 < prob < 1 and math.isfinite(number)):
+        raise argparse.ArgumentTypeError(f"must be P=VALUE with P inside (0, 1), such as 0.05=2, got {text!r}")
+    return prob, number
+
+
 def _pair_arg(text: str) -> tuple[str, str]:
     if text.count("=") != 1 or not all(text.split("=")):
         raise argparse.ArgumentTypeError(f"must be DIM=VALUE, such as architecture=two_stage, got {text!r}")
@@ -279,6 +288,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="outputs", type=_out, help="output root folder of the run (default: outputs)")
     p.add_argument("--all", action="store_true", help="print every row (default: the first 60)")
     _progress_option(p)
+
+    p = sub.add_parser("fit", help="a prior from data (maximum likelihood) or through an expert's quantiles",
+                       description="Fit candidate families to a column of a CSV file by maximum likelihood, rank them "
+                                   "by AIC with BIC and goodness-of-fit tests, and write the best as a priors file; "
+                                   "or, with --quantiles, a metalog prior through three or more quantiles.")
+    p.add_argument("data", nargs="?", metavar="DATA.csv", help="CSV file with a header row")
+    p.add_argument("--column", help="the column of DATA.csv to fit")
+    p.add_argument("--quantiles", nargs="+", type=_quantile_arg, metavar="P=VALUE",
+                   help="an expert's quantiles instead of data, such as 0.05=2 0.5=5 0.95=20")
+    p.add_argument("--unit", required=True, help="the unit of the values, such as USD/Mtoken")
+    p.add_argument("--name", help="the prior's name (default: the column's, or elicited)")
+    p.add_argument("--families", metavar="F,F,...",
+                   help="families to try (default: all that suit the data): lognormal, gamma, weibull, loglogistic, "
+                        "beta, normal, logistic, gumbel")
+    p.add_argument("--lower", type=_finite, help="--quantiles: the quantity's lower bound (such as 0)")
+    p.add_argument("--upper", type=_finite, help="--quantiles: the quantity's upper bound (such as 1)")
+    p.add_argument("--gof-samples", type=_checked(check.positive_integer), default=99, metavar="N",
+                   help="parametric-bootstrap samples of the Anderson-Darling test (default 99)")
+    p.add_argument("--qq", metavar="FILE.png", help="draw QQ plots of the three best families")
+    p.add_argument("--output", metavar="FILE.toml", help="write the prior as a new priors file")
 
     p = sub.add_parser("report", help="HTML and Markdown report of a saved run",
                        description="Build outputs/<experiment>/report.html, report.md, figures/ and tables/ from the "

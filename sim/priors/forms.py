@@ -30,7 +30,7 @@ from .. import _checks as check
 from .._checks import fmt
 from ..errors import Location
 
-__all__ = ["Form", "FORMS", "build", "Fixed", "Choice", "Continuous", "Band", "Scaled", "Z90"]
+__all__ = ["Form", "FORMS", "build", "register", "Fixed", "Choice", "Continuous", "Band", "Scaled", "Z90"]
 
 #: Standard normal quantile at 0.95: a 90 % interval spans mean +- Z90 * sd.
 Z90 = float(special.ndtri(0.95))
@@ -200,25 +200,26 @@ class Form:
 FORMS: dict[str, Form] = {}
 
 
-def _form(name: str, *parameters: tuple[str, ...], continuous: bool = True):
-    def register(builder: Callable) -> Callable:
+def register(name: str, *parameters: tuple[str, ...], continuous: bool = True):
+    """A decorator that registers ``builder`` as form ``name`` taking one of the ``parameters`` sets."""
+    def add(builder: Callable) -> Callable:
         FORMS[name] = Form(name, parameters, builder, continuous)
         return builder
-    return register
+    return add
 
 
-@_form("fixed", (), continuous=False)
+@register("fixed", (), continuous=False)
 def _fixed(p, at, truncate):  # a fixed prior's value is its point: see parse_prior
     raise AssertionError("a fixed prior is built from its point")
 
 
-@_form("uniform", ("low", "high"))
+@register("uniform", ("low", "high"))
 def _uniform(p, at, truncate):
     low, high = _bounds(p, at, positive=False)
     return Continuous(stats.uniform(low, high - low), lambda u: low + (high - low) * u, truncate)
 
 
-@_form("loguniform", ("low", "high"))
+@register("loguniform", ("low", "high"))
 def _loguniform(p, at, truncate):
     low, high = _bounds(p, at, positive=True)
     log_lo, log_span = math.log(low), math.log(high / low)
@@ -233,7 +234,7 @@ def _bounds(p, at: Location, *, positive: bool) -> tuple[float, float]:
     return low, high
 
 
-@_form("normal", ("mean", "sd"), ("ci90",))
+@register("normal", ("mean", "sd"), ("ci90",))
 def _normal(p, at, truncate):
     if "ci90" in p:
         lo, hi = check.pair(p["ci90"], at.at("ci90"))
@@ -244,7 +245,7 @@ def _normal(p, at, truncate):
     return Continuous(stats.norm(mean, sd), lambda u: mean + sd * special.ndtri(u), truncate)
 
 
-@_form("lognormal", ("median", "gsd"), ("ci90",))
+@register("lognormal", ("median", "gsd"), ("ci90",))
 def _lognormal(p, at, truncate):
     if "ci90" in p:
         lo, hi = check.pair(p["ci90"], at.at("ci90"))
@@ -290,7 +291,7 @@ def _fit_beta_ci90(at: Location, lo: float, hi: float) -> tuple[float, float]:
     return float(a), float(b)
 
 
-@_form("beta", ("a", "b"), ("mean", "sd"), ("ci90",))
+@register("beta", ("a", "b"), ("mean", "sd"), ("ci90",))
 def _beta(p, at, truncate):
     if "ci90" in p:
         lo, hi = check.pair(p["ci90"], at.at("ci90"))
@@ -319,13 +320,13 @@ def _low_mode_high(p, at: Location, form: str) -> tuple[float, float, float]:
     return low, mode, high
 
 
-@_form("triangular", ("low", "mode", "high"))
+@register("triangular", ("low", "mode", "high"))
 def _triangular(p, at, truncate):
     low, mode, high = _low_mode_high(p, at, "triangular")
     return Continuous(stats.triang((mode - low) / (high - low), loc=low, scale=high - low), None, truncate)
 
 
-@_form("pert", ("low", "mode", "high"), ("low", "mode", "high", "lambda"))
+@register("pert", ("low", "mode", "high"), ("low", "mode", "high", "lambda"))
 def _pert(p, at, truncate):
     low, mode, high = _low_mode_high(p, at, "pert")
     lam = check.number(p.get("lambda", 4.0), at.at("lambda"), positive=True)
@@ -334,7 +335,7 @@ def _pert(p, at, truncate):
     return Continuous(stats.beta(a, b, loc=low, scale=high - low), _pinv_ppf(a, b, low, high - low), truncate)
 
 
-@_form("choice", ("values",), ("values", "weights"), continuous=False)
+@register("choice", ("values",), ("values", "weights"), continuous=False)
 def _choice(p, at, truncate):
     values = p["values"]
     if not isinstance(values, list) or not values:
@@ -351,7 +352,7 @@ def _choice(p, at, truncate):
     return Choice(values, weights)
 
 
-@_form("scipy", ("name",), ("name", "params"))
+@register("scipy", ("name",), ("name", "params"))
 def _scipy(p, at, truncate):
     name = p["name"]
     cls = getattr(stats, name, None) if isinstance(name, str) and not name.startswith("_") else None

@@ -19,7 +19,9 @@ from typing import Any
 from .. import _checks as check
 from .._checks import fmt
 from ..errors import ConfigError, Location
-from . import forms
+from . import composite, forms
+
+del composite  # imported for its forms (metalog, mixture), which it registers
 
 __all__ = ["Prior", "parse_prior", "pinned", "banded", "scaled", "held", "thaw", "DESCRIPTIVE_KEYS"]
 
@@ -31,6 +33,8 @@ def thaw(key: str, value):
     """A frozen parameter as a file would give it: tuples as lists, ``params`` as a table."""
     if key == "params":
         return {k: thaw(k, v) for k, v in value}
+    if key == "components":  # a mixture's: tables of a form and its parameters
+        return [{k: thaw(k, v) for k, v in component} for component in value]
     if isinstance(value, tuple):
         return [thaw("", v) for v in value]
     return value

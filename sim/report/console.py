@@ -17,7 +17,7 @@ from .format import format_table
 from .tables import importance_order, point_frame
 
 __all__ = ["MAX_ROWS", "summary_view", "sensitivity_view", "decision_view", "point_view", "check_view", "models_view",
-           "saved_run_source", "calibration_view"]
+           "saved_run_source", "calibration_view", "fit_view"]
 
 #: Most rows a console table shows without ``--all``.
 MAX_ROWS = 60
@@ -152,3 +152,13 @@ def calibration_view(experiment, result, files: dict, source: str, show_all: boo
               format_table(rows.drop(columns=["ess"]), max_rows=_rows(show_all),
                            more="posterior.csv has every row; --all prints them")]
     return "\n".join(lines)
+
+
+def fit_view(result) -> str:
+    """``sim fit``: the candidate families ranked (for data), and the prior as a priors file gives it."""
+    lines = []
+    if result.fits:
+        lines += [f"{len(result.data):,} values; families by AIC (lowest first), with BIC, the Kolmogorov-Smirnov "
+                  "distance and the Anderson-Darling test's p-value (small: the family does not fit):",
+                  format_table(result.table()), ""]
+    return "\n".join(lines + [result.priors_text().rstrip()])

@@ -5,7 +5,7 @@ pyplot, so figures build on a machine with no display and leave no global
 state behind. Panels are cells of the run (``{"architecture":
 "two_stage"}``); each scenario keeps one colour in every figure.
 
-The module is long because each of the report's eleven figure kinds is drawn here, with the
+The module is long because each of the report's eleven figure kinds (and sim fit's QQ plot) is drawn here, with the
 layout rules they share (panels, titles that fit, one colour per scenario).
 """
 
@@ -24,7 +24,7 @@ from matplotlib.ticker import MaxNLocator, NullFormatter
 
 __all__ = ["palette", "distributions", "exceedance_curves", "acceptability_curves", "tornado_chart",
            "sobol_chart", "rank_heatmap", "evppi_chart", "fan_chart", "convergence_chart", "prior_densities", "panel_label",
-           "axis_label", "predictive_chart", "prior_posterior"]
+           "axis_label", "predictive_chart", "prior_posterior", "qq_chart"]
 
 #: Inputs shown per panel in the ranked charts (tornado, Sobol', EVPPI).
 TOP = 8
@@ -460,4 +460,23 @@ def prior_posterior(prior: xr.Dataset, posterior: xr.Dataset, names: Sequence[st
     fig.legend(handles=[Line2D([], [], color=PRIOR_COLOUR, lw=2, label="prior"),
                         Line2D([], [], color=POSTERIOR_COLOUR, lw=2, label="posterior")],
                loc="outside lower center", ncols=2, frameon=False)
+    return fig
+
+
+def qq_chart(qq: dict, *, units: str = "") -> Figure:
+    """QQ plots of fitted families (``{family: (its quantiles, the sorted data)}``, best first): the data against
+    each family's quantiles at the same plotting positions, on the line y = x where the fit is exact."""
+    fig, axes = _figure(len(qq), ncols=3, size=(3.4, 3.2))
+    for ax, (family, (theoretical, observed)) in zip(axes, qq.items()):
+        ax.plot(theoretical, observed, ".", ms=2, color=POSTERIOR_COLOUR, alpha=0.6)
+        both = np.concatenate([theoretical[np.isfinite(theoretical)], observed])
+        lo, hi = float(both.min()), float(both.max())
+        ax.plot([lo, hi], [lo, hi], color="0.3", lw=1)
+        if _log_axis(both):
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+        _title(ax, family)
+        suffix = f" ({units})" if units and units != "1" else ""
+        ax.set_xlabel(f"fitted quantile{suffix}")
+        ax.set_ylabel(f"data{suffix}")
     return fig
