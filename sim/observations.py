@@ -11,6 +11,11 @@ An observations file holds one table per observed figure::
     unit = "USD/task"                   # converted to the variable's unit where the kind agrees
     source = "where the figure comes from"
 
+An ``interval`` takes ``low``, ``high`` or both ("at least 200": ``low =
+200``); with an ``sd`` (of the log, for positive bounds) its edges are soft:
+the likelihood is the chance that the value, times a lognormal error of that
+sd, lies inside. A sampler can temper a soft edge; a hard one it cannot.
+
 Many observations of one quantity come from a CSV file instead of ``value``
 (``csv = "prices.csv"``): one row per observation, a ``value`` column, an
 optional ``sd`` column, and a column per coordinate that selects its cell.
@@ -28,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from . import _checks as check
 from ._checks import fmt
@@ -39,7 +44,8 @@ from .experiment import Experiment
 __all__ = ["Observation", "load_observations", "LIKELIHOODS"]
 
 #: Likelihoods and the keys each needs besides the observed value.
-LIKELIHOODS = {"normal": ("value", "sd"), "lognormal": ("value", "sd"), "interval": ("low", "high")}
+LIKELIHOODS = {"normal": ("value", "sd"), "lognormal": ("value", "sd"), "interval": ()}
+FIGURE_KEYS = ("value", "sd", "low", "high")
 TABLE_KEYS = ("output", "prior", "select", "value", "csv", "likelihood", "sd", "low", "high", "unit", "source", "note")
 FILE_KEYS = ("title", "description", "observations")
 
@@ -83,26 +89,52 @@ class Observation:
         if self.likelihood == "normal":
             return stats.norm.logpdf(self.value, loc=x, scale=self.sd)
         if self.likelihood == "lognormal":
-            with np.errstate(divide="ignore", invalid="ignore"):
-                log_x = np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), -np.inf)
-            return stats.norm.logpdf(math.log(self.value), loc=log_x, scale=self.sd)
-        return np.where((self.low <= x) & (x <= self.high), 0.0, -np.inf)
+            return stats.norm.logpdf(math.log(self.value), loc=_log(x), scale=self.sd)
+        if self.sd is None:
+            return np.where((self.low <= x) & (x <= self.high), 0.0, -np.inf)
+        # soft edges: P(low <= x e^(sd z) <= high), z standard normal
+        log_x = _log(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            above = special.ndtr((log_x - _log(self.low)) / self.sd) if self.low > 0 else np.ones_like(x)
+            below = special.ndtr((_log(self.high) - log_x) / self.sd) if math.isfinite(self.high) else np.ones_like(x)
+            return np.log(np.clip(above + below - 1.0, 0.0, None))
 
     def draws(self, x, rng: np.random.Generator) -> np.ndarray:
         """Observations drawn from the likelihood around values ``x`` (a predictive distribution's draws)."""
         x = np.asarray(x, dtype=float)
         if self.likelihood == "normal":
             return x + self.sd * rng.standard_normal(x.shape)
-        if self.likelihood == "lognormal":
+        if self.likelihood == "lognormal" or self.sd is not None:
             return x * np.exp(self.sd * rng.standard_normal(x.shape))
-        return x  # an interval is exact: the figure lies in it or not
+        return x  # a hard interval is exact: the figure lies in it or not
+
+    @property
+    def observed(self) -> float:
+        """The figure as one number: the value, an interval's midpoint, or a one-sided interval's bound."""
+        if self.likelihood != "interval":
+            return self.value
+        if math.isinf(self.low) or math.isinf(self.high):
+            return self.high if math.isinf(self.low) else self.low
+        return (self.low + self.high) / 2
 
     def describe(self) -> str:
         """``12 USD/task (lognormal, sd of the log 0.3)``: the figure as given."""
         if self.likelihood == "interval":
-            return f"[{fmt(self.low)}, {fmt(self.high)}] (interval)"
+            soft = f", edges soft by an sd of the log of {fmt(self.sd)}" if self.sd is not None else ""
+            if math.isinf(self.high):
+                return f"at least {fmt(self.low)} (interval{soft})"
+            if math.isinf(self.low):
+                return f"at most {fmt(self.high)} (interval{soft})"
+            return f"[{fmt(self.low)}, {fmt(self.high)}] (interval{soft})"
         spread = f"sd of the log {fmt(self.sd)}" if self.likelihood == "lognormal" else f"sd {fmt(self.sd)}"
         return f"{fmt(self.value)} ({self.likelihood}, {spread})"
+
+
+def _log(x) -> np.ndarray:
+    """The log of ``x``, -inf where it is not positive."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), -np.inf)
 
 
 def _variable(experiment: Experiment, table: dict, at: Location) -> tuple[str, str, str]:
@@ -144,11 +176,22 @@ def _converted(unit: str, variable_unit: str, variable: str, at: Location) -> fl
 
 def _figure(table: dict, likelihood: str, scale: float, at: Location, row: dict | None = None) -> dict:
     """The likelihood's numbers, checked and in the variable's units (``row`` of a CSV file takes precedence)."""
-    source = {**table, **(row or {})}
+    given = {**table, **(row or {})}
+    source = {k: v for k, v in given.items() if not (isinstance(v, float) and math.isnan(v))}  # a blank CSV cell
     out = {"value": None, "sd": None, "low": None, "high": None}
     if likelihood == "interval":
-        low, high = check.pair([source.get("low"), source.get("high")], at)
-        out["low"], out["high"] = low * scale, high * scale
+        if source.get("low") is None and source.get("high") is None:
+            check.fail(at, "an interval needs low, high or both (\"at least 200\": low = 200)")
+        low = check.number(source["low"], at.at("low")) * scale if source.get("low") is not None else -math.inf
+        high = check.number(source["high"], at.at("high")) * scale if source.get("high") is not None else math.inf
+        if not low < high:
+            check.fail(at.at("high"), f"must be above low ({fmt(low)}), got {fmt(high)}")
+        if source.get("sd") is not None:
+            out["sd"] = check.number(source["sd"], at.at("sd"), positive=True)
+            if not (low > 0 or (math.isinf(low) and high > 0)):
+                check.fail(at.at("sd"), "soft edges (sd of the log) need positive bounds; leave sd out for a hard "
+                                        "interval")
+        out["low"], out["high"] = low, high
         return out
     value = check.number(source["value"], at.at("value"))
     sd = check.number(source["sd"], at.at("sd"), positive=True)
@@ -197,12 +240,13 @@ def _parse(experiment: Experiment, name: str, table, at: Location, folder: Path)
     out = []
     for i, row in enumerate(_rows(path, at.at("csv"))):
         here = Location(str(path), f"row {i + 2}")
-        cells = dict(select) | {k: v for k, v in row.items() if k not in ("value", "sd", "low", "high")}
+        cells = dict(select) | {k: v for k, v in row.items() if k not in FIGURE_KEYS}
         missing = [k for k in needed if k not in row and k not in table]
         if missing:
             check.fail(at.at("csv"), f"{path} needs a {missing[0]} column (or {missing[0]} in the table)")
         out.append(Observation(name=f"{name}[{i}]", select=tuple(cells.items()), location=here, **common,
-                               **_figure({k: table[k] for k in needed if k in table}, likelihood, scale, here, row)))
+                               **_figure({k: table[k] for k in FIGURE_KEYS if k in table}, likelihood, scale, here,
+                                         row)))
     return out
 
 

@@ -91,6 +91,33 @@ source = "a range"
     assert b.loglik(np.array([4.9, 5.0, 20.0, 20.1])).tolist() == [-math.inf, 0.0, 0.0, -math.inf]
 
 
+def test_one_sided_and_soft_intervals(experiment, tmp_path):
+    path = write(tmp_path / "o.toml", """
+[observations.floor]
+output = "y"
+likelihood = "interval"
+low = 5
+source = "at least 5"
+
+[observations.soft]
+output = "y"
+likelihood = "interval"
+low = 5
+high = 20
+sd = 0.2
+source = "between 5 and 20, give or take a fifth"
+""")
+    floor, soft = load_observations(experiment, path)
+    assert (floor.low, floor.high, floor.observed) == (5.0, math.inf, 5.0)
+    assert floor.describe() == "at least 5 (interval)"
+    assert floor.loglik(np.array([4.0, 5.0, 1e9])).tolist() == [-math.inf, 0.0, 0.0]
+    # soft edges: P(5 <= y e^(0.2 z) <= 20), z standard normal
+    y = np.array([2.0, 5.0, 10.0, 40.0])
+    expected = stats.norm.cdf(np.log(20 / y) / 0.2) - stats.norm.cdf(np.log(5 / y) / 0.2)
+    np.testing.assert_allclose(np.exp(soft.loglik(y)), expected, rtol=1e-12)
+    assert soft.observed == 12.5 and "edges soft" in soft.describe()
+
+
 def test_many_observations_of_one_quantity_from_a_csv_file(experiment, tmp_path):
     write(tmp_path / "data" / "prices.csv", "value,sd\n10,0.2\n14,0.4\n")
     path = write(tmp_path / "data" / "o.toml", '[observations.prices]\noutput = "y"\ncsv = "prices.csv"\n'
@@ -118,7 +145,11 @@ BAD = [
     ('[observations.a]\noutput = "y"\nvalue = 1\nlikelihood = "normal"\nsd = 1\n',
      r"observations\.a: needs a 'source'"),
     ('[observations.a]\noutput = "y"\nlikelihood = "interval"\nlow = 3\nhigh = 2\nsource = "s"\n',
-     r"observations\.a"),
+     r"observations\.a\.high: must be above low \(3\), got 2"),
+    ('[observations.a]\noutput = "y"\nlikelihood = "interval"\nsource = "s"\n',
+     r"observations\.a: an interval needs low, high or both"),
+    ('[observations.a]\nprior = "share"\nlikelihood = "interval"\nlow = -1\nhigh = 0.5\nsd = 0.1\nsource = "s"\n',
+     r"observations\.a\.sd: soft edges \(sd of the log\) need positive bounds"),
     ('[observations.a]\noutput = "y"\nvalue = 1\nlikelihood = "normal"\nsd = 1\nsource = "s"\nweight = 2\n',
      r"observations\.a.*weight"),
     ('[observations.a]\noutput = "y"\nprior = "x"\nvalue = 1\nlikelihood = "normal"\nsd = 1\nsource = "s"\n',

@@ -42,6 +42,8 @@ __all__ = ["calibrate", "CalibrationResult", "Stage", "KHAT_LIMIT"]
 
 #: Pareto k above which importance weights are not to be trusted (Vehtari et al. 2024).
 KHAT_LIMIT = 0.7
+#: Fewest particles the sampler starts a stage from (what hard interval edges may leave).
+MIN_SURVIVORS = 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -274,6 +276,12 @@ def _next_exponent(ll: np.ndarray, phi: float, target: float) -> float:
 
     if ess(1.0) >= target:
         return 1.0
+    least = ess(phi + (1.0 - phi) * 1e-9)  # what the hard edges (likelihood 0) leave, whatever the exponent
+    if least < MIN_SURVIVORS:
+        raise SimError(f"only about {least:.0f} of the sampler's particles lie inside the observations' hard interval "
+                       "edges, too few to start from: give the intervals an sd (soft edges), or more --particles")
+    if least < target and math.isclose(ess(1.0), least, rel_tol=1e-9):
+        return 1.0  # hard edges alone: nothing to temper; the survivors are resampled and moved
     lo, hi = phi, 1.0
     for _ in range(60):
         mid = (lo + hi) / 2

@@ -96,7 +96,7 @@ def predictive_checks(prior: xr.Dataset, posterior: xr.Dataset | None, observati
     tail = (1 - CONFLICT) / 2
     for obs in observations:
         before = obs.draws(observed_values(prior, obs), rng)
-        observed = obs.value if obs.likelihood != "interval" else (obs.low + obs.high) / 2
+        observed = obs.observed
         if obs.likelihood == "interval":
             pit = float(np.mean(before <= observed))
             conflict = bool(np.mean((obs.low <= before) & (before <= obs.high)) < 1 - CONFLICT)
@@ -169,8 +169,7 @@ def arviz_tree(result, prior: xr.Dataset) -> xr.DataTree:
         draws = {_key(o.name): ("draw", o.draws(observed_values(ds, o), rng)) for o in result.observations}
         predictive[label] = xr.Dataset(draws).expand_dims(chain=[0]).assign_coords(
             draw=np.arange(ds.sizes["sample"]))
-    observed = xr.Dataset({_key(o.name): o.value if o.likelihood != "interval" else (o.low + o.high) / 2
-                           for o in result.observations})
+    observed = xr.Dataset({_key(o.name): o.observed for o in result.observations})
     for o in result.observations:
         observed[_key(o.name)].attrs = {"variable": o.variable, "units": o.unit, "likelihood": o.describe(),
                                         "source": o.source}

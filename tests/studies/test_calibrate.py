@@ -197,3 +197,36 @@ def test_posterior_intervals_are_those_of_its_effective_samples(tmp_path):
     # P(profitable): the Jeffreys interval of the same share of ess draws is wider by about sqrt(n / ess)
     wide, narrow = (decide(ds)["p_profitable_ci"].sel(scenario="baseline").values for ds in (posterior, rows))
     assert (wide[1] - wide[0]) / (narrow[1] - narrow[0]) == pytest.approx(math.sqrt(n / ess), rel=0.05)
+
+
+def test_an_interval_in_the_tail_is_met_by_sequential_monte_carlo(tmp_path):
+    """y = 3 x at least 150 (the prior's 99th percentile or so, log 5 / log 2 = 2.3 sd above the median): the
+    posterior of log y is the prior's normal truncated below at log 150, whose median is known in closed form. A
+    hard edge leaves nothing to temper: the sampler restarts from the particles inside and moves them."""
+    from sim.engine import run
+
+    experiment = project(tmp_path, samples=20_000)
+    ds = run(experiment)
+    path = write(tmp_path / "o.toml", '[observations.floor]\noutput = "y"\nlikelihood = "interval"\nlow = 150\n'
+                                      'unit = "USD"\nsource = "a test"\n')
+    result = calibrate(experiment, ds, load_observations(experiment, path), particles=10_000)
+    assert result.method == "smc"
+    y = result.posterior["y"].sel(scenario="baseline").values
+    assert y.min() >= 150
+    m0, s0 = math.log(30), math.log(2)
+    a = (math.log(150) - m0) / s0
+    truncated = stats.truncnorm(a, np.inf, loc=m0, scale=s0)
+    # four standard errors of the median of ess draws of the truncated normal
+    se = 0.5 / truncated.pdf(truncated.median()) / math.sqrt(result.ess)
+    assert abs(math.log(np.median(y)) - truncated.median()) < 4 * se
+
+
+def test_an_interval_no_particle_meets_is_refused_with_what_to_do(tmp_path):
+    from sim.engine import run
+
+    experiment = project(tmp_path, samples=2_000)
+    ds = run(experiment)
+    path = write(tmp_path / "o.toml", '[observations.far]\noutput = "y"\nlikelihood = "interval"\nlow = 3000\n'
+                                      'unit = "USD"\nsource = "a test"\n')
+    with pytest.raises(SimError, match="no sample of the run is consistent|give the intervals an sd"):
+        calibrate(experiment, ds, load_observations(experiment, path))
