@@ -92,12 +92,18 @@ class Observation:
             return stats.norm.logpdf(math.log(self.value), loc=_log(x), scale=self.sd)
         if self.sd is None:
             return np.where((self.low <= x) & (x <= self.high), 0.0, -np.inf)
-        # soft edges: P(low <= x e^(sd z) <= high), z standard normal
+        # soft edges: log P(low <= x e^(sd z) <= high) = log (Phi(b) - Phi(a)), z standard normal, in logs throughout
+        # (far outside an edge the chance is tiny, not 0: a sampler tempers it)
         log_x = _log(x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            above = special.ndtr((log_x - _log(self.low)) / self.sd) if self.low > 0 else np.ones_like(x)
-            below = special.ndtr((_log(self.high) - log_x) / self.sd) if math.isfinite(self.high) else np.ones_like(x)
-            return np.log(np.clip(above + below - 1.0, 0.0, None))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            a = (_log(self.low) - log_x) / self.sd if self.low > 0 else np.full_like(log_x, -np.inf)
+            b = (_log(self.high) - log_x) / self.sd if math.isfinite(self.high) else np.full_like(log_x, np.inf)
+            upper = a > 0  # both edges above the value: Phi(-a) - Phi(-b) keeps the digits
+            hi, lo = np.where(upper, -a, b), np.where(upper, -b, a)
+            log_hi = special.log_ndtr(hi)
+            inside = log_hi + np.log1p(-np.exp(special.log_ndtr(lo) - log_hi))
+        # a value of 0 or below: inside an interval with no lower edge, outside one with a positive lower edge
+        return np.where(np.isfinite(log_x), inside, 0.0 if math.isinf(self.low) else -np.inf)
 
     def draws(self, x, rng: np.random.Generator) -> np.ndarray:
         """Observations drawn from the likelihood around values ``x`` (a predictive distribution's draws)."""

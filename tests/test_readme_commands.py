@@ -83,15 +83,22 @@ def test_readme_command_runs(command, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     formula_experiment(tmp_path, "tokens_per_query * price_per_ktoken", "USD/query")  # what `sim validate` reads
     argv = shlex.split(command)[1:]
+    if argv and argv[0] == "explore" and "--posterior" in argv:  # its calibration first
+        experiment = _experiment(argv)
+        assert main(["run", experiment, "--samples", str(SMALL), "--no-report"]) == 0
+        assert main(["calibrate", experiment, "--observations", "examples/calibration/observations.toml"]) == 0
     if argv and argv[0] == "explore":  # a server: started, its address read, stopped with Ctrl-C
         served = browser.Served(tmp_path, *argv[1:], *([] if "--samples" in argv else ["--samples", str(SMALL)]),
                                 env={"BROWSER": "true"})  # --open hands the URL to `true`
         code, out, err = served.stop()
         assert served.url.startswith("http://127.0.0.1:") and code == 0 and "Traceback" not in err, err
         return
-    if argv and argv[0] in ("decide", "sensitivity", "report"):  # they read a saved run: make one
-        experiment = _experiment(argv)
+    if argv and (argv[0] in ("decide", "sensitivity", "report", "calibrate") or "--posterior" in argv):
+        experiment = _experiment(argv)  # they read a saved run: make one
         assert main(["run", *([experiment] if experiment else []), "--samples", str(SMALL), "--no-report"]) == 0
+        if "--posterior" in argv:  # and its calibration, to the example's figures
+            assert main(["calibrate", *([experiment] if experiment else []), "--observations",
+                         "examples/calibration/observations.toml"]) == 0
     code = main(_small(argv)) if argv else main([])
     err = capsys.readouterr().err
     if not argv:  # bare `sim`: the usage error
