@@ -38,7 +38,7 @@ from ..observations import Observation
 from ..sampling import stream
 from .evidence import CONFLICT, MOVED, log_likelihood, predictive_checks, shift
 
-__all__ = ["calibrate", "CalibrationResult", "Stage", "KHAT_LIMIT"]
+__all__ = ["calibrate", "importance_weights", "resample", "CalibrationResult", "Stage", "KHAT_LIMIT"]
 
 #: Pareto k above which importance weights are not to be trusted (Vehtari et al. 2024).
 KHAT_LIMIT = 0.7
@@ -174,7 +174,6 @@ def calibrate(experiment: Experiment, ds: xr.Dataset, observations, *, min_ess: 
     n = ds.sizes["sample"]
     settled = with_settings(experiment, samples=int(a["samples"]), seed=int(a["seed"]), sampler=a["sampler"])
     rng = np.random.Generator(stream(int(a["seed"]) if seed is None else seed, "calibration"))
-    loglik = log_likelihood(ds, observations)
     checks = predictive_checks(ds, None, observations, rng)
     conflicts = [str(o) for o in checks["observation"].values[checks["conflict"].values]]
     notes, warned = [], []
@@ -187,24 +186,13 @@ def calibrate(experiment: Experiment, ds: xr.Dataset, observations, *, min_ess: 
                            f"{said}; widen the priors or the observations' sd, or leave out --strict")
         warned.append(f"prior-data conflict: {said}; the posterior leans on the observation there: check the "
                       "figure and its unit, or widen the priors it informs")
-    if not np.isfinite(loglik).any():
-        raise SimError("no sample of the run is consistent with the observations (every one has likelihood 0): the "
-                       "priors put no mass where the figures are; widen them, or the observations' interval or sd")
     min_ess = min(n / 10, 2000) if min_ess is None else float(min_ess)
     if particles is not None and not 2 <= particles <= n:
         raise SimError(f"--particles: need 2 to {n:,} (the run's samples, whose first draws start the sampler), got "
                        f"{particles:,}")
-    from arviz_stats.base import array_stats
-
-    # arviz_stats takes what leave-one-out cross-validation has, the log-likelihood of the left-out figure, and
-    # weighs by its inverse: the observations' log-likelihood enters negated, to weigh by the likelihood itself
-    with np.errstate(all="ignore"):
-        smoothed, khat = array_stats.psislw(-np.where(np.isfinite(loglik), loglik, -np.inf))
-    smoothed, khat = _normalised(np.asarray(smoothed, dtype=float)), float(khat)
-    ess = _ess(smoothed)
+    smoothed, khat, ess = importance_weights(ds, observations)
     if ess >= min_ess and khat <= KHAT_LIMIT:
-        rows = rng.permutation(_resample(smoothed, n, rng))  # in random order: any first rows are a posterior sample
-        posterior = ds.isel(sample=rows).assign_coords(sample=np.arange(n))
+        posterior = resample(ds, smoothed, rng)
         method, stages, evaluations = "importance", (), 0
         notes.append(f"importance sampling of the run's {n:,} samples: effective sample size {ess:,.0f}, Pareto k "
                      f"{khat:.2f}")
@@ -225,6 +213,43 @@ def calibrate(experiment: Experiment, ds: xr.Dataset, observations, *, min_ess: 
     checks = predictive_checks(ds, posterior, observations, np.random.Generator(stream(int(a["seed"]), "checks")))
     return CalibrationResult(posterior, method, ess, khat, stages, evaluations, checks, shift(ds, posterior),
                              tuple(notes), tuple(warned), tuple(observations))
+
+
+def importance_weights(ds: xr.Dataset, observations) -> tuple[np.ndarray, float, float]:
+    """The samples of run ``ds`` weighed by the observations' likelihood: their Pareto-smoothed, normalised log
+    weights (``arviz_stats``), the Pareto k of the weights' tail and the weights' effective sample size (Kish's).
+
+    Raises
+    ------
+    SimError
+        When no sample has a likelihood above 0.
+    """
+    from arviz_stats.base import array_stats
+
+    loglik = log_likelihood(ds, observations)
+    if not np.isfinite(loglik).any():
+        raise SimError("no sample of the run is consistent with the observations (every one has likelihood 0): the "
+                       "priors put no mass where the figures are; widen them, or the observations' interval or sd")
+    # arviz_stats takes what leave-one-out cross-validation has, the log-likelihood of the left-out figure, and
+    # weighs by its inverse: the observations' log-likelihood enters negated, to weigh by the likelihood itself
+    with np.errstate(all="ignore"):
+        smoothed, khat = array_stats.psislw(-np.where(np.isfinite(loglik), loglik, -np.inf))
+    smoothed = _normalised(np.asarray(smoothed, dtype=float))
+    return smoothed, float(khat), _ess(smoothed)
+
+
+def resample(ds: xr.Dataset, log_weights: np.ndarray, rng: np.random.Generator) -> xr.Dataset:
+    """As many rows of run ``ds`` as it has, drawn in proportion to the weights (systematic resampling): an equally
+    weighted posterior. The rows keep the run's order, so any first rows are the resample of the run's first
+    samples, a posterior sample too."""
+    return _rows(ds, _resample(log_weights, ds.sizes["sample"], rng))
+
+
+def _rows(ds: xr.Dataset, rows: np.ndarray) -> xr.Dataset:
+    """Run ``ds`` at sample rows ``rows`` (numpy's ``take`` on each variable: five times faster than ``isel``)."""
+    data = {name: (da.dims, np.take(da.values, rows, axis=da.dims.index("sample")) if "sample" in da.dims else da.values,
+                   da.attrs) for name, da in ds.data_vars.items()}
+    return xr.Dataset(data, coords={**ds.drop_dims("sample").coords, "sample": np.arange(len(rows))}, attrs=ds.attrs)
 
 
 def _smc(experiment: Experiment, observations, particles: int, rng: np.random.Generator):
