@@ -32,7 +32,7 @@ from .. import _checks as check
 from .._files import read_toml
 from ..analysis.decision import evpi, net_benefit
 from ..analysis.sensitivity import centred_ranks, rank_correlation
-from ..analysis.summary import exceedance, exceedance_interval, output_roles, summary_dataset
+from ..analysis.summary import effective_samples, exceedance, exceedance_interval, output_roles, summary_dataset
 from ..engine import evaluate, label_dataset
 from ..errors import Location, SimError
 from ..experiment import Experiment, with_overrides, with_settings
@@ -240,7 +240,11 @@ class WhatIf:
         data |= {n: (("sample",), drawn[n]) if drawn[n] is not None else ((), priors[n].point) for n in self.inputs}
         data |= {n: da for n, da in exp.sweeps.items() if n not in da.dims}  # as a run keeps its swept inputs
         coords = {c: outputs[c].values for c in outputs.coords} | {"sample": np.arange(exp.samples)}
-        return label_dataset(exp, data, "monte_carlo", coords)
+        ds = label_dataset(exp, data, "monte_carlo", coords)
+        posterior = self.draws.posterior
+        if posterior is not None:  # its rows are worth fewer independent samples: the intervals say so
+            ds.attrs.update({k: posterior.attrs[k] for k in ("effective_samples", "samples", "calibration")})
+        return ds
 
     def results(self, probability: float = 0.95) -> dict:
         """What the explorer shows, per compared (cost, revenue) pair of the model's roles.
@@ -265,7 +269,8 @@ class WhatIf:
             with_nb = ds.assign(net_benefit=nb.assign_attrs(role="output"))
             out["pairs"][(cost, revenue)] = {
                 "p_loss": exceedance(ds, cost, revenue),
-                "p_loss_ci": exceedance_interval(ds, cost, revenue, probability=probability),
+                "p_loss_ci": exceedance_interval(ds, cost, revenue, probability=probability,
+                                                 n_eff=effective_samples(ds)),
                 "net_benefit": nb.mean("sample"), "evpi": evpi(nb),
                 "drivers": self.drivers(with_nb, "net_benefit")}
         return out

@@ -6,7 +6,7 @@ import signal
 import numpy as np
 import pytest
 
-from sim.analysis.summary import exceedance
+from sim.analysis.summary import exceedance, exceedance_interval
 from sim.engine import run
 from sim.experiment import load_experiment
 from sim.observations import load_observations
@@ -36,8 +36,11 @@ def test_the_what_if_of_a_posterior_gives_its_rows_back(calibrated):
     # each prior at the posterior's values (the prior's quantiles of its CDF at them: a round trip of 1e-9 or so)
     for name in ("x", "z"):
         np.testing.assert_allclose(ds[name].values, first[name].values, rtol=1e-9)
-    p = w.results()["pairs"][("y", "r")]["p_loss"]
-    assert float(p.squeeze()) == float(exceedance(first, "y", "r").squeeze())
+    pair = w.results()["pairs"][("y", "r")]
+    assert float(pair["p_loss"].squeeze()) == float(exceedance(first, "y", "r").squeeze())
+    # its interval is that of the rows' share of the posterior's effective samples, as a posterior's summary is
+    expected = exceedance_interval(first, "y", "r", n_eff=posterior.attrs["effective_samples"] * 3_000 / 4_000)
+    np.testing.assert_allclose(pair["p_loss_ci"].values, expected.values)
 
 
 def test_a_changed_prior_keeps_the_posteriors_ranks_of_it(calibrated):
