@@ -40,18 +40,6 @@ from sim.report import summary_table
 from _results import best_of, write_rows
 
 ROOT = Path(__file__).resolve().parents[1]
-SEARCHES = """
-[observations.searches_2022]
-output = "annual_searches"
-select = { scenario = "baseline" }
-value = 3.3e12
-likelihood = "lognormal"
-sd = 0.2
-unit = "searches/year"
-source = "Morgan Stanley estimate, 2023-02 (reference figures, section 6, grade B)"
-"""
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=1_000_000)
@@ -68,10 +56,9 @@ def main():
         summary = sim.summarize_run(ds)
         store.write_run(experiment, out, summary, summary_table(summary), samples=ds)
         del ds
-        (root / "o.toml").write_text(SEARCHES)
         read = best_of(lambda: store.load_run(experiment, out))
         recorded, ds = store.load_run(experiment, out)
-        observations = sim.load_observations(recorded, root / "o.toml")
+        observations = sim.load_observations(recorded, root / "examples" / "calibration" / "searches_2022.toml")
         result = sim.calibrate(recorded, ds, observations)
         rng = np.random.default_rng(0)
         weighing = best_of(lambda: resample(ds, importance_weights(ds, observations)[0], rng))

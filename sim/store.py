@@ -54,7 +54,7 @@ __all__ = ["run_folder", "holding", "identity", "reproduce_command", "rerun_comm
            "load_summary", "write_derived", "write_report", "write_new_experiment", "saved_summary", "write_calibration",
            "load_posterior", "analysis_folder", "RECORD", "SAMPLES", "SUMMARY", "SUMMARY_TABLE", "REPORT_HTML",
            "REPORT_MD", "FIGURES", "TABLES", "REPORT_FILES", "DERIVED", "CALIBRATION", "POSTERIOR", "CHECKS",
-           "load_checks", "write_arviz", "check_arviz_path", "write_new_priors", "check_new_file", "write_figure"]
+           "load_checks", "write_arviz", "check_file_name", "write_new_priors", "write_figure"]
 
 SAMPLES = "samples.nc"
 SUMMARY = "summary.nc"
@@ -549,21 +549,24 @@ def load_checks(experiment: Experiment, out: str | os.PathLike = "outputs") -> x
                        f"`sim calibrate {experiment.path} --observations FILE...` again") from None
 
 
-def check_arviz_path(path: str | os.PathLike) -> Path:
-    """``--arviz FILE``: a NetCDF file name (``.nc``) in an existing folder, checked before any work."""
+def check_file_name(path: str | os.PathLike, suffix: str, flag: str, *, new: bool = False) -> Path:
+    """A file's name for ``flag`` (``--arviz``, ``--output``, ``--qq``), checked before any work: its suffix, its
+    folder, that it is not a folder, and (``new``) that nothing has the name yet."""
     path = Path(path)
-    if path.suffix != ".nc":
-        raise SimError(f"--arviz: {path} must be a NetCDF file name ending in .nc")
+    if path.suffix != suffix:
+        raise SimError(f"{flag}: {path} must be a file name ending in {suffix}")
     if not path.parent.is_dir():
-        raise SimError(f"--arviz: folder {path.parent} does not exist")
+        raise SimError(f"{flag}: folder {path.parent} does not exist")
     if path.is_dir():
-        raise SimError(f"--arviz: {path} is a folder; give a file name ending in .nc")
+        raise SimError(f"{flag}: {path} is a folder; give a file name ending in {suffix}")
+    if new and path.exists():
+        raise SimError(f"{flag}: {path} exists; sim does not replace it: give a new file name")
     return path
 
 
 def write_arviz(path: str | os.PathLike, tree) -> Path:
     """Write an ArviZ tree of groups (:class:`xarray.DataTree`) as one NetCDF file at ``path``, atomically."""
-    path = check_arviz_path(path)
+    path = check_file_name(path, ".nc", "--arviz")
     with atomic_path(path) as tmp:
         tree.to_netcdf(tmp, engine="h5netcdf")
     return path
@@ -612,19 +615,6 @@ def write_new_priors(path: str | os.PathLike, text: str) -> Path:
     from .priors import load_priors
 
     return _write_new(path, text, load_priors)
-
-
-def check_new_file(path: str | os.PathLike, suffix: str, flag: str) -> Path:
-    """A new file's name for ``flag`` (``--output``, ``--qq``), checked before any work: its suffix, its folder,
-    and that nothing has the name yet."""
-    path = Path(path)
-    if path.suffix != suffix:
-        raise SimError(f"{flag}: {path} must be a file name ending in {suffix}")
-    if not path.parent.is_dir():
-        raise SimError(f"{flag}: folder {path.parent} does not exist")
-    if path.exists():
-        raise SimError(f"{flag}: {path} exists; sim does not replace it: give a new file name")
-    return path
 
 
 def write_figure(path: str | os.PathLike, png: bytes) -> Path:

@@ -62,3 +62,50 @@ def assert_error(capsys, argv, pattern: str) -> None:
 
     err = one_line_error(capsys, argv)
     assert re.search(pattern, err), err
+
+
+#: The calibration tests' case: x lognormal (median 10, gsd 2) and z uniform on [1, 2]; y = 3 x (the cost) and
+#: r = 20 z (the revenue). A lognormal observation of y is the conjugate normal case in logs.
+CONJUGATE_PRIORS = """
+[priors.x]
+dist = "lognormal"
+median = 10
+gsd = 2
+point = 10
+unit = "USD"
+note = "the prior the observation informs"
+
+[priors.z]
+dist = "uniform"
+low = 1
+high = 2
+point = 1.5
+unit = "USD"
+note = "a prior nothing observes"
+"""
+
+CONJUGATE_EXPERIMENT = """
+priors = ["priors.toml"]
+samples = {samples}
+seed = 3
+[model.outputs.y]
+formula = "3 * x"
+units = "USD"
+role = "cost"
+[model.outputs.r]
+formula = "20 * z"
+units = "USD"
+role = "revenue"
+"""
+
+
+def conjugate_project(folder: Path, samples: int = 4000) -> Path:
+    """The calibration tests' priors and experiment (``e.toml``, ``samples`` samples) written in ``folder``."""
+    write(folder / "priors.toml", CONJUGATE_PRIORS)
+    return write(folder / "e.toml", CONJUGATE_EXPERIMENT.format(samples=samples))
+
+
+def lognormal_observation(value: float, sd: float, name: str = "seen", output: str = "y") -> str:
+    """An observations file of one lognormal figure of ``output`` in USD."""
+    return (f'\n[observations.{name}]\noutput = "{output}"\nvalue = {value}\nlikelihood = "lognormal"\nsd = {sd}\n'
+            'unit = "USD"\nsource = "a test"\n')

@@ -272,7 +272,7 @@ def cmd_calibrate(args) -> int:
 
     api.load_observations(experiment, *args.observations)  # a bad file is named before the run is read
     if args.arviz:
-        store.check_arviz_path(args.arviz)
+        store.check_file_name(args.arviz, ".nc", "--arviz")
     recorded, ds = store.load_run(experiment, args.out, command="calibrate")
     with stage("calibration"):
         result = api.calibrate(recorded, ds, args.observations, min_ess=args.min_ess, particles=args.particles,
@@ -298,7 +298,7 @@ def cmd_fit(args) -> int:
         raise SimError("--column: name the column of the data file to fit")
     for flag, path, suffix in (("--output", args.output, ".toml"), ("--qq", args.qq, ".png")):
         if path:
-            store.check_new_file(path, suffix, flag)
+            store.check_file_name(path, suffix, flag, new=True)
     if args.qq and args.quantiles:
         raise SimError("--qq: a QQ plot compares a fit with data; --quantiles has none")
     from .. import api

@@ -193,11 +193,5 @@ def _mixture(p, at: Location, truncate):
             options = " or ".join("(" + ", ".join(alt) + ")" for alt in form.parameters)
             check.fail(here, f"a {name} component takes {options}; got ({', '.join(sorted(params))})")
         built.append(forms.build(name, params, None, here))
-    weights = p.get("weights", [1.0] * len(built))
-    if not isinstance(weights, list) or len(weights) != len(built):
-        check.fail(at.at("weights"), f"must be a list of {len(built)} numbers, one per component, got {weights!r}")
-    weights = [check.number(w, at.at("weights")) for w in weights]
-    if min(weights) < 0 or not sum(weights) > 0:
-        check.fail(at.at("weights"), f"weights must be >= 0 with a positive sum, got {fmt(weights)}")
-    dist = Mixture(built, weights)
+    dist = Mixture(built, forms.weights(p, len(built), "component", at))
     return forms.Continuous(_Frozen(dist), dist.ppf, truncate, dist.support())

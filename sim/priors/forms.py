@@ -30,7 +30,7 @@ from .. import _checks as check
 from .._checks import fmt
 from ..errors import Location
 
-__all__ = ["Form", "FORMS", "build", "register", "Fixed", "Choice", "Continuous", "Band", "Scaled", "Z90"]
+__all__ = ["Form", "FORMS", "build", "register", "weights", "Fixed", "Choice", "Continuous", "Band", "Scaled", "Z90"]
 
 #: Standard normal quantile at 0.95: a 90 % interval spans mean +- Z90 * sd.
 Z90 = float(special.ndtri(0.95))
@@ -343,13 +343,18 @@ def _choice(p, at, truncate):
     values = [check.number(v, at.at("values")) for v in values]
     if len(set(values)) != len(values):
         check.fail(at.at("values"), f"values must be distinct, got {fmt(values)}")
-    weights = p.get("weights", [1.0] * len(values))
-    if not isinstance(weights, list) or len(weights) != len(values):
-        check.fail(at.at("weights"), f"must be a list of {len(values)} numbers, one per value, got {weights!r}")
-    weights = [check.number(w, at.at("weights")) for w in weights]
-    if min(weights) < 0 or not sum(weights) > 0:
-        check.fail(at.at("weights"), f"weights must be >= 0 with a positive sum, got {fmt(weights)}")
-    return Choice(values, weights)
+    return Choice(values, weights(p, len(values), "value", at))
+
+
+def weights(p: dict, n: int, what: str, at: Location) -> list[float]:
+    """A table's ``weights``: ``n`` numbers, one per ``what``, none below 0 and their sum above 0 (default: equal)."""
+    given = p.get("weights", [1.0] * n)
+    if not isinstance(given, list) or len(given) != n:
+        check.fail(at.at("weights"), f"must be a list of {n} numbers, one per {what}, got {given!r}")
+    given = [check.number(w, at.at("weights")) for w in given]
+    if min(given) < 0 or not sum(given) > 0:
+        check.fail(at.at("weights"), f"weights must be >= 0 with a positive sum, got {fmt(given)}")
+    return given
 
 
 @register("scipy", ("name",), ("name", "params"))

@@ -8,57 +8,15 @@ import json
 import pandas as pd
 import pytest
 
-from tests.helpers import assert_error, cli, listing, one_line_error, write
+from tests.helpers import assert_error, cli, conjugate_project, listing, lognormal_observation, one_line_error, write
 
-PRIORS = """
-[priors.x]
-dist = "lognormal"
-median = 10
-gsd = 2
-point = 10
-unit = "USD"
-note = "the prior the observation informs"
-
-[priors.z]
-dist = "uniform"
-low = 1
-high = 2
-point = 1.5
-unit = "USD"
-note = "a prior nothing observes"
-"""
-
-EXPERIMENT = """
-priors = ["priors.toml"]
-samples = 4000
-seed = 3
-[model.outputs.y]
-formula = "3 * x"
-units = "USD"
-role = "cost"
-[model.outputs.r]
-formula = "20 * z"
-units = "USD"
-role = "revenue"
-"""
-
-SEEN = """
-[observations.seen]
-output = "y"
-value = 45
-likelihood = "lognormal"
-sd = 0.3
-unit = "USD"
-source = "a test"
-"""
-
+SEEN = lognormal_observation(45, 0.3)
 FAR = SEEN.replace("seen", "far").replace("value = 45", "value = 5000")
 
 
 @pytest.fixture
 def project(tmp_path, capsys):
-    write(tmp_path / "priors.toml", PRIORS)
-    exp = write(tmp_path / "e.toml", EXPERIMENT)
+    exp = conjugate_project(tmp_path)
     code, _, _ = cli(capsys, "run", exp, "--no-report", "--out", tmp_path / "out")
     assert code == 0
     return tmp_path
@@ -177,5 +135,5 @@ def test_a_bad_arviz_path_is_refused_before_any_work(project, capsys):
                           "--out", project / "out", "--arviz", project / "nowhere" / "a.nc"],
                  r"--arviz: folder .*nowhere does not exist")
     assert_error(capsys, ["calibrate", project / "e.toml", "--observations", project / "o.toml",
-                          "--out", project / "out", "--arviz", project / "a.txt"], r"--arviz: .*must be a NetCDF")
+                          "--out", project / "out", "--arviz", project / "a.txt"], r"--arviz: .*must be a file name ending in \.nc")
     assert listing(project / "out") == before

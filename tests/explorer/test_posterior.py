@@ -14,16 +14,16 @@ from sim.studies.calibrate import calibrate
 from sim.studies.explore import what_if
 
 from .. import browser
-from ..cli.test_calibrate import EXPERIMENT, PRIORS, SEEN
-from ..helpers import cli, write
+from ..helpers import cli, conjugate_project, lognormal_observation, write
+
+SEEN = lognormal_observation(45, 0.3)
 
 bokeh = pytest.importorskip("bokeh", reason="the explorer needs the explore extra (Bokeh)")
 
 
 @pytest.fixture
 def calibrated(tmp_path):
-    write(tmp_path / "priors.toml", PRIORS)
-    experiment = load_experiment(write(tmp_path / "e.toml", EXPERIMENT))
+    experiment = load_experiment(conjugate_project(tmp_path))
     observations = load_observations(experiment, write(tmp_path / "o.toml", SEEN))
     return experiment, calibrate(experiment, run(experiment), observations).posterior
 
@@ -65,8 +65,7 @@ def test_the_page_builds_on_a_posterior(calibrated):
 
 
 def test_sim_explore_posterior_serves_and_stops(tmp_path, capsys):
-    write(tmp_path / "priors.toml", PRIORS)
-    write(tmp_path / "e.toml", EXPERIMENT)
+    conjugate_project(tmp_path)
     assert cli(capsys, "run", tmp_path / "e.toml", "--no-report", "--out", tmp_path / "outputs")[0] == 0
     assert cli(capsys, "calibrate", tmp_path / "e.toml", "--observations", write(tmp_path / "o.toml", SEEN),
                "--out", tmp_path / "outputs")[0] == 0

@@ -35,27 +35,14 @@ def built(tmp_path_factory):
     return root / "outputs" / "search_cost"
 
 
-#: An observed figure for the default experiment: Google's searches in 2022 (reference figures, section 6, grade B).
-SEARCHES_2022 = """
-[observations.searches_2022]
-output = "annual_searches"
-select = { scenario = "baseline" }
-value = 3.3e12
-likelihood = "lognormal"
-sd = 0.2
-unit = "searches/year"
-source = "Morgan Stanley estimate, 2023-02 (reference figures, section 6, grade B)"
-"""
-
-
 @pytest.fixture(scope="session")
 def built_posterior(built, tmp_path_factory):
-    """The session's run calibrated to one observed figure, with the posterior's report (figures drawn), in a copy
-    of the project: its calibration folder."""
+    """The session's run calibrated to one observed figure (the example's searches in 2022), with the posterior's
+    report (figures drawn), in a copy of the project: its calibration folder."""
     root = tmp_path_factory.mktemp("posterior")
     shutil.copytree(built.parent.parent, root, dirs_exist_ok=True)
-    observations = root / "observations.toml"
-    observations.write_text(SEARCHES_2022)
+    shutil.copytree(ROOT / "examples", root / "examples", dirs_exist_ok=True)
+    observations = root / "examples" / "calibration" / "searches_2022.toml"
     experiment, out = root / "experiments" / "search_cost.toml", root / "outputs"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(document, "png", RASTERISE)

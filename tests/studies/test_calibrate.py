@@ -14,55 +14,15 @@ from sim.errors import SimError
 from sim.experiment import load_experiment
 from sim.observations import load_observations
 from sim.studies.calibrate import calibrate
-from tests.helpers import write
-
-PRIORS = """
-[priors.x]
-dist = "lognormal"
-median = 10
-gsd = 2
-point = 10
-unit = "USD"
-note = "the prior the observation informs"
-
-[priors.z]
-dist = "uniform"
-low = 1
-high = 2
-point = 1.5
-unit = "USD"
-note = "a prior nothing observes"
-"""
-
-EXPERIMENT = """
-priors = ["priors.toml"]
-samples = {samples}
-seed = 3
-[model.outputs.y]
-formula = "3 * x"
-units = "USD"
-role = "cost"
-[model.outputs.w]
-formula = "2 * z"
-units = "USD"
-"""
-
-
-def observation(value: float, sd: float, name: str = "seen", output: str = "y") -> str:
-    return f"""
-[observations.{name}]
-output = "{output}"
-value = {value}
-likelihood = "lognormal"
-sd = {sd}
-unit = "USD"
-source = "a test"
-"""
+from tests.helpers import conjugate_project, lognormal_observation, write
 
 
 def project(tmp_path, samples: int = 40_000):
-    write(tmp_path / "priors.toml", PRIORS)
-    return load_experiment(write(tmp_path / "e.toml", EXPERIMENT.format(samples=samples)))
+    return load_experiment(conjugate_project(tmp_path, samples))
+
+
+def observation(value: float, sd: float, name: str = "seen") -> str:
+    return lognormal_observation(value, sd, name)
 
 
 def closed_form(value: float, sd: float) -> tuple[float, float]:
@@ -178,9 +138,6 @@ def test_posterior_intervals_are_those_of_its_effective_samples(tmp_path):
     from sim.engine import run
 
     experiment = project(tmp_path, samples=20_000)
-    write(tmp_path / "e.toml", EXPERIMENT.format(samples=20_000) + '[model.outputs.r]\nformula = "20 * z"\n'
-                                                                   'units = "USD"\nrole = "revenue"\n')
-    experiment = load_experiment(tmp_path / "e.toml")
     posterior = calibrate(experiment, run(experiment), load_observations(
         experiment, write(tmp_path / "o.toml", observation(45, 0.3)))).posterior
     n, ess = posterior.sizes["sample"], posterior.attrs["effective_samples"]
