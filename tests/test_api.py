@@ -18,6 +18,7 @@ import sim
 from sim import store
 from sim.cli import main
 from sim.report import build_report, decision_files, render, sensitivity_files, summary_table
+from sim.report.tables import calibration_files
 from sim.report.console import check_view, models_view, point_view
 
 from .helpers import ROOT
@@ -27,13 +28,14 @@ SENSITIVITY = dict(methods=["rank", "given", "tornado", "spider", "target", "sob
 DECISION = dict(stress=("provider_gross_margin", 0.0, 0.1), seek="api_price_per_1k_tokens", target=0.9,
                 how="scale")
 SELECT = [("scenario", "baseline"), ("architecture", "two_stage")]
+OBSERVATIONS = "examples/calibration/searches_2022.toml"
 
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
     """The project copy, after `sim run`, `sim sensitivity`, `sim decide` and `sim report` (in that order)."""
     root = tmp_path_factory.mktemp("api")
-    for folder in ("priors", "experiments"):
+    for folder in ("priors", "experiments", "examples"):
         shutil.copytree(ROOT / folder, root / folder)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
@@ -44,6 +46,7 @@ def made(tmp_path_factory):
                      "--how", "scale", "--target", "0.9", "--select", "scenario=baseline",
                      "--select", "architecture=two_stage"]) == 0
         assert main(["report", "--sobol-n", "64"]) == 0
+        assert main(["calibrate", "--observations", OBSERVATIONS]) == 0
     return root
 
 
@@ -130,6 +133,19 @@ def test_decide_is_the_commands_files(made, saved):
     result = sim.decide(recorded, ds, select=SELECT, **DECISION)
     assert result.seek.value is not None and result.seek.achieved == pytest.approx(0.9, abs=0.01)
     _same_files(decision_files(result), _folder(made) / "decision")
+
+
+def test_calibrate_is_the_commands_files(made, saved):
+    recorded, ds = saved
+    result = sim.calibrate(recorded, ds, [OBSERVATIONS])
+    assert result.method == "importance" and result.conflicts == []
+    files = calibration_files(result)
+    posterior = files.pop("posterior.nc")
+    # the posterior run as written, its attrs (JSON text, numbers) as NetCDF keeps them
+    on_disk = xr.load_dataset(_folder(made) / "calibration" / "posterior.nc")
+    xr.testing.assert_equal(posterior, on_disk)
+    assert on_disk.attrs["calibration"] == posterior.attrs["calibration"]
+    _same_files(files, _folder(made) / "calibration")
 
 
 def test_report_content_renders_the_commands_report(made, saved):

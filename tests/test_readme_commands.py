@@ -116,7 +116,7 @@ def _python_blocks(section: str) -> list[str]:
 def test_the_python_api_blocks_run(tmp_path, monkeypatch):
     """The README's Python API, one function per command and the pieces below them, runs as shown (in a project
     copy, where `store.write_run` writes)."""
-    for folder in ("experiments", "priors"):
+    for folder in ("experiments", "priors", "examples"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
     monkeypatch.chdir(tmp_path)
     blocks = _python_blocks("Python API")
@@ -128,3 +128,5 @@ def test_the_python_api_blocks_run(tmp_path, monkeypatch):
     assert names["s"].results["tornado"]["swing"].sizes["input"] == 15
     assert 0 < names["w"].results()["pairs"][("cost_per_query", "revenue_per_query")]["p_loss"] \
         .sel(architecture="two_stage").item() < 1
+    assert names["c"].method == "importance" and names["c"].posterior.attrs["effective_samples"] == names["c"].ess
+    assert names["f"].prior.ppf(0.5) == pytest.approx(5.0)
