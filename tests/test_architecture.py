@@ -10,6 +10,7 @@ same flow, with ``api`` added between the studies and the views)::
     catalogue       catalogues as data
     sampling        uniforms through ppf
     experiment      the experiment file
+    observations    observed figures and their likelihoods
     engine          draw, evaluate, label
     store           the run folder
     analysis        Datasets in, Datasets out

@@ -187,3 +187,22 @@ def test_an_interval_no_particle_meets_is_refused_with_what_to_do(tmp_path):
                                       'unit = "USD"\nsource = "a test"\n')
     with pytest.raises(SimError, match="no sample of the run is consistent|give the intervals an sd"):
         calibrate(experiment, ds, load_observations(experiment, path))
+
+
+def test_a_csv_of_observations_selects_each_rows_cell(tmp_path):
+    """Rows of a CSV file observe the cell their coordinate columns name; a row naming no cell of the run is
+    refused at its row."""
+    from sim.engine import run
+    from sim.errors import ConfigError
+
+    experiment = project(tmp_path, samples=4_000)
+    ds = run(experiment)
+    write(tmp_path / "seen.csv", "scenario,value\nbaseline,45\nbaseline,40\n")
+    path = write(tmp_path / "o.toml", '[observations.seen]\noutput = "y"\ncsv = "seen.csv"\nlikelihood = "lognormal"\n'
+                                      'sd = 0.3\nunit = "USD"\nsource = "a test"\n')
+    observations = load_observations(experiment, path)
+    assert [o.select for o in observations] == [(("scenario", "baseline"),)] * 2
+    assert calibrate(experiment, ds, observations).checks.sizes["observation"] == 2
+    write(tmp_path / "seen.csv", "scenario,value\nbaseline,45\nelsewhere,40\n")
+    with pytest.raises(ConfigError, match=r"seen\.csv: row 3: select: scenario has no value 'elsewhere'"):
+        calibrate(experiment, ds, load_observations(experiment, path))
