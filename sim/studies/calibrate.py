@@ -36,7 +36,7 @@ from ..errors import SimError
 from ..experiment import Experiment, with_settings
 from ..observations import Observation
 from ..sampling import stream
-from .evidence import CONFLICT, MOVED, log_likelihood, predictive_checks, shift
+from .evidence import CONFLICT, log_likelihood, moved, predictive_checks, shift, with_posterior
 
 __all__ = ["calibrate", "importance_weights", "resample", "CalibrationResult", "Stage", "KHAT_LIMIT"]
 
@@ -110,9 +110,8 @@ class CalibrationResult:
 
     @property
     def moved(self) -> list[str]:
-        """The priors the evidence moved: a Kolmogorov-Smirnov distance of at least :data:`MOVED` in some cell."""
-        return [name for name, da in self.shift.data_vars.items() if da.attrs.get("role") == "input"
-                and float(da.sel(stat="ks_distance").max()) >= MOVED]
+        """The priors the evidence moved (:func:`sim.studies.evidence.moved`)."""
+        return moved(self.shift)
 
     @property
     def conflicts(self) -> list[str]:
@@ -174,7 +173,7 @@ def calibrate(experiment: Experiment, ds: xr.Dataset, observations, *, min_ess: 
     n = ds.sizes["sample"]
     settled = with_settings(experiment, samples=int(a["samples"]), seed=int(a["seed"]), sampler=a["sampler"])
     rng = np.random.Generator(stream(int(a["seed"]) if seed is None else seed, "calibration"))
-    checks = predictive_checks(ds, None, observations, rng)
+    checks = predictive_checks(ds, observations, rng)  # what the strict check and the warnings read, kept
     conflicts = [str(o) for o in checks["observation"].values[checks["conflict"].values]]
     notes, warned = [], []
     if conflicts:
@@ -210,7 +209,7 @@ def calibrate(experiment: Experiment, ds: xr.Dataset, observations, *, min_ess: 
               "observations": [o.name for o in observations], "files": list(files)}
     posterior.attrs = {**ds.attrs, "samples": posterior.sizes["sample"], "effective_samples": ess,
                        "calibration": json.dumps(record)}
-    checks = predictive_checks(ds, posterior, observations, np.random.Generator(stream(int(a["seed"]), "checks")))
+    checks = with_posterior(checks, posterior, observations, np.random.Generator(stream(int(a["seed"]), "checks")))
     return CalibrationResult(posterior, method, ess, khat, stages, evaluations, checks, shift(ds, posterior),
                              tuple(notes), tuple(warned), tuple(observations))
 

@@ -95,9 +95,9 @@ class Evidence:
     """What the report of a posterior (``sim calibrate``) adds: what the evidence changed.
 
     ``checks`` holds each observation against its prior and posterior
-    predictive (:func:`sim.studies.calibrate.predictive_checks`); ``moved``
+    predictive (:func:`sim.studies.evidence.predictive_checks`); ``moved``
     the priors whose distribution the evidence moved (Kolmogorov-Smirnov
-    distance of at least :data:`sim.studies.calibrate.MOVED`), with their
+    distance of at least :data:`sim.studies.evidence.MOVED`), with their
     ``prior`` and ``posterior`` samples at the report's cells (the first
     :attr:`ReportContent.estimate_samples`); ``verdict`` P(cost > revenue)
     (``p_loss``) and the expected net benefit per cell before and after the
@@ -324,13 +324,12 @@ def _evidence(prior: xr.Dataset, posterior: xr.Dataset, checks: xr.Dataset, focu
     """What the evidence changed: the priors it moved, with their samples before and after, and the verdict."""
     import json
 
-    from .evidence import MOVED, shift
+    from .evidence import moved, shift
 
     first = {"sample": slice(0, estimate_samples)}
     before, after = focus.restrict(prior).isel(first), focus.restrict(posterior).isel(first)
     drawn = [n for n, da in after.data_vars.items() if da.attrs.get("role") == "input" and "sample" in da.dims]
-    distance = shift(before[drawn], after[drawn])
-    moved = [n for n in drawn if float(distance[n].sel(stat="ks_distance").max()) >= MOVED]
+    changed = moved(shift(before[drawn], after[drawn]))
     verdict = None
     if focus.threshold:
         out, threshold = focus.output, focus.threshold
@@ -339,7 +338,7 @@ def _evidence(prior: xr.Dataset, posterior: xr.Dataset, checks: xr.Dataset, focu
                  for v in (focus.restrict(prior), focus.restrict(posterior))]
         verdict = xr.concat(parts, dim="evidence").assign_coords(evidence=["before", "after"])
         verdict["net_benefit"].attrs["units"] = posterior[out].attrs.get("units", "")
-    return Evidence(checks, moved, before[moved], after[moved], verdict,
+    return Evidence(checks, changed, before[changed], after[changed], verdict,
                     json.loads(posterior.attrs.get("calibration", "{}")))
 
 

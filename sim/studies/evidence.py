@@ -15,7 +15,7 @@ from scipy import stats
 from ..observations import Observation
 from ..sampling import stream
 
-__all__ = ["observed_values", "log_likelihood", "predictive_checks", "shift", "sampled_variables", "arviz_tree",
+__all__ = ["observed_values", "log_likelihood", "predictive_checks", "with_posterior", "shift", "moved", "sampled_variables", "arviz_tree",
            "CONFLICT", "MOVED", "KS_SAMPLES", "SHIFT_SAMPLES", "SHIFT_STATS"]
 
 #: Central probability of the prior predictive range outside which an observation conflicts with the priors.
@@ -79,44 +79,60 @@ def _quantiles(x: np.ndarray) -> np.ndarray:
     return np.quantile(x, [0.05, 0.5, 0.95])
 
 
-def predictive_checks(prior: xr.Dataset, posterior: xr.Dataset | None, observations,
-                      rng: np.random.Generator) -> xr.Dataset:
-    """Each observation against its prior (and posterior) predictive distribution: the figure drawn from its
-    likelihood around each sample's value.
+def predictive_checks(prior: xr.Dataset, observations, rng: np.random.Generator) -> xr.Dataset:
+    """Each observation against its prior predictive distribution: the figure drawn from its likelihood around
+    each sample's value. :func:`with_posterior` adds the posterior predictive's columns.
 
     Returns
     -------
     xarray.Dataset
-        Dim ``observation``: ``variable``, ``observed`` (the value, or an
-        interval's midpoint), ``prior_p05``, ``prior_p50``, ``prior_p95``
-        (and ``posterior_...``), ``pit`` (the share of prior predictive draws
-        at or below the figure) and ``conflict`` (the figure outside the prior
-        predictive 99.9 % range).
+        Dim ``observation``: ``variable``, ``observed`` (the value, an
+        interval's midpoint, or a one-sided interval's bound),
+        ``prior_p05``, ``prior_p50``, ``prior_p95``, ``posterior_p05``,
+        ``posterior_p50``, ``posterior_p95`` (NaN until
+        :func:`with_posterior`), ``pit`` (the share of prior predictive draws
+        at or below the figure) and ``conflict`` (the figure outside the
+        prior predictive 99.9 % range).
     """
-    rows = {k: [] for k in ("variable", "observed", "prior_p05", "prior_p50", "prior_p95", "posterior_p05",
-                            "posterior_p50", "posterior_p95", "pit", "conflict")}
+    rows = {k: [] for k in ("variable", "observed", *_columns("prior"), *_columns("posterior"), "pit", "conflict")}
     tail = (1 - CONFLICT) / 2
     for obs in observations:
         before = obs.draws(observed_values(prior, obs), rng)
-        observed = obs.observed
+        pit = float(np.mean(before <= obs.observed))
         if obs.likelihood == "interval":
-            pit = float(np.mean(before <= observed))
             conflict = bool(np.mean((obs.low <= before) & (before <= obs.high)) < 1 - CONFLICT)
         else:
-            pit = float(np.mean(before <= observed))
             conflict = not tail <= pit <= 1 - tail
-        after = obs.draws(observed_values(posterior, obs), rng) if posterior is not None else np.full(3, np.nan)
-        for prefix, x in (("prior", before), ("posterior", after)):
-            for key, q in zip(("p05", "p50", "p95"), _quantiles(x)):
-                rows[f"{prefix}_{key}"].append(float(q))
+        for column, q in zip(_columns("prior"), _quantiles(before)):
+            rows[column].append(float(q))
+        for column in _columns("posterior"):
+            rows[column].append(np.nan)
         rows["variable"].append(obs.variable)
-        rows["observed"].append(float(observed))
+        rows["observed"].append(float(obs.observed))
         rows["pit"].append(pit)
         rows["conflict"].append(conflict)
     out = xr.Dataset({k: ("observation", np.asarray(v)) for k, v in rows.items()},
                      coords={"observation": [o.name for o in observations]})
     out["observed"].attrs["units"] = "the variable's"
     return out
+
+
+def with_posterior(checks: xr.Dataset, posterior: xr.Dataset, observations, rng: np.random.Generator) -> xr.Dataset:
+    """``checks`` (:func:`predictive_checks`) with the posterior predictive's median and 90 % interval."""
+    quantiles = np.array([_quantiles(obs.draws(observed_values(posterior, obs), rng)) for obs in observations])
+    return checks.assign({column: ("observation", quantiles[:, i])
+                          for i, column in enumerate(_columns("posterior"))})
+
+
+def _columns(prefix: str) -> tuple[str, ...]:
+    return tuple(f"{prefix}_{key}" for key in ("p05", "p50", "p95"))
+
+
+def moved(shifted: xr.Dataset) -> list[str]:
+    """The priors the evidence moved: in :func:`shift`'s result, those with a Kolmogorov-Smirnov distance of at
+    least :data:`MOVED` in some cell."""
+    return [name for name, da in shifted.data_vars.items() if da.attrs.get("role") == "input"
+            and float(da.sel(stat="ks_distance").max()) >= MOVED]
 
 
 def sampled_variables(ds: xr.Dataset) -> list[str]:
