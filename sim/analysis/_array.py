@@ -94,14 +94,19 @@ def eti(a: np.ndarray, probability: float) -> np.ndarray:
     return np.moveaxis(np.quantile(a, [tail, 1.0 - tail], axis=-1), 0, -1)
 
 
-def jeffreys_interval(successes, n, probability: float = 0.95) -> np.ndarray:
+def jeffreys_interval(successes, n, probability: float = 0.95, n_eff: float | None = None) -> np.ndarray:
     """Jeffreys interval of a binomial proportion: shape (..., 2).
 
     The Beta(x + 1/2, n - x + 1/2) posterior's central interval, with the
     lower bound 0 when x = 0 and the upper 1 when x = n (Brown, Cai and
-    DasGupta 2001 recommend it for its coverage near 0 and 1).
+    DasGupta 2001 recommend it for its coverage near 0 and 1). ``n_eff``:
+    the samples' effective number where it is below their count (rows
+    resampled from weighted samples); the interval is then that of the same
+    share of ``n_eff`` independent samples.
     """
     x = np.asarray(successes, dtype=float)
+    if n_eff is not None:
+        x, n = x * (n_eff / n), n_eff
     tail = (1.0 - probability) / 2.0
     lo = np.where(x > 0, stats.beta.ppf(tail, x + 0.5, n - x + 0.5), 0.0)
     hi = np.where(x < n, stats.beta.ppf(1.0 - tail, x + 0.5, n - x + 0.5), 1.0)

@@ -261,19 +261,17 @@ def decide(ds: xr.Dataset, *, cost: str | None = None, revenue: str | None = Non
     n = ds.sizes[dim]
     n_eff = effective_samples(ds)  # a posterior's intervals are those of its effective samples, not its rows
     core = dict(input_core_dims=[[dim]], output_core_dims=[["ci_bound"]])
-    mean_kwargs = {"probability": probability, "n_eff": n_eff}
+    interval_kwargs = {"probability": probability, "n_eff": n_eff}
     out = xr.Dataset()
     out["expected_net_benefit"] = nb.mean(dim)
-    out["expected_net_benefit_ci"] = xr.apply_ufunc(_array.mean_ci, nb, kwargs=mean_kwargs, **core)
+    out["expected_net_benefit_ci"] = xr.apply_ufunc(_array.mean_ci, nb, kwargs=interval_kwargs, **core)
     wins = (nb > 0).sum(dim)
     out["p_profitable"] = wins / n
-    counted = (wins * (n_eff / n), n_eff) if n_eff else (wins, n)
-    out["p_profitable_ci"] = xr.apply_ufunc(_array.jeffreys_interval, counted[0],
-                                            kwargs={"n": counted[1], "probability": probability},
+    out["p_profitable_ci"] = xr.apply_ufunc(_array.jeffreys_interval, wins, kwargs={"n": n, **interval_kwargs},
                                             output_core_dims=[["ci_bound"]])
     out["deploy"] = out["expected_net_benefit"] > 0
     out["breakeven_revenue"] = ds[cost].mean(dim)
-    out["breakeven_revenue_ci"] = xr.apply_ufunc(_array.mean_ci, ds[cost], kwargs=mean_kwargs, **core)
+    out["breakeven_revenue_ci"] = xr.apply_ufunc(_array.mean_ci, ds[cost], kwargs=interval_kwargs, **core)
     out["breakeven_revenue_range"] = (ds[cost].quantile([0.05, 0.95], dim=dim).rename(quantile="ci_bound")
                                       .assign_coords(ci_bound=CI_BOUND).transpose(..., "ci_bound"))
     out["evpi"] = evpi(nb, dim=dim)

@@ -206,11 +206,9 @@ def exceedance_interval(ds: xr.Dataset, output: str, threshold: str | float, *, 
     the same share of ``n_eff`` independent samples.
     """
     probability = check_probability(probability)
-    n = ds.sizes[dim]
     hits = (ds[output] > _threshold(ds, threshold)).sum(dim)
-    if n_eff is not None:
-        hits, n = hits * (n_eff / n), n_eff
-    ci = xr.apply_ufunc(jeffreys_interval, hits, kwargs={"n": n, "probability": probability},
+    ci = xr.apply_ufunc(jeffreys_interval, hits, kwargs={"n": ds.sizes[dim], "probability": probability,
+                                                         "n_eff": n_eff},
                         output_core_dims=[["ci_bound"]]).assign_coords(ci_bound=CI_BOUND)
     ci.attrs = {"units": "1", "probability": probability, "method": "Jeffreys binomial interval"}
     return ci.transpose("ci_bound", ...)
