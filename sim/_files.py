@@ -7,6 +7,8 @@ import contextvars
 import ctypes
 import ctypes.util
 import hashlib
+import json
+import math
 import os
 import re
 import shutil
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["read_toml", "read_csv", "atomic_path", "recording_reads", "record_read", "staged_folder", "sha256_file", "name_stem"]
+__all__ = ["read_toml", "read_csv", "toml_value", "toml_key", "atomic_path", "recording_reads", "record_read", "staged_folder", "sha256_file", "name_stem"]
 
 #: Largest input file sim reads (priors, experiments, catalogues): the project's largest is under 100 KiB.
 MAX_INPUT_BYTES = 16 * 2**20
@@ -142,6 +144,29 @@ def read_csv(path: str | os.PathLike, what: str = "CSV file", *, numbers=()) -> 
             except ValueError:
                 raise ConfigError(str(path), f"row {i + 2}", f"{column} must be a number, got {text!r}") from None
     return rows
+
+
+def toml_key(key: str) -> str:
+    """``key`` as a TOML key: bare where it can be, quoted otherwise."""
+    return key if key and all(c.isalnum() or c in "_-" for c in key) and key.isascii() else toml_value(key)
+
+
+def toml_value(value) -> str:
+    """``value`` (text, number, true/false, list, table) as a TOML value: floats by their shortest round-trip
+    text, so that a file read back gives the same numbers."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf") if math.isinf(value) else repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{toml_key(str(k))} = {toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"no TOML form for {value!r}")
 
 
 def _check_text(file: str, key: str, value) -> None:

@@ -21,7 +21,6 @@ and the fit's statistics.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import warnings
 from pathlib import Path
@@ -31,7 +30,7 @@ from scipy import optimize, stats
 
 from .. import _checks as check
 from .._checks import fmt
-from .._files import read_csv
+from .._files import read_csv, toml_key, toml_value
 from ..errors import ConfigError, Location, SimError
 from .spec import Prior, parse_prior
 
@@ -132,20 +131,8 @@ class PriorFit:
         """A priors file holding this prior (TOML)."""
         lines = [f"[priors.{self.name}]"]
         for key, value in {**self.prior.table(), "unit": self.unit, "source": self.source}.items():
-            lines.append(f"{key} = {_toml(value)}")
+            lines.append(f"{toml_key(key)} = {toml_value(value)}")
         return "\n".join(lines) + "\n"
-
-
-def _toml(value) -> str:
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(float(value)) if not isinstance(value, int) else str(value)
 
 
 def read_column(path: str | Path, column: str) -> np.ndarray:

@@ -354,7 +354,7 @@ def _reproduce(run: _Run) -> Section:
 
 
 def _sensitivity(run: _Run) -> list:
-    out, threshold, focus, drivers = run.focus.output, run.focus.threshold, run.focus, run.drivers
+    out, focus, drivers = run.focus.output, run.focus, run.drivers
     if not run.sensitivity:
         return [Absent("Sensitivity was not computed for this report (--no-sensitivity); run `sim report` without it, "
                        "or `sim sensitivity`, for this section.")]

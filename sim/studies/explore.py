@@ -18,8 +18,6 @@ experiment file, which the store writes.
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -29,7 +27,7 @@ import numpy as np
 import xarray as xr
 
 from .. import _checks as check
-from .._files import read_toml
+from .._files import read_toml, toml_key, toml_value
 from ..analysis.decision import evpi, net_benefit
 from ..analysis.sensitivity import centred_ranks, rank_correlation
 from ..analysis.summary import effective_samples, exceedance, exceedance_interval, output_roles, summary_dataset
@@ -304,14 +302,14 @@ class WhatIf:
                 sets[prior_name] = prior.point
             else:
                 tables[prior_name] = {**prior.table(), "note": "what-if"}
-        lines = [f"[scenarios.{name}]", f"description = {_toml(description or self._description())}"]
+        lines = [f"[scenarios.{name}]", f"description = {toml_value(description or self._description())}"]
         if own.get("files"):
-            lines.append(f"files = {_toml(own['files'])}")
+            lines.append(f"files = {toml_value(own['files'])}")
         if sets:
-            lines.append(f"set = {_toml(sets)}")
+            lines.append(f"set = {toml_value(sets)}")
         for prior_name, table in tables.items():
             lines += ["", f"[scenarios.{name}.priors.{prior_name}]",
-                      *(f"{_key(k)} = {_toml(v)}" for k, v in table.items())]
+                      *(f"{toml_key(k)} = {toml_value(v)}" for k, v in table.items())]
         return "\n".join(lines) + "\n"
 
     def _description(self) -> str:
@@ -345,25 +343,3 @@ def _with_random_sampler(text: str) -> str:
         if re.match(r"sampler\s*=", stripped) and tomllib.loads(stripped).get("sampler") != "random":
             lines[i] = 'sampler = "random"  # the what-if explorer\'s: common random numbers need it\n'
     return "".join(lines)
-
-
-def _key(key: str) -> str:
-    return key if key and all(c.isalnum() or c in "_-" for c in key) and key.isascii() else _toml(key)
-
-
-def _toml(value) -> str:
-    """``value`` (text, number, true/false, list, table) as a TOML value: floats by their shortest round-trip
-    text, so that a file read back gives the same numbers."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf") if math.isinf(value) else repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_key(str(k))} = {_toml(v)}" for k, v in value.items()) + "}"
-    raise TypeError(f"no TOML form for {value!r}")
