@@ -21,6 +21,7 @@ command                   function
 ``sim calibrate``         :func:`calibrate` (observations read by :func:`load_observations`; ``--arviz``:
                           :func:`arviz_tree`)
 ``sim fit``               :func:`fit_data` (a column read by :func:`read_column`), :func:`fit_quantiles`
+``sim serving``           :func:`serving`
 ========================  =============================================================================
 """
 
@@ -46,6 +47,7 @@ from .studies.dask import connect, dask_summary
 from .studies.evidence import arviz_tree
 from .studies.explore import WhatIf, what_if
 from .studies.precision import PrecisionResult, run_to_precision
+from .studies.serving import ServingResult, serving
 from .studies.stream import stream_summary
 from .studies.suite import (
     DecisionOptions,
@@ -64,7 +66,7 @@ __all__ = ["run", "run_to_precision", "stream_summary", "dask_summary", "connect
            "models", "what_if", "check_memory", "check_sobol_n", "PrecisionResult", "SensitivityOptions",
            "SensitivityResult", "DecisionOptions", "DecisionResult", "ReportContent", "WhatIf", "calibrate",
            "load_observations", "Observation", "CalibrationResult", "arviz_tree", "fit_data",
-           "fit_quantiles", "read_column", "PriorFit"]
+           "fit_quantiles", "read_column", "PriorFit", "serving", "ServingResult"]
 
 
 def check(figures: str | os.PathLike | None = None, *, root: str | os.PathLike = "."):

@@ -49,15 +49,15 @@ from pathlib import Path
 import xarray as xr
 
 from . import _checks as check
-from ._files import read_toml, record_read, recording_reads
-from .catalogue import sweep_inputs
+from ._files import read_csv, read_toml, record_read, recording_reads
+from .catalogue import case_inputs, sweep_inputs
 from .errors import ConfigError, Location
 from .models import Model, choose, load_reference
 from .models.formula import formula_model
 from .priors import Prior, load_priors_file, parse_correlations, parse_prior, pinned, priors_hash
 from .sampling import SAMPLERS, RankCorrelation, rank_correlation
 
-__all__ = ["Scenario", "Experiment", "load_experiment", "with_settings", "with_overrides", "as_run", "run_overrides",
+__all__ = ["Scenario", "Experiment", "load_experiment", "experiment_from_table", "with_settings", "with_overrides", "as_run", "run_overrides",
            "subject"]
 
 EXPERIMENT_KEYS = ("title", "description", "model", "priors", "samples", "seed", "sampler", "sweep", "correlations",
@@ -315,11 +315,28 @@ def _sweeps(file: str, table, base_dir: Path, model: Model, priors: Mapping[str,
             continue
         if dim == "year":
             out.update(_years(file, selection))
+        elif dim == "case":
+            out.update(_cases(file, selection, base_dir, folder, model, priors))
         elif dim in priors and dim in model.inputs and dim not in model.catalogue:
             out.update(_values(file, dim, selection, priors[dim]))
         else:
             out.update(sweep_inputs(file, dim, selection, folder, model.catalogue.get(dim, {})))
     return out
+
+
+def _cases(file: str, value, base_dir: Path, folder: Path, model: Model, priors: Mapping[str, Prior]):
+    """Inputs from a table of cases, one row per case along ``case``: a CSV file, or a list of tables."""
+    if isinstance(value, str):
+        where = str(Path(os.path.normpath(base_dir / value)))
+        rows = read_csv(where, "CSV file of cases")
+    elif isinstance(value, list) and value and all(isinstance(r, dict) for r in value) \
+            and all(list(r) == list(value[0]) for r in value):
+        where, rows = file, [{k: str(v) for k, v in r.items()} for r in value]
+    else:
+        raise ConfigError(file, "sweep.case", f"must be the path of a CSV file of cases, or a list of tables with the "
+                                              f"same keys, got {value!r}")
+    return case_inputs(where, "case", rows, folder, model.inputs, model.catalogue,
+                       units={n: p.unit for n, p in priors.items()})
 
 
 def _values(file: str, name: str, value, prior: Prior) -> dict[str, xr.DataArray]:
@@ -367,8 +384,16 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
 
 
 def _load_experiment(path: Path) -> Experiment:
+    return experiment_from_table(read_toml(path, "experiment file"), path)
+
+
+def experiment_from_table(data: Mapping, path: str | os.PathLike) -> Experiment:
+    """An experiment from the table an experiment file holds, read as if from ``path`` (its name is the path's
+    stem; files it names are relative to the path's folder). A command that builds an experiment in memory
+    (``sim serving``) uses it; errors name ``path``.
+    """
+    path = Path(path)
     file = str(path)
-    data = read_toml(path, "experiment file")
     check.keys(data, EXPERIMENT_KEYS, Location(file), "top-level key")
     for tk in ("title", "description"):
         if not isinstance(data.get(tk, ""), str):

@@ -18,7 +18,10 @@ sd, lies inside. A sampler can temper a soft edge; a hard one it cannot.
 
 Many observations of one quantity come from a CSV file instead of ``value``
 (``csv = "prices.csv"``): one row per observation, a ``value`` column, an
-optional ``sd`` column, and a column per coordinate that selects its cell.
+optional ``sd`` column, and a column per coordinate that selects its cell. A
+table of other purposes serves too: ``value_column`` names the column that holds
+the figure (rows where it is blank are skipped), and ``select_columns`` the
+columns that select the cell (the rest are not read).
 
 Each :class:`Observation` gives the log-likelihood of the variable's values
 (:meth:`Observation.loglik`); :mod:`sim.studies.calibrate` weighs a run's
@@ -46,7 +49,8 @@ __all__ = ["Observation", "load_observations", "LIKELIHOODS"]
 #: Likelihoods and the keys each needs besides the observed value.
 LIKELIHOODS = {"normal": ("value", "sd"), "lognormal": ("value", "sd"), "interval": ()}
 FIGURE_KEYS = ("value", "sd", "low", "high")
-TABLE_KEYS = ("output", "prior", "select", "value", "csv", "likelihood", "sd", "low", "high", "unit", "source", "note")
+TABLE_KEYS = ("output", "prior", "select", "value", "csv", "value_column", "select_columns", "likelihood", "sd", "low",
+              "high", "unit", "source", "note")
 FILE_KEYS = ("title", "description", "observations")
 
 
@@ -208,10 +212,10 @@ def _figure(table: dict, likelihood: str, scale: float, at: Location, row: dict 
     return out
 
 
-def _rows(path: Path, at: Location) -> list[dict]:
-    """A CSV file's rows, the ``value``, ``sd``, ``low`` and ``high`` columns read as numbers."""
+def _rows(path: Path, at: Location, value_column: str = "value") -> list[dict]:
+    """A CSV file's rows, the value (``value_column``), ``sd``, ``low`` and ``high`` columns read as numbers."""
     try:
-        return read_csv(path, "CSV file of observations", numbers=("value", "sd", "low", "high"))
+        return read_csv(path, "CSV file of observations", numbers=(value_column, "sd", "low", "high"))
     except ConfigError as exc:  # named at the observation that reads it
         raise at.error(f"{exc.file}{' ' + exc.key if exc.key else ''}: {exc.message}") from None
 
@@ -243,9 +247,24 @@ def _parse(experiment: Experiment, name: str, table, at: Location, folder: Path)
     if "value" in table:
         check.fail(at.at("value"), "give the figure as value, or the file of figures as csv, not both")
     path = Path(os.path.normpath(folder / check.string(table["csv"], at.at("csv"))))
+    value_column = check.string(table.get("value_column", "value"), at.at("value_column"))
+    chosen = table.get("select_columns")
+    if chosen is not None and not (isinstance(chosen, list) and all(isinstance(c, str) for c in chosen)):
+        check.fail(at.at("select_columns"), f"must be a list of column names, got {chosen!r}")
     out = []
-    for i, row in enumerate(_rows(path, at.at("csv"))):
+    for i, row in enumerate(_rows(path, at.at("csv"), value_column)):
         here = Location(str(path), f"row {i + 2}")
+        for column in [*([value_column] if value_column != "value" else []), *(chosen or [])]:
+            if column not in row:
+                check.fail(at.at("csv"), f"{path} has no {column} column; its columns: {', '.join(row)}")
+        if value_column != "value" and isinstance(row[value_column], float) and math.isnan(row[value_column]):
+            continue  # a table of other purposes: this row has no such figure
+        if value_column != "value":
+            row = {"value": row[value_column], **{k: row[k] for k in FIGURE_KEYS if k in row and k != "value"},
+                   **{k: row[k] for k in (chosen if chosen is not None else row) if k not in FIGURE_KEYS
+                      and k != value_column}}
+        elif chosen is not None:
+            row = {k: v for k, v in row.items() if k in FIGURE_KEYS or k in chosen}
         cells = dict(select) | {k: v for k, v in row.items() if k not in FIGURE_KEYS}
         missing = [k for k in needed if k not in row and k not in table]
         if missing:

@@ -622,3 +622,11 @@ def write_figure(path: str | os.PathLike, png: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(png)
     return Path(path)
+
+
+def write_serving(out: str | os.PathLike, table: pd.DataFrame) -> Path:
+    """``sim serving --cases``: the cases with their predictions, atomically as ``out/serving.csv``."""
+    path = Path(out) / "serving.csv"
+    with atomic_path(path) as tmp:
+        _write_value(tmp, table)
+    return path

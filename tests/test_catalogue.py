@@ -92,8 +92,11 @@ def edit(path, old, new):
      r"models\.toml: models\.deepseek_v3\.total_params: must be at least active_params \(3\.7e\+10\), got 6e\+09"),
     ("models.toml", "reported_mfu = 0.213", "reported_mfu = 1.3",
      r"models\.toml: models\.gpt3\.reported_mfu: must be in \(0, 1\], got 1\.3"),
-    ("models.toml", "tokens = 300e9\nhardware = \"V100\"", "hardware = \"V100\"",
-     r"models\.gpt3\.tokens: missing; every model needs tokens"),
+    ("models.toml", "active_params = 175e9\n", "",
+     r"models\.gpt3\.active_params: missing; every model needs active_params"),
+    ("models.toml", "experts_per_token = 8\nexpert_intermediate_size = 2048\nmoe_layers = 58 ",
+     "experts_per_token = 300\nexpert_intermediate_size = 2048\nmoe_layers = 58 ",
+     r"models\.deepseek_v3\.experts_per_token: must be at most experts \(256\), got 300"),
     ("offerings.toml", 'accelerator = "a100_40gb"', 'accelerator = "a100_4gb"',
      r"offerings\.a100_aws_1yr\.accelerator: 'a100_4gb' is not in .*accelerators\.toml; valid: v100, a100_40gb"),
 ])

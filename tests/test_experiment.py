@@ -246,7 +246,7 @@ def test_a_prior_defined_twice_needs_override(project):
 def test_unknown_model(project):
     with pytest.raises(ConfigError, match=r"experiments/bad\.toml: model: unknown model 'serch'; valid: answer_engine, "
                                           r"build_vs_rent, chat_subscription, inference, inhouse_training, roofline, "
-                                          r"scaling, search, search_cost_basis, training, trajectory, "
+                                          r"scaling, search, search_cost_basis, serving, training, trajectory, "
                                           r"\"package\.module:name\", \{ file = \"model\.py\", name = \"\.\.\.\" \}, or "
                                           r"formulas under \[model\.outputs\]$"):
         sim.load_experiment(_bad(project, "[priors.x]\n" + GOOD_PRIOR, model="serch"))

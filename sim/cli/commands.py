@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import SimError
+from ..errors import ConfigError, SimError
 from .parser import DEFAULT_EXPERIMENT
 
 __all__ = ["COMMANDS"]
@@ -394,7 +394,51 @@ def cmd_validate(args) -> int:
     return 2 if bad else 0
 
 
+def cmd_serving(args) -> int:
+    from .. import api, store
+    from .._files import read_csv
+    from ..catalogue import load_catalogue
+    from ..report.console import serving_cases_view, serving_view
+
+    common = dict(priors=args.priors, catalogues=args.catalogues, samples=args.samples, seed=args.seed)
+    if args.cases:
+        if args.model or args.accelerator:
+            raise SimError("give a model and an accelerator, or --cases FILE.csv, not both")
+        if not args.out:
+            raise SimError("--out: name the folder to write serving.csv in (sim serving --cases FILE.csv --out DIR)")
+        result = api.serving(read_csv(args.cases, "CSV file of cases"), file=args.cases, **common)
+        path = store.write_serving(args.out, result.table)
+        print(serving_cases_view(result, args.all))
+        print(f"\nwrote {path}")
+        return 0
+    if not (args.model and args.accelerator):
+        raise SimError("name a model and an accelerator (sim serving llama33_70b h100 --tp 2), or give --cases FILE.csv")
+    for kind, name, flag in (("models", args.model, "MODEL"), ("accelerators", args.accelerator, "ACCELERATOR"),
+                             ("precisions", args.precision, "--precision")):
+        entries = load_catalogue(args.catalogues, kind)
+        if name not in entries:
+            raise SimError(f"{flag}: {name!r} is not in {args.catalogues}/{kind}.toml; valid: {', '.join(entries)}")
+    if args.ep > args.tp or args.tp % args.ep:
+        raise SimError(f"--ep: expert parallelism ({args.ep}) must divide --tp ({args.tp}): the experts are spread "
+                       f"over the chips of a stage")
+    row = {"model": args.model, "accelerator": args.accelerator, "tensor_parallel": args.tp,
+           "expert_parallel": args.ep, "pipeline_parallel": args.pp, "attention_data_parallel": int(args.attention_dp),
+           "precision": args.precision, "input_tokens": args.input_tokens, "output_tokens": args.output_tokens}
+    if args.batch:
+        row["max_batch"] = args.batch
+    if args.draft_tokens:
+        row["draft_tokens"] = args.draft_tokens
+    try:
+        result = api.serving([row], **common)
+    except ConfigError as exc:
+        if exc.file != "serving":  # a priors file or a catalogue
+            raise
+        raise SimError(exc.message) from None  # the configuration is the command line's, not a file's row
+    print(serving_view(result, args.priors))
+    return 0
+
+
 #: Each command's function, by its name on the command line.
 COMMANDS = {"run": cmd_run, "sensitivity": cmd_sensitivity, "decide": cmd_decide, "report": cmd_report,
             "point": cmd_point, "explore": cmd_explore, "check": cmd_check, "models": cmd_models,
-            "validate": cmd_validate, "calibrate": cmd_calibrate, "fit": cmd_fit}
+            "validate": cmd_validate, "calibrate": cmd_calibrate, "fit": cmd_fit, "serving": cmd_serving}

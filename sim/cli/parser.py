@@ -289,6 +289,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="print every row (default: the first 60)")
     _progress_option(p)
 
+    p = sub.add_parser("serving", help="throughput, latency and cost of a serving layout, or of a table of them",
+                       description="Serve a model of the catalogue on an accelerator of the catalogue in a parallel "
+                                   "layout (tensor, expert and pipeline parallelism, attention data parallelism) at a "
+                                   "request shape, through the serving model on the calibrated serving priors: the "
+                                   "group's output tokens per second, per chip and per user, time to first token, "
+                                   "cost and energy per million output tokens, each as point, median and 90 %% "
+                                   "interval. With --cases, one row per configuration of a CSV file, written with "
+                                   "the predictions (and, where measured, their ratio and coverage) to --out.")
+    p.add_argument("model", nargs="?", help="a model of priors/catalogues/models.toml, such as llama33_70b")
+    p.add_argument("accelerator", nargs="?", help="an accelerator of priors/catalogues/accelerators.toml, such as h100")
+    p.add_argument("--tp", type=_positive_int, default=1, metavar="N", help="chips per pipeline stage (default 1)")
+    p.add_argument("--ep", type=_positive_int, default=1, metavar="N", help="expert parallelism (default 1)")
+    p.add_argument("--pp", type=_positive_int, default=1, metavar="N", help="pipeline stages (default 1)")
+    p.add_argument("--attention-dp", action="store_true",
+                   help="attention data parallelism: each chip runs attention for its own requests")
+    p.add_argument("--precision", default="fp8", help="a precision of priors/catalogues/precisions.toml: fp4, fp8 "
+                                                      "or bf16 (default fp8)")
+    p.add_argument("--input-tokens", type=_positive_int, default=1000, metavar="N", help="default 1000")
+    p.add_argument("--output-tokens", type=_positive_int, default=1000, metavar="N", help="default 1000")
+    p.add_argument("--batch", type=_positive_int, metavar="N",
+                   help="most requests in flight per attention replica (default: as many as fit, at most 4,096)")
+    p.add_argument("--draft-tokens", type=_positive_int, metavar="N",
+                   help="tokens drafted per step (speculative decoding, multi-token prediction)")
+    p.add_argument("--cases", metavar="FILE.csv",
+                   help="a CSV file of configurations instead: columns model, accelerator, tensor_parallel, "
+                        "expert_parallel, precision, input_tokens, output_tokens; optional pipeline_parallel, "
+                        "attention_data_parallel, max_batch, draft_tokens, measured_output_tokens_per_second, "
+                        "measured_tokens_per_second_user, case, source")
+    p.add_argument("--priors", default="priors/serving_calibrated_2026.toml", metavar="FILE",
+                   help="the serving priors (default: priors/serving_calibrated_2026.toml)")
+    p.add_argument("--catalogues", default="priors/catalogues", metavar="DIR",
+                   help="the catalogues folder (default: priors/catalogues)")
+    p.add_argument("--samples", type=_sample_count, default=2000, metavar="N", help="default 2000")
+    p.add_argument("--seed", type=_seed, default=20261204, help="default 20261204")
+    p.add_argument("--out", type=_out, metavar="DIR", help="with --cases: the folder to write serving.csv in")
+    p.add_argument("--all", action="store_true", help="with --cases: print every row (default: the worst 20)")
+
     p = sub.add_parser("fit", help="a prior from data (maximum likelihood) or through an expert's quantiles",
                        description="Fit candidate families to a column of a CSV file by maximum likelihood, rank them "
                                    "by AIC with BIC and goodness-of-fit tests, and write the best as a priors file; "

@@ -10,17 +10,17 @@ experiment file (:mod:`.formula`). This package imports nothing from the rest
 of ``sim`` but its errors and units.
 """
 
-from . import answer, compute, constants, ownership, revenue, roofline, scaling, search, trajectory
+from . import answer, compute, constants, ownership, revenue, roofline, scaling, search, serving, trajectory
 from ._base import CATALOGUE, ROLES, Constant, Field, Model, Output, catalogue_binding, choose, cost_revenue_pairs, model
 from .user import ENTRY_POINT_GROUP, available, get_model, load_origin, load_reference
 
 #: sim's own models, by name.
 MODELS: dict[str, Model] = {m.name: m for m in (search.MODEL, compute.SEARCH_COST_BASIS, compute.INFERENCE,
-                                                  roofline.MODEL, compute.TRAINING, compute.INHOUSE, scaling.MODEL,
+                                                  roofline.MODEL, serving.MODEL, compute.TRAINING, compute.INHOUSE, scaling.MODEL,
                                                   trajectory.MODEL, ownership.MODEL, answer.answer_engine,
                                                   answer.chat_subscription)}
 
 __all__ = ["MODELS", "Model", "Output", "Constant", "Field", "CATALOGUE", "catalogue_binding", "model", "choose",
            "cost_revenue_pairs", "ROLES", "get_model",
            "available", "load_reference", "load_origin", "ENTRY_POINT_GROUP", "answer", "compute", "constants",
-           "ownership", "revenue", "roofline", "scaling", "search", "trajectory"]
+           "ownership", "revenue", "roofline", "scaling", "search", "serving", "trajectory"]

@@ -7,10 +7,12 @@ reasoning tokens. Its cost is taken two ways, joined along ``cost_basis``:
 * ``api_list_price``: each kind of token at its list price (cached input at
   a discount, output at a multiple of the input price), with the provider's
   gross margin taken out, as the article did for one blended price;
-* ``compute``: each kind at its own compute cost, from measured serving
-  throughput: input at the prefill rate (compute-bound; a cached token skips
-  most of it), output and reasoning at the decode rate (bandwidth-bound),
-  at the price of a chip-hour over the share of provisioned capacity used.
+* ``compute``: the chip time of the request at its own shape, from the
+  serving model (:mod:`.serving`: the served model's architecture on its
+  chips and layout, the engine's calibrated efficiencies), its prompt read in
+  the steps that decode the batch (a cached prefix is not read again, but its
+  cache is), at the price of a chip-hour over the share of provisioned
+  capacity used. The same steps give the chips' energy per request.
 
 Models: ``answer_engine`` (an AI answer on a search, against the advertising
 revenue it keeps) and ``chat_subscription`` (a subscriber's month of chats
@@ -22,11 +24,15 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from . import revenue
-from ._base import Output, model
-from .constants import ONE_YEAR, SECONDS_PER_HOUR, TOKENS_PER_MTOKEN
+import dataclasses
+
+from . import revenue, serving
+from ._base import Constant, Output, model
+from .constants import ONE_YEAR, TOKENS_PER_MTOKEN
 
 COST_BASES = ("api_list_price", "compute")
+#: A query is one request to the serving model.
+ONE_QUERY = Constant(1.0, "query")
 
 
 def output_tokens(*, answer_tokens, reasoning_share, reasoning_tokens):
@@ -41,42 +47,45 @@ def list_price_cost(*, input_tokens, output_tokens, prefix_cache_hit_rate, cache
     return (billed_input + output_tokens * output_input_price_ratio) * price_input_usd_per_mtoken / tokens_per_mtoken
 
 
-def compute_cost(*, input_tokens, output_tokens, prefix_cache_hit_rate, cached_prefill_cost_ratio,
-                 prefill_tokens_per_second_chip, decode_tokens_per_second_chip, price_per_chip_hour,
-                 serving_utilisation, seconds_per_hour=SECONDS_PER_HOUR):
-    """A request's chip time at the prefill and decode rates, at the price of a used chip-hour."""
-    prefill = input_tokens * (1.0 - prefix_cache_hit_rate + prefix_cache_hit_rate * cached_prefill_cost_ratio) / (
-        prefill_tokens_per_second_chip)
-    decode = output_tokens / decode_tokens_per_second_chip
-    return (prefill + decode) / seconds_per_hour * price_per_chip_hour / serving_utilisation
+#: The serving model's inputs that a request's shape and the provider's load set, not priors.
+SHAPE = ("input_tokens", "output_tokens", "serving_utilisation", "prefix_cache_hit_rate")
+#: The serving model as a request's cost reads it: every input but the shape is a prior of the experiment.
+SERVED = dataclasses.replace(serving.MODEL, inputs=tuple(n for n in serving.MODEL.inputs if n not in SHAPE))
+
+
+def compute_cost(*, input_tokens, output_tokens, prefix_cache_hit_rate, peak_load_share, peak_to_average_ratio,
+                 tokens_per_mtoken=TOKENS_PER_MTOKEN, one_query=ONE_QUERY, **served):
+    """A request's chip cost and energy at its own shape (the serving model), at the used share of capacity."""
+    s = serving.MODEL(**{n: served[n] for n in SERVED.inputs}, input_tokens=input_tokens * one_query,
+                      output_tokens=output_tokens * one_query,
+                      prefix_cache_hit_rate=prefix_cache_hit_rate,
+                      serving_utilisation=peak_load_share / peak_to_average_ratio, tokens_per_mtoken=tokens_per_mtoken,
+                      **{n: served[n] for n in serving.MODEL.constants if n in served})
+    return (s["cost_per_mtoken_output"] * output_tokens / tokens_per_mtoken,
+            s["energy_per_mtoken_output"] * output_tokens / tokens_per_mtoken)
 
 
 def cost_by_basis(*, input_tokens, output_tokens, provider_gross_margin, prefix_cache_hit_rate,
-                  cached_input_price_ratio, price_input_usd_per_mtoken, output_input_price_ratio,
-                  cached_prefill_cost_ratio, prefill_tokens_per_second_chip, decode_tokens_per_second_chip,
-                  price_per_chip_hour, peak_load_share, peak_to_average_ratio, tokens_per_mtoken=TOKENS_PER_MTOKEN,
-                  seconds_per_hour=SECONDS_PER_HOUR):
-    """The provider's cost of a request, along ``cost_basis``; and its list price."""
+                  cached_input_price_ratio, price_input_usd_per_mtoken, output_input_price_ratio, peak_load_share,
+                  peak_to_average_ratio, tokens_per_mtoken=TOKENS_PER_MTOKEN, one_query=ONE_QUERY, **served):
+    """The provider's cost of a request, along ``cost_basis``; its list price; its chips' energy."""
     listed = list_price_cost(input_tokens=input_tokens, output_tokens=output_tokens,
                              prefix_cache_hit_rate=prefix_cache_hit_rate,
                              cached_input_price_ratio=cached_input_price_ratio,
                              price_input_usd_per_mtoken=price_input_usd_per_mtoken,
                              output_input_price_ratio=output_input_price_ratio, tokens_per_mtoken=tokens_per_mtoken)
-    computed = compute_cost(input_tokens=input_tokens, output_tokens=output_tokens,
-                            prefix_cache_hit_rate=prefix_cache_hit_rate,
-                            cached_prefill_cost_ratio=cached_prefill_cost_ratio,
-                            prefill_tokens_per_second_chip=prefill_tokens_per_second_chip,
-                            decode_tokens_per_second_chip=decode_tokens_per_second_chip,
-                            price_per_chip_hour=price_per_chip_hour,
-                            serving_utilisation=peak_load_share / peak_to_average_ratio,
-                            seconds_per_hour=seconds_per_hour)
+    computed, energy = compute_cost(input_tokens=input_tokens, output_tokens=output_tokens,
+                                    prefix_cache_hit_rate=prefix_cache_hit_rate, peak_load_share=peak_load_share,
+                                    peak_to_average_ratio=peak_to_average_ratio, tokens_per_mtoken=tokens_per_mtoken,
+                                    one_query=one_query, **served)
     cost = xr.concat([listed * (1.0 - provider_gross_margin), computed], dim="cost_basis")
-    return cost.assign_coords(cost_basis=np.array(COST_BASES)), listed
+    return cost.assign_coords(cost_basis=np.array(COST_BASES)), listed, energy
 
 
 @model(name="answer_engine",
        description="An AI answer on a search: token-level cost (cached input, reasoning) against the advertising "
                    "revenue per query it keeps",
+       uses=SERVED,
        outputs={
            "input_tokens_per_query": Output("tokens/query", "input tokens per answered query"),
            "output_tokens_per_query": Output("tokens/query", "output tokens per answered query (reasoning included)"),
@@ -84,6 +93,8 @@ def cost_by_basis(*, input_tokens, output_tokens, provider_gross_margin, prefix_
            "cost_per_query": Output("USD/query", "cost of an AI answer per search (answers served from cache free)",
                                     role="cost"),
            "revenue_per_query": Output("USD/query", "advertising revenue per search with an AI answer", role="revenue"),
+           "energy_per_query": Output("Wh/query", "the serving chips' energy per search (answers served from cache "
+                                                 "free; facility overhead not counted)"),
            "annual_searches": Output("searches/year", "searches per year", role="volume"),
            "annual_answer_cost": Output("USD/year", "yearly cost of an AI answer on every search"),
        })
@@ -91,25 +102,21 @@ def answer_engine(*, query_tokens, retrieved_tokens, answer_tokens, reasoning_sh
                   answer_cache_hit_rate, ad_revenue_per_ad_query, ad_query_share, ad_cannibalisation,
                   searches_per_year_base, volume_growth_factor, years_after_base, provider_gross_margin,
                   prefix_cache_hit_rate, cached_input_price_ratio, price_input_usd_per_mtoken,
-                  output_input_price_ratio, cached_prefill_cost_ratio, prefill_tokens_per_second_chip,
-                  decode_tokens_per_second_chip, price_per_chip_hour, peak_load_share, peak_to_average_ratio,
-                  tokens_per_mtoken=TOKENS_PER_MTOKEN, seconds_per_hour=SECONDS_PER_HOUR,
-                  one_year=ONE_YEAR):
+                  output_input_price_ratio, peak_load_share, peak_to_average_ratio,
+                  tokens_per_mtoken=TOKENS_PER_MTOKEN, one_year=ONE_YEAR, one_query=ONE_QUERY, **served):
     """An AI answer on every search: what it costs per query against the advertising revenue per query."""
     out = {"input_tokens_per_query": query_tokens + retrieved_tokens,
            "output_tokens_per_query": output_tokens(answer_tokens=answer_tokens, reasoning_share=reasoning_share,
                                                     reasoning_tokens=reasoning_tokens)}
-    serving = dict(provider_gross_margin=provider_gross_margin, prefix_cache_hit_rate=prefix_cache_hit_rate,
-                   cached_input_price_ratio=cached_input_price_ratio,
-                   price_input_usd_per_mtoken=price_input_usd_per_mtoken,
-                   output_input_price_ratio=output_input_price_ratio, cached_prefill_cost_ratio=cached_prefill_cost_ratio,
-                   prefill_tokens_per_second_chip=prefill_tokens_per_second_chip,
-                   decode_tokens_per_second_chip=decode_tokens_per_second_chip, price_per_chip_hour=price_per_chip_hour,
-                   peak_load_share=peak_load_share, peak_to_average_ratio=peak_to_average_ratio,
-                   tokens_per_mtoken=tokens_per_mtoken, seconds_per_hour=seconds_per_hour)
-    cost, out["list_price_per_query"] = cost_by_basis(input_tokens=out["input_tokens_per_query"],
-                                                      output_tokens=out["output_tokens_per_query"], **serving)
+    cost, out["list_price_per_query"], energy = cost_by_basis(
+        input_tokens=out["input_tokens_per_query"], output_tokens=out["output_tokens_per_query"],
+        provider_gross_margin=provider_gross_margin, prefix_cache_hit_rate=prefix_cache_hit_rate,
+        cached_input_price_ratio=cached_input_price_ratio, price_input_usd_per_mtoken=price_input_usd_per_mtoken,
+        output_input_price_ratio=output_input_price_ratio, peak_load_share=peak_load_share,
+        peak_to_average_ratio=peak_to_average_ratio, tokens_per_mtoken=tokens_per_mtoken, one_query=one_query,
+        **served)
     out["cost_per_query"] = cost * (1.0 - answer_cache_hit_rate)
+    out["energy_per_query"] = energy * (1.0 - answer_cache_hit_rate)
     out["revenue_per_query"] = revenue.ad_revenue_per_query(ad_revenue_per_ad_query=ad_revenue_per_ad_query,
                                                             ad_query_share=ad_query_share,
                                                             ad_cannibalisation=ad_cannibalisation)
@@ -122,6 +129,7 @@ def answer_engine(*, query_tokens, retrieved_tokens, answer_tokens, reasoning_sh
 
 @model(name="chat_subscription",
        description="A subscriber's month of chats: token-level cost against the subscription price",
+       uses=SERVED,
        outputs={
            "input_tokens_per_query": Output("tokens/query", "input tokens per message (conversation so far, files)"),
            "output_tokens_per_query": Output("tokens/query", "output tokens per message (reasoning included)"),
@@ -129,27 +137,27 @@ def answer_engine(*, query_tokens, retrieved_tokens, answer_tokens, reasoning_sh
            "cost_per_month": Output("USD/month", "cost of a subscriber's month", role="cost"),
            "subscription_per_month": Output("USD/month", "subscription price per month", role="revenue"),
            "revenue_per_query": Output("USD/query", "subscription price per message"),
+           "energy_per_month": Output("Wh/month", "the serving chips' energy for a subscriber's month (facility "
+                                                  "overhead not counted)"),
        })
 def chat_subscription(*, queries_per_month, input_tokens, answer_tokens, reasoning_share, reasoning_tokens,
                       subscription_usd_per_month, provider_gross_margin, prefix_cache_hit_rate,
                       cached_input_price_ratio, price_input_usd_per_mtoken, output_input_price_ratio,
-                      cached_prefill_cost_ratio, prefill_tokens_per_second_chip, decode_tokens_per_second_chip,
-                      price_per_chip_hour, peak_load_share, peak_to_average_ratio,
-                      tokens_per_mtoken=TOKENS_PER_MTOKEN, seconds_per_hour=SECONDS_PER_HOUR):
+                      peak_load_share, peak_to_average_ratio, tokens_per_mtoken=TOKENS_PER_MTOKEN,
+                      one_query=ONE_QUERY, **served):
     """A subscriber's month: messages times their token-level cost, against the price."""
     out = {"input_tokens_per_query": input_tokens,
            "output_tokens_per_query": output_tokens(answer_tokens=answer_tokens, reasoning_share=reasoning_share,
                                                     reasoning_tokens=reasoning_tokens)}
-    out["cost_per_query"], _ = cost_by_basis(
+    out["cost_per_query"], _, energy = cost_by_basis(
         input_tokens=input_tokens, output_tokens=out["output_tokens_per_query"],
         provider_gross_margin=provider_gross_margin, prefix_cache_hit_rate=prefix_cache_hit_rate,
         cached_input_price_ratio=cached_input_price_ratio, price_input_usd_per_mtoken=price_input_usd_per_mtoken,
-        output_input_price_ratio=output_input_price_ratio, cached_prefill_cost_ratio=cached_prefill_cost_ratio,
-        prefill_tokens_per_second_chip=prefill_tokens_per_second_chip,
-        decode_tokens_per_second_chip=decode_tokens_per_second_chip, price_per_chip_hour=price_per_chip_hour,
-        peak_load_share=peak_load_share, peak_to_average_ratio=peak_to_average_ratio,
-        tokens_per_mtoken=tokens_per_mtoken, seconds_per_hour=seconds_per_hour)
+        output_input_price_ratio=output_input_price_ratio, peak_load_share=peak_load_share,
+        peak_to_average_ratio=peak_to_average_ratio, tokens_per_mtoken=tokens_per_mtoken, one_query=one_query,
+        **served)
     out["cost_per_month"] = out["cost_per_query"] * queries_per_month
+    out["energy_per_month"] = energy * queries_per_month
     out["subscription_per_month"] = subscription_usd_per_month
     out["revenue_per_query"] = revenue.subscription_revenue_per_query(
         subscription_usd_per_month=subscription_usd_per_month, queries_per_month=queries_per_month)

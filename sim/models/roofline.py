@@ -9,6 +9,7 @@ is ``tensor_parallel`` chips holding one copy of the weights:
   at least ``tensor_parallel_min`` chips, and as many more (a power of two)
   as keep the weights within ``max_weight_memory_share`` of its memory; the
   KV cache may use ``kv_cache_memory_fraction`` of what the weights leave.
+  The cache reserves each request's prompt and output, as schedulers do.
   The batch is the requested ``batch_size`` or the largest that fits,
   whichever is smaller; ``memory_fits`` is 0 where not even one request's
   cache fits.
@@ -16,6 +17,8 @@ is ``tensor_parallel`` chips holding one copy of the weights:
   2N FLOP per prompt token plus attention over the prompt, at ``mfu_prefill``
   of the peak at the weights' precision (bf16 for 16-bit weights, fp8 for
   8-bit, fp4 for 4-bit where the chip has them).
+* attention runs at the KV cache's precision (fp8 from an 8-bit cache, bf16
+  from a 16-bit one), the linear layers at the weights';
 * each **decode step** generates one token for every request in the batch.
   It reads the weights once for the whole batch (for a mixture-of-experts
   model: the shared weights and the experts the batch's tokens are routed
@@ -52,6 +55,8 @@ TOKENS_PER_STEP = Constant(1.0, "token")
 FP8_BYTES = Constant(1.0, "byte/parameter")
 BF16_BYTES = Constant(2.0, "byte/parameter")
 ONE_CHIP = Constant(1.0, "chip")
+#: An 8-bit KV cache, in the unit of cached values.
+FP8_KV = Constant(1.0, "byte/values")
 
 
 def peak_at_precision(*, bytes_per_param, peak_flops, peak_flops_fp8, peak_flops_fp4, bf16_bytes=BF16_BYTES,
@@ -120,7 +125,7 @@ def evaluate(*, params, total_params, routed_expert_fraction, bytes_per_param, k
              prompt_tokens, output_tokens, mfu_prefill, mfu_decode_max, bandwidth_utilisation, kv_cache_memory_fraction,
              decode_step_overhead, peak_load_share, peak_to_average_ratio, price_input_usd_per_mtoken,
              output_input_price_ratio, flop_per_token=INFERENCE_FLOP, tokens_per_step=TOKENS_PER_STEP,
-             bf16_bytes=BF16_BYTES, fp8_bytes=FP8_BYTES, tokens_per_ktoken=TOKENS_PER_KTOKEN,
+             bf16_bytes=BF16_BYTES, fp8_bytes=FP8_BYTES, fp8_kv=FP8_KV, tokens_per_ktoken=TOKENS_PER_KTOKEN,
              tokens_per_mtoken=TOKENS_PER_MTOKEN, seconds_per_hour=SECONDS_PER_HOUR, one_chip=ONE_CHIP):
     peak = peak_at_precision(bytes_per_param=bytes_per_param, peak_flops=peak_flops, peak_flops_fp8=peak_flops_fp8,
                              peak_flops_fp4=peak_flops_fp4, bf16_bytes=bf16_bytes, fp8_bytes=fp8_bytes)
@@ -132,10 +137,11 @@ def evaluate(*, params, total_params, routed_expert_fraction, bytes_per_param, k
                                         max_weight_memory_share=max_weight_memory_share, one_chip=one_chip)
     out = {"tensor_parallel": tensor_parallel,
            "serving_utilisation": peak_load_share / peak_to_average_ratio}
+    # the scheduler reserves each request's whole sequence, prompt and output
     out["max_batch"] = max_batch(total_params=total_params, bytes_per_param=bytes_per_param,
                                   tensor_parallel=tensor_parallel, accelerator_memory_bytes=accelerator_memory_bytes,
                                   kv_cache_memory_fraction=kv_cache_memory_fraction,
-                                  kv_bytes_per_token=kv_bytes_per_token, context_tokens=context)
+                                  kv_bytes_per_token=kv_bytes_per_token, context_tokens=prompt_tokens + output_tokens)
     out["memory_fits"] = (out["max_batch"] >= 1.0) * 1.0
     batch = np.maximum(np.minimum(batch_size, out["max_batch"]), 1.0)
     out["batch"] = batch
@@ -147,12 +153,18 @@ def evaluate(*, params, total_params, routed_expert_fraction, bytes_per_param, k
     memory_seconds = (weights + batch * kv_bytes_per_token * context) / (
         tensor_parallel * memory_bandwidth * bandwidth_utilisation)
     flop_per_output_token = flop_per_token * params + attention_flops_per_context_token * context
-    compute_seconds = batch * tokens_per_step * flop_per_output_token / (tensor_parallel * peak * mfu_decode_max)
+    # attention runs at the KV cache's precision (fp8 from an 8-bit cache, else bf16), not the weights'
+    attention_peak = peak_at_precision(bytes_per_param=kv_bytes_per_value * fp8_bytes / fp8_kv, peak_flops=peak_flops,
+                                       peak_flops_fp8=peak_flops_fp8, peak_flops_fp4=peak_flops_fp8,
+                                       bf16_bytes=bf16_bytes, fp8_bytes=fp8_bytes)
+    compute_seconds = batch * tokens_per_step * (flop_per_token * params / peak + attention_flops_per_context_token
+                                                 * context / attention_peak) / (tensor_parallel * mfu_decode_max)
     step = np.maximum(memory_seconds, compute_seconds) + decode_step_overhead  # wall time of a decode step
 
     # prefill of one request: linear layers plus causal attention over the prompt
     prefill_flop = prompt_tokens * (flop_per_token * params + attention_flops_per_context_token * prompt_tokens / 2.0)
-    prefill = prefill_flop / (tensor_parallel * peak * mfu_prefill)  # wall time
+    prefill = prompt_tokens * (flop_per_token * params / peak + attention_flops_per_context_token * prompt_tokens
+                               / 2.0 / attention_peak) / (tensor_parallel * mfu_prefill)  # wall time
     out["time_to_first_token"] = prefill
     out["prefill_seconds_per_request"] = tensor_parallel * prefill
     steps = output_tokens / tokens_per_step

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..analysis.summary import exceedances
@@ -162,3 +163,46 @@ def fit_view(result) -> str:
                   "distance and the Anderson-Darling test's p-value (small: the family does not fit):",
                   format_table(result.table()), ""]
     return "\n".join(lines + [result.priors_text().rstrip()])
+
+
+#: How ``sim serving`` names each metric, with its unit.
+SERVING_LABELS = {"output_tokens_per_second": "output tokens/s of the group",
+                  "output_tokens_per_second_chip": "output tokens/s per chip",
+                  "tokens_per_second_user": "tokens/s per user",
+                  "time_to_first_token": "time to first token, s",
+                  "cost_per_mtoken_output": "USD per million output tokens (full load)",
+                  "energy_per_mtoken_output": "Wh per million output tokens (chips)"}
+
+
+def serving_view(result, priors: str) -> str:
+    """``sim serving MODEL ACCELERATOR``: the configuration, then each metric's point, median and 90 % interval."""
+    row = result.table.iloc[0]
+    experiment = result.experiment
+    frame = result.metrics.xs(result.metrics.index.get_level_values("case")[0], level="case")
+    frame = frame.rename(index=SERVING_LABELS).rename_axis("metric").reset_index()
+    layout = (f"tensor {row['tensor_parallel']}, expert {row['expert_parallel']}, pipeline {row['pipeline_parallel']}"
+              + (", attention data parallel" if str(row["attention_data_parallel"]) in ("1", "1.0") else ""))
+    head = (f"{row['model']} on {row['chips']:g} x {row['accelerator']} ({layout}), {row['precision']}, "
+            f"{float(row['input_tokens']):,.0f} input and {float(row['output_tokens']):,.0f} output tokens per request")
+    source = f"serving priors {priors}: {experiment.samples:,} samples, seed {experiment.seed}"
+    return "\n".join([head, source, "", format_table(frame)])
+
+
+def serving_cases_view(result, show_all: bool = False) -> str:
+    """``sim serving --cases``: each row's prediction (the worst first where measured), then the summary."""
+    table = result.table
+    columns = ["case", "predicted_median", "predicted_p05", "predicted_p95"]
+    if "ratio" in table:
+        columns += ["measured_output_tokens_per_second", "ratio", "covered"]
+        order = np.abs(np.log(table["ratio"].astype(float))).fillna(-1.0)
+        table = table.loc[order.sort_values(ascending=False, kind="stable").index]
+    shown = table[columns].rename(columns={"measured_output_tokens_per_second": "measured"})
+    lines = [format_table(shown, max_rows=None if show_all else 20, more="serving.csv has every row; --all prints "
+                                                                         "them")]
+    s = result.summary()
+    if s["rows"]:
+        lines += ["", f"{s['rows']} measured rows: {s['within_1_5x']:.0%} within 1.5x of the measurement (worst "
+                      f"{s['worst']:.2f}x); geometric mean of predicted over measured {s['geomean_dense']:.2f} "
+                      f"(dense), {s['geomean_moe']:.2f} (mixture of experts); 90 % intervals cover "
+                      f"{s['covered']:.0%} of the measurements"]
+    return "\n".join(lines)

@@ -182,9 +182,10 @@ def test_experiment_runs_from_cli(project, capsys, name, dims):
     assert summary[:2] == ["output", "units"] and dims <= set(summary)
 
 
-def test_training_sweep_has_every_model_and_offering():
+def test_training_sweep_has_every_trained_model_it_names_and_every_offering():
     ds = sim.run(sim.load_experiment(ROOT / "experiments" / "training_cost.toml"), samples=100)
-    assert ds.sizes["model"] == len(load_catalogue(ROOT / "priors" / "catalogues", "models"))
+    models = load_catalogue(ROOT / "priors" / "catalogues", "models")
+    assert ds.sizes["model"] == 13 and all("tokens" in models[m] for m in ds["model"].values)
     assert ds.sizes["hardware"] == len(load_catalogue(ROOT / "priors" / "catalogues", "offerings"))
     assert list(ds["accelerator"].sel(hardware=["a100_aws_1yr", "tpu_v4_gcp_1yr"]).values) == ["a100_40gb", "tpu_v4"]
     assert ds["training_cost"].dims == ("scenario", "model", "hardware", "sample")

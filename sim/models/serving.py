@@ -1,0 +1,405 @@
+"""Serving throughput, latency and cost of a parallel layout, from the model's architecture and the chips.
+
+A serving group is ``tensor_parallel x pipeline_parallel`` chips holding one
+copy of the weights. Its scheduler keeps as many requests in flight as their
+KV cache allows, and each iteration of the engine (one *step*) advances every
+request by one token (more with speculative decoding) while it reads a share
+of the new requests' prompts (chunked prefill, in the same batch). Each step
+costs, per chip and per pipeline stage:
+
+* **dense layers** (attention projections, dense MLPs, shared experts, the
+  embedding): a roofline per operator, the longer of reading the chip's share
+  of their weights at ``bandwidth_utilisation`` of the memory bandwidth and
+  computing 2 FLOP per parameter for every token in the step at
+  ``gemm_efficiency`` of the peak at the weights' precision;
+* **routed experts**: the experts some token of the step is routed to are
+  read (``1 - (1 - k/E)^N`` of them for N tokens each choosing k of E), and a
+  grouped GEMM runs each touched expert as if it had ``grouped_gemm_tokens``
+  more tokens than it has: few tokens per expert run far below the peak (the
+  efficiency is ``t / (t + grouped_gemm_tokens)`` for t tokens per expert);
+* **attention**: every request's KV cache is read (at the mean context of
+  decode) and attention FLOP are done at the KV cache's precision, at
+  ``attention_efficiency``; grouped-query attention keeps its KV heads on the
+  tensor-parallel chips (replicated where the chips outnumber the heads),
+  multi-head latent attention (MLA) keeps one latent per token on every chip,
+  layers with a window keep at most the window;
+* **collectives**: tensor parallelism all-reduces the step's activations
+  twice per layer (ring: ``2 (n - 1) / n`` of them over the link, plus a
+  latency); attention data parallelism with expert parallelism dispatches and
+  combines each token's k expert activations all-to-all once per MoE layer;
+  links run at ``collective_efficiency`` of their bandwidth;
+* **overheads**: ``layer_overhead`` per layer (kernel launches and
+  synchronisation), ``step_overhead`` per step and ``request_overhead`` per
+  request in flight per step (scheduling and sampling on the host).
+
+The scheduler reserves the KV cache of a request's whole sequence (input plus
+output) in ``kv_cache_memory_fraction`` of the memory the weights and
+``activation_memory_fraction`` leave, and admits at most ``max_batch``
+requests and ``max_num_tokens`` tokens per step on each attention replica.
+Prefix caching removes the cached share of the prompt from the prefill (not
+from the cache). Speculative decoding proposes ``draft_tokens`` tokens per
+step (each costing about one more layer), verifies them in the step, and
+accepts each with probability ``acceptance_rate``; a drafted token costs a layer's
+work and overhead plus ``draft_overhead`` (its own pass's launch and sampling).
+
+Throughput is output tokens per second of the group at full load; cost per
+million output tokens charges the group's chips at ``price_per_chip_hour``
+over ``serving_utilisation`` of their hours; energy is the chips' power over
+the tokens (the facility's overhead is not counted).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import Constant, Field, Output, model
+from .constants import SECONDS_PER_HOUR, TOKENS_PER_MTOKEN
+
+__all__ = ["step_time", "serving", "all_reduce_seconds", "all_to_all_seconds", "kv_bytes_per_token",
+           "routed_parameters", "expert_bytes_read", "requests_in_flight", "tokens_per_step", "CATALOGUE"]
+
+#: 2 FLOP (a multiply and an add) per parameter per token.
+FLOP_PER_PARAM = Constant(2.0, "FLOP/parameter/token")
+#: Gate, up and down projections of a gated MLP expert: 3 matrices of hidden x intermediate.
+EXPERT_MATRICES = Constant(3.0, "parameter/dim^2")
+#: Activations exchanged in 16-bit precision.
+ACTIVATION_BYTES = Constant(2.0, "byte/dim/token")
+#: Expert dispatch in fp8 and combine in bf16: 1 + 2 bytes per value.
+ALL_TO_ALL_BYTES = Constant(3.0, "byte/dim/token")
+#: K and V: two cached vectors per KV head; MLA caches one latent (and the rope key) per token.
+K_AND_V = Constant(2.0, "values/dim/token")
+LATENT = Constant(1.0, "values/dim/token")
+#: QK^T and attention times V, 2 FLOP per multiply-add each, per head dimension.
+ATTENTION_FLOP = Constant(4.0, "FLOP/dim/token^2")
+#: Absorbed MLA: 2 FLOP per query head and latent (with rope) dim for the scores, 2 per latent dim for the values.
+MLA_FLOP = Constant(2.0, "FLOP/dim/token^2")
+ONE_TOKEN = Constant(1.0, "token")
+ONE_CHIP = Constant(1.0, "chip")
+ONE_REQUEST = Constant(1.0, "request")
+#: Tensor parallelism all-reduces twice per layer (after attention and after the MLP).
+ALL_REDUCES_PER_LAYER = Constant(2.0, "1")
+#: An expert-parallel MoE layer dispatches and combines: two all-to-alls.
+ALL_TO_ALLS_PER_LAYER = Constant(2.0, "1")
+#: The bytes of one weight at the precision where a chip's fp8 and bf16 peaks apply.
+FP8_BYTES = Constant(1.0, "byte/parameter")
+BF16_BYTES = Constant(2.0, "byte/parameter")
+#: An 8-bit KV cache: attention runs at fp8 from it, at bf16 from a 16-bit one.
+FP8_KV = Constant(1.0, "byte/values")
+
+
+def _peak(bytes_, bf16, fp8, fp4, wide, narrow):
+    """The peak at a precision: bf16 at ``wide`` bytes or more, fp8 at ``narrow`` or more, fp4 below."""
+    at_least_bf16 = (bytes_ >= wide) * 1.0
+    at_least_fp8 = (bytes_ >= narrow) * 1.0
+    return at_least_bf16 * bf16 + (1.0 - at_least_bf16) * (at_least_fp8 * fp8 + (1.0 - at_least_fp8) * fp4)
+
+
+def routed_parameters(*, moe_layers, experts, experts_per_token, hidden_size, expert_intermediate_size,
+                      expert_matrices=EXPERT_MATRICES):
+    """All routed-expert parameters of the model, and those one token uses."""
+    per_expert = expert_matrices * hidden_size * expert_intermediate_size
+    return moe_layers * experts * per_expert, moe_layers * experts_per_token * per_expert
+
+
+def kv_share(*, kv_lora_rank, kv_heads, tensor_parallel, attention_data_parallel, one_chip=ONE_CHIP):
+    """Share of a token's KV values that one chip holding it keeps.
+
+    All of them under attention data parallelism (a chip serves its own
+    requests) or with MLA (one latent per token, on every chip of the
+    group); else its KV heads' share, one head at least (heads are replicated
+    where the chips outnumber them).
+    """
+    mla = (kv_lora_rank > 0 * kv_lora_rank) * 1.0
+    gqa = np.maximum(kv_heads / (tensor_parallel / one_chip), 1.0) / kv_heads
+    return attention_data_parallel + (1.0 - attention_data_parallel) * (mla + (1.0 - mla) * gqa)
+
+
+def kv_bytes_per_token_layer(*, kv_heads, head_dim, kv_lora_rank, rope_head_dim, kv_bytes_per_value,
+                             k_and_v=K_AND_V, latent=LATENT):
+    """Bytes one token of context takes in one layer's cache: K and V per KV head, or MLA's latent and rope key."""
+    mla = (kv_lora_rank > 0 * kv_lora_rank) * 1.0
+    return kv_bytes_per_value * (mla * latent * (kv_lora_rank + rope_head_dim)
+                                 + (1.0 - mla) * k_and_v * kv_heads * head_dim)
+
+
+def layer_tokens(*, context, layers, windowed_layers, attention_window):
+    """Tokens of context summed over the layers: a windowed layer sees at most its window."""
+    return (layers - windowed_layers) * context + windowed_layers * np.minimum(context, attention_window)
+
+
+def attention_flop_per_token_pair(*, attention_heads, head_dim, kv_lora_rank, rope_head_dim, absorbed=1.0,
+                                  attention_flop=ATTENTION_FLOP, mla_flop=MLA_FLOP):
+    """Attention FLOP one token spends per token of context in one layer (QK^T and attention times V).
+
+    Grouped-query attention: 4 FLOP per query head dimension. MLA decodes
+    with its up-projections absorbed (``absorbed`` 1): 2 per head and
+    latent-plus-rope dim for the scores, 2 per head and latent dim for the
+    values; it reads a prompt without them (``absorbed`` 0), as multi-head
+    attention of ``head_dim`` plus the rope dims: 4 per head dim and 2 per
+    rope dim.
+    """
+    mla = (kv_lora_rank > 0 * kv_lora_rank) * 1.0
+    latent = mla_flop * (2.0 * kv_lora_rank + rope_head_dim)
+    expanded = attention_flop * head_dim + mla_flop * rope_head_dim
+    return attention_heads * (mla * (absorbed * latent + (1.0 - absorbed) * expanded)
+                              + (1.0 - mla) * attention_flop * head_dim)
+
+
+def expert_touched(*, tokens, experts, experts_per_token, one_token=ONE_TOKEN):
+    """Share of the routed experts that at least one of ``tokens`` tokens is routed to (k of E each, independently)."""
+    return 1.0 - (1.0 - experts_per_token / np.maximum(experts, 1.0)) ** (tokens / one_token)
+
+
+def all_reduce_seconds(*, message_bytes, chips, link_bandwidth, latency, efficiency, switched, one_chip=ONE_CHIP):
+    """An all-reduce of ``message_bytes`` on each of ``chips`` chips (the alpha-beta model): ``2 (n - 1) / n`` of
+    the message over each link, and a link's latency once where a switch reaches every peer at once (NVLink
+    Switch: one-shot kernels), ``2 (n - 1)`` times round a ring where it does not (PCIe). One chip needs none.
+    """
+    n = chips / one_chip
+    steps = switched * np.minimum(n - 1.0, 1.0) + (1.0 - switched) * 2.0 * (n - 1.0)
+    return steps * latency + 2.0 * (n - 1.0) / n * message_bytes / (
+        link_bandwidth * efficiency * one_chip)
+
+
+def all_to_all_seconds(*, message_bytes, chips, link_bandwidth, latency, efficiency, switched, one_chip=ONE_CHIP):
+    """An all-to-all of ``message_bytes`` from each of ``chips`` chips: ``(n - 1) / n`` of the message leaves the
+    chip, after one latency through a switch, or ``n - 1`` exchanges in turn without one."""
+    n = chips / one_chip
+    steps = switched * np.minimum(n - 1.0, 1.0) + (1.0 - switched) * (n - 1.0)
+    return steps * latency + (n - 1.0) / n * message_bytes / (link_bandwidth * efficiency
+                                                                                   * one_chip)
+
+
+def busiest_share(*, arrivals, replicas):
+    """Prompts the busiest of ``replicas`` attention replicas reads per step, when each gets ``arrivals`` on
+    average and a balancing scheduler deals them out whole: ``E[ceil(N / n)]`` for N ~ Poisson(m), m = n a.
+
+    Few arrivals: the busiest replica has one whenever any arrives, ``1 - exp(-m)``; many: the mean plus the
+    rounding up, ``a + (n - 1) / (2 n)``, reached as ``1 - exp(-2 m)``. The larger of the two is within a few
+    per cent of the sum over N; one replica reads ``a``.
+    """
+    m = replicas * arrivals
+    return np.maximum(1.0 - np.exp(-m), arrivals + (1.0 - 1.0 / replicas) / 2.0 * (1.0 - np.exp(-2.0 * m)))
+
+
+def accepted_per_step(*, draft_tokens, acceptance_rate, one_token=ONE_TOKEN):
+    """Tokens a request gains per step with ``draft_tokens`` drafted, each accepted with ``acceptance_rate`` while
+    all before it were: ``(1 - a^(n+1)) / (1 - a)`` (1 without drafting)."""
+    n = draft_tokens / one_token
+    a = np.minimum(acceptance_rate, 0.999999)
+    return (1.0 - a ** (n + 1.0)) / (1.0 - a)
+
+
+class _Layout:
+    """The per-chip arithmetic of one serving group: weights, caches, and the time of a step of given tokens."""
+
+    def __init__(self, p, constants):
+        self.p, self.c = p, constants
+        c = constants
+        tp, pp = p["tensor_parallel"] / c["one_chip"], p["pipeline_parallel"] / c["one_chip"]
+        adp = p["attention_data_parallel"]
+        self.tp, self.pp, self.adp = tp, pp, adp
+        self.replicas = adp * tp + (1.0 - adp)  # attention replicas: each chip under data parallelism, else one
+        self.chips_per_replica = pp * (adp + (1.0 - adp) * tp)
+        self.routed, self.routed_active = routed_parameters(
+            moe_layers=p["moe_layers"], experts=p["experts"], experts_per_token=p["experts_per_token"],
+            hidden_size=p["hidden_size"], expert_intermediate_size=p["expert_intermediate_size"],
+            expert_matrices=c["expert_matrices"])
+        self.dense = p["total_params"] - self.routed
+        chip = c["one_chip"]
+        self.dense_bytes = p["bytes_per_param"] * self.dense / (pp * (adp + (1.0 - adp) * tp) * chip)
+        self.routed_bytes = p["bytes_per_param"] * self.routed / (tp * pp * chip)
+        self.kv_token = kv_bytes_per_token_layer(
+            kv_heads=p["kv_heads"], head_dim=p["head_dim"], kv_lora_rank=p["kv_lora_rank"],
+            rope_head_dim=p["rope_head_dim"], kv_bytes_per_value=p["kv_bytes_per_value"], k_and_v=c["k_and_v"],
+            latent=c["latent"]) * kv_share(kv_lora_rank=p["kv_lora_rank"], kv_heads=p["kv_heads"],
+                                            tensor_parallel=p["tensor_parallel"], attention_data_parallel=adp,
+                                            one_chip=chip) / (pp * chip)
+        shape = dict(attention_heads=p["attention_heads"], head_dim=p["head_dim"], kv_lora_rank=p["kv_lora_rank"],
+                     rope_head_dim=p["rope_head_dim"], attention_flop=c["attention_flop"], mla_flop=c["mla_flop"])
+        self.attention_pair = attention_flop_per_token_pair(**shape)  # decoding
+        self.prompt_pair = attention_flop_per_token_pair(**shape, absorbed=0.0)  # reading a prompt
+        self.peak = _peak(p["bytes_per_param"], p["peak_flops"], p["peak_flops_fp8"], p["peak_flops_fp4"],
+                          c["bf16_bytes"], c["fp8_bytes"])
+        self.attention_peak = _peak(p["kv_bytes_per_value"] * c["fp8_bytes"] / c["fp8_kv"], p["peak_flops"],
+                                    p["peak_flops_fp8"], p["peak_flops_fp4"], c["bf16_bytes"], c["fp8_bytes"])
+        self.bandwidth = p["memory_bandwidth"] * p["bandwidth_utilisation"]
+
+    def layer_tokens(self, context):
+        p = self.p
+        return layer_tokens(context=context, layers=p["layers"], windowed_layers=p["windowed_layers"],
+                            attention_window=p["attention_window"])
+
+    def request_cache_bytes(self, context):
+        """KV bytes one request of ``context`` tokens keeps on a chip that holds it."""
+        return self.kv_token * self.layer_tokens(context)
+
+    def weight_bytes(self):
+        return self.dense_bytes + self.routed_bytes
+
+    def step(self, *, tokens, group_tokens, cache_bytes, attention_flop, requests, arrivals):
+        """Seconds of one step on one stage.
+
+        ``tokens`` pass through the linear layers of the busiest attention
+        replica and ``attention_flop`` are its attention's; ``group_tokens``
+        reach the experts from every replica; each chip reads ``cache_bytes``
+        of KV cache; the host handles ``requests`` in flight and ``arrivals``
+        new ones per replica. Returns the step's seconds and the part of them
+        spent in collectives.
+        """
+        p, c = self.p, self.c
+        tp, pp, chips = self.tp, self.pp, self.tp * self.pp
+        per_chip = c["one_chip"]
+        # a GEMM of few rows runs as if it had grouped_gemm_tokens more (its tiles are mostly empty)
+        dense_flop = c["flop_per_param"] * (tokens + p["grouped_gemm_tokens"]) * self.dense / (
+            self.chips_per_replica * per_chip)
+        touched = expert_touched(tokens=group_tokens, experts=p["experts"], experts_per_token=p["experts_per_token"],
+                                 one_token=c["one_token"])
+        routed_flop = c["flop_per_param"] * (group_tokens * self.routed_active + p["grouped_gemm_tokens"] * touched
+                                             * self.routed) / (chips * per_chip)
+        compute = self.peak * p["gemm_efficiency"]
+        linear = (np.maximum(self.dense_bytes / self.bandwidth, dense_flop / compute)
+                  + np.maximum(self.routed_bytes * touched / self.bandwidth, routed_flop / compute))
+        attention = np.maximum(cache_bytes / self.bandwidth, attention_flop / (
+            self.chips_per_replica * per_chip * self.attention_peak * p["attention_efficiency"]))
+        link = dict(link_bandwidth=p["interconnect_bandwidth"], latency=p["interconnect_latency"],
+                    efficiency=p["collective_efficiency"], switched=p["interconnect_switched"], one_chip=per_chip)
+        activations = tokens * p["hidden_size"] * c["activation_bytes"]  # bytes each chip exchanges
+        tensor = (1.0 - self.adp) * c["all_reduces_per_layer"] * p["layers"] / pp * all_reduce_seconds(
+            message_bytes=activations, chips=p["tensor_parallel"], **link)
+        dispatched = activations * p["experts_per_token"] * c["all_to_all_bytes"] / c["activation_bytes"]
+        experts = self.adp * c["all_to_alls_per_layer"] * p["moe_layers"] / pp * all_to_all_seconds(
+            message_bytes=dispatched / c["all_to_alls_per_layer"], chips=p["expert_parallel"], **link)
+        stages = all_to_all_seconds(message_bytes=activations * pp, chips=p["pipeline_parallel"], **link) / pp
+        collectives = tensor + experts + stages
+        # routing each token: top-k, permuting to the experts and back, the uneven load of the experts
+        routing = p["routing_overhead"] * tokens * p["moe_layers"] / (pp * c["one_token"])
+        work = linear + attention + collectives + routing
+        overhead = ((p["layer_overhead"] * p["layers"] + p["moe_layer_overhead"] * p["moe_layers"]) / pp
+                    + p["step_overhead"]
+                    + (p["request_overhead"] * requests + p["admission_overhead"] * arrivals) * self.replicas)
+        # each drafted token runs the draft layer (about one layer's work) and its own launch and sampling
+        draft = p["draft_tokens"] / c["one_token"] * (work * pp / p["layers"] + p["layer_overhead"]
+                                                      + p["draft_overhead"])
+        return work + overhead + draft, collectives
+
+
+#: The catalogue fields that feed the serving model, by swept dim: the model's architecture (models.toml), the
+#: chip and its links (accelerators.toml) and the numeric precision (precisions.toml).
+CATALOGUE = {
+    "model": {"total_params": Field("total_params", "parameters"), "layers": Field("layers", "1"),
+              "hidden_size": Field("hidden_size", "dim"), "attention_heads": Field("attention_heads", "1"),
+              "kv_heads": Field("kv_heads", "1"), "head_dim": Field("head_dim", "dim"),
+              "kv_lora_rank": Field("kv_lora_rank", "dim"), "rope_head_dim": Field("rope_head_dim", "dim"),
+              "experts": Field("experts", "1"), "experts_per_token": Field("experts_per_token", "1"),
+              "expert_intermediate_size": Field("expert_intermediate_size", "dim"),
+              "moe_layers": Field("moe_layers", "1"), "windowed_layers": Field("windowed_layers", "1"),
+              "attention_window": Field("attention_window", "tokens")},
+    "accelerator": {"peak_flops": Field("peak_flops", "FLOP/s/chip"),
+                    "peak_flops_fp8": Field("peak_flops_fp8", "FLOP/s/chip"),
+                    "peak_flops_fp4": Field("peak_flops_fp4", "FLOP/s/chip"),
+                    "accelerator_memory_bytes": Field("memory_bytes", "bytes/chip"),
+                    "memory_bandwidth": Field("memory_bandwidth", "bytes/s/chip"),
+                    "interconnect_bandwidth": Field("interconnect_bandwidth", "bytes/s/chip"),
+                    "interconnect_latency": Field("interconnect_latency", "s"),
+                    "interconnect_switched": Field("interconnect_switched", "1"),
+                    "chip_power": Field("power_w", "W/chip"),
+                    "price_per_chip_hour": Field("rent_per_hour", "USD/chip-hour")},
+    "precision": {"bytes_per_param": Field("bytes_per_param", "bytes/parameter"),
+                  "kv_bytes_per_value": Field("kv_bytes_per_value", "bytes/values")},
+}
+
+_CONSTANTS = dict(flop_per_param=FLOP_PER_PARAM, expert_matrices=EXPERT_MATRICES, activation_bytes=ACTIVATION_BYTES,
+                  all_to_all_bytes=ALL_TO_ALL_BYTES, k_and_v=K_AND_V, latent=LATENT, attention_flop=ATTENTION_FLOP,
+                  mla_flop=MLA_FLOP, one_token=ONE_TOKEN, one_chip=ONE_CHIP, one_request=ONE_REQUEST,
+                  all_reduces_per_layer=ALL_REDUCES_PER_LAYER, all_to_alls_per_layer=ALL_TO_ALLS_PER_LAYER,
+                  fp8_bytes=FP8_BYTES, bf16_bytes=BF16_BYTES, fp8_kv=FP8_KV, tokens_per_mtoken=TOKENS_PER_MTOKEN,
+                  seconds_per_hour=SECONDS_PER_HOUR)
+
+
+@model(name="serving",
+       description="Serving throughput, latency, cost and energy of a parallel layout (tensor, expert, pipeline, "
+                   "attention data parallelism) from the model's architecture and the chips",
+       catalogue=CATALOGUE,
+       outputs={
+           "output_tokens_per_second": Output("tokens/s", "output tokens per second of the serving group"),
+           "output_tokens_per_second_chip": Output("tokens/s/chip", "output tokens per second per chip"),
+           "tokens_per_second_user": Output("tokens/s", "output tokens per second one user sees"),
+           "time_to_first_token": Output("s", "time to first token (one request's prefill, no queueing)"),
+           "cost_per_mtoken_output": Output("USD/Mtoken", "serving cost per million output tokens (their prompts' "
+                                                          "cost included)", role="cost"),
+           "energy_per_mtoken_output": Output("Wh/Mtoken", "chip energy per million output tokens (their prompts' "
+                                                           "included; facility overhead not counted)"),
+           "requests_in_flight": Output("requests", "requests the group serves at once"),
+           "memory_fits": Output("1", "1 where the weights and one request's KV cache fit on the chips"),
+           "weight_bytes_per_chip": Output("bytes/chip", "weights each chip holds"),
+           "step_seconds": Output("s", "wall time of one engine step"),
+           "collective_share": Output("1", "share of a step spent in collectives (all-reduce, all-to-all)"),
+           "chips": Output("chips", "chips in the serving group"),
+       })
+def evaluate(*, total_params, layers, hidden_size, attention_heads, kv_heads, head_dim, kv_lora_rank, rope_head_dim,
+             experts, experts_per_token, expert_intermediate_size, moe_layers, windowed_layers, attention_window,
+             peak_flops, peak_flops_fp8, peak_flops_fp4, accelerator_memory_bytes, memory_bandwidth,
+             interconnect_bandwidth, interconnect_latency, interconnect_switched, chip_power, price_per_chip_hour, bytes_per_param,
+             kv_bytes_per_value, tensor_parallel, expert_parallel, pipeline_parallel, attention_data_parallel,
+             input_tokens, output_tokens, prefix_cache_hit_rate, draft_tokens, acceptance_rate, max_batch,
+             max_num_tokens, kv_cache_memory_fraction, activation_memory_fraction, bandwidth_utilisation,
+             gemm_efficiency, grouped_gemm_tokens, attention_efficiency, routing_overhead, collective_efficiency, layer_overhead, moe_layer_overhead,
+             step_overhead, request_overhead, admission_overhead, draft_overhead, model_error, serving_utilisation, flop_per_param=FLOP_PER_PARAM,
+             expert_matrices=EXPERT_MATRICES, activation_bytes=ACTIVATION_BYTES, all_to_all_bytes=ALL_TO_ALL_BYTES,
+             k_and_v=K_AND_V, latent=LATENT, attention_flop=ATTENTION_FLOP, mla_flop=MLA_FLOP, one_token=ONE_TOKEN,
+             one_chip=ONE_CHIP, one_request=ONE_REQUEST, all_reduces_per_layer=ALL_REDUCES_PER_LAYER,
+             all_to_alls_per_layer=ALL_TO_ALLS_PER_LAYER, fp8_bytes=FP8_BYTES, bf16_bytes=BF16_BYTES,
+             fp8_kv=FP8_KV, tokens_per_mtoken=TOKENS_PER_MTOKEN, seconds_per_hour=SECONDS_PER_HOUR):
+    p = dict(locals())
+    c = {k: p.pop(k) for k in _CONSTANTS}
+    group = _Layout(p, c)
+    chips = tensor_parallel * pipeline_parallel / one_chip
+    # the scheduler reserves each request's whole sequence, in what the weights and activations leave
+    free = accelerator_memory_bytes * (1.0 - activation_memory_fraction) - group.weight_bytes()
+    reserved = group.request_cache_bytes(input_tokens + output_tokens + draft_tokens)
+    fit = np.floor(kv_cache_memory_fraction * free / reserved) * one_request
+    accepted = accepted_per_step(draft_tokens=draft_tokens, acceptance_rate=acceptance_rate, one_token=one_token)
+    new_prompt = input_tokens * (1.0 - prefix_cache_hit_rate)  # a cached prefix is not read again
+    steps = output_tokens / (accepted * one_token)  # steps a request decodes for
+    per_request = (one_token + draft_tokens + new_prompt / steps) / one_request  # tokens per request per step
+    batch = np.maximum(np.minimum(np.minimum(fit, max_batch), np.floor(max_num_tokens / per_request / one_request)
+                                  * one_request), one_request)
+    micro = batch / (pipeline_parallel / one_chip)  # requests per replica in each pipeline stage's step
+    context = input_tokens + output_tokens / 2.0  # mean KV length while decoding
+    pair = group.attention_pair
+    # prompts are read whole in the step they arrive; replicas of attention data parallelism wait for the one with
+    # the most of them at every MoE layer
+    arrivals = micro / steps
+    prompts = busiest_share(arrivals=arrivals / one_request, replicas=group.replicas)
+    decode = micro / one_request * (one_token + draft_tokens)
+    tokens = decode + new_prompt * prompts
+    attention = (pair * decode * group.layer_tokens(context)
+                 + group.prompt_pair * new_prompt * prompts * group.layer_tokens(input_tokens - new_prompt / 2.0))
+    step, collectives = group.step(tokens=tokens, group_tokens=group.replicas * micro * per_request,
+                                   cache_bytes=micro / one_request * group.request_cache_bytes(context),
+                                   attention_flop=attention, requests=micro, arrivals=arrivals)
+    share = collectives / step
+    step = step * model_error  # the model's own error, a factor on its time
+    stages = pipeline_parallel / one_chip
+    rate = group.replicas * batch * accepted * one_token / one_request / (stages * step)
+    prefill, _ = group.step(tokens=new_prompt, group_tokens=new_prompt, cache_bytes=0.0 * reserved,
+                            attention_flop=group.prompt_pair * new_prompt * group.layer_tokens(
+                                input_tokens - new_prompt / 2.0),
+                            requests=one_request, arrivals=one_request)
+    return {"output_tokens_per_second": rate,
+            "output_tokens_per_second_chip": rate / chips,
+            "tokens_per_second_user": accepted * one_token / (stages * step),
+            "time_to_first_token": stages * prefill * model_error,
+            "cost_per_mtoken_output": chips * price_per_chip_hour / serving_utilisation / rate * tokens_per_mtoken
+                                      / seconds_per_hour,
+            "energy_per_mtoken_output": chips * chip_power / rate * tokens_per_mtoken / seconds_per_hour,
+            "requests_in_flight": group.replicas * batch,
+            "memory_fits": (fit >= one_request) * 1.0,
+            "weight_bytes_per_chip": group.weight_bytes(),
+            "step_seconds": step,
+            "collective_share": share,
+            "chips": chips}
+
+
+MODEL = evaluate

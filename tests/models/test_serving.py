@@ -1,0 +1,191 @@
+"""The serving model's physics against hand calculations: collectives, KV reservation, expert reads, scheduling.
+
+Each expected value is worked out by hand from the published architecture and
+the chip's datasheet figures; the tolerances are floating-point ones unless a
+test says otherwise.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from sim.catalogue import load_catalogue
+from sim.models import serving
+from sim.models.serving import (
+    accepted_per_step,
+    all_reduce_seconds,
+    all_to_all_seconds,
+    busiest_share,
+    expert_touched,
+    kv_bytes_per_token_layer,
+    kv_share,
+    routed_parameters,
+)
+
+from ..helpers import ROOT
+
+CATALOGUES = ROOT / "priors" / "catalogues"
+MODELS = load_catalogue(CATALOGUES, "models")
+ACCELERATORS = load_catalogue(CATALOGUES, "accelerators")
+
+#: Efficiencies and overheads at round values, for hand calculations.
+ENGINE = dict(bandwidth_utilisation=0.8, gemm_efficiency=0.5, grouped_gemm_tokens=100.0, attention_efficiency=0.4,
+              routing_overhead=1e-7, collective_efficiency=0.8, layer_overhead=5e-5, moe_layer_overhead=3e-5,
+              step_overhead=1e-3, request_overhead=5e-6, admission_overhead=3e-4, draft_overhead=7e-4,
+              kv_cache_memory_fraction=0.9, activation_memory_fraction=0.05, max_batch=4096.0,
+              max_num_tokens=32768.0, prefix_cache_hit_rate=0.0, draft_tokens=0.0, acceptance_rate=0.77,
+              model_error=1.0, serving_utilisation=1.0)
+ARCHITECTURE = ("total_params", "layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "kv_lora_rank",
+                "rope_head_dim", "experts", "experts_per_token", "expert_intermediate_size", "moe_layers",
+                "windowed_layers", "attention_window")
+
+
+def inputs(model, accelerator, *, precision=(1.0, 1.0), tp=1, ep=1, pp=1, adp=0, isl=1000, osl=1000, **engine):
+    """The serving model's inputs for a catalogue model on a catalogue accelerator."""
+    m, a = MODELS[model], ACCELERATORS[accelerator]
+    arch = {k: float(m.get(k, 0.0)) for k in ARCHITECTURE}
+    chip = dict(peak_flops=a["peak_flops"], peak_flops_fp8=a.get("peak_flops_fp8", a["peak_flops"]),
+                peak_flops_fp4=a.get("peak_flops_fp4", a.get("peak_flops_fp8", a["peak_flops"])),
+                accelerator_memory_bytes=a["memory_bytes"], memory_bandwidth=a["memory_bandwidth"],
+                interconnect_bandwidth=a["interconnect_bandwidth"], interconnect_latency=a["interconnect_latency"],
+                interconnect_switched=float(a["interconnect_switched"]), chip_power=a["power_w"],
+                price_per_chip_hour=a["rent_per_hour"])
+    return {**arch, **chip, **ENGINE, **engine, "bytes_per_param": precision[0], "kv_bytes_per_value": precision[1],
+            "tensor_parallel": float(tp), "expert_parallel": float(ep), "pipeline_parallel": float(pp),
+            "attention_data_parallel": float(adp), "input_tokens": float(isl), "output_tokens": float(osl)}
+
+
+def test_a_tensor_parallel_all_reduce_moves_2_n_minus_1_over_n_of_the_message():
+    # Llama 3.3 70B on 4 H100: 1,000 tokens of 8,192 bf16 values = 16.384 MB per chip; a ring all-reduce sends
+    # and receives 2 (4 - 1) / 4 = 1.5 of it over each 450 GB/s NVLink port at 80 %, after one switch latency
+    message = 1000 * 8192 * 2
+    assert message == 16_384_000
+    seconds = all_reduce_seconds(message_bytes=message, chips=4, link_bandwidth=450e9, latency=10e-6,
+                                 efficiency=0.8, switched=1.0)
+    assert seconds == pytest.approx(10e-6 + 1.5 * 16.384e6 / 360e9)  # 78.3 us
+    # over PCIe (no switch) the ring's 2 (n - 1) = 6 steps each pay the latency
+    pcie = all_reduce_seconds(message_bytes=message, chips=4, link_bandwidth=64e9, latency=25e-6,
+                              efficiency=0.8, switched=0.0)
+    assert pcie == pytest.approx(6 * 25e-6 + 1.5 * 16.384e6 / 51.2e9)
+    # one chip has nothing to reduce
+    assert all_reduce_seconds(message_bytes=message, chips=1, link_bandwidth=450e9, latency=10e-6, efficiency=0.8,
+                              switched=1.0) == 0
+
+
+def test_an_expert_parallel_all_to_all_sends_n_minus_1_over_n_of_each_tokens_k_copies():
+    # Qwen3-30B-A3B, 500 tokens per chip, 8 experts each of 2,048 values: dispatch in fp8 (1 byte) and combine in
+    # bf16 (2 bytes), 24.576 MB in all, 12.288 MB per all-to-all; of it 3/4 leaves each of 4 chips
+    dispatched = 500 * 8 * 2048 * 3
+    assert dispatched == 24_576_000
+    one = all_to_all_seconds(message_bytes=dispatched / 2, chips=4, link_bandwidth=900e9, latency=10e-6,
+                             efficiency=0.8, switched=1.0)
+    assert one == pytest.approx(10e-6 + 0.75 * 12.288e6 / 720e9)
+    # inside the model: 48 MoE layers of two such all-to-alls are a step's collectives (attention data parallel)
+    p = inputs("qwen3_30b_a3b", "b200", precision=(0.5, 1.0), tp=4, ep=4, adp=1, isl=128, osl=2048, max_batch=125.0,
+               collective_efficiency=0.8, interconnect_latency=10e-6)
+    out = serving.MODEL(**p)
+    # each chip: 125 decoding requests, and the prompts of the busiest chip (125 / 2,048 arrive per chip per step)
+    tokens_per_chip = 125 + 128 * busiest_share(arrivals=125 / 2048, replicas=4)
+    per_op = all_to_all_seconds(message_bytes=tokens_per_chip * 8 * 2048 * 1.5, chips=4, link_bandwidth=900e9,
+                                latency=10e-6, efficiency=0.8, switched=1.0)
+    assert float(out["collective_share"] * out["step_seconds"]) == pytest.approx(48 * 2 * per_op)
+
+
+def test_the_kv_reservation_holds_input_plus_output_in_what_the_weights_leave():
+    # Llama 3.3 70B in fp8 on one H200 (150.7e9 bytes): 5 % for activations leaves 143.165e9, the weights take
+    # 70.6e9, the cache 90 % of the rest: 65.3e9 bytes; a token is 2 x 80 layers x 8 heads x 128 = 163,840 bytes,
+    # a 1,000 + 1,000 token request 327.68 MB: 199 requests fit
+    free = 150.7e9 * 0.95 - 70.6e9
+    assert math.floor(0.9 * free / (163_840 * 2000)) == 199
+    out = serving.MODEL(**inputs("llama33_70b", "h200"))
+    assert float(out["requests_in_flight"]) == 199
+    assert float(out["weight_bytes_per_chip"]) == pytest.approx(70.6e9)
+    # a 1,000 + 3,000 token request reserves twice as much: 99 fit
+    assert float(serving.MODEL(**inputs("llama33_70b", "h200", osl=3000))["requests_in_flight"]) == 99
+    # the weights and no room for a cache: 405B at fp8 on one H100 does not fit
+    assert float(serving.MODEL(**inputs("llama31_405b", "h100"))["memory_fits"]) == 0
+
+
+def test_kv_heads_are_replicated_where_tensor_parallel_chips_outnumber_them():
+    # 8 KV heads on 16 chips: each holds one head, 1/8 of the cache per token, not 1/16
+    assert kv_share(kv_lora_rank=0.0, kv_heads=8.0, tensor_parallel=16.0, attention_data_parallel=0.0) == 1 / 8
+    assert kv_share(kv_lora_rank=0.0, kv_heads=8.0, tensor_parallel=4.0, attention_data_parallel=0.0) == 1 / 4
+    # MLA's latent is on every chip; attention data parallelism keeps a chip's own requests whole
+    assert kv_share(kv_lora_rank=512.0, kv_heads=128.0, tensor_parallel=8.0, attention_data_parallel=0.0) == 1
+    assert kv_share(kv_lora_rank=0.0, kv_heads=8.0, tensor_parallel=4.0, attention_data_parallel=1.0) == 1
+    # DeepSeek-V3's MLA caches 512 + 64 values per token and layer: 576 bytes in fp8 (Llama 70B: 2,048)
+    assert kv_bytes_per_token_layer(kv_heads=128.0, head_dim=128.0, kv_lora_rank=512.0, rope_head_dim=64.0,
+                                    kv_bytes_per_value=1.0) == 576
+    assert kv_bytes_per_token_layer(kv_heads=8.0, head_dim=128.0, kv_lora_rank=0.0, rope_head_dim=0.0,
+                                    kv_bytes_per_value=1.0) == 2048
+
+
+def test_moe_expert_reads_grow_from_the_active_share_at_batch_1_to_all_experts_at_large_batch():
+    # Qwen3-30B-A3B: 48 layers x 128 experts x 3 x 2,048 x 768 = 28.99e9 routed parameters, 8 of 128 per token
+    routed, active = routed_parameters(moe_layers=48.0, experts=128.0, experts_per_token=8.0, hidden_size=2048.0,
+                                       expert_intermediate_size=768.0)
+    assert routed == 48 * 128 * 3 * 2048 * 768 and active == routed / 16
+    # one token reads 1/16 of the experts: 0.906 GB of the 14.5 GB in fp4
+    assert expert_touched(tokens=1.0, experts=128.0, experts_per_token=8.0) == pytest.approx(1 / 16)
+    assert 0.5 * routed * expert_touched(tokens=1.0, experts=128.0, experts_per_token=8.0) == pytest.approx(0.906e9,
+                                                                                                         rel=1e-3)
+    # 16 tokens: 1 - (15/16)^16 = 64.4 %; 1,000 tokens: all of them (1 - 1e-28)
+    assert expert_touched(tokens=16.0, experts=128.0, experts_per_token=8.0) == pytest.approx(1 - (15 / 16) ** 16)
+    assert expert_touched(tokens=1000.0, experts=128.0, experts_per_token=8.0) == pytest.approx(1.0)
+    # a dense model routes nothing
+    assert expert_touched(tokens=1000.0, experts=0.0, experts_per_token=0.0) == 0
+
+
+def test_the_catalogues_architectures_give_the_published_active_parameters():
+    """Active parameters from the configs (all but the unrouted experts) against the model cards' rounded figures
+    ("17B", "37B"): within 6 %. gpt-oss's cards leave out the input embedding (201,088 x 2,880 = 0.58B)."""
+    for name in ("deepseek_v3", "qwen3_30b_a3b", "qwen3_235b_a22b", "llama4_scout", "llama4_maverick", "kimi_k2",
+                 "gpt_oss_120b", "gpt_oss_20b"):
+        m = MODELS[name]
+        routed, active = routed_parameters(moe_layers=m["moe_layers"], experts=m["experts"],
+                                           experts_per_token=m["experts_per_token"], hidden_size=m["hidden_size"],
+                                           expert_intermediate_size=m["expert_intermediate_size"])
+        derived = m["total_params"] - routed + active - (201_088 * 2880 if name.startswith("gpt_oss") else 0)
+        assert derived == pytest.approx(m["active_params"], rel=0.06), name
+
+
+def test_speculative_decoding_accepts_a_geometric_run_of_drafts():
+    assert accepted_per_step(draft_tokens=0.0, acceptance_rate=0.8) == pytest.approx(1.0)
+    assert accepted_per_step(draft_tokens=3.0, acceptance_rate=0.8) == pytest.approx(1 + 0.8 + 0.64 + 0.512)
+    # NVIDIA's 2.82 tokens per step with 3 drafts is an acceptance of about 0.77 per token
+    assert accepted_per_step(draft_tokens=3.0, acceptance_rate=0.77) == pytest.approx(2.82, abs=0.03)
+
+
+@pytest.mark.parametrize("replicas", [2, 3, 4, 8, 16])
+@pytest.mark.parametrize("arrivals", [0.001, 0.01, 0.1, 0.5, 1.0, 2.0, 20.0])
+def test_the_busiest_replica_reads_about_the_expected_maximum_of_prompts(replicas, arrivals):
+    """E[ceil(N / n)], N ~ Poisson(n a), summed exactly, against the closed form: within 6 % (exact in both limits;
+    its worst on this grid, 5.4 %, is at 4 replicas and half a prompt each)."""
+    n, m = replicas, replicas * arrivals
+    exact = sum(stats.poisson.sf(k * n, m) for k in range(0, int(arrivals + 20 * math.sqrt(arrivals) + 20)))
+    assert busiest_share(arrivals=arrivals, replicas=n) == pytest.approx(exact, rel=0.06)
+    assert busiest_share(arrivals=arrivals, replicas=1.0) == arrivals  # one replica waits for no other
+
+
+def test_throughput_is_the_batch_over_the_step_and_cost_the_chips_over_the_tokens():
+    p = inputs("llama33_70b", "h100", tp=2)
+    out = serving.MODEL(**p)
+    rate = float(out["output_tokens_per_second"])
+    assert rate == pytest.approx(float(out["requests_in_flight"]) / float(out["step_seconds"]))
+    assert float(out["output_tokens_per_second_chip"]) == pytest.approx(rate / 2)
+    assert float(out["cost_per_mtoken_output"]) == pytest.approx(2 * 2.95 / rate * 1e6 / 3600)
+    assert float(out["energy_per_mtoken_output"]) == pytest.approx(2 * 700 / rate * 1e6 / 3600)
+    # a slower model (model_error 2) halves the rate
+    slow = serving.MODEL(**{**p, "model_error": 2.0})
+    assert float(slow["output_tokens_per_second"]) == pytest.approx(rate / 2)
+
+
+def test_arrays_evaluate_every_configuration_at_once():
+    a = inputs("llama33_70b", "h200")
+    b = inputs("llama33_70b", "h200", isl=5000, osl=500)
+    both = {k: np.array([a[k], b[k]]) for k in a}
+    out = serving.MODEL(**both)
+    assert np.allclose(out["output_tokens_per_second"], [float(serving.MODEL(**a)["output_tokens_per_second"]),
+                                                         float(serving.MODEL(**b)["output_tokens_per_second"])])
