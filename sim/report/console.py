@@ -191,12 +191,22 @@ def serving_view(result, priors: str) -> str:
 def serving_cases_view(result, show_all: bool = False) -> str:
     """``sim serving --cases``: each row's prediction (the worst first where measured), then the summary."""
     table = result.table
-    columns = ["case", "predicted_median", "predicted_p05", "predicted_p95"]
-    if "ratio" in table:
-        columns += ["measured_output_tokens_per_second", "ratio", "covered"]
-        order = np.abs(np.log(table["ratio"].astype(float))).fillna(-1.0)
+    measured = "ratio" in table and table["ratio"].notna().any()
+    users = "user_ratio" in table and table["user_ratio"].notna().any()
+    if users and not measured:  # a table of speeds one user sees
+        columns = {"case": "case", "user_median": "tokens/s per user", "user_p05": "p05", "user_p95": "p95",
+                   "measured_tokens_per_second_user": "measured", "user_ratio": "ratio", "user_covered": "covered"}
+        ratio = table["user_ratio"]
+    else:
+        columns = {"case": "case", "predicted_median": "output tokens/s", "predicted_p05": "p05",
+                   "predicted_p95": "p95"}
+        if measured:
+            columns |= {"measured_output_tokens_per_second": "measured", "ratio": "ratio", "covered": "covered"}
+        ratio = table["ratio"] if measured else None
+    if ratio is not None:
+        order = np.abs(np.log(ratio.astype(float))).fillna(-1.0)
         table = table.loc[order.sort_values(ascending=False, kind="stable").index]
-    shown = table[columns].rename(columns={"measured_output_tokens_per_second": "measured"})
+    shown = table[list(columns)].rename(columns=columns)
     lines = [format_table(shown, max_rows=None if show_all else 20, more="serving.csv has every row; --all prints "
                                                                          "them")]
     s = result.summary()
