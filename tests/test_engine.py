@@ -212,8 +212,8 @@ def test_a_run_too_large_for_memory_is_refused_before_it_starts(project, capsys,
 
     monkeypatch.setattr(memory, "available_memory", lambda: (2 * 2**30, "available"))
     err = one_line_error(capsys, ["run", "--samples", "10000000", "--no-report"])
-    assert re.fullmatch(r"sim: error: experiments/search_cost\.toml: 10,000,000 samples would need about 8\.5 GiB of "
-                        r"memory, more than the 2\.0 GiB available; run at most about 2,3\d\d,\d{3} samples, or add --stream "
+    assert re.fullmatch(r"sim: error: experiments/search_cost\.toml: 10,000,000 samples would need about 8\.8 GiB of "
+                        r"memory, more than the 2\.0 GiB available; run at most about 2,2\d\d,\d{3} samples, or add --stream "
                         r"to keep only summaries", err), err
     assert not (project / "outputs").exists()
 

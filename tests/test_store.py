@@ -142,7 +142,8 @@ def test_record_holds_the_inputs_and_reproduces_the_run(project, capsys):
     folder = project / "outputs" / "search_cost"
     record = json.loads((folder / "inputs" / "record.json").read_text())
     paths = sorted(f["path"] for f in record["files"])
-    assert paths == ["experiments/search_cost.toml", "priors/market_2026.toml", "priors/seed_2023.toml"]
+    assert paths == ["experiments/search_cost.toml", "priors/margin_2026.toml", "priors/market_2026.toml",
+                     "priors/seed_2023.toml"]
     for f in record["files"]:
         copy = folder / "inputs" / f["path"]
         assert copy.read_bytes() == (project / f["path"]).read_bytes()

@@ -2,7 +2,8 @@
 returns and prints a view (:mod:`sim.report.console`).
 
 Heavy modules (numpy, xarray, the models) are imported inside each command,
-so that ``sim --help`` and a bad argument answer at once.
+so that ``sim --help`` and a bad argument answer at once. The module is long
+because it holds one short function per command, fifteen of them.
 """
 
 from __future__ import annotations

@@ -46,6 +46,9 @@ Throughput is output tokens per second of the group at full load; cost per
 million output tokens charges the group's chips at ``price_per_chip_hour``
 over ``serving_utilisation`` of their hours; energy is the chips' power over
 the tokens (the facility's overhead is not counted).
+
+The module is long because each physical effect above is a function of its
+own, tested against a hand calculation (tests/models/test_serving.py).
 """
 
 from __future__ import annotations

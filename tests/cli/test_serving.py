@@ -100,7 +100,7 @@ def test_an_unknown_column_is_named(served, capsys):
 def test_the_calibrated_model_on_nvidias_measurements(served):
     """The calibrated serving model on the rows it was calibrated on (figures.md 9a, 10a): the geometric mean of
     predicted over measured within 0.8-1.25 for dense and for MoE models, 90 % intervals covering at least 75 %,
-    and every row within a factor of 1.65 (three of 117 lie between 1.5 and 1.65: README, serving validation)."""
+    and every row within a factor of 1.65 (two of 117 lie between 1.5 and 1.65: README, serving validation)."""
     from sim._files import read_csv
 
     result = api.serving(read_csv("examples/serving/measured.csv"), file="examples/serving/measured.csv")

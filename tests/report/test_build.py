@@ -128,11 +128,11 @@ def test_priors_table_highlights_each_scenarios_overrides(built):
          ("market_2026", "output_input_price_ratio"), ("market_2026", "search_revenue"),
          ("market_2026", "searches_per_month_2012"), ("market_2026", "internet_penetration_2012"),
          ("market_2026", "internet_penetration_2020"), ("market_2026", "optimization_factor"),
-         ("market_2026", "inhouse_factor")])
+         ("market_2026", "inhouse_factor"), ("market_2026", "provider_gross_margin")])
     gpt = next(r for r in marked if r["scenario"] == "gpt35_turbo_2023")
     assert gpt["distribution"] == "fixed(0.002)" and gpt["point"] == "0.002"
     base = next(dict(zip(header, r["cells"])) for r in rows[1:]
-                if r["cells"][header.index("prior")] == "provider_gross_margin")
+                if r["cells"][header.index("prior")] == "provider_gross_margin" and not r["highlight"])
     assert base["p05"] == "0.55" and base["p95"] == "0.85" and base["unit"] == "fraction" and base["source"]
 
 

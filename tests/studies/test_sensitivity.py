@@ -81,13 +81,16 @@ def test_sobol_refuses_correlated_priors(project):
 def test_tornado_swings_are_the_equations(search_experiment):
     t = ss.tornado(search_experiment, "cost_per_query", low=0.1, high=0.9)
     base = sim.point(search_experiment)["cost_per_query"]
-    margin = search_experiment.base_priors["provider_gross_margin"]
-    lo, hi = margin.ppf(np.array([0.1, 0.9]))
-    # cost is proportional to (1 - margin): the ends are the point cost rescaled
-    expected_low = base * (1 - lo) / (1 - margin.point)
-    np.testing.assert_allclose(t["low"].sel(input="provider_gross_margin"), expected_low, rtol=1e-12)
-    np.testing.assert_allclose(t["high"].sel(input="provider_gross_margin"), base * (1 - hi) / (1 - margin.point),
-                               rtol=1e-12)
+    for scenario in search_experiment.scenarios:  # each scenario's own margin prior (market_2026's is 2026's)
+        margin = scenario.priors["provider_gross_margin"]
+        lo, hi = margin.ppf(np.array([0.1, 0.9]))
+        # cost is proportional to (1 - margin): the ends are the point cost rescaled
+        cell = dict(scenario=scenario.name)
+        point = base.sel(cell)
+        np.testing.assert_allclose(t["low"].sel(input="provider_gross_margin", **cell),
+                                   point * (1 - lo) / (1 - margin.point), rtol=1e-12)
+        np.testing.assert_allclose(t["high"].sel(input="provider_gross_margin", **cell),
+                                   point * (1 - hi) / (1 - margin.point), rtol=1e-12)
     assert t.attrs["order"][0] == "provider_gross_margin"
     np.testing.assert_array_equal(t["swing"].sel(scenario="baseline", input="api_price_per_1k_tokens"), 0.0)
     with pytest.raises(ValueError, match=r"the low percentile must lie in \(0, 1\), got 0"):
