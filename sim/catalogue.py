@@ -25,8 +25,8 @@ from pathlib import Path
 
 import xarray as xr
 
-from ._files import read_toml
 from . import _checks as check
+from ._files import read_toml
 from .errors import ConfigError, Location
 from .models import Field
 

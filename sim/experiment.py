@@ -57,7 +57,8 @@ from .models.formula import formula_model
 from .priors import Prior, load_priors_file, parse_correlations, parse_prior, pinned, priors_hash
 from .sampling import SAMPLERS, RankCorrelation, rank_correlation
 
-__all__ = ["Scenario", "Experiment", "load_experiment", "experiment_from_table", "with_settings", "with_overrides", "as_run", "run_overrides",
+__all__ = ["Scenario", "Experiment", "load_experiment", "experiment_from_table", "with_settings", "with_overrides",
+           "as_run", "run_overrides",
            "subject"]
 
 EXPERIMENT_KEYS = ("title", "description", "model", "priors", "samples", "seed", "sampler", "sweep", "correlations",

@@ -2,8 +2,8 @@
 returns and prints a view (:mod:`sim.report.console`).
 
 Heavy modules (numpy, xarray, the models) are imported inside each command,
-so that ``sim --help`` and a bad argument answer at once. The module is long
-because it holds one short function per command, fifteen of them.
+so that ``sim --help`` and a bad argument answer at once. The module is
+long because it holds one short function per command, fifteen of them.
 """
 
 from __future__ import annotations
@@ -413,7 +413,8 @@ def cmd_serving(args) -> int:
         print(f"\nwrote {path}")
         return 0
     if not (args.model and args.accelerator):
-        raise SimError("name a model and an accelerator (sim serving llama33_70b h100 --tp 2), or give --cases FILE.csv")
+        raise SimError("name a model and an accelerator (sim serving llama33_70b h100 --tp 2), or give --cases "
+                       "FILE.csv")
     for kind, name, flag in (("models", args.model, "MODEL"), ("accelerators", args.accelerator, "ACCELERATOR"),
                              ("precisions", args.precision, "--precision")):
         entries = load_catalogue(args.catalogues, kind)

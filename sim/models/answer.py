@@ -21,10 +21,10 @@ against the subscription price).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import xarray as xr
-
-import dataclasses
 
 from . import revenue, serving
 from ._base import Constant, Output, model

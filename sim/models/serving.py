@@ -58,8 +58,9 @@ import numpy as np
 from ._base import Constant, Field, Output, model
 from .constants import SECONDS_PER_HOUR, TOKENS_PER_MTOKEN
 
-__all__ = ["step_time", "serving", "all_reduce_seconds", "all_to_all_seconds", "kv_bytes_per_token",
-           "routed_parameters", "expert_bytes_read", "requests_in_flight", "tokens_per_step", "CATALOGUE"]
+__all__ = ["MODEL", "CATALOGUE", "all_reduce_seconds", "all_to_all_seconds", "kv_share", "kv_bytes_per_token_layer",
+           "layer_tokens", "attention_flop_per_token_pair", "routed_parameters", "expert_touched", "busiest_share",
+           "accepted_per_step"]
 
 #: 2 FLOP (a multiply and an add) per parameter per token.
 FLOP_PER_PARAM = Constant(2.0, "FLOP/parameter/token")
@@ -251,7 +252,7 @@ class _Layout:
         spent in collectives.
         """
         p, c = self.p, self.c
-        tp, pp, chips = self.tp, self.pp, self.tp * self.pp
+        pp, chips = self.pp, self.tp * self.pp
         per_chip = c["one_chip"]
         # a GEMM of few rows runs as if it had grouped_gemm_tokens more (its tiles are mostly empty)
         dense_flop = c["flop_per_param"] * (tokens + p["grouped_gemm_tokens"]) * self.dense / (
@@ -343,12 +344,13 @@ _CONSTANTS = dict(flop_per_param=FLOP_PER_PARAM, expert_matrices=EXPERT_MATRICES
 def evaluate(*, total_params, layers, hidden_size, attention_heads, kv_heads, head_dim, kv_lora_rank, rope_head_dim,
              experts, experts_per_token, expert_intermediate_size, moe_layers, windowed_layers, attention_window,
              peak_flops, peak_flops_fp8, peak_flops_fp4, accelerator_memory_bytes, memory_bandwidth,
-             interconnect_bandwidth, interconnect_latency, interconnect_switched, chip_power, price_per_chip_hour, bytes_per_param,
-             kv_bytes_per_value, tensor_parallel, expert_parallel, pipeline_parallel, attention_data_parallel,
-             input_tokens, output_tokens, prefix_cache_hit_rate, draft_tokens, acceptance_rate, max_batch,
-             max_num_tokens, kv_cache_memory_fraction, activation_memory_fraction, bandwidth_utilisation,
-             gemm_efficiency, grouped_gemm_tokens, attention_efficiency, routing_overhead, collective_efficiency, layer_overhead, moe_layer_overhead,
-             step_overhead, request_overhead, admission_overhead, draft_overhead, model_error, serving_utilisation, flop_per_param=FLOP_PER_PARAM,
+             interconnect_bandwidth, interconnect_latency, interconnect_switched, chip_power, price_per_chip_hour,
+             bytes_per_param, kv_bytes_per_value, tensor_parallel, expert_parallel, pipeline_parallel,
+             attention_data_parallel, input_tokens, output_tokens, prefix_cache_hit_rate, draft_tokens, acceptance_rate,
+             max_batch, max_num_tokens, kv_cache_memory_fraction, activation_memory_fraction, bandwidth_utilisation,
+             gemm_efficiency, grouped_gemm_tokens, attention_efficiency, routing_overhead, collective_efficiency,
+             layer_overhead, moe_layer_overhead, step_overhead, request_overhead, admission_overhead, draft_overhead,
+             model_error, serving_utilisation, flop_per_param=FLOP_PER_PARAM,
              expert_matrices=EXPERT_MATRICES, activation_bytes=ACTIVATION_BYTES, all_to_all_bytes=ALL_TO_ALL_BYTES,
              k_and_v=K_AND_V, latent=LATENT, attention_flop=ATTENTION_FLOP, mla_flop=MLA_FLOP, one_token=ONE_TOKEN,
              one_chip=ONE_CHIP, one_request=ONE_REQUEST, all_reduces_per_layer=ALL_REDUCES_PER_LAYER,
