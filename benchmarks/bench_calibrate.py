@@ -15,9 +15,9 @@ Times, in a scratch copy of the project:
   at most twice ``read``;
 * ``importance``: all of ``sim.calibrate`` on the same: the weighing, the
   predictive checks and the shift of every variable (posterior.csv);
-* ``smc``: ``sim.calibrate`` of the 2026 chat-subscription experiment's run
-  (100,000 samples) to the example's figures, whose weights are too uneven:
-  the sampler's stages, model evaluations and time.
+* ``smc``: ``sim.calibrate`` of the serving calibration's run (4,000 samples
+  of 118 measured configurations) to NVIDIA's measurements, whose weights are
+  too uneven: the sampler's stages, model evaluations and time.
 
 Each is the best of three. Results go to stdout and ``benchmarks/results/calibrate.csv``.
 """
@@ -73,20 +73,21 @@ def main():
                   "seconds": round(calibrate, 3), "ratio_to_read": round(calibrate / read, 2)}]
         del ds
 
-        chat = sim.load_experiment(root / "experiments" / "chat_subscription_2026.toml")
-        run = sim.run(chat)
-        figures = sim.load_observations(chat, root / "examples" / "calibration" / "observations.toml")
+        serving = sim.load_experiment(root / "experiments" / "serving_calibration.toml")
+        run = sim.run(serving)
+        figures = sim.load_observations(serving, root / "examples" / "serving" / "observations.toml")
         times, results = [], []
         for _ in range(3):
             t = time.perf_counter()
-            results.append(sim.calibrate(chat, run, figures))
+            results.append(sim.calibrate(serving, run, figures))
             times.append(time.perf_counter() - t)
         smc = results[0]
         seconds = min(times)
         rows.append({"benchmark": "smc", "what": f"calibrate (sequential Monte Carlo, {len(smc.stages)} stages, "
                                                 f"{smc.evaluations:,} model evaluations of "
                                                 f"{min(run.sizes['sample'], 20_000):,} particles, effective sample "
-                                                f"size {smc.ess:,.0f}), chat_subscription_2026, 100,000-sample run",
+                                                f"size {smc.ess:,.0f}), serving_calibration (118 cases, 118 "
+                                                f"measurements), {run.sizes['sample']:,}-sample run",
                      "seconds": round(seconds, 3),
                      "evaluations_per_second": round(smc.evaluations / sum(s.seconds for s in smc.stages))})
     for row in rows:
