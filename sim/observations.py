@@ -251,21 +251,19 @@ def _parse(experiment: Experiment, name: str, table, at: Location, folder: Path)
     chosen = table.get("select_columns")
     if chosen is not None and not (isinstance(chosen, list) and all(isinstance(c, str) for c in chosen)):
         check.fail(at.at("select_columns"), f"must be a list of column names, got {chosen!r}")
+    renamed = value_column != "value"
     out = []
     for i, row in enumerate(_rows(path, at.at("csv"), value_column)):
         here = Location(str(path), f"row {i + 2}")
-        for column in [*([value_column] if value_column != "value" else []), *(chosen or [])]:
+        for column in [*([value_column] if renamed else []), *(chosen or [])]:
             if column not in row:
                 check.fail(at.at("csv"), f"{path} has no {column} column; its columns: {', '.join(row)}")
-        if value_column != "value" and isinstance(row[value_column], float) and math.isnan(row[value_column]):
+        if renamed and math.isnan(row[value_column]):
             continue  # a table of other purposes: this row has no such figure
-        if value_column != "value":
-            row = {"value": row[value_column], **{k: row[k] for k in FIGURE_KEYS if k in row and k != "value"},
-                   **{k: row[k] for k in (chosen if chosen is not None else row) if k not in FIGURE_KEYS
-                      and k != value_column}}
-        elif chosen is not None:
-            row = {k: v for k, v in row.items() if k in FIGURE_KEYS or k in chosen}
-        cells = dict(select) | {k: v for k, v in row.items() if k not in FIGURE_KEYS}
+        labels = {k: v for k, v in row.items()
+                  if k not in FIGURE_KEYS and k != value_column and (chosen is None or k in chosen)}
+        row = {k: row[k] for k in FIGURE_KEYS if k in row} | ({"value": row[value_column]} if renamed else {})
+        cells = dict(select) | labels
         missing = [k for k in needed if k not in row and k not in table]
         if missing:
             check.fail(at.at("csv"), f"{path} needs a {missing[0]} column (or {missing[0]} in the table)")

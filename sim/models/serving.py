@@ -56,14 +56,14 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import Constant, Field, Output, model
+from .compute import INFERENCE_FLOP
 from .constants import SECONDS_PER_HOUR, TOKENS_PER_MTOKEN
+from .roofline import BF16_BYTES, FP8_BYTES, FP8_KV, ONE_CHIP, peak_at_precision
 
 __all__ = ["MODEL", "CATALOGUE", "all_reduce_seconds", "all_to_all_seconds", "kv_share", "kv_bytes_per_token_layer",
            "layer_tokens", "attention_flop_per_token_pair", "routed_parameters", "expert_touched", "busiest_share",
            "accepted_per_step"]
 
-#: 2 FLOP (a multiply and an add) per parameter per token.
-FLOP_PER_PARAM = Constant(2.0, "FLOP/parameter/token")
 #: Gate, up and down projections of a gated MLP expert: 3 matrices of hidden x intermediate.
 EXPERT_MATRICES = Constant(3.0, "parameter/dim^2")
 #: Activations exchanged in 16-bit precision.
@@ -78,24 +78,16 @@ ATTENTION_FLOP = Constant(4.0, "FLOP/dim/token^2")
 #: Absorbed MLA: 2 FLOP per query head and latent (with rope) dim for the scores, 2 per latent dim for the values.
 MLA_FLOP = Constant(2.0, "FLOP/dim/token^2")
 ONE_TOKEN = Constant(1.0, "token")
-ONE_CHIP = Constant(1.0, "chip")
 ONE_REQUEST = Constant(1.0, "request")
 #: Tensor parallelism all-reduces twice per layer (after attention and after the MLP).
 ALL_REDUCES_PER_LAYER = Constant(2.0, "1")
 #: An expert-parallel MoE layer dispatches and combines: two all-to-alls.
 ALL_TO_ALLS_PER_LAYER = Constant(2.0, "1")
-#: The bytes of one weight at the precision where a chip's fp8 and bf16 peaks apply.
-FP8_BYTES = Constant(1.0, "byte/parameter")
-BF16_BYTES = Constant(2.0, "byte/parameter")
-#: An 8-bit KV cache: attention runs at fp8 from it, at bf16 from a 16-bit one.
-FP8_KV = Constant(1.0, "byte/values")
 
 
-def _peak(bytes_, bf16, fp8, fp4, wide, narrow):
-    """The peak at a precision: bf16 at ``wide`` bytes or more, fp8 at ``narrow`` or more, fp4 below."""
-    at_least_bf16 = (bytes_ >= wide) * 1.0
-    at_least_fp8 = (bytes_ >= narrow) * 1.0
-    return at_least_bf16 * bf16 + (1.0 - at_least_bf16) * (at_least_fp8 * fp8 + (1.0 - at_least_fp8) * fp4)
+def _mla(kv_lora_rank):
+    """1 where the model caches a latent per token (multi-head latent attention), else 0."""
+    return (kv_lora_rank > 0 * kv_lora_rank) * 1.0
 
 
 def routed_parameters(*, moe_layers, experts, experts_per_token, hidden_size, expert_intermediate_size,
@@ -113,7 +105,7 @@ def kv_share(*, kv_lora_rank, kv_heads, tensor_parallel, attention_data_parallel
     group); else its KV heads' share, one head at least (heads are replicated
     where the chips outnumber them).
     """
-    mla = (kv_lora_rank > 0 * kv_lora_rank) * 1.0
+    mla = _mla(kv_lora_rank)
     gqa = np.maximum(kv_heads / (tensor_parallel / one_chip), 1.0) / kv_heads
     return attention_data_parallel + (1.0 - attention_data_parallel) * (mla + (1.0 - mla) * gqa)
 
@@ -121,7 +113,7 @@ def kv_share(*, kv_lora_rank, kv_heads, tensor_parallel, attention_data_parallel
 def kv_bytes_per_token_layer(*, kv_heads, head_dim, kv_lora_rank, rope_head_dim, kv_bytes_per_value,
                              k_and_v=K_AND_V, latent=LATENT):
     """Bytes one token of context takes in one layer's cache: K and V per KV head, or MLA's latent and rope key."""
-    mla = (kv_lora_rank > 0 * kv_lora_rank) * 1.0
+    mla = _mla(kv_lora_rank)
     return kv_bytes_per_value * (mla * latent * (kv_lora_rank + rope_head_dim)
                                  + (1.0 - mla) * k_and_v * kv_heads * head_dim)
 
@@ -142,7 +134,7 @@ def attention_flop_per_token_pair(*, attention_heads, head_dim, kv_lora_rank, ro
     attention of ``head_dim`` plus the rope dims: 4 per head dim and 2 per
     rope dim.
     """
-    mla = (kv_lora_rank > 0 * kv_lora_rank) * 1.0
+    mla = _mla(kv_lora_rank)
     latent = mla_flop * (2.0 * kv_lora_rank + rope_head_dim)
     expanded = attention_flop * head_dim + mla_flop * rope_head_dim
     return attention_heads * (mla * (absorbed * latent + (1.0 - absorbed) * expanded)
@@ -223,10 +215,12 @@ class _Layout:
                      rope_head_dim=p["rope_head_dim"], attention_flop=c["attention_flop"], mla_flop=c["mla_flop"])
         self.attention_pair = attention_flop_per_token_pair(**shape)  # decoding
         self.prompt_pair = attention_flop_per_token_pair(**shape, absorbed=0.0)  # reading a prompt
-        self.peak = _peak(p["bytes_per_param"], p["peak_flops"], p["peak_flops_fp8"], p["peak_flops_fp4"],
-                          c["bf16_bytes"], c["fp8_bytes"])
-        self.attention_peak = _peak(p["kv_bytes_per_value"] * c["fp8_bytes"] / c["fp8_kv"], p["peak_flops"],
-                                    p["peak_flops_fp8"], p["peak_flops_fp4"], c["bf16_bytes"], c["fp8_bytes"])
+        chip = dict(peak_flops=p["peak_flops"], peak_flops_fp8=p["peak_flops_fp8"], peak_flops_fp4=p["peak_flops_fp4"],
+                    bf16_bytes=c["bf16_bytes"], fp8_bytes=c["fp8_bytes"])
+        self.peak = peak_at_precision(bytes_per_param=p["bytes_per_param"], **chip)
+        # attention at the cache's precision: fp8 from an 8-bit cache, bf16 from a 16-bit one
+        self.attention_peak = peak_at_precision(bytes_per_param=p["kv_bytes_per_value"] * c["fp8_bytes"] / c["fp8_kv"],
+                                                **chip)
         self.bandwidth = p["memory_bandwidth"] * p["bandwidth_utilisation"]
 
     def layer_tokens(self, context):
@@ -313,13 +307,6 @@ CATALOGUE = {
                   "kv_bytes_per_value": Field("kv_bytes_per_value", "bytes/values")},
 }
 
-_CONSTANTS = dict(flop_per_param=FLOP_PER_PARAM, expert_matrices=EXPERT_MATRICES, activation_bytes=ACTIVATION_BYTES,
-                  all_to_all_bytes=ALL_TO_ALL_BYTES, k_and_v=K_AND_V, latent=LATENT, attention_flop=ATTENTION_FLOP,
-                  mla_flop=MLA_FLOP, one_token=ONE_TOKEN, one_chip=ONE_CHIP, one_request=ONE_REQUEST,
-                  all_reduces_per_layer=ALL_REDUCES_PER_LAYER, all_to_alls_per_layer=ALL_TO_ALLS_PER_LAYER,
-                  fp8_bytes=FP8_BYTES, bf16_bytes=BF16_BYTES, fp8_kv=FP8_KV, tokens_per_mtoken=TOKENS_PER_MTOKEN,
-                  seconds_per_hour=SECONDS_PER_HOUR)
-
 
 @model(name="serving",
        description="Serving throughput, latency, cost and energy of a parallel layout (tensor, expert, pipeline, "
@@ -350,14 +337,14 @@ def evaluate(*, total_params, layers, hidden_size, attention_heads, kv_heads, he
              max_batch, max_num_tokens, kv_cache_memory_fraction, activation_memory_fraction, bandwidth_utilisation,
              gemm_efficiency, grouped_gemm_tokens, attention_efficiency, routing_overhead, collective_efficiency,
              layer_overhead, moe_layer_overhead, step_overhead, request_overhead, admission_overhead, draft_overhead,
-             model_error, serving_utilisation, flop_per_param=FLOP_PER_PARAM,
+             model_error, serving_utilisation, flop_per_param=INFERENCE_FLOP,
              expert_matrices=EXPERT_MATRICES, activation_bytes=ACTIVATION_BYTES, all_to_all_bytes=ALL_TO_ALL_BYTES,
              k_and_v=K_AND_V, latent=LATENT, attention_flop=ATTENTION_FLOP, mla_flop=MLA_FLOP, one_token=ONE_TOKEN,
              one_chip=ONE_CHIP, one_request=ONE_REQUEST, all_reduces_per_layer=ALL_REDUCES_PER_LAYER,
              all_to_alls_per_layer=ALL_TO_ALLS_PER_LAYER, fp8_bytes=FP8_BYTES, bf16_bytes=BF16_BYTES,
              fp8_kv=FP8_KV, tokens_per_mtoken=TOKENS_PER_MTOKEN, seconds_per_hour=SECONDS_PER_HOUR):
     p = dict(locals())
-    c = {k: p.pop(k) for k in _CONSTANTS}
+    c = {k: p.pop(k) for k in MODEL.constants}
     group = _Layout(p, c)
     chips = tensor_parallel * pipeline_parallel / one_chip
     # the scheduler reserves each request's whole sequence, in what the weights and activations leave

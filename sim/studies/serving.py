@@ -143,6 +143,19 @@ def _experiment(rows: list[dict], file: str, priors: str, configuration: str, ca
     return experiment_from_table(table, Path(file))  # named after the file of cases, which errors name
 
 
+def _predicted(table: pd.DataFrame, block: pd.DataFrame, prefix: str, stats: tuple, measured_column: str,
+               ratio: str, covered: str) -> None:
+    """Columns ``prefix + stat`` of a metric's block in ``table``; where ``measured_column`` gives a measurement,
+    the ratio of the median to it and whether the 90 % interval covers it."""
+    for stat in stats:
+        table[prefix + stat] = block[stat].values
+    if measured_column in table:
+        measured = pd.to_numeric(table[measured_column], errors="coerce")
+        table[ratio] = table[prefix + "median"] / measured
+        table[covered] = ((table[prefix + "p05"] <= measured) & (measured <= table[prefix + "p95"])).where(
+            measured.notna())
+
+
 def serving(rows: list[dict], *, file: str = "serving", priors: str = DEFAULT_PRIORS,
             configuration: str = DEFAULT_CONFIGURATION, catalogues: str = "priors/catalogues", samples: int = 2000,
             seed: int = SEED) -> ServingResult:
@@ -190,25 +203,14 @@ def serving(rows: list[dict], *, file: str = "serving", priors: str = DEFAULT_PR
                                        "p05": np.quantile(values, LOW, axis=1),
                                        "p95": np.quantile(values, HIGH, axis=1)}, index=labels)
     metrics = pd.concat(blocks, names=["metric", "case"])
-    throughput = blocks["output_tokens_per_second"]
     table = pd.DataFrame(rows)
-    table.insert(0, "case", labels) if "case" not in table else None
+    if "case" not in table:
+        table.insert(0, "case", labels)
     table["architecture"] = np.where(at_point["experts"].values > 0, "moe", "dense")
-    for stat in ("point", "median", "p05", "p95"):
-        table[f"predicted_{stat}"] = throughput[stat].values
-    if MEASURED in table:
-        measured = pd.to_numeric(table[MEASURED], errors="coerce")
-        table["ratio"] = table["predicted_median"] / measured
-        table["covered"] = ((table["predicted_p05"] <= measured) & (measured <= table["predicted_p95"])).where(
-            measured.notna())
-    user = blocks["tokens_per_second_user"]
-    for stat in ("median", "p05", "p95"):
-        table[f"user_{stat}"] = user[stat].values
-    if MEASURED_USER in table:
-        measured = pd.to_numeric(table[MEASURED_USER], errors="coerce")
-        table["user_ratio"] = table["user_median"] / measured
-        table["user_covered"] = ((table["user_p05"] <= measured) & (measured <= table["user_p95"])).where(
-            measured.notna())
+    _predicted(table, blocks["output_tokens_per_second"], "predicted_", ("point", "median", "p05", "p95"), MEASURED,
+               "ratio", "covered")
+    _predicted(table, blocks["tokens_per_second_user"], "user_", ("median", "p05", "p95"), MEASURED_USER,
+               "user_ratio", "user_covered")
     for metric in METRICS[1:]:
         if metric != "tokens_per_second_user":
             table[f"{metric}_median"] = blocks[metric]["median"].values
