@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["SimError", "ConfigError", "SimWarning", "Location"]
+__all__ = ["SimError", "ConfigError", "ModelError", "SimWarning", "Location"]
 
 
 class SimError(ValueError):
@@ -54,6 +54,11 @@ class ConfigError(SimError):
     @property
     def location(self) -> Location:
         return Location(self.file, self.key)
+
+
+class ModelError(SimError):
+    """A user's Python model failed while evaluating (raised, or returned what is not a table of its outputs); the
+    message names the model and, for an exception, the file and line of the user's code."""
 
 
 class SimWarning(UserWarning):

@@ -31,11 +31,13 @@ checked, holding it against another command, its record of inputs, and what a ne
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
 import shlex
 import shutil
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +62,8 @@ SAMPLES = "samples.nc"
 SUMMARY = "summary.nc"
 SUMMARY_TABLE = "summary.csv"
 RUN = "run.json"
+#: The key of ``run.json`` that holds the SHA-256 of each file sim wrote beside it.
+DIGESTS = "sha256"
 RECORD = "inputs"
 REPORT_HTML = "report.html"
 REPORT_MD = "report.md"
@@ -131,7 +135,16 @@ def holding(out: str | os.PathLike, experiment: Experiment) -> Iterator[None]:
         root.mkdir(parents=True, exist_ok=True)
         lock = root / f".{name_stem(folder)}.lock"
         while True:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            try:  # a planted link is not followed, nor anything but a plain file used
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:
+                    raise
+                raise SimError(f"{lock} is a symbolic link; sim does not follow it: remove it, or give another "
+                               "--out") from None
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise SimError(f"{lock} is not a plain file; remove it, or give another --out")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -140,7 +153,7 @@ def holding(out: str | os.PathLike, experiment: Experiment) -> Iterator[None]:
                 raise SimError(f"{folder} is in use by another sim (process {owner}); wait for it to finish, or "
                                "give another --out") from None
             try:
-                if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                if os.lstat(lock).st_ino == os.fstat(fd).st_ino:
                     break  # else the previous holder removed the file between our open and our lock: again
             except FileNotFoundError:
                 pass
@@ -159,7 +172,18 @@ def holding(out: str | os.PathLike, experiment: Experiment) -> Iterator[None]:
 
 
 def identity(attrs) -> dict:
-    """The part of a run's attrs that fixes its numbers (see :data:`IDENTITY`), as plain values."""
+    """The part of a run's attrs that fixes its numbers (see :data:`IDENTITY`), as plain values.
+
+    Raises
+    ------
+    SimError
+        When its seed or sample count is not a whole number: sim writes them so, so the run was changed.
+    """
+    for k in ("seed", "samples"):
+        value = attrs.get(k)
+        if value is not None and (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))):
+            raise SimError(f"a saved run's {k} is {value!r}, not a whole number as sim writes it: the run was "
+                           "changed after it was made; run the experiment again")
     return {k: (int(attrs[k]) if k in ("seed", "samples") else str(attrs[k])) for k in IDENTITY if k in attrs}
 
 
@@ -215,11 +239,26 @@ def _write_value(path: Path, value) -> None:
         path.write_bytes(value)
 
 
-def _write_files(stage: Path, files: dict) -> None:
-    """Each ``name -> value`` of ``files`` written atomically into ``stage`` (see :func:`_write_value`)."""
+def _write_files(stage: Path, files: dict) -> dict[str, str]:
+    """Each ``name -> value`` of ``files`` written atomically into ``stage`` (see :func:`_write_value`); returns
+    each file's SHA-256, which ``run.json`` records and every read checks (:func:`_verified`)."""
+    digests = {}
     for name, value in files.items():
         with atomic_path(stage / name) as tmp:
             _write_value(tmp, value)
+            digests[name] = sha256_file(tmp)
+    return digests
+
+
+def _verified(path: Path, again: str) -> Path:
+    """``path`` if its SHA-256 is the one its folder's ``run.json`` recorded when sim wrote it (or no digest was
+    recorded); else SimError: the file was changed after sim wrote it, and ``again`` makes it anew."""
+    recorded = (_read_json(path.parent / RUN) or {}).get(DIGESTS)
+    expected = recorded.get(path.name) if isinstance(recorded, dict) else None
+    if expected is not None and sha256_file(path) != expected:
+        raise SimError(f"{path} was changed after sim wrote it (its SHA-256 is not the one {path.parent / RUN} "
+                       f"records); {again} again")
+    return path
 
 
 def _write_report_into(folder: Path, report) -> None:
@@ -282,10 +321,11 @@ def write_run(experiment: Experiment, out: str | os.PathLike, summary: xr.Datase
                            f"{''.join(' ' + a for a in _out_args(out))}` builds one for this run")
     files = ({SAMPLES: samples} if samples is not None else {}) | {SUMMARY: summary, SUMMARY_TABLE: table}
     with _writing(folder, out, size=size), staged_folder(folder, keep=keep) as stage:
-        _write_files(stage, files)
+        digests = _write_files(stage, files)
         write_record(experiment, attrs, stage, final=folder, out=out)
         _write_json(stage / RUN, {"experiment": experiment.name, **new, "created": attrs["created"],
-                                  "sim_version": attrs["sim_version"], "command": reproduce_command(attrs, out)})
+                                  "sim_version": attrs["sim_version"], "command": reproduce_command(attrs, out),
+                                  DIGESTS: digests})
         if report is not None:
             _write_report_into(stage, report)
     return folder, notices
@@ -294,6 +334,7 @@ def write_run(experiment: Experiment, out: str | os.PathLike, summary: xr.Datase
 def _check_identity(path: Path, attrs, experiment: Experiment, out) -> Experiment:
     """``experiment`` as the run with ``attrs`` was made (its ``--set``, ``--scenario``), or SimError if stale."""
     rerun = f"run `{rerun_command(experiment, out)}`"
+    identity(attrs)  # its seed and sample count are whole numbers
     if attrs.get("model") != experiment.model.name:
         raise SimError(f"{path} was made by model {attrs.get('model')!r}, but {experiment.path} now uses "
                        f"{experiment.model.name!r}; {rerun} to update it")
@@ -308,8 +349,9 @@ def _check_identity(path: Path, attrs, experiment: Experiment, out) -> Experimen
     return as_recorded
 
 
-def _open(path: Path, experiment: Experiment, out) -> xr.Dataset:
-    rerun = f"run `{rerun_command(experiment, out)}`"
+def _open(path: Path, experiment: Experiment, out, again: str | None = None) -> xr.Dataset:
+    rerun = again or f"run `{rerun_command(experiment, out)}`"
+    _verified(path, rerun)
     try:
         return xr.load_dataset(path, engine="h5netcdf")
     except Exception as exc:  # any failure to read is the same problem for the user
@@ -335,8 +377,11 @@ def load_summary(experiment: Experiment, out: str | os.PathLike = "outputs") -> 
 
 def saved_summary(folder: Path, attrs) -> xr.Dataset | None:
     """The labelled summary saved beside the samples with ``attrs``, if it is there, readable and of that run."""
+    path = Path(folder) / SUMMARY
+    if path.is_file():
+        _verified(path, "run the experiment")
     try:
-        summary = xr.load_dataset(Path(folder) / SUMMARY, engine="h5netcdf")
+        summary = xr.load_dataset(path, engine="h5netcdf")
     except Exception:  # missing or unreadable: the caller summarises the samples again
         return None
     return summary if identity(summary.attrs) == identity(attrs) else None
@@ -408,8 +453,10 @@ def write_derived(out: str | os.PathLike, experiment: Experiment, kind: str, fil
     same = made_from is not None and identity(made_from) == identity(attrs)
     keep = [p.name for p in target.iterdir() if p.name not in files and p.name != RUN] if same and target.is_dir() else []
     with _writing(target, folder.parent), staged_folder(target, keep=keep) as stage:
-        _write_files(stage, files)
-        _write_json(stage / RUN, identity(attrs))
+        kept = (made_from or {}).get(DIGESTS)
+        digests = {k: v for k, v in kept.items() if k in keep} if isinstance(kept, dict) else {}
+        digests |= _write_files(stage, files)
+        _write_json(stage / RUN, identity(attrs) | {DIGESTS: digests})
     return [target / name for name in files]
 
 
@@ -501,7 +548,7 @@ def write_calibration(out: str | os.PathLike, experiment: Experiment, files: dic
     folder = run_folder(out, experiment)
     target = folder / CALIBRATION
     with _writing(target, folder.parent), staged_folder(target) as stage:
-        _write_files(stage, files)
+        digests = _write_files(stage, files)
         (stage / RECORD).mkdir()
         entries = []
         for i, source in enumerate(observation_files):
@@ -509,7 +556,7 @@ def write_calibration(out: str | os.PathLike, experiment: Experiment, files: dic
             shutil.copyfile(source, copy)
             entries.append({"path": copy.name, "source": str(source), "sha256": sha256_file(copy)})
         _write_json(stage / RECORD / "record.json", {"run": identity(attrs), "observations": entries})
-        _write_json(stage / RUN, identity(attrs))
+        _write_json(stage / RUN, identity(attrs) | {DIGESTS: digests})
     return [target / name for name in files]
 
 
@@ -534,13 +581,15 @@ def load_posterior(experiment: Experiment, out: str | os.PathLike = "outputs", *
     samples = (made_from or {}).get("samples")
     if isinstance(samples, int) and samples > 0:
         check_memory(experiment, samples, work=command if command in MEMORY_USE else "report", saved=True)
-    ds = _open(path, experiment, out)
+    ds = _open(path, experiment, out, again=f"run {again}")
     return _check_identity(path, ds.attrs, experiment, out), ds
 
 
 def load_checks(experiment: Experiment, out: str | os.PathLike = "outputs") -> xr.Dataset:
     """The predictive checks of the saved calibration's observations (read after :func:`load_posterior`)."""
     path = run_folder(out, experiment) / CALIBRATION / CHECKS
+    if path.is_file():
+        _verified(path, f"run `sim calibrate {experiment.path} --observations FILE...`")
     try:
         checks = xr.load_dataset(path, engine="h5netcdf")
         return checks.assign(conflict=checks["conflict"].astype(bool))  # NetCDF keeps booleans as integers

@@ -27,7 +27,7 @@ import warnings
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, ModelError
 
 __all__ = ["registry", "parse", "format_units", "factor", "check_model", "data_of", "DEFINITIONS"]
 
@@ -92,7 +92,11 @@ parameter = [parameter] = _ = param = params
 
 _LOCK = threading.Lock()
 _HYPHENATED = re.compile(r"[A-Za-z_%][A-Za-z0-9_]*(?:-[A-Za-z_][A-Za-z0-9_]*)+")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{1,}$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{1,}")
+#: What a unit's text may hold: names, numbers of powers, ``* / ^ ( ) . - %`` and spaces, at most MAX_UNIT_LENGTH
+#: characters (the parser's time grows faster than the text's length).
+_UNIT_TEXT = re.compile(r"[A-Za-z0-9_%*/^().\- ]*")
+MAX_UNIT_LENGTH = 200
 _NUMBERED = re.compile(r"(?<![A-Za-z0-9_.])\d+(\.\d*)?(e[-+]?\d+)?\s*[A-Za-z_]")
 
 
@@ -148,6 +152,13 @@ def parse(text, *, file: str = "", key: str = ""):
     """
     if not isinstance(text, str):
         raise ConfigError(file, key, f"a unit must be text such as \"USD/Mtoken\", got {text!r}")
+    if len(text) > MAX_UNIT_LENGTH:
+        raise ConfigError(file, key, f"a unit of {len(text):,} characters is too long; a unit is at most "
+                                     f"{MAX_UNIT_LENGTH} characters, such as USD/Mtoken or USD/(chip*hour)")
+    if not _UNIT_TEXT.fullmatch(text):
+        bad = sorted(set(_UNIT_TEXT.sub("", text)))
+        raise ConfigError(file, key, f"{text!r} is not a unit sim can read: {''.join(bad)!r} cannot be in a unit; "
+                                     "write names, powers and * / ^ ( ), such as USD/Mtoken or USD/(chip*hour)")
     source = _normalise(text)
     if source in ("", "1"):
         source = "dimensionless"
@@ -160,7 +171,7 @@ def parse(text, *, file: str = "", key: str = ""):
             return reg.parse_units(source)
         except Exception as exc:  # noqa: BLE001 - pint raises many types on bad text
             names = getattr(exc, "unit_names", None)
-            if not names or not all(isinstance(n, str) and _NAME.match(n) for n in names):
+            if not names or not all(isinstance(n, str) and _NAME.fullmatch(n) for n in names):
                 reason = " ".join(str(exc).split()) or type(exc).__name__
                 raise ConfigError(file, key, f"{text!r} is not a unit sim can read ({reason}); write units such as "
                                              "USD/Mtoken, token/query, USD/(chip*hour) or fraction") from None
@@ -286,6 +297,12 @@ def check_model(model, inputs: dict, *, file: str, key: str = "model") -> dict[s
                 got, numbers = both(labelled)
         except ConfigError:
             raise
+        except ModelError as exc:
+            raise ConfigError(file, key, str(exc)) from None
+        except pint.UnitStrippedWarning:
+            raise ConfigError(file, key, f"model {model.name!r} drops the units of an input (np.asarray, .values or "
+                                         ".magnitude of a quantity), so its units cannot be checked; compute with "
+                                         "the inputs as they are given") from None
         except (pint.DimensionalityError, pint.OffsetUnitCalculusError, ValueError, TypeError) as exc:
             reason = " ".join(str(exc).split())
             raise ConfigError(file, key, f"model {model.name!r} cannot be evaluated on the units of its inputs "

@@ -49,11 +49,49 @@ def test_not_enough_disk_space_is_said_before_writing(project, capsys, monkeypat
     assert not (project / "outputs").exists()
 
 
-@pytest.mark.parametrize("change", ["nan", "missing"])
+@pytest.mark.parametrize("change", ["value", "nan", "missing"])
 def test_a_saved_run_edited_after_the_fact_is_refused(saved, capsys, change):
-    """samples.nc edited to hold NaN, or with an output dropped: sim report, decide and sensitivity say so in one line."""
+    """samples.nc edited (one value changed, NaN written, an output dropped): its SHA-256 is no longer the one
+    run.json recorded, and sim report, decide and sensitivity say so in one line."""
     import xarray as xr
 
+    path = saved / "samples.nc"
+    ds = xr.load_dataset(path)
+    if change == "value":
+        ds["cost_per_query"][..., 0] = ds["cost_per_query"][..., 0] * 1.01
+    elif change == "nan":
+        ds["cost_per_query"][..., 0] = float("nan")
+    else:
+        ds = ds.drop_vars("cost_per_query")
+    ds.to_netcdf(path, engine="h5netcdf")
+    for command in ("report", "decide", "sensitivity"):
+        err = one_line_error(capsys, [command])
+        assert ("samples.nc was changed after sim wrote it (its SHA-256 is not the one" in err
+                and err.endswith("run `sim run experiments/search_cost.toml` again")), err
+
+
+def test_an_edited_summary_is_refused(saved, capsys):
+    """summary.nc with its mean edited: the report, which reads it for its headline, refuses it in one line."""
+    import xarray as xr
+
+    path = saved / "summary.nc"
+    summary = xr.load_dataset(path)
+    summary["cost_per_query"][...] = summary["cost_per_query"] * 2
+    summary.to_netcdf(path, engine="h5netcdf")
+    err = one_line_error(capsys, ["report"])
+    assert "summary.nc was changed after sim wrote it" in err, err
+
+
+@pytest.mark.parametrize("change", ["nan", "missing"])
+def test_a_run_without_digests_edited_after_the_fact_is_refused(saved, capsys, change):
+    """A run whose run.json records no digests (an earlier sim's): NaN, or an output dropped, is still seen."""
+    import json
+
+    import xarray as xr
+
+    record = json.loads((saved / "run.json").read_text())
+    del record["sha256"]
+    (saved / "run.json").write_text(json.dumps(record))
     path = saved / "samples.nc"
     ds = xr.load_dataset(path)
     if change == "nan":
@@ -66,6 +104,26 @@ def test_a_saved_run_edited_after_the_fact_is_refused(saved, capsys, change):
     for command in ("report", "decide", "sensitivity"):
         err = one_line_error(capsys, [command])
         assert message in err and err.endswith("run `sim run experiments/search_cost.toml` again"), err
+
+
+@pytest.mark.parametrize("seed", ["12.5", "abc"])
+def test_a_saved_run_whose_seed_is_not_an_integer_is_refused(saved, capsys, seed):
+    """The seed attribute of samples.nc and summary.nc rewritten as text (run.json's digests removed, so the
+    attribute itself is what is read): one line, no traceback."""
+    import json
+
+    import xarray as xr
+
+    record = json.loads((saved / "run.json").read_text())
+    del record["sha256"]
+    (saved / "run.json").write_text(json.dumps(record))
+    for name in ("samples.nc", "summary.nc"):
+        ds = xr.load_dataset(saved / name)
+        ds.attrs["seed"] = seed
+        ds.to_netcdf(saved / name, engine="h5netcdf")
+    for command in ("report", "decide", "sensitivity"):
+        err = one_line_error(capsys, [command])
+        assert f"a saved run's seed is {seed!r}, not a whole number as sim writes it" in err, err
 
 
 def test_a_run_folder_in_use_by_another_sim_is_refused_and_freed_when_it_is_killed(saved, capsys):
@@ -195,6 +253,10 @@ def test_no_run_or_a_stale_run_is_refused(project, capsys):
                             r"`sim run experiments/search_cost\.toml` to update it$")
     assert sorted(p.name for p in folder.iterdir()) == listing  # no report of stale numbers
     (folder / "samples.nc").write_bytes(b"not a netcdf file")
+    assert_error(capsys, ["report"], r"^sim: error: outputs/search_cost/samples\.nc was changed after sim wrote it "
+                            r"\(its SHA-256 is not the one outputs/search_cost/run\.json records\); run "
+                            r"`sim run experiments/search_cost\.toml` again$")
+    (folder / "run.json").unlink()  # with no digests recorded, the file is read, and cannot be
     assert_error(capsys, ["report"], r"^sim: error: outputs/search_cost/samples\.nc: cannot read the saved run .*; run "
                             r"`sim run experiments/search_cost\.toml` again$")
 
@@ -295,3 +357,26 @@ def test_a_held_folder_is_refused_to_a_second_holder(search_experiment, tmp_path
     with store.holding(tmp_path, search_experiment):  # free again once the hold ends
         pass
     assert list(tmp_path.iterdir()) == []  # the lock file goes with the hold
+
+
+@pytest.mark.parametrize("planted", ["link", "fifo"])
+def test_a_planted_lock_file_is_not_followed(saved, tmp_path, capsys, planted):
+    """outputs/.search_cost.lock planted as a symbolic link to another file (or as a FIFO): sim decide, sensitivity
+    and run refuse it in one line; the link's target keeps its bytes and the run folder is unchanged."""
+    import os
+
+    lock = saved.parent / ".search_cost.lock"
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me\n")
+    if planted == "link":
+        lock.symlink_to(target)
+        message = ("outputs/.search_cost.lock is a symbolic link; sim does not follow it: remove it, or give another "
+                   "--out")
+    else:
+        os.mkfifo(lock)
+        message = "outputs/.search_cost.lock is not a plain file; remove it, or give another --out"
+    before = listing(saved)
+    for command in (["decide", "--out", "outputs"], ["sensitivity"], ["run", "--samples", "300", "--no-report"]):
+        assert message in one_line_error(capsys, command)
+    assert target.read_text() == "keep me\n"
+    assert listing(saved) == before

@@ -52,6 +52,18 @@ def test_unreadable_unit_is_one_line_naming_file_and_key(text):
         parse(text, file="f.toml", key="priors.x.unit")
 
 
+@pytest.mark.parametrize("text, message", [
+    ("USD/<img src onerror=alert(1)>", "'<=>' cannot be in a unit"),   # markup: never a unit, never shown as HTML
+    ('USD/"query"', "'\"' cannot be in a unit"),
+    ("token*" * 5_000 + "token", "a unit of 30,005 characters is too long; a unit is at most 200 characters"),
+])
+def test_markup_and_overlong_units_are_refused_before_parsing(text, message):
+    """A unit holds names, powers and * / ^ ( ) only, in at most 200 characters: hostile text is refused before
+    pint reads it (pint's parse time grows faster than the text; 30,000 characters took over a minute)."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse(text, file="p.toml", key="priors.x.unit")
+
+
 def test_every_shipped_experiment_passes_the_unit_check():
     """Loading checks the model on units (sim.units.check_model); every shipped experiment loads."""
     for path in sorted((ROOT / "experiments").glob("*.toml")):

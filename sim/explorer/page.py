@@ -302,8 +302,9 @@ class Explorer:
         cell = {"scenario": scenario, **self._cell()}
         long = {n: ds[n].attrs.get("long_name") or n for n in self.pair if n}
         units = ds[cost].attrs.get("units", "")
-        self.roles.text = (f"<b>{html.escape(long[cost])}</b> (<code>{cost}</code>, role cost)" +
-                           (f" against <b>{html.escape(long[revenue])}</b> (<code>{revenue}</code>, role revenue)"
+        self.roles.text = (f"<b>{html.escape(long[cost])}</b> (<code>{html.escape(cost)}</code>, role cost)" +
+                           (f" against <b>{html.escape(long[revenue])}</b> (<code>{html.escape(revenue)}</code>, "
+                            "role revenue)"
                             if revenue else " (the model has no output with role revenue)"))
         where = ", ".join(str(v) for d, v in cell.items() if d != "scenario")
         if revenue:
@@ -335,7 +336,7 @@ class Explorer:
             cells = [c for c in cells if all(c[d] == chosen.get(d) for d in fixed)][:MAX_ROWS]
         n = ds.sizes["sample"]
         units = ds[cost].attrs.get("units", "")
-        per = per_unit(units)
+        per = html.escape(per_unit(units))  # a unit is the user's text
         head = "".join(f"<th>{html.escape(d)}</th>" for d in dims)
         if revenue:
             head += (f"<th>P(cost &gt; revenue)</th><th>95 % interval</th><th>expected net benefit {per}</th>"
@@ -343,7 +344,7 @@ class Explorer:
         head += f"<th>mean cost {per}</th>"
 
         def amount(da):
-            return quantity(float(da), units, per=False)
+            return html.escape(quantity(float(da), units, per=False))
 
         pair, rows = self.results["pairs"].get((cost, revenue)), []
         for cell in cells:

@@ -22,10 +22,11 @@ import importlib.util
 import re
 import sys
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 
 from .. import _checks as check
-from ..errors import ConfigError, Location, SimError
+from ..errors import ConfigError, Location, ModelError, SimError
 from ._base import Model
 
 __all__ = ["ENTRY_POINT_GROUP", "get_model", "available", "load_reference", "load_origin"]
@@ -54,9 +55,15 @@ def _checked(obj, what: str, file: str, key: str) -> Model:
     return obj
 
 
+_LIBRARY = (str(Path(__file__).resolve().parents[1]), "site-packages", "dist-packages", "importlib",
+            str(Path(traceback.__file__).parent))
+
+
 def _failure(exc: BaseException) -> str:
-    """``ZeroDivisionError: division by zero (my_model.py, line 3)``: the innermost frame of the user's code."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "importlib" not in f.filename]
+    """``ZeroDivisionError: division by zero (my_model.py, line 3)``: the innermost frame of the user's code (not
+    of sim, the standard library or an installed package, where there is one)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    frames = [f for f in frames if not any(part in f.filename for part in _LIBRARY)] or frames
     where = f" ({Path(frames[-1].filename).name}, line {frames[-1].lineno})" if frames else ""
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}{where}"
 
@@ -97,7 +104,34 @@ def _sha256(path: Path) -> str:
 
 
 def _with_origin(found: Model, origin: tuple) -> Model:
-    return found if found.origin == origin else dataclasses.replace(found, origin=origin)
+    """A user's model (not sim's own) with where it was loaded from, its evaluation guarded (:func:`_guarded`)."""
+    found = found if found.origin == origin else dataclasses.replace(found, origin=origin)
+    if found.source == "sim" or getattr(found.evaluate, "guarded", False):
+        return found
+    return dataclasses.replace(found, evaluate=_guarded(found))
+
+
+def _guarded(found: Model):
+    """``found.evaluate``, whose failures are one line each: an exception inside the user's code names its file
+    and line; a result that is not a table of the declared outputs is named as what it is."""
+    evaluate, where = found.evaluate, f"model {found.name!r} ({found.source})"
+
+    def guarded(**inputs):
+        try:
+            result = evaluate(**inputs)
+        except SimError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user's code may fail in any way
+            if type(exc).__module__.split(".")[0] == "pint":  # a unit mismatch: the unit check says which
+                raise
+            raise ModelError(f"{where} failed while evaluating: {_failure(exc)}") from None
+        if not isinstance(result, Mapping):
+            raise ModelError(f"{where} returned {type(result).__name__}; a model returns a dict of its outputs by "
+                           f"name: {', '.join(found.outputs)}")
+        return result
+
+    guarded.guarded = True
+    return guarded
 
 
 def _attribute(module, path: str):

@@ -98,3 +98,28 @@ def test_the_explorer_in_a_real_browser(project, capsys, tmp_path):
         (ROOT / "README.md").read_text().split())
     if os.environ.get("SIM_EXPLORER_SCREENSHOT"):  # the README's picture: SIM_EXPLORER_SCREENSHOT=<absolute path>
         shutil.copyfile(shot, os.environ["SIM_EXPLORER_SCREENSHOT"])
+
+
+def test_a_hostile_unit_is_text_in_the_page(tmp_path):
+    """A unit that carries markup (the unit parser refuses it in files; here it is put straight into the run the
+    page shows): the measures table, the roles and the verdict show it as text, and Chromium finds no image in
+    them and runs nothing."""
+    reason = browser.missing()
+    if reason:
+        pytest.skip(reason)
+    from bokeh.document import Document
+
+    import sim
+    from sim.explorer import Explorer
+
+    page = Explorer(Document(), sim.load_experiment(ROOT / "experiments" / "search_cost.toml"), samples=2_000)
+    hostile = "USD/<img src=x onerror=\"document.title='ran'\">"
+    cost, _ = page.pair
+    page.results["dataset"][cost].attrs["units"] = hostile
+    page.show()
+    shown = tmp_path / "page.html"
+    shown.write_text("<!doctype html><title>explorer</title>" + page.roles.text + page.verdict.text
+                     + page.measures.text)
+    state = browser.inspect_page(shown)
+    assert state["images"] == 0 and not state["errors"], state
+    assert "&lt;img" in page.measures.text

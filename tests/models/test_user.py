@@ -157,6 +157,34 @@ def test_bad_model_reference_is_one_line(user, capsys, model_line, message):
     assert not (user / "outputs").exists()
 
 
+@pytest.mark.parametrize("body, message", [
+    ('raise RuntimeError("no tariff for this region")',
+     "failed while evaluating: RuntimeError: no tariff for this region (agent.py, line 11)"),
+    ("return calls * tokens_per_cal", "failed while evaluating: NameError: name 'tokens_per_cal' is not defined "
+                                      "(agent.py, line 11)"),
+    ("return [calls, price_per_task]", "returned list; a model returns a dict of its outputs by name: cost, revenue"),
+    ('return {"cost": calls * tokens_per_call * usd_per_mtoken / per_m * np.ones(3), "revenue": price_per_task}',
+     "failed while evaluating: ValueError: operands could not be broadcast together"),
+    ('return {"cost": np.asarray(calls), "revenue": price_per_task}', "model 'agent': output cost gives 1, declared "
+                                                                      "USD/task"),
+    ('return {"cost": np.asarray(calls.values), "revenue": price_per_task}',
+     "model 'agent' drops the units of an input (np.asarray, .values or .magnitude of a quantity)"),
+])
+def test_a_python_model_that_misbehaves_is_one_line_naming_its_line(user, capsys, body, message):
+    """A model that raises, misspells a name, returns a list or an array of the wrong shape, or strips its inputs'
+    units: sim validate (where the points show it) and sim run say so in one line, with the model file's line."""
+    code = MODEL_PY.replace("import sim", "import numpy as np\nimport sim").replace(
+        '    return {"cost": calls * tokens_per_call * usd_per_mtoken / per_m, "revenue": price_per_task}',
+        f"    {body}")
+    write(user / "models" / "odd.py", code)
+    path = experiment(user, 'model = { file = "models/odd.py", name = "agent" }', name="odd")
+    commands = [["run", path, "--no-report"]] + ([] if "broadcast" in message else [["validate", path]])
+    for command in commands:
+        err = one_line_error(capsys, command)
+        assert message.replace("agent.py", "odd.py") in err, err
+    assert not (user / "outputs").exists()
+
+
 def test_model_input_that_no_priors_file_defines(user, capsys):
     write(user / "priors.toml", PRIORS.replace("[priors.price_per_task]", "[priors.price_per_tusk]"))
     path = experiment(user, 'model = "mypkg.models:agent"', name="bad")
