@@ -43,7 +43,8 @@ _SCHEMAS = {
                      "memory_bandwidth": ("positive", True), "power_w": ("positive", False),
                      "price_usd": ("range", False), "date": ("str", True), "source": ("str", True),
                      "interconnect_bandwidth": ("positive", False), "interconnect_latency": ("positive", False),
-                     "interconnect_switched": ("flag", False), "rent_per_hour": ("positive", False),
+                     "interconnect_switched": ("flag", False), "arm_host": ("flag", False),
+                     "rent_per_hour": ("positive", False),
                      "serving_source": ("str", False)},
     "offerings": {"accelerator": ("str", True), "provider": ("str", True), "plan": ("str", True),
                   "price_per_chip_hour": ("positive", True), "date": ("str", True), "source": ("str", True),
@@ -65,8 +66,8 @@ _SCHEMAS = {
 #: Where a field is left out: a dense model holds its active parameters and routes nothing; a chip without fp8
 #: (fp4) runs 8-bit (4-bit) weights at its next wider precision's peak.
 _DEFAULTS = {"total_params": "active_params", "peak_flops_fp8": "peak_flops", "peak_flops_fp4": "peak_flops_fp8"}
-#: Architecture fields a model without them has none of: no latent attention, no routed experts, no windows.
-_ZERO = ("routed_expert_fraction", "kv_lora_rank", "rope_head_dim", "experts", "experts_per_token",
+#: Fields an entry without them has none of: no latent attention, no routed experts, no windows, no Arm host.
+_ZERO = ("arm_host", "routed_expert_fraction", "kv_lora_rank", "rope_head_dim", "experts", "experts_per_token",
          "expert_intermediate_size", "moe_layers", "windowed_layers", "attention_window")
 #: The catalogue each swept dim reads its entries from.
 SWEEPS = {"model": "models", "hardware": "offerings", "accelerator": "accelerators", "precision": "precisions"}

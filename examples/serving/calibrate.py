@@ -51,7 +51,7 @@ SEED = 20261204
 CALIBRATED_PRIORS = ("kv_cache_memory_fraction", "activation_memory_fraction", "bandwidth_utilisation",
                      "gemm_efficiency", "grouped_gemm_tokens", "attention_efficiency", "routing_overhead",
                      "collective_efficiency", "layer_overhead", "moe_layer_overhead", "step_overhead",
-                     "request_overhead", "admission_overhead")
+                     "request_overhead", "admission_overhead", "arm_host_slowdown")
 
 
 def calibrate_on(rows: list[dict], samples: int, seed: int = SEED):

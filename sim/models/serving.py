@@ -11,7 +11,9 @@ costs, per chip and per pipeline stage:
   embedding): a roofline per operator, the longer of reading the chip's share
   of their weights at ``bandwidth_utilisation`` of the memory bandwidth and
   computing 2 FLOP per parameter for every token in the step at
-  ``gemm_efficiency`` of the peak at the weights' precision;
+  ``gemm_efficiency`` of the peak at the weights' precision (a dense GEMM
+  of fewer rows than a tile is bound by its weights' reads, so its empty
+  rows do not count);
 * **routed experts**: the experts some token of the step is routed to are
   read (``1 - (1 - k/E)^N`` of them for N tokens each choosing k of E), and a
   grouped GEMM runs each touched expert as if it had ``grouped_gemm_tokens``
@@ -30,7 +32,8 @@ costs, per chip and per pipeline stage:
   links run at ``collective_efficiency`` of their bandwidth;
 * **overheads**: ``layer_overhead`` per layer (kernel launches and
   synchronisation), ``step_overhead`` per step and ``request_overhead`` per
-  request in flight per step (scheduling and sampling on the host).
+  request in flight per step (scheduling and sampling on the host), the
+  host's share ``arm_host_slowdown`` times longer on an Arm host (Grace).
 
 The scheduler reserves the KV cache of a request's whole sequence (input plus
 output) in ``kv_cache_memory_fraction`` of the memory the weights and
@@ -222,6 +225,8 @@ class _Layout:
         self.attention_peak = peak_at_precision(bytes_per_param=p["kv_bytes_per_value"] * c["fp8_bytes"] / c["fp8_kv"],
                                                 **chip)
         self.bandwidth = p["memory_bandwidth"] * p["bandwidth_utilisation"]
+        # the host's work (the engine's loop, each request's scheduling and sampling) is slower on an Arm host
+        self.host = 1.0 + p["arm_host"] * (p["arm_host_slowdown"] - 1.0)
 
     def layer_tokens(self, context):
         p = self.p
@@ -248,11 +253,11 @@ class _Layout:
         p, c = self.p, self.c
         pp, chips = self.pp, self.tp * self.pp
         per_chip = c["one_chip"]
-        # a GEMM of few rows runs as if it had grouped_gemm_tokens more (its tiles are mostly empty)
-        dense_flop = c["flop_per_param"] * (tokens + p["grouped_gemm_tokens"]) * self.dense / (
+        dense_flop = c["flop_per_param"] * tokens * self.dense / (
             self.chips_per_replica * per_chip)
         touched = expert_touched(tokens=group_tokens, experts=p["experts"], experts_per_token=p["experts_per_token"],
                                  one_token=c["one_token"])
+        # an expert's GEMM of few rows runs as if it had grouped_gemm_tokens more (its tiles are mostly empty)
         routed_flop = c["flop_per_param"] * (group_tokens * self.routed_active + p["grouped_gemm_tokens"] * touched
                                              * self.routed) / (chips * per_chip)
         compute = self.peak * p["gemm_efficiency"]
@@ -274,8 +279,8 @@ class _Layout:
         routing = p["routing_overhead"] * tokens * p["moe_layers"] / (pp * c["one_token"])
         work = linear + attention + collectives + routing
         overhead = ((p["layer_overhead"] * p["layers"] + p["moe_layer_overhead"] * p["moe_layers"]) / pp
-                    + p["step_overhead"]
-                    + (p["request_overhead"] * requests + p["admission_overhead"] * arrivals) * self.replicas)
+                    + self.host * (p["step_overhead"] + (p["request_overhead"] * requests
+                                                         + p["admission_overhead"] * arrivals) * self.replicas))
         # each drafted token runs the draft layer (about one layer's work) and its own launch and sampling
         draft = p["draft_tokens"] / c["one_token"] * (work * pp / p["layers"] + p["layer_overhead"]
                                                       + p["draft_overhead"])
@@ -301,6 +306,7 @@ CATALOGUE = {
                     "interconnect_bandwidth": Field("interconnect_bandwidth", "bytes/s/chip"),
                     "interconnect_latency": Field("interconnect_latency", "s"),
                     "interconnect_switched": Field("interconnect_switched", "1"),
+                    "arm_host": Field("arm_host", "1"),
                     "chip_power": Field("power_w", "W/chip"),
                     "price_per_chip_hour": Field("rent_per_hour", "USD/chip-hour")},
     "precision": {"bytes_per_param": Field("bytes_per_param", "bytes/parameter"),
@@ -331,13 +337,14 @@ CATALOGUE = {
 def evaluate(*, total_params, layers, hidden_size, attention_heads, kv_heads, head_dim, kv_lora_rank, rope_head_dim,
              experts, experts_per_token, expert_intermediate_size, moe_layers, windowed_layers, attention_window,
              peak_flops, peak_flops_fp8, peak_flops_fp4, accelerator_memory_bytes, memory_bandwidth,
-             interconnect_bandwidth, interconnect_latency, interconnect_switched, chip_power, price_per_chip_hour,
+             interconnect_bandwidth, interconnect_latency, interconnect_switched, arm_host, chip_power,
+             price_per_chip_hour,
              bytes_per_param, kv_bytes_per_value, tensor_parallel, expert_parallel, pipeline_parallel,
              attention_data_parallel, input_tokens, output_tokens, prefix_cache_hit_rate, draft_tokens, acceptance_rate,
              max_batch, max_num_tokens, kv_cache_memory_fraction, activation_memory_fraction, bandwidth_utilisation,
              gemm_efficiency, grouped_gemm_tokens, attention_efficiency, routing_overhead, collective_efficiency,
              layer_overhead, moe_layer_overhead, step_overhead, request_overhead, admission_overhead, draft_overhead,
-             model_error, serving_utilisation, flop_per_param=INFERENCE_FLOP,
+             arm_host_slowdown,              model_error, serving_utilisation, flop_per_param=INFERENCE_FLOP,
              expert_matrices=EXPERT_MATRICES, activation_bytes=ACTIVATION_BYTES, all_to_all_bytes=ALL_TO_ALL_BYTES,
              k_and_v=K_AND_V, latent=LATENT, attention_flop=ATTENTION_FLOP, mla_flop=MLA_FLOP, one_token=ONE_TOKEN,
              one_chip=ONE_CHIP, one_request=ONE_REQUEST, all_reduces_per_layer=ALL_REDUCES_PER_LAYER,

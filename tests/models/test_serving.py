@@ -34,6 +34,7 @@ ACCELERATORS = load_catalogue(CATALOGUES, "accelerators")
 ENGINE = dict(bandwidth_utilisation=0.8, gemm_efficiency=0.5, grouped_gemm_tokens=100.0, attention_efficiency=0.4,
               routing_overhead=1e-7, collective_efficiency=0.8, layer_overhead=5e-5, moe_layer_overhead=3e-5,
               step_overhead=1e-3, request_overhead=5e-6, admission_overhead=3e-4, draft_overhead=7e-4,
+              arm_host_slowdown=1.5,
               kv_cache_memory_fraction=0.9, activation_memory_fraction=0.05, max_batch=4096.0,
               max_num_tokens=32768.0, prefix_cache_hit_rate=0.0, draft_tokens=0.0, acceptance_rate=0.77,
               model_error=1.0, serving_utilisation=1.0)
@@ -50,7 +51,8 @@ def inputs(model, accelerator, *, precision=(1.0, 1.0), tp=1, ep=1, pp=1, adp=0,
                 peak_flops_fp4=a.get("peak_flops_fp4", a.get("peak_flops_fp8", a["peak_flops"])),
                 accelerator_memory_bytes=a["memory_bytes"], memory_bandwidth=a["memory_bandwidth"],
                 interconnect_bandwidth=a["interconnect_bandwidth"], interconnect_latency=a["interconnect_latency"],
-                interconnect_switched=float(a["interconnect_switched"]), chip_power=a["power_w"],
+                interconnect_switched=float(a["interconnect_switched"]),
+                arm_host=float(a.get("arm_host", 0)), chip_power=a["power_w"],
                 price_per_chip_hour=a["rent_per_hour"])
     return {**arch, **chip, **ENGINE, **engine, "bytes_per_param": precision[0], "kv_bytes_per_value": precision[1],
             "tensor_parallel": float(tp), "expert_parallel": float(ep), "pipeline_parallel": float(pp),
@@ -180,6 +182,35 @@ def test_throughput_is_the_batch_over_the_step_and_cost_the_chips_over_the_token
     # a slower model (model_error 2) halves the rate
     slow = serving.MODEL(**{**p, "model_error": 2.0})
     assert float(slow["output_tokens_per_second"]) == pytest.approx(rate / 2)
+
+
+def test_a_dense_gemm_pays_for_its_rows_alone_and_an_experts_for_its_empty_tile_rows():
+    """Llama 3.1 8B on one H100 at batch 1 (128/128): the step reads 8.03 GB of fp8 weights at 0.8 x 3.35 TB/s
+    (3.0 ms) and computes 2 x 8.03e9 FLOP a token at 0.5 x 989 TFLOP/s; grouped_gemm_tokens does not touch the
+    dense layers (the step is the same for 100 and 100,000), while for an MoE model it adds compute."""
+    dense = inputs("llama31_8b", "h100", isl=128, osl=128, max_batch=1.0)
+    steps = [float(serving.MODEL(**{**dense, "grouped_gemm_tokens": g})["step_seconds"]) for g in (100.0, 1e5)]
+    assert steps[0] == steps[1]
+    moe = inputs("qwen3_30b_a3b", "b200", precision=(0.5, 1.0), isl=128, osl=128, max_batch=1.0)
+    slow = [float(serving.MODEL(**{**moe, "grouped_gemm_tokens": g})["step_seconds"]) for g in (100.0, 1e5)]
+    # a step at batch 1 passes 2 tokens (one decoded, and 128 prompt tokens spread over 128 steps), which touch
+    # 1 - (15/16)^2 of the experts; each touched expert computes 1e5 - 100 more rows: 2 FLOP per parameter of that
+    # share of the 29e9 routed parameters at 0.5 x 9,000 TFLOP/s, 0.156 s
+    extra = 2 * (1e5 - 100) * (1 - (15 / 16) ** 2) * 48 * 128 * 3 * 2048 * 768 / (0.5 * 9000e12)
+    assert slow[1] - slow[0] == pytest.approx(extra, rel=0.01)
+
+
+def test_an_arm_host_multiplies_the_hosts_share_of_a_step():
+    """The same chip with an Arm host (GB200's Grace): the step's host work (step, request and admission overheads)
+    takes arm_host_slowdown times as long, the GPU's work the same."""
+    x86 = inputs("qwen3_30b_a3b", "gb200", precision=(0.5, 1.0))
+    assert x86["arm_host"] == 1.0  # the catalogue's GB200
+    x86["arm_host"] = 0.0
+    zero = dict(step_overhead=0.0, request_overhead=0.0, admission_overhead=0.0)
+    gpu = float(serving.MODEL(**{**x86, **zero})["step_seconds"])
+    host = float(serving.MODEL(**x86)["step_seconds"]) - gpu
+    arm = float(serving.MODEL(**{**x86, "arm_host": 1.0})["step_seconds"])
+    assert host > 0 and arm == pytest.approx(gpu + 1.5 * host)
 
 
 def test_arrays_evaluate_every_configuration_at_once():
