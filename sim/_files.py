@@ -246,9 +246,9 @@ def name_stem(target: Path) -> str:
 
 def _stale_stages(target: Path) -> Iterator[Path]:
     """Staging folders of ``target`` left by processes that no longer run (a killed run)."""
-    pattern = re.compile(rf"^\.{re.escape(name_stem(target))}\.(\d+)\.[0-9a-f]{{32}}\.tmp$")
+    pattern = re.compile(rf"\.{re.escape(name_stem(target))}\.(\d+)\.[0-9a-f]{{32}}\.tmp")
     for entry in target.parent.glob(f".{glob_escape(name_stem(target))}.*.tmp"):
-        match = pattern.match(entry.name)
+        match = pattern.fullmatch(entry.name)
         if not match:
             continue
         try:

@@ -141,7 +141,7 @@ def _report(file: str, table, model: Model) -> ReportSettings:
     check.keys(table, REPORT_KEYS, Location(file, "report"))
     output, revenue = table.get("output"), table.get("revenue")
     for k, value in (("output", output), ("revenue", revenue)):
-        if value is not None and value not in model.outputs:
+        if value is not None and (not isinstance(value, str) or value not in model.outputs):
             raise ConfigError(file, f"report.{k}", f"must be an output of model {model.name!r} "
                                                    f"({', '.join(model.outputs)}), got {value!r}")
     select = table.get("select", {})
@@ -233,6 +233,26 @@ def _files(file: str, key: str, value, base_dir: Path) -> list[Path]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise ConfigError(file, key, f"must be a path or a non-empty list of paths, got {value!r}")
     return [Path(os.path.normpath(base_dir / v)) for v in value]
+
+
+def _check_compared_units(file: str, model: Model) -> None:
+    """Each cost and the revenue it is compared with (by their roles) in one unit: P(cost > revenue) compares
+    their numbers as they are, so a cost in USD/task against a revenue in USD/ktask is refused, as is one of
+    another kind (USD/query)."""
+    for cost, revenue in model.comparisons:
+        a, b = model.outputs[cost].units, model.outputs[revenue].units
+        if a.replace(" ", "") == b.replace(" ", ""):
+            continue  # the same text: no need to parse
+        from . import units
+
+        scale = units.factor(a, b)
+        if scale is not None and abs(scale - 1.0) <= 1e-9:
+            continue
+        key = f"model.outputs.{revenue}.units" if model.formula else "model"
+        how = ("they are of different kinds" if scale is None
+               else f"1 {a} is {scale:.6g} {b}, and sim compares their numbers as they are")
+        raise ConfigError(file, key, f"cost {cost} ({a}) is compared with revenue {revenue} ({b}) but {how}; "
+                                     f"declare both in one unit")
 
 
 def _load_files(file: str, key: str, paths: list[Path]) -> tuple[dict[str, Prior], dict]:
@@ -406,10 +426,18 @@ def experiment_from_table(data: Mapping, path: str | os.PathLike) -> Experiment:
     model, model_files = _model(file, data["model"], path)
     for f in model_files:
         record_read(f)
+    _check_compared_units(file, model)
     if "priors" not in data:
         raise ConfigError(file, "priors", "missing; list the priors files, for example [\"../priors/seed_2023.toml\"]")
     prior_paths = _files(file, "priors", data["priors"], path.parent)
     defined, pairs = _load_files(file, "priors", prior_paths)
+    for name, prior in defined.items():  # the model's own name would silently take the prior's place
+        kind = "constant" if name in model.constants else "output" if name in model.outputs else None
+        if kind:
+            article = "an" if kind == "output" else "a"
+            raise ConfigError(prior.file, f"priors.{name}", f"{name!r} is a prior here and {article} "
+                                                            f"{kind} of model {model.name!r}, which would take its "
+                                                            f"place unseen; rename the prior or the model's {kind}")
     sweeps = _sweeps(file, data.get("sweep", {}), path.parent, model, defined)
     missing = [n for n in model.inputs if n not in defined and n not in sweeps]
     if missing and model.input_uses:

@@ -52,7 +52,7 @@ MAX_DEPTH = 100
 MODEL_KEYS = ("name", "description", "outputs", "constants")
 OUTPUT_KEYS = ("formula", "units", "role", "long_name")
 CONSTANT_KEYS = ("value", "units", "note")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _clip(x, low, high):
@@ -313,7 +313,7 @@ def _order(dependencies: dict[str, list[str]], file: str) -> list[str]:
 
 
 def _name(file: str, key: str, name, reserved=FUNCTIONS) -> str:
-    if not isinstance(name, str) or not _IDENTIFIER.match(name) or "__" in name:
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name) or "__" in name:
         raise ConfigError(file, key, f"{name!r} is not a valid name; use letters, digits and '_', starting with a "
                                      "letter, without double underscores")
     if name in reserved:

@@ -32,7 +32,7 @@ from ._base import Model
 __all__ = ["ENTRY_POINT_GROUP", "get_model", "available", "load_reference", "load_origin"]
 
 ENTRY_POINT_GROUP = "sim.models"
-_REFERENCE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+_REFERENCE = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*")
 
 
 def _entry_points():
@@ -179,7 +179,7 @@ def load_reference(value, *, file: str, base_dir: Path) -> tuple[Model, list[Pat
     if isinstance(value, str):
         if ":" not in value:
             return get_model(value, file=file), []
-        if not _REFERENCE.match(value):
+        if not _REFERENCE.fullmatch(value):
             raise ConfigError(file, "model", f"{value!r} is not a module reference; write \"package.module:name\"")
         module_name, attr = value.split(":")
         try:
@@ -202,7 +202,7 @@ def load_reference(value, *, file: str, base_dir: Path) -> tuple[Model, list[Pat
         path, name = value["file"], value.get("name")
         if not isinstance(path, str) or not path:
             raise ConfigError(file, "model.file", f"must be a path to a Python file, got {path!r}")
-        if not isinstance(name, str) or not re.match(r"^[A-Za-z_]\w*$", name):
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_]\w*", name):
             raise ConfigError(file, "model.name", f"must name the model in {path!r} (a Python name), got {name!r}")
         full = Path(base_dir) / path
         module = _import_file(full, file, "model.file")

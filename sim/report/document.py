@@ -79,7 +79,12 @@ class Document:
 
 
 def png(figure, dpi: int = 100) -> bytes:
-    """``figure`` rasterised as PNG bytes (where nearly all of a report's time goes)."""
+    """``figure`` rasterised as PNG bytes (where nearly all of a report's time goes). Its texts are drawn as
+    written: a ``$`` in a user's long name is a dollar sign, never the start of matplotlib's mathtext."""
+    from matplotlib.text import Text
+
+    for text in figure.findobj(Text):
+        text.set_parse_math(False)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()

@@ -176,7 +176,13 @@ def goal_seek(experiment: Experiment, prior: str, target: float, *, stat: str = 
     def value_at(x: float) -> float:
         nonlocal runs
         change = (lambda p: held(p, x)) if how == "value" else (lambda p: scaled(p, x))
-        ds = run(with_prior(experiment, prior, change), samples=samples, seed=seed)
+        try:
+            ds = run(with_prior(experiment, prior, change), samples=samples, seed=seed)
+        except SimError as exc:  # the equations break at this trial value (a division by zero, say)
+            reason = "an output is NaN or infinite there" if "NaN or infinite" in str(exc) else str(exc)
+            raise SimError(f"the goal seek did not reach its target in [{lo:.6g}, {hi:.6g}]: at {prior} "
+                           f"{'=' if how == 'value' else 'x'} {x:.6g} the model cannot be evaluated ({reason}); "
+                           "give --bracket LOW HIGH inside the range where the equations hold") from None
         runs += 1
         v = f_stat(ds)
         try:

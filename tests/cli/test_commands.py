@@ -264,4 +264,8 @@ def test_bad_report_arguments(project, capsys):
         'sampler = "random"', 'sampler = "random"\nreport = { output = "price" }'))
     assert_error(capsys, ["report"], r"^sim: error: experiments/search_cost\.toml: report\.output: must be an output of model "
                             r"'search'")
+    (project / "experiments" / "search_cost.toml").write_text(text.replace(
+        'sampler = "random"', 'sampler = "random"\nreport = { output = {} }'))  # a table where a name goes
+    assert_error(capsys, ["report"], r"^sim: error: experiments/search_cost\.toml: report\.output: must be an "
+                            r"output of model 'search' \(.*\), got \{\}$")
     assert not (project / "outputs" / "search_cost" / "report.html").exists()

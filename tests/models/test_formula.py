@@ -240,3 +240,52 @@ def test_a_formula_of_numbers_only_and_a_constant(project):
                       constants='[model.constants]\nk = { value = 4, units = "1" }\n')
     ds = sim.run(sim.load_experiment(path), samples=8, seed=1)
     assert isinstance(ds["x"], xr.DataArray) and np.all(ds["x"].values == 256.0)
+
+
+@pytest.mark.parametrize("outputs, constants, message", [
+    ({"x": "a * k", "b": "a + 1"}, "", "priors.b: 'b' is a prior here and an output of model"),
+    ({"x": "a * b"}, '[model.constants]\nb = { value = 4, units = "1" }\n',
+     "priors.b: 'b' is a prior here and a constant of model"),
+])
+def test_a_prior_named_as_an_output_or_constant_is_refused(project, capsys, outputs, constants, message):
+    """The model's own output or constant would take the prior's place without a word: one line naming the prior."""
+    if "k" in outputs["x"]:
+        constants = '[model.constants]\nk = { value = 4, units = "1" }\n'
+    err = one_line_error(capsys, ["validate", experiment(project, outputs, constants)])
+    assert f"priors/f.toml: {message}" in err and "rename the prior or the model's" in err, err
+
+
+@pytest.mark.parametrize("cost_units, revenue_units, message", [
+    ("USD/task", "USD/ktask", "1 USD/task is 1000 USD/ktask, and sim compares their numbers as they are"),
+    ("USD/task", "USD/query", "they are of different kinds"),
+])
+def test_cost_and_revenue_in_different_units_are_refused(project, capsys, cost_units, revenue_units, message):
+    """P(cost > revenue) compares numbers: a cost per task against a revenue per thousand tasks (or per query)
+    would read 0.755 where the truth is about 1. Refused in one line naming the revenue's units."""
+    write(project / "priors" / "f.toml", PRIORS)
+    write(project / "experiments" / "cr.toml", f'''priors = ["../priors/f.toml"]
+samples = 64
+
+[model.outputs.cost]
+formula = "a"
+units = "{cost_units}"
+role = "cost"
+
+[model.outputs.revenue]
+formula = "b"
+units = "{revenue_units}"
+role = "revenue"
+''')
+    err = one_line_error(capsys, ["run", "experiments/cr.toml"])
+    assert f"experiments/cr.toml: model.outputs.revenue.units: cost cost ({cost_units}) is compared with revenue " \
+           f"revenue ({revenue_units}) but {message}; declare both in one unit" in err, err
+    assert not (project / "outputs").exists()
+
+
+def test_a_name_ending_in_a_newline_is_refused(project, capsys):
+    """An output named "x\\n" (a quoted TOML key): the whole name must be an identifier, not its first line."""
+    experiment(project, {"y": "a * b"})
+    write(project / "experiments" / "nl.toml", 'priors = ["../priors/f.toml"]\n\n[model.outputs."x\\n"]\n'
+                                               'formula = "a * b"\nunits = "1"\n')
+    err = one_line_error(capsys, ["validate", "experiments/nl.toml"])
+    assert "experiments/nl.toml: model.outputs.x\n" in err or "'x\\n'" in err, err

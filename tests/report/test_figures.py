@@ -49,3 +49,23 @@ def test_figure_titles_and_labels_lie_inside_their_figures(tmp_path):
                 e = text.get_window_extent(renderer)
                 assert box.x0 - 1 <= e.x0 and e.x1 <= box.x1 + 1 and box.y0 - 1 <= e.y0 and e.y1 <= box.y1 + 1, \
                     (name, plot.name, text.get_text())
+
+
+def test_a_dollar_in_a_long_name_is_drawn_as_written(tmp_path, monkeypatch, capsys):
+    """Long names that matplotlib would read as broken mathtext ("price $\\frac{1}{$"): sim run and sim report
+    draw every figure, the text as written."""
+    from sim.cli import main
+
+    from ..helpers import write
+
+    write(tmp_path / "priors" / "p.toml", '[priors.a]\ndist = "lognormal"\nci90 = [1, 4]\npoint = 2\n'
+                                          'unit = "USD/query"\nlong_name = "price $\\\\frac{1}{$"\nnote = "n"\n')
+    write(tmp_path / "experiments" / "m.toml", 'priors = ["../priors/p.toml"]\nsamples = 200\n\n'
+                                               '[model.outputs.cost]\nformula = "a * 2"\nunits = "USD/query"\n'
+                                               'role = "cost"\nlong_name = "cost $\\\\frac{1}{$ a query"\n\n'
+                                               '[model.outputs.revenue]\nformula = "a * 3"\nunits = "USD/query"\n'
+                                               'role = "revenue"\n')
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "experiments/m.toml"]) == 0, capsys.readouterr().err
+    assert main(["report", "experiments/m.toml", "--no-sensitivity"]) == 0, capsys.readouterr().err
+    assert "cost $\\frac{1}{$ a query" in (tmp_path / "outputs" / "m" / "report.md").read_text()

@@ -35,3 +35,13 @@ def test_stress_band_is_the_conditional_distribution(search_experiment):
         float(ds["cost_per_query"].sel(cell).mean()), rel=1e-12)
     # a lower margin raises the provider's cost, so fewer queries pay
     assert s["p_profitable"].sel(**cell, case="band") < s["p_profitable"].sel(**cell, case="all")
+
+
+def test_a_goal_seek_that_reaches_a_broken_equation_says_so_and_suggests_a_bracket(search_experiment):
+    """words_per_token = 0 divides by zero: the seek says the target was not reached in its range and names
+    --bracket, not "NaN or infinite in point mode"."""
+    cell = {"scenario": "baseline", "architecture": "two_stage"}
+    with pytest.raises(SimError, match=r"^the goal seek did not reach its target in \[0, 2\]: at words_per_token = 0 "
+                                       r"the model cannot be evaluated \(an output is NaN or infinite there\); give "
+                                       r"--bracket LOW HIGH inside the range where the equations hold$"):
+        sd.goal_seek(search_experiment, "words_per_token", 0.9, select=cell, samples=2000, bracket=(0.0, 2.0))
