@@ -36,6 +36,7 @@ from .catalogue import catalogue_kind, load_catalogue
 from .engine import check_memory, point, run
 from .experiment import Experiment, load_experiment
 from .models import Model, available
+from .models.user import user_code
 from .observations import Observation, load_observations
 from .priors import load_priors
 from .priors.fit import PriorFit, fit_data, fit_quantiles, read_column
@@ -66,7 +67,7 @@ __all__ = ["run", "run_to_precision", "stream_summary", "dask_summary", "connect
            "models", "what_if", "check_memory", "check_sobol_n", "PrecisionResult", "SensitivityOptions",
            "SensitivityResult", "DecisionOptions", "DecisionResult", "ReportContent", "WhatIf", "calibrate",
            "load_observations", "Observation", "CalibrationResult", "arviz_tree", "fit_data",
-           "fit_quantiles", "read_column", "PriorFit", "serving", "ServingResult"]
+           "fit_quantiles", "read_column", "PriorFit", "serving", "ServingResult", "user_code"]
 
 
 def check(figures: str | os.PathLike | None = None, *, root: str | os.PathLike = "."):
@@ -75,8 +76,12 @@ def check(figures: str | os.PathLike | None = None, *, root: str | os.PathLike =
     return check_figures(figures, root=root)
 
 
-def validate(path: str | os.PathLike) -> str:
+def validate(path: str | os.PathLike, *, import_code: bool = True) -> str:
     """Check a priors file, an experiment file or a catalogue without running (``sim validate``).
+
+    An experiment that names a Python model imports it, which runs its code, and evaluates it once on its
+    priors' point values to check its units; with ``import_code=False`` the model is not imported and
+    everything else is checked (its inputs, outputs and units are not).
 
     Returns
     -------
@@ -94,7 +99,11 @@ def validate(path: str | os.PathLike) -> str:
     if kind is not None and "model" not in data:
         return f"{kind} catalogue, {len(load_catalogue(Path(path).parent, kind, path))} entries"
     if "model" in data:
-        exp = load_experiment(path)
+        with user_code(run=import_code):
+            exp = load_experiment(path)
+        if exp.model.origin[:1] == ("unimported",):
+            return (f"experiment {exp.name!r}, Python model {exp.model.name} not imported (its inputs, outputs and "
+                    f"units unchecked), {len(exp.scenarios)} scenario(s), {len(exp.base_priors)} priors")
         return (f"experiment {exp.name!r}, model {exp.model.name!r}, {len(exp.scenarios)} scenario(s), "
                 f"{len(exp.base_priors)} priors")
     return f"{len(load_priors(path))} priors"

@@ -141,6 +141,8 @@ def _report(file: str, table, model: Model) -> ReportSettings:
     check.keys(table, REPORT_KEYS, Location(file, "report"))
     output, revenue = table.get("output"), table.get("revenue")
     for k, value in (("output", output), ("revenue", revenue)):
+        if model.origin[:1] == ("unimported",) and isinstance(value, str):
+            continue  # a Python model not imported: its outputs are not known
         if value is not None and (not isinstance(value, str) or value not in model.outputs):
             raise ConfigError(file, f"report.{k}", f"must be an output of model {model.name!r} "
                                                    f"({', '.join(model.outputs)}), got {value!r}")
@@ -450,7 +452,8 @@ def experiment_from_table(data: Mapping, path: str | os.PathLike) -> Experiment:
         raise ConfigError(file, "priors", f"model {model.name!r} needs prior(s) {', '.join(missing)} "
                                           f"that no priors file defines ({', '.join(map(str, prior_paths))}); "
                                           f"they define: {', '.join(defined)}")
-    base = {n: defined[n] for n in model.inputs if n not in sweeps}
+    unimported = model.origin[:1] == ("unimported",)  # a Python model not imported: every prior may be an input
+    base = {n: defined[n] for n in (defined if unimported else model.inputs) if n not in sweeps}
     pairs = {pair: rho for pair, rho in pairs.items() if pair[0] in base and pair[1] in base}
     if "correlations" in data:
         for pair, rho in parse_correlations(data["correlations"], at=Location(file, "correlations"),

@@ -388,7 +388,7 @@ def cmd_validate(args) -> int:
     bad = 0
     for file in args.files:
         try:
-            print(f"ok: {file}: {api.validate(file)}")
+            print(f"ok: {file}: {api.validate(file, import_code=args.import_code)}")
         except SimError as exc:
             bad += 1
             print(f"sim: error: {_one_line(exc)}", file=sys.stderr)

@@ -388,7 +388,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "through the entry-point group sim.models), or the models of the given experiments.")
     p.add_argument("experiments", nargs="*", metavar="EXPERIMENT", help="list these experiments' models instead")
 
-    p = sub.add_parser("validate", help="check priors and experiment files without running",
-                       description="Validate priors and experiment files; exit status 2 if any is invalid.")
+    p = sub.add_parser("validate", help="check priors and experiment files without a Monte Carlo run",
+                       description="Validate priors and experiment files; exit status 2 if any is invalid. An "
+                                   "experiment that names a Python model imports it (running its code) and "
+                                   "evaluates it once on the point values to check its units; --no-import "
+                                   "checks everything else without importing it.")
     p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--no-import", dest="import_code", action="store_false",
+                   help="do not import a Python model an experiment names (its inputs, outputs and units go "
+                        "unchecked)")
     return parser

@@ -10,15 +10,22 @@ An experiment names its model as
   relative to the experiment file.
 
 A Python model is code and runs as any import does; formulas
-(:mod:`.formula`) are never executed.
+(:mod:`.formula`) are never executed. :func:`user_code` sets, for the code
+inside it, whether a Python model an experiment names is imported at all
+(``sim validate --no-import`` checks everything else without it) and whether
+a model file may lie outside the experiment's folder (refused unless the user
+opts in, with ``allow_outside=True`` or ``SIM_ALLOW_OUTSIDE_MODELS=1``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import hashlib
 import importlib
 import importlib.util
+import os
 import re
 import sys
 import traceback
@@ -29,9 +36,34 @@ from .. import _checks as check
 from ..errors import ConfigError, Location, ModelError, SimError
 from ._base import Model
 
-__all__ = ["ENTRY_POINT_GROUP", "get_model", "available", "load_reference", "load_origin"]
+__all__ = ["ENTRY_POINT_GROUP", "get_model", "available", "load_reference", "load_origin", "user_code",
+           "OUTSIDE_VARIABLE"]
 
 ENTRY_POINT_GROUP = "sim.models"
+#: The environment variable that, set to 1, lets an experiment name a model file outside its own folder.
+OUTSIDE_VARIABLE = "SIM_ALLOW_OUTSIDE_MODELS"
+_POLICY: contextvars.ContextVar[tuple[bool, bool]] = contextvars.ContextVar("sim_user_code", default=(True, False))
+
+
+@contextlib.contextmanager
+def user_code(*, run: bool = True, allow_outside: bool = False):
+    """Inside it, a Python model (a module or a file an experiment names) is imported only if ``run``, and a model
+    file outside the experiment's folder is loaded only if ``allow_outside`` (or ``SIM_ALLOW_OUTSIDE_MODELS=1``).
+
+    Without ``run``, such a model loads as a stand-in with no inputs and no outputs, so that everything else an
+    experiment holds can be checked without running anyone's code.
+    """
+    token = _POLICY.set((run, allow_outside))
+    try:
+        yield
+    finally:
+        _POLICY.reset(token)
+
+
+def _unimported(reference: str) -> Model:
+    """The stand-in for a Python model that is not to be imported: no inputs, no outputs, nothing to run."""
+    return Model(name=reference, description="a Python model, not imported", inputs=(), outputs={},
+                 evaluate=lambda **kwargs: {}, origin=("unimported", reference))
 _REFERENCE = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*")
 
 
@@ -145,8 +177,9 @@ def _models_in(module) -> list[str]:
     return sorted(k for k, v in vars(module).items() if isinstance(v, Model))
 
 
-def _import_file(path: Path, file: str, key: str):
-    """Import a Python file as a module of its own (named by its path's hash, so two files never collide)."""
+def _import_file(path: Path, file: str, key: str, *, check_only: bool = False):
+    """Import a Python file as a module of its own (named by its path's hash, so two files never collide); with
+    ``check_only``, only check that it is a Python file that exists."""
     try:
         found = path.is_file()
     except OSError as exc:
@@ -155,6 +188,8 @@ def _import_file(path: Path, file: str, key: str):
         raise ConfigError(file, key, f"model file {str(path)!r} not found")
     if path.suffix != ".py":
         raise ConfigError(file, key, f"model file {str(path)!r} must be a Python file ending in .py")
+    if check_only:
+        return None
     resolved = path.resolve()
     module_name = "sim_user_model_" + hashlib.sha256(str(resolved).encode()).hexdigest()[:16]
     spec = importlib.util.spec_from_file_location(module_name, resolved)
@@ -181,6 +216,8 @@ def load_reference(value, *, file: str, base_dir: Path) -> tuple[Model, list[Pat
             return get_model(value, file=file), []
         if not _REFERENCE.fullmatch(value):
             raise ConfigError(file, "model", f"{value!r} is not a module reference; write \"package.module:name\"")
+        if not _POLICY.get()[0]:
+            return _unimported(value), []
         module_name, attr = value.split(":")
         try:
             module = importlib.import_module(module_name)
@@ -205,6 +242,15 @@ def load_reference(value, *, file: str, base_dir: Path) -> tuple[Model, list[Pat
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_]\w*", name):
             raise ConfigError(file, "model.name", f"must name the model in {path!r} (a Python name), got {name!r}")
         full = Path(base_dir) / path
+        run, outside = _POLICY.get()
+        inside = Path(os.path.normpath(Path(base_dir).absolute() / path)).is_relative_to(Path(base_dir).absolute())
+        if not (inside or outside or os.environ.get(OUTSIDE_VARIABLE) == "1"):
+            raise ConfigError(file, "model.file", f"model file {path!r} lies outside the experiment's folder; sim "
+                                                  f"runs a model file's code only from that folder or below: move it "
+                                                  f"there, or set {OUTSIDE_VARIABLE}=1 to run it from where it is")
+        if not run:
+            _import_file(full, file, "model.file", check_only=True)
+            return _unimported(f"{path}:{name}"), [full]
         module = _import_file(full, file, "model.file")
         if not hasattr(module, name):
             raise ConfigError(file, "model.name", f"{path!r} has no {name!r}; models in it: "
@@ -224,8 +270,9 @@ def load_origin(origin: tuple) -> Model:
         return get_model(origin[1])
     if kind == "module":
         return load_reference(origin[1], file="", base_dir=Path("."))[0]
-    if kind == "file":
-        return load_reference({"file": origin[1], "name": origin[2]}, file="", base_dir=Path("/"))[0]
+    if kind == "file":  # a model the experiment was allowed to load, loaded again in this process
+        with user_code(allow_outside=True):
+            return load_reference({"file": origin[1], "name": origin[2]}, file="", base_dir=Path("/"))[0]
     if kind == "formula":
         from .formula import formula_model
 

@@ -18,7 +18,7 @@ import sim
 from sim.cli import main
 from sim.models import MODELS, search
 
-from ..helpers import ROOT, one_line_error, write
+from ..helpers import ROOT, cli, one_line_error, write
 
 MODEL_PY = '''
 import sim
@@ -355,3 +355,35 @@ def test_module_entry_point_subprocess_runs_the_user_example(tmp_path):
                              "1000", "--no-report", "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "experiment" / "inputs" / "support_bot.py").is_file()
+
+
+def test_validate_no_import_checks_the_rest_without_running_the_model(user, capsys):
+    """A model file whose import would leave a mark: sim validate imports it (and says so in its help); with
+    --no-import nothing of it runs, and a bad prior elsewhere is still found."""
+    write(user / "models" / "marks.py", "import pathlib\npathlib.Path('imported').write_text('ran')\n" + MODEL_PY)
+    path = experiment(user, 'model = { file = "models/marks.py", name = "agent" }', name="marks")
+    code, out, err = cli(capsys, "validate", "--no-import", path)
+    assert code == 0 and "Python model models/marks.py:agent not imported (its inputs, outputs and units " \
+                         "unchecked)" in out, err
+    assert not (user / "imported").exists()
+    (user / "priors.toml").write_text(PRIORS.replace('dist = "uniform"\nlow = 0.5', 'dist = "uniform"\nlow = 9'))
+    assert "priors.toml: priors.usd_per_mtoken" in one_line_error(capsys, ["validate", "--no-import", path])
+    assert not (user / "imported").exists()
+    (user / "priors.toml").write_text(PRIORS)
+    assert main(["validate", path]) == 0 and (user / "imported").read_text() == "ran"
+
+
+def test_a_model_file_outside_the_experiments_folder_needs_an_opt_in(user, tmp_path_factory, capsys, monkeypatch):
+    """model = { file = "/elsewhere/agent.py" } (or ../agent.py): refused in one line before anything is imported,
+    unless SIM_ALLOW_OUTSIDE_MODELS=1; then the run is as from a file beside the experiment."""
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    write(elsewhere / "agent.py", MODEL_PY)
+    for reference in (str(elsewhere / "agent.py"), "../" + elsewhere.name + "/agent.py"):
+        path = experiment(user, f'model = {{ file = "{reference}", name = "agent" }}', name="far")
+        err = one_line_error(capsys, ["run", path])
+        assert f"far.toml: model.file: model file {reference!r} lies outside the experiment's folder; sim runs a " \
+               "model file's code only from that folder or below: move it there, or set SIM_ALLOW_OUTSIDE_MODELS=1" \
+               in err, err
+        assert not (user / "outputs").exists()
+    monkeypatch.setenv("SIM_ALLOW_OUTSIDE_MODELS", "1")
+    assert main(["run", path, "--no-report"]) == 0, capsys.readouterr().err
