@@ -18,8 +18,8 @@ from typing import Any
 
 from .errors import ConfigError, Location, SimError
 
-__all__ = ["fail", "number", "pair", "string", "boolean", "keys", "positive_integer", "sample_count", "seed", "name",
-           "integer_text", "fmt"]
+__all__ = ["fail", "choices", "number", "pair", "string", "boolean", "keys", "positive_integer", "sample_count", "seed",
+           "name", "integer_text", "fmt"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -29,6 +29,16 @@ def fail(at: Location | None, message: str):
     if at is None:
         raise SimError(message)
     raise ConfigError(at.file, at.key, message)
+
+
+def choices(given, valid: Collection[str]) -> str:
+    """The end of a message about ``given``, which is not one of ``valid``: ``did you mean 'x'?`` where one valid
+    name is close to it, else ``valid: a, b, c``."""
+    import difflib
+
+    valid = [str(v) for v in valid]
+    close = difflib.get_close_matches(str(given), valid, n=1, cutoff=0.75) if isinstance(given, str) else []
+    return f"did you mean {close[0]!r}?" if close else f"valid: {', '.join(valid)}"
 
 
 def fmt(v) -> str:
@@ -83,7 +93,7 @@ def keys(table: Mapping, valid: Collection[str], at: Location, what: str = "key"
     ``listed`` (default: ``valid``)."""
     for key in table:
         if key not in valid:
-            fail(at.at(key), f"unknown {what}; valid: {', '.join(valid if listed is None else listed)}")
+            fail(at.at(key), f"unknown {what}; {choices(key, valid if listed is None else listed)}")
 
 
 def integer_text(text: str) -> int | str:

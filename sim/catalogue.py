@@ -191,7 +191,7 @@ def sweep_inputs(file: str, dim: str, selection, folder: Path, binding: Mapping[
         names = selection
         for name in names:
             if name not in entries:
-                raise ConfigError(file, key, f"{name!r} is not in the {dim} catalogue; valid: {', '.join(entries)}")
+                raise ConfigError(file, key, f"{name!r} is not in the {dim} catalogue; {check.choices(name, entries)}")
         if len(set(names)) != len(names):
             raise ConfigError(file, key, f"names must be distinct, got {names}")
     else:

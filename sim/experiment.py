@@ -294,7 +294,7 @@ def _scenario(file: str, name: str, table, base: dict[str, Prior], base_dir: Pat
     def known(k: str, prior_name: str):
         if prior_name not in base:
             raise ConfigError(file, k, f"no prior named {prior_name!r} to override; "
-                                       f"the model's priors are: {', '.join(base)}")
+                                       f"{check.choices(prior_name, base)}")
 
     if "files" in table:
         replaced, pairs = _load_files(file, f"{key}.files", _files(file, f"{key}.files", table["files"], base_dir))
@@ -546,7 +546,7 @@ def with_overrides(experiment: Experiment, *, set_values=None, scenarios=None) -
         names = list(experiment.scenario_names)
         for name in scenarios:
             if name not in names:
-                raise SimError(f"--scenario: no scenario {name!r} in {experiment.path}; valid: {', '.join(names)}")
+                raise SimError(f"--scenario: no scenario {name!r} in {experiment.path}; {check.choices(name, names)}")
         keep = tuple(dict.fromkeys(scenarios))
         changes["scenarios"] = tuple(s for s in experiment.scenarios if s.name in keep)
         changes["only"] = keep
@@ -554,8 +554,8 @@ def with_overrides(experiment: Experiment, *, set_values=None, scenarios=None) -
     if pins:
         for name in pins:
             if name not in experiment.base_priors:
-                raise SimError(f"--set: no prior {name!r} in {experiment.path}; valid: "
-                               f"{', '.join(experiment.base_priors)}")
+                raise SimError(f"--set: no prior {name!r} in {experiment.path}; "
+                               f"{check.choices(name, experiment.base_priors)}")
         scenarios_now = changes.get("scenarios", experiment.scenarios)
         changes["scenarios"] = tuple(
             dataclasses.replace(s, priors={**s.priors, **{n: pinned(s.priors[n], v, at=Location("--set", n))

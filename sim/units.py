@@ -138,8 +138,14 @@ def _define_countable(reg, name: str) -> None:
         reg.define(f"{name} = {singular}")
     elif singular == name:
         reg.define(f"{name} = [{name}]")
+        _COINED.add(f"[{name}]")
     else:
         reg.define(f"{singular} = [{singular}] = _ = {name}")
+        _COINED.add(f"[{singular}]")
+
+
+#: The dimensions of the countable names sim made units of on the fly (a user's "ticket", or a typo's "quer").
+_COINED: set[str] = set()
 
 
 def parse(text, *, file: str = "", key: str = ""):
@@ -184,8 +190,36 @@ def parse(text, *, file: str = "", key: str = ""):
     raise ConfigError(file, key, f"{text!r} names too many units sim does not know")
 
 
+def _coined_hint(derived, declared, inputs: dict) -> str:
+    """A unit name sim made up on the fly (any countable word) close to a name of the other side is likely a typo
+    (USD/quer against USD/query): say so, and which inputs bring it in."""
+    import difflib
+
+    def coined(unit, other):
+        for dim in unit.dimensionality:
+            names = [d.strip("[]") for d in other.dimensionality]
+            close = difflib.get_close_matches(dim.strip("[]"), names, n=1)
+            if dim in _COINED and dim not in other.dimensionality and close:
+                return dim, close[0]
+        return None
+
+    found = coined(derived, declared)
+    if found:
+        dim, close = found
+        sources = [f"{n} ({unit})" for n, (_, unit) in inputs.items() if dim in parse(unit).dimensionality]
+        return (f"; {dim.strip('[]')!r} is no unit sim knows" + (f", brought in by {', '.join(sources)}"
+                                                                  if sources else "") + f": did you mean {close!r}?")
+    found = coined(declared, derived)
+    return f"; {found[0].strip('[]')!r} in the declared unit is no unit sim knows: did you mean {found[1]!r}?" \
+        if found else ""
+
+
 def format_units(unit) -> str:
-    """Compact text of a pint unit: ``USD*token/ktoken/query``; ``1`` when dimensionless."""
+    """Compact text of a pint unit: ``USD*token/ktoken/query``; ``1`` when dimensionless. A ``fraction`` (a pure
+    number) is left out: ``USD*fraction/query`` reads ``USD/query``."""
+    power = dict(getattr(unit, "_units", {})).get("fraction", 0)
+    if power:
+        unit = unit / registry().Unit("fraction") ** power
     text = f"{unit:~C}"
     return text or "1"
 
@@ -319,7 +353,8 @@ def check_model(model, inputs: dict, *, file: str, key: str = "model") -> dict[s
         shown = format_units(derived)
         scale = factor(derived, declared)
         if scale is None:
-            raise ConfigError(file, where, f"{what} gives {shown}, declared {out.units}")
+            raise ConfigError(file, where, f"{what} gives {shown}, declared {out.units}"
+                                           f"{_coined_hint(derived, declared, inputs)}")
         if not math.isclose(scale, 1.0, rel_tol=1e-9):
             if scale < 1:
                 how = f"divide by a constant of {1 / scale:.6g} {format_units(derived / declared)}"

@@ -97,6 +97,18 @@ dist = "fixed"
 point = 100
 unit = "searches/month"
 note = "n"
+
+[priors.share]
+dist = "fixed"
+point = 0.5
+unit = "fraction"
+note = "n"
+
+[priors.tokens_per_quer]
+dist = "fixed"
+point = 1000
+unit = "tokens/quer"
+note = "n"
 """
 
 
@@ -116,12 +128,37 @@ def formula_experiment(project, formula, units, constants=""):
      "formula gives USD*token/Mtoken/query, not USD/query: 1 USD*token/Mtoken/query is 1e-06 USD/query"),
     # wrong currency
     ("tokens_per_query * price_per_ktoken", "EUR/query", "formula gives USD*token/ktoken/query, declared EUR/query"),
+    # a typo in the declared unit: named, with the close name (a pure fraction never shows in the unit)
+    ("tokens_per_query * price_per_ktoken / per_k * share", "USD/quer",
+     "formula gives USD/query, declared USD/quer; 'quer' in the declared unit is no unit sim knows: did you mean "
+     "'query'?"),
+    # a typo in a prior's unit: the output that uses it names the prior
+    ("searches_per_month / searches_per_month * price_per_ktoken / per_k * tokens_per_quer", "USD/query",
+     "formula gives USD/quer, declared USD/query; 'quer' is no unit sim knows, brought in by tokens_per_quer "
+     "(tokens/quer): did you mean 'query'?"),
 ])
 def test_unit_mismatch_messages(project, capsys, formula, units, message):
-    path = formula_experiment(project, formula, units)
+    path = formula_experiment(project, formula, units, '[model.constants]\nper_k = { value = 1000, units = '
+                                                       '"token/ktoken" }\n')
     err = one_line_error(capsys, ["validate", path])
     assert err.startswith(f"sim: error: {path}: model.outputs.out: {message}"), err
     assert not (project / "outputs").exists()
+
+
+@pytest.mark.parametrize("formula, message", [
+    ("where(tokens_per_query > 1, price_per_ktoken, price_per_ktoken)",
+     "> compares a quantity in token/query and a bare number: give the number in the same unit, as a constant "
+     "([model.constants]) or a prior at position 7 ('tokens_per_query > 1')"),
+    ("price_per_ktoken * (tokens_per_query & 2)",
+     "& combines conditions (comparisons such as a > b), not a quantity in token/query and a bare number"),
+    ("price_per_ktoken * (1 & 2)", "& combines conditions (comparisons such as a > b), not numbers at position 21"),
+])
+def test_comparisons_and_conditions_with_bare_numbers_say_what_they_meet(project, capsys, formula, message):
+    """A comparison of a quantity with a bare number, and & or | on anything but conditions: one line in the
+    formula's words, not pint's or numpy's."""
+    path = formula_experiment(project, formula, "USD/ktoken")
+    err = one_line_error(capsys, ["validate", path])
+    assert err.startswith(f"sim: error: {path}: model.outputs.out.formula: {message}"), err
 
 
 def test_missing_per_1000_is_found_and_the_fix_named(project, capsys):

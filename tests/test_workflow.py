@@ -189,7 +189,7 @@ def test_validate_accepts_the_project_catalogues_and_names_a_bad_entry(project, 
     path.write_text(path.read_text().replace("tokens = ", "tokenz = ", 1))
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "unknown field; valid: name, active_params" in err, err
+    assert err.count("\n") == 1 and "models.gpt3.tokenz: unknown field; did you mean 'tokens'?" in err, err
 
 
 def test_a_stale_run_names_the_out_it_was_written_to(project, capsys):

@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
+from .. import _checks as check
 from ..errors import SimError
 from . import _array
 from .summary import output_names
@@ -31,7 +32,7 @@ __all__ = ["rank_correlation", "first_order_given", "target_region", "drawn_inpu
 
 def check_output(names: Sequence[str], output: str, what: str = "output") -> str:
     if output not in names:
-        raise SimError(f"unknown {what} {output!r}; valid: {', '.join(names)}")
+        raise SimError(f"unknown {what} {output!r}; {check.choices(output, names)}")
     return output
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .. import _checks as check
 from ..errors import ConfigError, SimError
 from .parser import DEFAULT_EXPERIMENT
 
@@ -162,7 +163,7 @@ def cmd_report(args) -> int:
     api.check_sobol_n(args.sobol_n)
     for flag, name in (("--output", args.output), ("--revenue", args.revenue)):
         if name is not None and name not in experiment.model.outputs:
-            raise SimError(f"{flag}: unknown output {name!r}; valid: {', '.join(experiment.model.outputs)}")
+            raise SimError(f"{flag}: unknown output {name!r}; {check.choices(name, experiment.model.outputs)}")
     folder = store.analysis_folder(args.out, experiment, args.posterior)
     if args.posterior:
         recorded, ds = store.load_posterior(experiment, args.out)

@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _checks as check
 from ..analysis.decision import verdict
 from ..api import WhatIf, check_memory, what_if
-from ..errors import SimError
+from ..errors import Location, SimError
 from ..experiment import Experiment, subject
 from ..models import cost_revenue_pairs
 from ..report.format import per_unit, percent, quantity, verdict_sentence
@@ -40,6 +41,8 @@ __all__ = ["Explorer"]
 
 #: Rows of the measures table (cells); the cell selectors reach the others.
 MAX_ROWS = 24
+#: The longest name a saved scenario's file may have (a file system takes 255 bytes; its staging copy more).
+MAX_FILE_NAME = 200
 #: Drivers the bar chart shows.
 MAX_DRIVERS = 10
 COST_COLOUR, REVENUE_COLOUR = "#d55e00", "#0072b2"  # colour-blind safe (Okabe-Ito), as the report's figures
@@ -239,9 +242,11 @@ class Explorer:
 
     def _save(self) -> None:
         name = self.save_file.value.strip()
-        if not name or Path(name).name != name or not name.endswith(".toml"):
-            raise SimError(f"file: give a file name ending in .toml, without a folder (it is saved beside "
-                           f"{self.experiment.path}), got {name!r}")
+        stem = name.removesuffix(".toml")
+        if not name or Path(name).name != name or not name.endswith(".toml") or len(name) > MAX_FILE_NAME:
+            raise SimError(f"file: give a file name ending in .toml, without a folder, of at most {MAX_FILE_NAME} "
+                           f"characters (it is saved beside {self.experiment.path}), got {name[:60]!r}")
+        check.name(stem, Location("file", ""))  # the experiment's name: letters, digits, _ . -, not "" or "."
         path = Path(self.experiment.path).parent / name
         scenario = self.save_name.value.strip()
         write_new_experiment(path, self.what_if.experiment_text(path, scenario))

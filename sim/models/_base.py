@@ -27,6 +27,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from .. import _checks as check
 from ..errors import SimError
 
 __all__ = ["Output", "Constant", "Model", "model", "ROLES", "choose", "cost_revenue_pairs", "Field", "CATALOGUE",
@@ -292,7 +293,7 @@ def choose(roles: Mapping[str, str | None], role: str, given: str | None = None,
     lead = f"{flag}: " if flag else ""
     if given is not None:
         if given not in roles:
-            raise SimError(f"{lead}unknown output {given!r}; valid: {', '.join(roles)}")
+            raise SimError(f"{lead}unknown output {given!r}; {check.choices(given, roles)}")
         return given
     candidates = [name for name, r in roles.items() if r == role]
     if len(candidates) > 1:

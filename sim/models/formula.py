@@ -219,9 +219,31 @@ def _units_guard(name: str, where: _Where, node, func):
                 f"{shown[0]} {name} {shown[-1]}"
             raise where.error(node, f"{what}: the units do not fit") from None
         except (pint.PintError, ValueError, TypeError) as exc:
+            described = " and ".join(_described(a) for a in args)
+            if name in ("&", "|"):
+                raise where.error(node, f"{name} combines conditions (comparisons such as a > b), not "
+                                        f"{described}") from None
+            if name in _COMPARISONS:
+                raise where.error(node, f"{name} compares {described}: give the number in the same unit, as a "
+                                        "constant ([model.constants]) or a prior") from None
             raise where.error(node, f"{name}: {' '.join(str(exc).split())}") from None
 
     return guarded
+
+
+_COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
+
+
+def _described(value) -> str:
+    """What a formula operand is, for a message: a quantity in its unit, a condition, or a bare number."""
+    import pint
+
+    from ..units import data_of, format_units
+
+    data = data_of(value)
+    if isinstance(data, pint.Quantity):
+        return f"a quantity in {format_units(data.units)}"
+    return "a condition" if np.asarray(data).dtype == bool else "a bare number"
 
 
 def _compile(node, where: _Where, check: bool):
@@ -250,7 +272,10 @@ def _compile(node, where: _Where, check: bool):
             with np.errstate(all="raise"):
                 try:
                     return _Constant(_fold(op(left.value, right.value), where, node))
-                except (FloatingPointError, ZeroDivisionError, OverflowError, TypeError):
+                except TypeError:  # & and | of two numbers
+                    raise where.error(node, f"{symbol} combines conditions (comparisons such as a > b), not "
+                                            "numbers") from None
+                except (FloatingPointError, ZeroDivisionError, OverflowError):
                     raise where.error(node, "this arithmetic on numbers overflows or divides by zero") from None
         f = wrap(symbol, op)
         lf, rf = _evaluator(left), _evaluator(right)

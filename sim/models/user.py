@@ -13,8 +13,9 @@ A Python model is code and runs as any import does; formulas
 (:mod:`.formula`) are never executed. :func:`user_code` sets, for the code
 inside it, whether a Python model an experiment names is imported at all
 (``sim validate --no-import`` checks everything else without it) and whether
-a model file may lie outside the experiment's folder (refused unless the user
-opts in, with ``allow_outside=True`` or ``SIM_ALLOW_OUTSIDE_MODELS=1``).
+a model file may be given by an absolute path outside the experiment's folder
+(refused unless the user opts in, with ``allow_outside=True`` or
+``SIM_ALLOW_OUTSIDE_MODELS=1``).
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ _POLICY: contextvars.ContextVar[tuple[bool, bool]] = contextvars.ContextVar("sim
 @contextlib.contextmanager
 def user_code(*, run: bool = True, allow_outside: bool = False):
     """Inside it, a Python model (a module or a file an experiment names) is imported only if ``run``, and a model
-    file outside the experiment's folder is loaded only if ``allow_outside`` (or ``SIM_ALLOW_OUTSIDE_MODELS=1``).
+    file given by an absolute path outside the experiment's folder is loaded only if ``allow_outside`` (or
+    ``SIM_ALLOW_OUTSIDE_MODELS=1``).
 
     Without ``run``, such a model loads as a stand-in with no inputs and no outputs, so that everything else an
     experiment holds can be checked without running anyone's code.
@@ -243,11 +245,12 @@ def load_reference(value, *, file: str, base_dir: Path) -> tuple[Model, list[Pat
             raise ConfigError(file, "model.name", f"must name the model in {path!r} (a Python name), got {name!r}")
         full = Path(base_dir) / path
         run, outside = _POLICY.get()
-        inside = Path(os.path.normpath(Path(base_dir).absolute() / path)).is_relative_to(Path(base_dir).absolute())
-        if not (inside or outside or os.environ.get(OUTSIDE_VARIABLE) == "1"):
-            raise ConfigError(file, "model.file", f"model file {path!r} lies outside the experiment's folder; sim "
-                                                  f"runs a model file's code only from that folder or below: move it "
-                                                  f"there, or set {OUTSIDE_VARIABLE}=1 to run it from where it is")
+        far = Path(path).is_absolute() and not Path(os.path.normpath(path)).is_relative_to(
+            Path(base_dir).absolute())  # an absolute path elsewhere: code the experiment's folder does not carry
+        if far and not (outside or os.environ.get(OUTSIDE_VARIABLE) == "1"):
+            raise ConfigError(file, "model.file", f"model file {path!r} is an absolute path outside the experiment's "
+                                                  f"folder; sim runs such a file's code only if you opt in: set "
+                                                  f"{OUTSIDE_VARIABLE}=1, or give a path relative to the experiment")
         if not run:
             _import_file(full, file, "model.file", check_only=True)
             return _unimported(f"{path}:{name}"), [full]

@@ -264,7 +264,7 @@ def parse_prior(name: str, table: Any, *, at: Location, base: Prior | None = Non
         check.fail(at.at("dist"), f"missing; valid: {', '.join(forms.FORMS)}")
     dist = table["dist"]
     if not isinstance(dist, str) or dist not in forms.FORMS:
-        check.fail(at.at("dist"), f"unknown distribution {dist!r}; valid: {', '.join(forms.FORMS)}")
+        check.fail(at.at("dist"), f"unknown distribution {dist!r}; {check.choices(dist, forms.FORMS)}")
     form = forms.FORMS[dist]
     param_keys = {x for alt in form.parameters for x in alt}
     allowed = (param_keys | set(DESCRIPTIVE_KEYS) | {"dist", "allow_negative", "override"}

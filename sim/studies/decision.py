@@ -17,6 +17,7 @@ import numpy as np
 import xarray as xr
 from scipy import optimize
 
+from .. import _checks as check
 from ..analysis.decision import cost_and_revenue, statistic
 from ..analysis.sensitivity import check_output
 from ..analysis.summary import output_names, summarize
@@ -32,7 +33,7 @@ __all__ = ["with_prior", "stress", "goal_seek", "GoalSeekResult"]
 def with_prior(experiment: Experiment, name: str, change: Callable[[Prior], Prior]) -> Experiment:
     """``experiment`` with ``change`` applied to prior ``name`` in every scenario."""
     if name not in experiment.base_priors:
-        raise SimError(f"unknown prior {name!r}; valid: {', '.join(experiment.base_priors)}")
+        raise SimError(f"unknown prior {name!r}; {check.choices(name, experiment.base_priors)}")
     scenarios = tuple(dataclasses.replace(s, priors={**s.priors, name: change(s.priors[name])})
                       for s in experiment.scenarios)
     return dataclasses.replace(experiment, scenarios=scenarios)
@@ -141,7 +142,7 @@ def goal_seek(experiment: Experiment, prior: str, target: float, *, stat: str = 
     if how not in ("value", "scale"):
         raise SimError(f"unknown goal-seek mode {how!r}; valid: value, scale")
     if prior not in experiment.base_priors:
-        raise SimError(f"unknown prior {prior!r}; valid: {', '.join(experiment.base_priors)}")
+        raise SimError(f"unknown prior {prior!r}; {check.choices(prior, experiment.base_priors)}")
     roles = experiment.model.roles()
     if stat == "p_profitable":
         cost, revenue = cost_and_revenue(roles, cost, revenue)

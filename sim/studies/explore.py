@@ -108,7 +108,7 @@ def draws(experiment: Experiment, scenario: str | None = None, *, samples: int =
     names = list(experiment.scenario_names)
     scenario = names[0] if scenario is None else scenario
     if scenario not in names:
-        raise SimError(f"no scenario {scenario!r} in {experiment.path}; valid: {', '.join(names)}")
+        raise SimError(f"no scenario {scenario!r} in {experiment.path}; {check.choices(scenario, names)}")
     if posterior is not None:
         samples = min(samples, posterior.sizes["sample"])
     exp = with_overrides(with_settings(experiment, samples=samples, seed=seed, sampler="random"), scenarios=[scenario])
@@ -186,7 +186,10 @@ class WhatIf:
 
     def use(self, prior: Prior) -> WhatIf:
         """This what-if with the prior of ``prior``'s name in this form."""
-        self._known(prior.name)
+        base = self._known(prior.name)
+        if prior.unit != base.unit:  # the model reads the prior in its unit; a saved scenario keeps no other
+            raise SimError(f"unit: a what-if keeps {prior.name}'s unit, {base.unit!r}; give its values in it, not "
+                           f"in {prior.unit!r}")
         changes = {n: p for n, p in self.changes.items() if n != prior.name}
         if prior != self.draws.base[prior.name]:
             changes[prior.name] = prior
@@ -234,6 +237,12 @@ class WhatIf:
             name = next(iter(self.inputs))
             values = {name: np.full(exp.samples, priors[name].point)}
         outputs = evaluate(exp, values)
+        for name, da in outputs.data_vars.items():  # as sim run refuses them, so that a saved change runs
+            bad = ~np.isfinite(da.values)
+            if bad.any():
+                raise SimError(f"with this change, output {name} is NaN or infinite in {int(bad.sum()):,} of "
+                               f"{bad.size:,} values, which sim run refuses; keep the prior inside the values its "
+                               "equations can take")
         data = {name: (da.dims, da.values) for name, da in outputs.data_vars.items()}
         data |= {n: (("sample",), drawn[n]) if drawn[n] is not None else ((), priors[n].point) for n in self.inputs}
         data |= {n: da for n, da in exp.sweeps.items() if n not in da.dims}  # as a run keeps its swept inputs

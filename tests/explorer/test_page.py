@@ -101,6 +101,24 @@ def test_bad_input_is_answered_beside_its_field_and_changes_nothing(box, text, m
     assert page.what_if.priors[MARGIN].describe() == "beta(ci90=[0.5, 0.8])" and page.measures.text != before
 
 
+@pytest.mark.parametrize("prior, box, text, message", [
+    # finite as typed, but the equations overflow: sim run would refuse the saved scenario, so the page does
+    ("prompt_words", "pin", "1e308", "with this change, output"),
+    # a unit typed in the TOML box: the model reads the prior in its own unit, and a saved scenario keeps no other
+    (MARGIN, "other", 'dist = "uniform", low = 50, high = 70, unit = "percent"',
+     "unit: a what-if keeps provider_gross_margin's unit, 'fraction'; give its values in it, not in 'percent'"),
+])
+def test_a_change_sim_run_would_refuse_is_refused_beside_its_field(prior, box, text, message):
+    page = _page()
+    card = page.cards[prior]
+    before = page.measures.text
+    field = {"pin": card.pin, "other": card.other}[box]
+    field.value = text
+    shown = html.unescape(card.error.text)
+    assert message in shown and "Traceback" not in shown and "inf" not in page.measures.text, shown
+    assert page.measures.text == before and page.what_if.changed == {}
+
+
 def test_a_change_the_model_cannot_evaluate_is_undone_and_the_page_goes_on(monkeypatch, capsys):
     """An unexpected failure after a valid change (here the evaluation raising) is one line beside the field and on
     the server's stderr, and the change is undone; the next change works."""
@@ -173,6 +191,13 @@ def test_save_as_scenario_writes_a_new_file_that_sim_run_reproduces(project, cap
     page.save_file.value = "../elsewhere.toml"
     page.save_clicked()
     assert "without a folder" in page.saved.text
+    for name, message in ((".toml", "'' is not a valid name"), ("..toml", "'.' is not a valid name"),
+                          ("e" * 300 + ".toml", "of at most 200 characters")):  # never the staging name or OSError
+        page.save_file.value = name
+        page.save_clicked()
+        said = html.unescape(page.saved.text)
+        assert message in said and ".tmp" not in said and "OSError" not in said, said
+    assert sorted(p.name for p in (project / "experiments").iterdir() if not p.name.endswith(".toml")) == []
     (project / "experiments" / "taken.toml").write_text("kept\n")
     page.save_file.value = "taken.toml"
     page.save_clicked()

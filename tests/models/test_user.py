@@ -374,16 +374,19 @@ def test_validate_no_import_checks_the_rest_without_running_the_model(user, caps
 
 
 def test_a_model_file_outside_the_experiments_folder_needs_an_opt_in(user, tmp_path_factory, capsys, monkeypatch):
-    """model = { file = "/elsewhere/agent.py" } (or ../agent.py): refused in one line before anything is imported,
-    unless SIM_ALLOW_OUTSIDE_MODELS=1; then the run is as from a file beside the experiment."""
+    """model = { file = "/elsewhere/agent.py" }: refused in one line before anything is imported, unless
+    SIM_ALLOW_OUTSIDE_MODELS=1; then the run is as from a file beside the experiment. A relative path (a project's
+    models/ beside its experiments/) and an absolute path inside the folder need no opt-in."""
     elsewhere = tmp_path_factory.mktemp("elsewhere")
     write(elsewhere / "agent.py", MODEL_PY)
-    for reference in (str(elsewhere / "agent.py"), "../" + elsewhere.name + "/agent.py"):
-        path = experiment(user, f'model = {{ file = "{reference}", name = "agent" }}', name="far")
-        err = one_line_error(capsys, ["run", path])
-        assert f"far.toml: model.file: model file {reference!r} lies outside the experiment's folder; sim runs a " \
-               "model file's code only from that folder or below: move it there, or set SIM_ALLOW_OUTSIDE_MODELS=1" \
-               in err, err
-        assert not (user / "outputs").exists()
+    reference = str(elsewhere / "agent.py")
+    path = experiment(user, f'model = {{ file = "{reference}", name = "agent" }}', name="far")
+    err = one_line_error(capsys, ["run", path])
+    assert f"far.toml: model.file: model file {reference!r} is an absolute path outside the experiment's folder; " \
+           "sim runs such a file's code only if you opt in: set SIM_ALLOW_OUTSIDE_MODELS=1, or give a path " \
+           "relative to the experiment" in err, err
+    assert not (user / "outputs").exists()
+    for near in ("../" + elsewhere.name + "/agent.py", str(user / "models" / "agent.py")):
+        assert main(["validate", experiment(user, f'model = {{ file = "{near}", name = "agent" }}', name="near")]) == 0
     monkeypatch.setenv("SIM_ALLOW_OUTSIDE_MODELS", "1")
     assert main(["run", path, "--no-report"]) == 0, capsys.readouterr().err

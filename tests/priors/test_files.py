@@ -67,8 +67,8 @@ BAD_PRIORS = [
     ("[priors.x]\ndist = \"fixed\"\npoint = nan\nunit = \"1\"\nnote = \"n\"\n",
      r"priors/extra\.toml: priors\.x\.point: must be a finite number, got nan"),
     ("title = 3\n[priors.x]\n" + GOOD_PRIOR, r"priors/extra\.toml: title: must be a string, got 3"),
-    ("[prior.x]\n" + GOOD_PRIOR, r"priors/extra\.toml: prior: unknown top-level key; valid: title, description, "
-                                 r"priors"),
+    ("[prior.x]\n" + GOOD_PRIOR, r"priors/extra\.toml: prior: unknown top-level key; did you mean 'priors'\?$"),
+    ("[x.y]\n" + GOOD_PRIOR, r"priors/extra\.toml: x: unknown top-level key; valid: title, description, priors"),
 ]
 
 
