@@ -155,7 +155,7 @@ def _guarded(found: Model):
             result = evaluate(**inputs)
         except SimError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the user's code may fail in any way
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's code may fail in any way, exit included
             if type(exc).__module__.split(".")[0] == "pint":  # a unit mismatch: the unit check says which
                 raise
             raise ModelError(f"{where} failed while evaluating: {_failure(exc)}") from None
