@@ -205,6 +205,11 @@ def _bad(project, priors_text, scenarios="[scenarios.baseline]\n", model="search
 
 
 BAD_EXPERIMENTS = [
+    # a name ending in a newline is not a name: the whole text must match, not its first line
+    ('[scenarios."s\\n"]\ndescription = "x"\n', r"experiments/bad\.toml: scenarios\.s\n: 's\\n' is not a valid name"),
+    # a dotted key inside a scenario is a table of that name: the unknown key is named as the file has it
+    ("[scenarios.s]\nset.cache_hit_rate = 0.5\nsett.x = 1\n",
+     r"experiments/bad\.toml: scenarios\.s\.sett: unknown scenario key; did you mean 'set'\?$"),
     ("[scenarios.s]\nset = { nonexistent = 1 }\n",
      r"experiments/bad\.toml: scenarios\.s\.set\.nonexistent: no prior named 'nonexistent' to override; "
      r"valid: prompt_words, "),
