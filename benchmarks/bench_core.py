@@ -115,6 +115,20 @@ def large_run(n: int) -> dict:
     return {"samples": n, "wall_s": wall, "peak_rss_gib": peak_kib / 2**20, "output_gib": size / 2**30}
 
 
+def all_scenarios(n: int, repeats: int) -> dict:
+    """``sim.run`` of the default experiment with all its scenarios (priors shared by several scenarios are mapped
+    through their inverse CDFs once)."""
+    exp = sim.load_experiment(ROOT / "experiments" / "search_cost.toml")
+    sim.run(exp, samples=1000)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        sim.run(exp, samples=n)
+        times.append(time.perf_counter() - t0)
+    return {"samples": n, "scenarios": len(exp.scenarios), "repeats": repeats, "median_s": float(np.median(times)),
+            "min_s": min(times)}
+
+
 def training_sweep(n: int) -> dict:
     """Training cost of every catalogue model on every offering (one run)."""
     exp = sim.load_experiment(ROOT / "experiments" / "training_cost.toml")
@@ -147,6 +161,10 @@ def main() -> None:
     print(f"  sim.run             {c['sim_median_s']:.3f} s  (min {c['sim_min_s']:.3f})")
     print(f"  ratio sim / hand    {c['ratio_median']:.2f}  (of minima {c['ratio_min']:.2f}; target <= 1.5)")
     rows.append({"benchmark": "run_vs_numpy", **c})
+    a = all_scenarios(args.samples, args.repeats)
+    print(f"\nsampling + evaluation, default experiment, all {a['scenarios']} scenarios, {a['samples']:,} samples: "
+          f"{a['median_s']:.3f} s (median of {a['repeats']}, min {a['min_s']:.3f})")
+    rows.append({"benchmark": "run_all_scenarios", **a})
     t = training_sweep(100_000)
     print(f"\ntraining cost sweep: {t['cells']} model x offering cells, {t['samples']:,} samples: "
           f"{t['wall_s']:.2f} s, dataset {t['dataset_gib']:.2f} GiB")

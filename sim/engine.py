@@ -68,7 +68,15 @@ def _input(priors, u, scenarios):
         return xr.DataArray(values, dims=("scenario",), coords={"scenario": scenarios})
     if len(priors) == 1:
         return xr.DataArray(priors[0].ppf(u), dims=("sample",))
-    rows = np.stack([p.ppf(u) if not p.is_fixed else np.full(u.shape, p.point) for p in priors])
+    rows = np.empty((len(priors), *u.shape))
+    done: list[tuple] = []  # (prior, its row): a prior several scenarios share is mapped once
+    for i, p in enumerate(priors):
+        same = next((j for q, j in done if q == p), None)
+        if same is not None:
+            rows[i] = rows[same]
+        else:
+            rows[i] = np.full(u.shape, p.point) if p.is_fixed else p.ppf(u)
+            done.append((p, i))
     return xr.DataArray(rows, dims=("scenario", "sample"), coords={"scenario": scenarios})
 
 
