@@ -73,7 +73,8 @@ def net_benefit(ds: xr.Dataset, *, cost: str | None = None, revenue: str | None 
 
 # --- array kernels (sample axis last) ---------------------------------------
 
-def conditional_mean(theta: np.ndarray, y: np.ndarray, *, bins: int = 200) -> np.ndarray:
+def conditional_mean(theta: np.ndarray, y: np.ndarray, *, bins: int = 200,
+                     order: np.ndarray | None = None) -> np.ndarray:
     """Regression estimate of E[y | theta] at each sample (1-d arrays of one length).
 
     A prior with at most ``bins`` distinct values gets its exact group means;
@@ -83,10 +84,12 @@ def conditional_mean(theta: np.ndarray, y: np.ndarray, *, bins: int = 200) -> np
     standard error, with the smoothing condition that the weighted squared
     residuals sum to the number of bins (their expected chi-square when the
     spline is the true conditional mean; :func:`scipy.interpolate.make_splrep`),
-    evaluated at each ``theta`` within the bins' range.
+    evaluated at each ``theta`` within the bins' range. ``order``, if given,
+    is ``np.argsort(theta, kind="stable")`` computed already (one prior's
+    order serves every cell it is compared in).
     """
     n = theta.size
-    order = np.argsort(theta, kind="stable")
+    order = np.argsort(theta, kind="stable") if order is None else order
     ts, ys = theta[order], y[order]
     values, starts = np.unique(ts, return_index=True)
     fitted = np.empty(n)
@@ -131,8 +134,12 @@ def _evppi(theta: np.ndarray, nb: np.ndarray, bins: int) -> np.ndarray:
     lead = nb.shape[:-1]
     t2, y2 = theta.reshape(-1, theta.shape[-1]), nb.reshape(-1, nb.shape[-1])
     out = np.empty(len(y2))
+    orders = {}  # a prior without the cells' dims is one row broadcast to all: sorted once
     for j, (t, y) in enumerate(zip(t2, y2)):
-        g = conditional_mean(t, y, bins=bins)
+        key = (t.__array_interface__["data"][0], t.strides)
+        if key not in orders:
+            orders[key] = np.argsort(t, kind="stable")
+        g = conditional_mean(t, y, bins=bins, order=orders[key])
         # against the fitted values' own mean, as Strong et al. do: a fitted curve that stays on one
         # side of 0 then gives exactly 0, whatever the fit's small error in the mean
         out[j] = np.maximum(g, 0.0).mean() - max(g.mean(), 0.0)
