@@ -12,7 +12,9 @@ last; the functions here wrap them with :func:`xarray.apply_ufunc`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import xarray as xr
@@ -252,20 +254,33 @@ def summary_dataset(ds: xr.Dataset, comparisons=(), *, quantiles: Sequence[float
     q = np.asarray([check_probability(p, "a quantile") for p in quantiles])
     labels = [stat_label(p) for p in q]
     stat = ["mean", "se_mean", "sd", *labels]
+    from scipy import stats
+
     out = xr.Dataset(attrs={**ds.attrs, "probability": probability})
     n_eff = effective_samples(ds)
-    for name in output_names(ds):
+    names = output_names(ds)
+
+    def quantiles_of(name):
+        return xr.apply_ufunc(quantiles_and_ci, ds[name], input_core_dims=[["sample"]],
+                              output_core_dims=[["stat"], ["stat", "ci_bound"]],
+                              kwargs={"q": q, "probability": probability, "n_eff": n_eff})
+
+    # the partitions are most of a summary's time, and numpy's releases the GIL: one thread per core
+    with ThreadPoolExecutor(max_workers=max(1, min(len(names), os.cpu_count() or 1))) as pool:
+        partitioned = dict(zip(names, pool.map(quantiles_of, names)))
+    for name in names:
         da = ds[name]
         n = n_eff or da.sizes["sample"]  # the standard error of a posterior is of its effective samples
         mean = da.mean("sample", skipna=False)
         sd = da.std("sample", ddof=1, skipna=False)
-        qs, qci = xr.apply_ufunc(quantiles_and_ci, da, input_core_dims=[["sample"]],
-                                 output_core_dims=[["stat"], ["stat", "ci_bound"]],
-                                 kwargs={"q": q, "probability": probability, "n_eff": n_eff})
+        qs, qci = partitioned.pop(name)
         moments = xr.concat([mean, sd / np.sqrt(n), sd], dim="stat")
         out[name] = xr.concat([moments, qs], dim="stat").assign_coords(stat=stat).transpose("stat", ...)
         out[name].attrs = dict(da.attrs)
-        interval_of_mean = _bounds(da, mean_ci, "sample", probability=probability, n_eff=n_eff)
+        # the Student-t interval of the mean (``mean_ci``), from the mean and sd above
+        half = stats.t.ppf(0.5 + probability / 2.0, max(float(n), 2.0) - 1) * sd / np.sqrt(max(float(n), 2.0))
+        interval_of_mean = (xr.concat([mean - half, mean + half], dim="ci_bound").transpose(..., "ci_bound")
+                            .assign_coords(ci_bound=CI_BOUND))
         nan = xr.full_like(interval_of_mean, np.nan)
         out[f"{name}_ci"] = (xr.concat([interval_of_mean, nan, nan, qci.assign_coords(ci_bound=CI_BOUND)], dim="stat")
                              .assign_coords(stat=stat).transpose("stat", "ci_bound", ...)
