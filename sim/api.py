@@ -101,7 +101,7 @@ def validate(path: str | os.PathLike, *, import_code: bool = True) -> str:
     if "model" in data:
         with user_code(run=import_code):
             exp = load_experiment(path)
-        if exp.model.origin[:1] == ("unimported",):
+        if not exp.model.imported:
             return (f"experiment {exp.name!r}, Python model {exp.model.name} not imported (its inputs, outputs and "
                     f"units unchecked), {len(exp.scenarios)} scenario(s), {len(exp.base_priors)} priors")
         return (f"experiment {exp.name!r}, model {exp.model.name!r}, {len(exp.scenarios)} scenario(s), "

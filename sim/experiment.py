@@ -141,7 +141,7 @@ def _report(file: str, table, model: Model) -> ReportSettings:
     check.keys(table, REPORT_KEYS, Location(file, "report"))
     output, revenue = table.get("output"), table.get("revenue")
     for k, value in (("output", output), ("revenue", revenue)):
-        if model.origin[:1] == ("unimported",) and isinstance(value, str):
+        if not model.imported and isinstance(value, str):
             continue  # a Python model not imported: its outputs are not known
         if value is not None and (not isinstance(value, str) or value not in model.outputs):
             raise ConfigError(file, f"report.{k}", f"must be an output of model {model.name!r} "
@@ -452,8 +452,8 @@ def experiment_from_table(data: Mapping, path: str | os.PathLike) -> Experiment:
         raise ConfigError(file, "priors", f"model {model.name!r} needs prior(s) {', '.join(missing)} "
                                           f"that no priors file defines ({', '.join(map(str, prior_paths))}); "
                                           f"they define: {', '.join(defined)}")
-    unimported = model.origin[:1] == ("unimported",)  # a Python model not imported: every prior may be an input
-    base = {n: defined[n] for n in (defined if unimported else model.inputs) if n not in sweeps}
+    # a Python model not imported: every prior may be one of its inputs
+    base = {n: defined[n] for n in (model.inputs if model.imported else defined) if n not in sweeps}
     pairs = {pair: rho for pair, rho in pairs.items() if pair[0] in base and pair[1] in base}
     if "correlations" in data:
         for pair, rho in parse_correlations(data["correlations"], at=Location(file, "correlations"),

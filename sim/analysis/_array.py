@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["order_stat_bounds", "quantiles_and_ci", "quantile_ci", "mean_ci", "hdi", "eti", "jeffreys_interval",
-           "centred_ranks", "evpi"]
+__all__ = ["order_stat_bounds", "quantiles_and_ci", "quantile_ci", "mean_half_width", "mean_ci", "hdi", "eti",
+           "jeffreys_interval", "centred_ranks", "evpi"]
 
 
 def order_stat_bounds(n: int, q: np.ndarray, probability: float) -> tuple[np.ndarray, np.ndarray]:
@@ -70,11 +70,16 @@ def quantile_ci(a: np.ndarray, q: np.ndarray, probability: float) -> np.ndarray:
     return quantiles_and_ci(a, q, probability)[1]
 
 
+def mean_half_width(sd, n: float, probability: float):
+    """Half the Student-t interval of a mean of ``n`` samples (at least 2) with standard deviation ``sd``."""
+    n = max(float(n), 2.0)
+    return stats.t.ppf(0.5 + probability / 2.0, n - 1) * sd / np.sqrt(n)
+
+
 def mean_ci(a: np.ndarray, probability: float, n_eff: float | None = None) -> np.ndarray:
     """Student-t interval of the mean: shape (..., 2); with ``n_eff``, of that many effective samples."""
-    n = a.shape[-1] if n_eff is None else max(float(n_eff), 2.0)
     mean = a.mean(axis=-1)
-    half = stats.t.ppf(0.5 + probability / 2.0, n - 1) * a.std(axis=-1, ddof=1) / np.sqrt(n)
+    half = mean_half_width(a.std(axis=-1, ddof=1), a.shape[-1] if n_eff is None else n_eff, probability)
     return np.stack([mean - half, mean + half], axis=-1)
 
 

@@ -130,16 +130,14 @@ def conditional_mean(theta: np.ndarray, y: np.ndarray, *, bins: int = 200,
 
 
 def _evppi(theta: np.ndarray, nb: np.ndarray, bins: int) -> np.ndarray:
-    theta, nb = np.broadcast_arrays(theta, nb)
+    # the prior's own rows sorted before they are broadcast to the cells: a prior without the cells' dims once
+    order = np.argsort(theta, axis=-1, kind="stable")
+    theta, nb, order = np.broadcast_arrays(theta, nb, order)
     lead = nb.shape[:-1]
-    t2, y2 = theta.reshape(-1, theta.shape[-1]), nb.reshape(-1, nb.shape[-1])
-    out = np.empty(len(y2))
-    orders = {}  # a prior without the cells' dims is one row broadcast to all: sorted once
-    for j, (t, y) in enumerate(zip(t2, y2)):
-        key = (t.__array_interface__["data"][0], t.strides)
-        if key not in orders:
-            orders[key] = np.argsort(t, kind="stable")
-        g = conditional_mean(t, y, bins=bins, order=orders[key])
+    rows = [a.reshape(-1, a.shape[-1]) for a in (theta, nb, order)]
+    out = np.empty(len(rows[1]))
+    for j, (t, y, o) in enumerate(zip(*rows)):
+        g = conditional_mean(t, y, bins=bins, order=o)
         # against the fitted values' own mean, as Strong et al. do: a fitted curve that stays on one
         # side of 0 then gives exactly 0, whatever the fit's small error in the mean
         out[j] = np.maximum(g, 0.0).mean() - max(g.mean(), 0.0)

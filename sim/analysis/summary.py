@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from ..models import cost_revenue_pairs
-from ._array import hdi, eti, jeffreys_interval, mean_ci, quantile_ci, quantiles_and_ci
+from ._array import hdi, eti, jeffreys_interval, mean_ci, mean_half_width, quantile_ci, quantiles_and_ci
 
 __all__ = ["output_names", "output_roles", "comparisons", "OUTPUT_ROLES", "summarize", "summarize_run", "mc_interval",
            "interval", "exceedance", "exceedance_interval", "jeffreys_interval", "summary_dataset", "exceedances",
@@ -254,8 +254,6 @@ def summary_dataset(ds: xr.Dataset, comparisons=(), *, quantiles: Sequence[float
     q = np.asarray([check_probability(p, "a quantile") for p in quantiles])
     labels = [stat_label(p) for p in q]
     stat = ["mean", "se_mean", "sd", *labels]
-    from scipy import stats
-
     out = xr.Dataset(attrs={**ds.attrs, "probability": probability})
     n_eff = effective_samples(ds)
     names = output_names(ds)
@@ -277,8 +275,7 @@ def summary_dataset(ds: xr.Dataset, comparisons=(), *, quantiles: Sequence[float
         moments = xr.concat([mean, sd / np.sqrt(n), sd], dim="stat")
         out[name] = xr.concat([moments, qs], dim="stat").assign_coords(stat=stat).transpose("stat", ...)
         out[name].attrs = dict(da.attrs)
-        # the Student-t interval of the mean (``mean_ci``), from the mean and sd above
-        half = stats.t.ppf(0.5 + probability / 2.0, max(float(n), 2.0) - 1) * sd / np.sqrt(max(float(n), 2.0))
+        half = mean_half_width(sd, n, probability)  # ``mean_ci``'s, from the mean and sd above
         interval_of_mean = (xr.concat([mean - half, mean + half], dim="ci_bound").transpose(..., "ci_bound")
                             .assign_coords(ci_bound=CI_BOUND))
         nan = xr.full_like(interval_of_mean, np.nan)

@@ -178,6 +178,12 @@ class Model:
         return (_load_origin, (self.origin,))
 
     @property
+    def imported(self) -> bool:
+        """False for the stand-in of a Python model that was not imported (``sim validate --no-import``): its
+        inputs and outputs are not known."""
+        return self.origin[:1] != ("unimported",)
+
+    @property
     def source(self) -> str:
         """Where the model comes from, for records and listings: ``sim``, a module path, a file, formulas."""
         kind = self.origin[0] if self.origin else ""

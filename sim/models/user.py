@@ -66,6 +66,8 @@ def _unimported(reference: str) -> Model:
     """The stand-in for a Python model that is not to be imported: no inputs, no outputs, nothing to run."""
     return Model(name=reference, description="a Python model, not imported", inputs=(), outputs={},
                  evaluate=lambda **kwargs: {}, origin=("unimported", reference))
+
+
 _REFERENCE = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*")
 
 
@@ -161,7 +163,7 @@ def _guarded(found: Model):
             raise ModelError(f"{where} failed while evaluating: {_failure(exc)}") from None
         if not isinstance(result, Mapping):
             raise ModelError(f"{where} returned {type(result).__name__}; a model returns a dict of its outputs by "
-                           f"name: {', '.join(found.outputs)}")
+                             f"name: {', '.join(found.outputs)}")
         return result
 
     guarded.guarded = True
