@@ -191,6 +191,25 @@ def _limits():
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
+def run_limited(argv: list[str], name: str) -> int:
+    """``sim argv`` in process under the time and memory limits; anything it raises fails case ``name``."""
+    try:
+        with _limits():
+            return main(argv)
+    except BaseException as exc:  # anything but the project's handled errors is a failure
+        pytest.fail(f"{name}: {type(exc).__name__}: {exc}")
+
+
+def check_outcome(name: str, code: int, out: str, err: str, changed: set) -> None:
+    """Case ``name`` exited 0, or 2 with one line on stderr and nothing ``changed``; no traceback either way."""
+    assert code in (0, 2), f"{name}: exit status {code}\n{err}"
+    assert "Traceback" not in out + err, f"{name}: traceback\n{err}"
+    if code == 2:
+        lines = [line for line in err.splitlines() if not line.startswith("sim: warning: ")]
+        assert len(lines) == 1 and re.match(r"sim( \w+)?: error: ", lines[0]), f"{name}: not one line\n{err}"
+        assert not changed, f"{name}: exit 2 but changed {sorted(changed)[:5]}"
+
+
 def _out_folder(argv: list[str], root: Path) -> Path | None:
     if argv[0] not in ("run", "report", "decide", "sensitivity"):
         return None
@@ -238,28 +257,20 @@ def test_every_command_survives_fuzzed_arguments(project, capsys, shard):
             catalogue.symlink_to(swap if swap.startswith("/") else project / swap)
         before = _snapshot(project)
         try:
-            with _limits():
-                code = main(argv)
-        except BaseException as exc:  # anything but the project's handled errors is a failure
-            pytest.fail(f"{name}: {type(exc).__name__}: {exc}")
+            code = run_limited(argv, name)
         finally:
             if swap:
                 catalogue.unlink()
                 catalogue.write_bytes(original)
         out, err = capsys.readouterr()
-        assert code in (0, 2), f"{name}: exit status {code}\n{err}"
-        assert "Traceback" not in out + err, f"{name}: traceback\n{err}"
         after = _snapshot(project)
         if swap:  # the catalogue was put back: its entry and its folder's are not the case's doing
             for snap in (before, after):
                 for path in (catalogue, catalogue.parent):
                     snap.pop(str(path.relative_to(project)), None)
         changed = {rel for rel in before.keys() | after.keys() if before.get(rel) != after.get(rel)}
-        if code == 2:
-            lines = [line for line in err.splitlines() if not line.startswith("sim: warning: ")]
-            assert len(lines) == 1 and re.match(r"sim( \w+)?: error: ", lines[0]), f"{name}: not one line\n{err}"
-            assert not changed, f"{name}: exit 2 but changed {sorted(changed)[:5]}"
-        else:
+        check_outcome(name, code, out, err, changed)
+        if code == 0:
             folder = _out_folder(argv, project)
             outside = sorted(rel for rel in changed if not _inside(rel, folder, project))
             assert not outside, f"{name}: changed files outside its output folder: {outside[:5]}"

@@ -10,7 +10,6 @@ generator (``FUZZ_SEED``).
 import json
 import os
 import random
-import re
 import shutil
 import string
 
@@ -19,44 +18,25 @@ import pytest
 from sim.cli import main
 
 from ..helpers import write
-from .test_fuzz import SEED, _limits, _snapshot
+from ..models.test_user import MODEL_PY, PRIORS
+from .test_fuzz import SEED, _snapshot, check_outcome, run_limited
 
-PRIORS = """
-[priors.calls]
-dist = "lognormal"
-ci90 = [5, 50]
-point = 15
-unit = "calls/task"
-note = "n"
-
-[priors.price]
-dist = "uniform"
-low = 0.1
-high = 1.5
-point = 0.5
-unit = "USD/task"
-note = "n"
-"""
-
-MODEL = '''
-import numpy as np
-import sim
-
-@sim.model(outputs={"cost": sim.Output("USD/task", "cost", role="cost"),
-                    "revenue": sim.Output("USD/task", "revenue", role="revenue")})
-def agent(*, calls, price):
-    BODY
-'''
+#: The user-model tests' agent model, its body replaced by one of BODIES.
+MODEL = MODEL_PY.replace("import sim", "import numpy as np\nimport sim").replace(
+    '    return {"cost": calls * tokens_per_call * usd_per_mtoken / per_m, "revenue": price_per_task}', "    BODY")
 
 #: Bodies of a model that misbehaves in the ways a user's code can.
 BODIES = [
-    'raise RuntimeError("no tariff")', "return [calls, price]", "return None", "return {}",
-    'return {"cost": price}', 'return {"cost": price, "revenue": "a lot"}', "return calls * pric",
-    'return {"cost": price * np.ones(3), "revenue": price}',
-    'return {"cost": np.asarray(price.values), "revenue": price}',
-    'return {"cost": price / 0 * calls, "revenue": price}', "import sys; sys.exit(3)", "return 1 / 0",
-    'return {"cost": price * calls, "revenue": price}', 'return {"cost": price, "revenue": price * float("nan")}',
-    "return agent(calls=calls, price=price)", 'return {"cost": price, "revenue": price}',
+    'raise RuntimeError("no tariff")', "return [calls, price_per_task]", "return None", "return {}",
+    'return {"cost": price_per_task}', 'return {"cost": price_per_task, "revenue": "a lot"}',
+    "return calls * price_per_tsk", 'return {"cost": price_per_task * np.ones(3), "revenue": price_per_task}',
+    'return {"cost": np.asarray(price_per_task.values), "revenue": price_per_task}',
+    'return {"cost": price_per_task / 0 * calls, "revenue": price_per_task}', "import sys; sys.exit(3)",
+    "return 1 / 0", 'return {"cost": price_per_task * calls, "revenue": price_per_task}',
+    'return {"cost": price_per_task, "revenue": price_per_task * float("nan")}',
+    "return agent(calls=calls, tokens_per_call=tokens_per_call, usd_per_mtoken=usd_per_mtoken, "
+    "price_per_task=price_per_task)",
+    'return {"cost": price_per_task, "revenue": price_per_task}',
 ]
 UNIT_PARTS = ["USD", "task", "token", "/", "*", "^2", "(", ")", "-", " ", "<", ">", "&", '"', "'", "\n", "$", "%", "é",
               "1e9", "quer", "k", "M", "fraction", "**", "..", "{", "}"]
@@ -68,21 +48,13 @@ def _unit(rng: random.Random) -> str:
 
 
 def _run_case(argv: list[str], name: str, capsys, root) -> int:
+    """Case ``name`` through the command fuzzer's run and outcome checks."""
     before = _snapshot(root)
-    try:
-        with _limits():
-            code = main(argv)
-    except BaseException as exc:  # anything but the project's handled errors is a failure
-        pytest.fail(f"{name}: {type(exc).__name__}: {exc}")
+    code = run_limited(argv, name)
     out, err = capsys.readouterr()
-    assert code in (0, 2), f"{name}: exit status {code}\n{err}"
-    assert "Traceback" not in out + err, f"{name}: traceback\n{err}"
-    if code == 2:
-        lines = [line for line in err.splitlines() if not line.startswith("sim: warning: ")]
-        assert len(lines) == 1 and re.match(r"sim( \w+)?: error: ", lines[0]), f"{name}: not one line\n{err}"
-        after = _snapshot(root)
-        changed = {rel for rel in before.keys() | after.keys() if before.get(rel) != after.get(rel)}
-        assert not changed, f"{name}: exit 2 but changed {sorted(changed)[:5]}"
+    after = _snapshot(root)
+    changed = {rel for rel in before.keys() | after.keys() if before.get(rel) != after.get(rel)}
+    check_outcome(name, code, out, err, changed)
     return code
 
 
@@ -96,20 +68,22 @@ def test_user_models_units_and_names(tmp_path, monkeypatch, capsys):
         write(tmp_path / "m.py", MODEL.replace("BODY", body))
         write(tmp_path / "m.toml", 'model = { file = "m.py", name = "agent" }\npriors = ["priors.toml"]\n'
                                    'samples = 64\n')
-        command = [["validate", "m.toml"], ["run", "m.toml", "--no-report", "--out", "o"], ["point", "m.toml"],
-                   ["validate", "--no-import", "m.toml"]][n % 3 if n % 5 else 3]
-        codes.append(_run_case(command, f"model {n} ({body}): sim {' '.join(command)}", capsys, tmp_path))
+        # every body through a command that imports it, and every fifth through one that must not
+        importing = [["validate", "m.toml"], ["run", "m.toml", "--no-report", "--out", "o"], ["point", "m.toml"]]
+        commands = [importing[n % 3]]
+        commands += [["validate", "--no-import", "m.toml"]] if n % 5 == 0 else []
+        for command in commands:
+            codes.append(_run_case(command, f"model {n} ({body}): sim {' '.join(command)}", capsys, tmp_path))
     for n in range(25):
         unit = _unit(rng)
-        write(tmp_path / "u.toml", PRIORS.replace('"USD/task"', json.dumps(unit), 1).replace("[priors.calls]",
-                                                                                         "[priors.calls]", 1))
+        write(tmp_path / "u.toml", PRIORS.replace('"USD/task"', json.dumps(unit), 1))
         write(tmp_path / "x.toml", 'priors = ["u.toml"]\nsamples = 64\n[model.outputs.cost]\nformula = "calls"\n'
                                    f'units = {json.dumps(_unit(rng))}\n')
         codes.append(_run_case(["validate", "u.toml", "x.toml"], f"unit {n}: {unit!r}", capsys, tmp_path))
     odd = ["a\nb", "-x", " lead", "é", "a" * 250, ".hidden", "a b", "..", "ok_name"]
     for n, name in enumerate(odd):
-        text = ('priors = ["priors.toml"]\nsamples = 64\n[model.outputs.cost]\nformula = "price"\nunits = "USD/task"\n'
-                f'[scenarios.{json.dumps(name)}]\ndescription = "x"\n')
+        text = ('priors = ["priors.toml"]\nsamples = 64\n[model.outputs.cost]\nformula = "price_per_task"\n'
+                f'units = "USD/task"\n[scenarios.{json.dumps(name)}]\ndescription = "x"\n')
         path = tmp_path / f"s{n}.toml"
         path.write_text(text)
         codes.append(_run_case(["run", path.name, "--no-report", "--out", "o"], f"scenario {name!r}", capsys, tmp_path))
