@@ -196,11 +196,12 @@ def _coined_hint(derived, declared, inputs: dict) -> str:
     import difflib
 
     def coined(unit, other):
+        names = [d.strip("[]") for d in other.dimensionality]
         for dim in unit.dimensionality:
-            names = [d.strip("[]") for d in other.dimensionality]
-            close = difflib.get_close_matches(dim.strip("[]"), names, n=1)
-            if dim in _COINED and dim not in other.dimensionality and close:
-                return dim, close[0]
+            if dim in _COINED and dim not in other.dimensionality:
+                close = difflib.get_close_matches(dim.strip("[]"), names, n=1)
+                if close:
+                    return dim, close[0]
         return None
 
     found = coined(derived, declared)
