@@ -3,10 +3,11 @@
 Memory does not grow with the number of samples. Per output and cell the
 stream keeps the exact count, mean and sum of squared deviations (merged
 chunk by chunk with Chan, Golub and LeVeque's update), exact exceedance
-counts for the model's comparisons, and a histogram with logarithmic bins of
-relative width ``2 * relative_error`` on each side of 0: a quantile read from
-it lies within ``relative_error`` (relative) of an order statistic next to
-the quantile's position. The chunks come from the same per-chunk random
+counts for the model's comparisons, and a histogram on each side of 0 whose
+bins split each octave into equal parts, read from the bits of the floats
+(at most ``2 * relative_error`` relative width): a quantile read from it lies
+within ``relative_error`` (relative) of an order statistic next to the
+quantile's position. The chunks come from the same per-chunk random
 streams as :func:`sim.run`, so the result does not depend on the chunk size.
 Ranges of samples summarised apart merge into the same result
 (:func:`summarize_range`, :func:`merge`): :mod:`.dask` spreads them over a cluster.
@@ -42,30 +43,41 @@ STREAM_CHUNK = 2**17
 
 
 class LogHistogram:
-    """Counts of values per cell in logarithmic bins, each side of 0, grown as values arrive.
+    """Counts of values per cell in bins of about equal relative width, each side of 0, grown as values arrive.
+
+    A bin holds the magnitudes whose float64 bits agree above the lowest
+    ``52 - k`` bits of the mantissa: each octave ``[2**e, 2**(e+1))`` is
+    split into ``2**k`` bins of equal width, so a bin's relative width is at
+    most ``2**-k`` and its index is one shift of the float's bits (no
+    logarithm). ``k`` is the least for which ``2**-k <= 2 * relative_error``.
 
     Parameters
     ----------
     cells : int
         Number of independent histograms (rows).
     relative_error : float
-        Half the relative width of a bin: the bin's middle is within this
-        fraction of every value in it.
+        The geometric middle of a bin is within this fraction of every value in it.
     """
 
     def __init__(self, cells: int, relative_error: float = 1e-3):
         self.cells, self.delta = cells, relative_error
-        self.log_step = math.log1p(2 * relative_error)
+        bits = max(0, math.ceil(-math.log2(2 * relative_error)))  # bins per octave: 2**bits
+        if bits > 52:
+            raise SimError(f"--relative-error {relative_error:g}: finer than a float64's mantissa can bin")
+        self.shift = 52 - bits
         self.zero = np.zeros(cells, dtype=np.int64)
         self.sides = {1: None, -1: None}  # sign -> (lowest bin index, counts of shape (cells, bins))
 
     def _index(self, magnitude: np.ndarray) -> np.ndarray:
-        return np.floor((np.log(magnitude) - math.log(_TINY)) / self.log_step).astype(np.int64)
+        """Bin index of each positive float64: its bits above the lowest ``shift`` (a new array)."""
+        return np.right_shift(np.asarray(magnitude, dtype=np.float64).view(np.int64), self.shift)
 
     def add(self, x: np.ndarray) -> None:
         """Add the values ``x`` of shape (cells, m)."""
-        if (x >= _TINY).all():  # the common case, costs all positive: no masks to gather through
-            self._count(1, self._index(x), None)
+        smallest = x.min()
+        if smallest >= _TINY:  # the common case, costs all positive: no masks to gather through
+            # the index grows with a positive float, so the extremes' indices bound the chunk's
+            self._count(1, self._index(x), None, bounds=self._index([smallest, x.max()]))
             return
         magnitude = np.abs(x)
         self.zero += (magnitude < _TINY).sum(axis=1)
@@ -75,9 +87,10 @@ class LogHistogram:
                 # np.nonzero gives the cell of each selected value, in the order x[mask] gives them
                 self._count(sign, self._index(magnitude[mask]), np.nonzero(mask)[0])
 
-    def _count(self, sign: int, idx: np.ndarray, rows: np.ndarray | None) -> None:
-        """Count bin indices ``idx``: of shape (cells, m) if ``rows`` is None, else flat with the cell of each."""
-        lo, hi = int(idx.min()), int(idx.max())
+    def _count(self, sign: int, idx: np.ndarray, rows: np.ndarray | None, bounds=None) -> None:
+        """Count bin indices ``idx``: of shape (cells, m) if ``rows`` is None, else flat with the cell of each
+        (``bounds``: the lowest and highest index, where the caller knows them)."""
+        lo, hi = (int(b) for b in bounds) if bounds is not None else (int(idx.min()), int(idx.max()))
         start, counts = self.sides[sign] or (lo, np.zeros((self.cells, 0), dtype=np.int64))
         new_lo, new_hi = min(start, lo), max(start + counts.shape[1] - 1, hi)
         if 8 * self.cells * (new_hi - new_lo + 1) > MAX_HISTOGRAM_BYTES:
@@ -90,8 +103,8 @@ class LogHistogram:
             start, counts = new_lo, grown
         width = counts.shape[1]
         offsets = np.arange(self.cells) * width - start
-        keys = idx + (offsets[:, None] if rows is None else offsets[rows])
-        counts += np.bincount(keys.ravel(), minlength=self.cells * width).reshape(self.cells, width)
+        idx += offsets[:, None] if rows is None else offsets[rows]  # idx is the caller's own new array
+        counts += np.bincount(idx.ravel(), minlength=self.cells * width).reshape(self.cells, width)
         self.sides[sign] = (start, counts)
 
     def merged(self, other: "LogHistogram") -> "LogHistogram":
@@ -112,7 +125,8 @@ class LogHistogram:
 
     def _middles(self, start: int, count: int) -> np.ndarray:
         """Geometric middles of bins ``start`` to ``start + count - 1`` on one side of 0."""
-        return np.exp(math.log(_TINY) + (np.arange(start, start + count) + 0.5) * self.log_step)
+        edges = np.left_shift(np.arange(start, start + count + 1, dtype=np.int64), self.shift).view(np.float64)
+        return np.sqrt(edges[:-1] * edges[1:])
 
     def _layout(self):
         """Bin values in ascending order and their counts per cell: (values, counts (cells, bins))."""
@@ -163,9 +177,11 @@ def summarize_range(experiment: Experiment, start: int, stop: int, *, chunk_size
                              "bad": np.zeros(len(x), dtype=np.int64),
                              "hist": LogHistogram(len(x), relative_error), "above": {}}
             a = acc[name]
-            a["bad"] += (~np.isfinite(x)).sum(axis=1)
             mean = x.mean(axis=1)
-            _merge_moments(a, m, mean, ((x - mean[:, None]) ** 2).sum(axis=1))
+            if not np.isfinite(mean).all():  # a finite mean has no NaN or infinity under it
+                a["bad"] += (~np.isfinite(x)).sum(axis=1)
+            deviation = x - mean[:, None]
+            _merge_moments(a, m, mean, np.einsum("ij,ij->i", deviation, deviation))
             a["hist"].add(x)
         for output, threshold in experiment.model.comparisons:
             if output in outputs and threshold in outputs:
