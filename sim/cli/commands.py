@@ -93,6 +93,9 @@ def cmd_run(args) -> int:
     api.check_sobol_n(args.sobol_n)
     if args.report:
         subject(experiment, args.output, args.revenue)  # a choice the report needs is asked before the run
+    if args.jobs > 1 and (args.dask or not args.stream):
+        raise SimError(f"--jobs {args.jobs}: only a --stream run is spread over processes"
+                       + ("; a --dask cluster has its own workers" if args.dask else ""))
     if args.stream or args.dask:
         return _run_streaming(experiment, args)
     chunk = {"chunk_size": args.chunk_size} if args.chunk_size else {}
@@ -140,7 +143,8 @@ def _run_streaming(experiment, args) -> int:
         with api.connect(args.dask) as client:
             summary = api.dask_summary(experiment, client, relative_error=args.relative_error, progress=True, **chunk)
     else:
-        summary = api.stream_summary(experiment, relative_error=args.relative_error, progress=True, **chunk)
+        summary = api.stream_summary(experiment, relative_error=args.relative_error, progress=True, jobs=args.jobs,
+                                     **chunk)
     table = summary_table(summary)
     report = _report(experiment, None, summary, args) if args.report else None
     folder, notices = store.write_run(experiment, args.out, summary, table, report=report)

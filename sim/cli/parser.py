@@ -214,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dask", nargs="?", const="local", metavar="ADDRESS", type=_dask_address,
                    help="stream on a Dask cluster: a local one with a worker per core, or the scheduler at ADDRESS "
                         "(tcp://host:8786); the numbers are --stream's")
+    p.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
+                   help="with --stream: processes that summarise ranges of the samples (default 1); the counts and "
+                        "quantiles are one process's exactly, the moments to rounding")
     p.add_argument("--relative-error", type=_relative_error, default=1e-3, metavar="REL",
                    help="relative error of streamed quantiles, from 0.0001 to 0.1 (default 0.001)")
     p.add_argument("--all", action="store_true", help="print every row of the summary (default: the first 60)")

@@ -20,7 +20,7 @@ from ..analysis.summary import DEFAULT_QUANTILES
 from ..errors import SimError, SimWarning
 from ..experiment import Experiment
 from ..progress import bar_disable
-from .stream import STREAM_CHUNK, check_finite, labelled_summary, merge, prepare, summarize_range
+from .stream import STREAM_CHUNK, check_finite, labelled_summary, merge_in_order, prepare, ranges, summarize_range
 
 __all__ = ["dask_summary", "local_client", "connect", "check_scheduler", "fixed_mmap_threshold", "WORKER_CONFIG",
            "DASK_TIMEOUT"]
@@ -69,26 +69,21 @@ def dask_summary(experiment: Experiment, client, *, samples: int | None = None, 
             f"--dask: {slow} worker(s) run with MALLOC_TRIM_THRESHOLD_ set (Dask's default), which fixes glibc's "
             "mmap threshold and halves their speed; start the workers with MALLOC_MMAP_THRESHOLD_=33554432 set"),
             stacklevel=2)
-    step = -(-n // (max(1, len(fixed)) * tasks_per_worker))
-    step = -(-step // chunk_size) * chunk_size  # whole chunks per range
     # sent once to each worker: unpickling rebuilds the priors' fast inverses (about 0.1 s)
     shared = client.scatter(experiment, broadcast=True, hash=False)  # hash=False: tokenizing it takes seconds
-    ranges = [(a, min(a + step, n)) for a in range(0, n, step)]
+    parts = ranges(n, max(1, len(fixed)) * tasks_per_worker, chunk_size)
     futures = [client.submit(summarize_range, shared, a, b, chunk_size=chunk_size, relative_error=relative_error,
-                             pure=False) for a, b in ranges]
+                             pure=False) for a, b in parts]
     position = {future.key: i for i, future in enumerate(futures)}
-    acc, done, merged = None, {}, 0
+
+    def finished():
+        for future in as_completed(futures):
+            yield position[future.key], future.result()
+            future.release()
+
     with tqdm(total=n, unit="sample", unit_scale=True, delay=2.0, disable=bar_disable(progress),
               file=sys.stderr, desc=experiment.name) as bar:
-        for future in as_completed(futures):
-            i = position[future.key]
-            done[i] = future.result()
-            future.release()
-            bar.update(ranges[i][1] - ranges[i][0])
-            while merged in done:  # merged in the order of the ranges, whatever order they finish in
-                part = done.pop(merged)
-                acc = part if acc is None else merge(acc, part)
-                merged += 1
+        acc = merge_in_order(finished(), parts, bar)
     shared.release()
     check_finite(experiment, acc, n)
     return labelled_summary(experiment, acc, n, quantiles, probability, relative_error)

@@ -29,7 +29,7 @@ from ..engine import iter_chunks, provenance
 from ..errors import SimError
 from ..experiment import Experiment, with_settings
 
-__all__ = ["LogHistogram", "stream_summary", "summarize_range", "merge", "prepare", "check_finite", "labelled_summary",
+__all__ = ["LogHistogram", "stream_summary", "summarize_range", "merge", "merge_in_order", "ranges", "prepare", "check_finite", "labelled_summary",
            "STREAM_CHUNK"]
 
 _TINY = 1e-300  # |x| below this counts as 0
@@ -221,10 +221,66 @@ def prepare(experiment, samples, seed, sampler, flag="--stream") -> Experiment:
     return experiment
 
 
+def ranges(n: int, parts: int, chunk_size: int) -> list[tuple[int, int]]:
+    """About ``parts`` ranges ``[a, b)`` covering ``n`` samples, each of whole chunks (the last may be shorter)."""
+    step = -(-n // max(1, parts))
+    step = -(-step // chunk_size) * chunk_size
+    return [(a, min(a + step, n)) for a in range(0, n, step)]
+
+
+def merge_in_order(finished, parts, bar=None) -> dict:
+    """The summaries ``(i, summary)`` of ``parts[i]``, arriving in any order, merged in the order of the ranges
+    (so the moments' rounding does not depend on which finished first); ``bar`` counts the samples done."""
+    acc, done, merged = None, {}, 0
+    for i, part in finished:
+        done[i] = part
+        if bar is not None:
+            bar.update(parts[i][1] - parts[i][0])
+        while merged in done:
+            part = done.pop(merged)
+            acc = part if acc is None else merge(acc, part)
+            merged += 1
+    return acc
+
+
+_JOB_EXPERIMENT = None  # the experiment each process of a --jobs pool summarises (set once per process)
+
+
+def _job_start(experiment: Experiment) -> None:
+    global _JOB_EXPERIMENT
+    _JOB_EXPERIMENT = experiment
+
+
+def _job(i: int, start: int, stop: int, chunk_size: int, relative_error: float) -> tuple[int, dict]:
+    return i, summarize_range(_JOB_EXPERIMENT, start, stop, chunk_size=chunk_size, relative_error=relative_error)
+
+
+def _summarize_in_processes(experiment: Experiment, n: int, jobs: int, chunk_size: int, relative_error: float,
+                            progress: bool) -> dict:
+    """:func:`summarize_range` of all ``n`` samples, in ranges spread over ``jobs`` processes."""
+    import multiprocessing
+    import sys
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm import tqdm
+
+    from ..progress import bar_disable
+
+    # forked processes inherit the experiment (its priors' fast inverses built); elsewhere each unpickles it once
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    parts = ranges(n, 4 * jobs, chunk_size)  # four ranges a process: one finishing first idles for a quarter
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method), initializer=_job_start,
+                             initargs=(experiment,)) as pool, \
+            tqdm(total=n, unit="sample", unit_scale=True, delay=2.0, disable=bar_disable(progress), file=sys.stderr,
+                 desc=experiment.name) as bar:
+        futures = [pool.submit(_job, i, a, b, chunk_size, relative_error) for i, (a, b) in enumerate(parts)]
+        return merge_in_order((f.result() for f in as_completed(futures)), parts, bar)
+
+
 def stream_summary(experiment: Experiment, *, samples: int | None = None, seed: int | None = None,
                    sampler: str | None = None, chunk_size: int = STREAM_CHUNK, relative_error: float = 1e-3,
                    quantiles: Sequence[float] = DEFAULT_QUANTILES, probability: float = 0.95,
-                   progress: bool = False) -> xr.Dataset:
+                   progress: bool = False, jobs: int = 1) -> xr.Dataset:
     """The labelled summary of :func:`sim.analysis.summary.summary_dataset`, computed in bounded memory.
 
     Memory is bounded by ``chunk_size`` (a peak of about 0.4 GB at the
@@ -233,10 +289,18 @@ def stream_summary(experiment: Experiment, *, samples: int | None = None, seed: 
     rounding; each quantile, and each bound of a quantile's
     interval, is within ``relative_error`` of an order statistic adjacent to
     its position in the in-memory run.
+
+    With ``jobs`` above 1 the samples are summarised in ranges of whole
+    chunks by that many processes and merged: the counts and histograms are
+    the single process's exactly, the moments to floating-point rounding.
     """
     experiment = prepare(experiment, samples, seed, sampler)
     n = experiment.samples
-    acc = summarize_range(experiment, 0, n, chunk_size=chunk_size, relative_error=relative_error, progress=progress)
+    if jobs > 1 and n > chunk_size:
+        acc = _summarize_in_processes(experiment, n, jobs, chunk_size, relative_error, progress)
+    else:
+        acc = summarize_range(experiment, 0, n, chunk_size=chunk_size, relative_error=relative_error,
+                              progress=progress)
     check_finite(experiment, acc, n)
     return labelled_summary(experiment, acc, n, quantiles, probability, relative_error)
 

@@ -65,6 +65,33 @@ def test_chunk_size_does_not_change_the_result(search_experiment, both):
     np.testing.assert_allclose(other[MOMENTS].to_numpy(float), streamed[MOMENTS].to_numpy(float), rtol=1e-12)
 
 
+def test_jobs_give_the_single_process_numbers(search_experiment, both):
+    """Two processes summarise ranges of whole chunks; merged, the counts and histograms are one process's."""
+    streamed, _, _ = both
+    spread = summary_table(stream_summary(search_experiment, samples=30_000, chunk_size=4096, jobs=2))
+    exact = [c for c in streamed.columns if c not in MOMENTS]
+    pd.testing.assert_frame_equal(spread[exact], streamed[exact])
+    # merged in the order of the ranges, not in one pass: equal to rounding (1e-12 relative, as above)
+    np.testing.assert_allclose(spread[MOMENTS].to_numpy(float), streamed[MOMENTS].to_numpy(float), rtol=1e-12)
+
+
+def test_ranges_are_whole_chunks_covering_the_samples():
+    from sim.studies.stream import ranges
+
+    parts = ranges(30_000, 8, 4096)
+    assert parts[0] == (0, 4096) and parts[-1][1] == 30_000
+    assert all(b == c for (_, b), (c, _) in zip(parts, parts[1:]))  # contiguous
+    assert all(a % 4096 == 0 for a, _ in parts)
+
+
+def test_jobs_without_stream_is_one_line(project, capsys):
+    assert (one_line_error(capsys, ["run", "--jobs", "2", "--samples", "100"])
+            == "sim: error: --jobs 2: only a --stream run is spread over processes")
+    assert one_line_error(capsys, ["run", "--dask", "--jobs", "2", "--samples", "100"]).endswith(
+        "; a --dask cluster has its own workers")
+    assert not (project / "outputs").exists()
+
+
 def test_log_histogram_handles_signs_and_zero():
     rng = np.random.default_rng(3)
     x = np.concatenate([-rng.lognormal(0, 3, 5000), np.zeros(100), rng.lognormal(2, 1, 5000)])[None, :]
@@ -106,14 +133,19 @@ def test_dask_cluster_gives_the_streamed_numbers(search_experiment, both):
 
 
 def test_dask_command_on_a_local_cluster(project, capsys):
-    """`sim run --dask` starts its own cluster (a worker per core) and writes what `--stream` writes."""
+    """`sim run --dask` starts its own cluster (a worker per core), and `--stream --jobs 2` two processes; both write
+    what `--stream` writes."""
     assert main(["run", "--stream", "--samples", "20000", "--chunk-size", "1000", "--out", "streamed", "--no-report"]) == 0
     assert main(["run", "--dask", "--samples", "20000", "--chunk-size", "1000", "--out", "dask", "--no-report"]) == 0
     assert "warning" not in capsys.readouterr().err  # the workers run with WORKER_CONFIG
-    streamed, on_dask = (pd.read_csv(project / out / "search_cost" / "summary.csv") for out in ("streamed", "dask"))
+    assert main(["run", "--stream", "--jobs", "2", "--samples", "20000", "--chunk-size", "1000", "--out", "jobs",
+                 "--no-report"]) == 0
+    streamed, on_dask, in_jobs = (pd.read_csv(project / out / "search_cost" / "summary.csv")
+                                  for out in ("streamed", "dask", "jobs"))
     exact = [c for c in streamed.columns if c not in MOMENTS]
-    pd.testing.assert_frame_equal(on_dask[exact], streamed[exact])
-    np.testing.assert_allclose(on_dask[MOMENTS], streamed[MOMENTS], rtol=1e-9)  # CSV: 10 significant digits
+    for spread in (on_dask, in_jobs):
+        pd.testing.assert_frame_equal(spread[exact], streamed[exact])
+        np.testing.assert_allclose(spread[MOMENTS], streamed[MOMENTS], rtol=1e-9)  # CSV: 10 significant digits
     assert sorted(p.name for p in (project / "dask" / "search_cost").iterdir()) == STREAMED
 
 
