@@ -52,7 +52,8 @@ from .memory import MEMORY_USE
 from .errors import ConfigError, SimError
 from .experiment import Experiment, as_run, load_experiment, run_overrides
 
-__all__ = ["run_folder", "holding", "identity", "reproduce_command", "rerun_command", "write_run", "load_run",
+__all__ = ["run_folder", "holding", "identity", "reproduce_command", "rerun_command", "write_run", "writing_run",
+           "PendingRun", "load_run",
            "load_summary", "write_derived", "write_report", "write_new_experiment", "saved_summary", "write_calibration",
            "load_posterior", "analysis_folder", "RECORD", "SAMPLES", "SUMMARY", "SUMMARY_TABLE", "REPORT_HTML",
            "REPORT_MD", "FIGURES", "TABLES", "REPORT_FILES", "DERIVED", "CALIBRATION", "POSTERIOR", "CHECKS",
@@ -280,6 +281,99 @@ def _describe(run: dict | None) -> str:
             f"priors hash {str(run.get('priors_hash', ''))[:12]}")
 
 
+def _superseded(folder: Path, experiment: Experiment, out, new: dict) -> tuple[list[str], list[str]]:
+    """The derived results of the run in ``folder`` that a run of identity ``new`` keeps, and one notice per
+    derived result it removes because it no longer matches."""
+    keep, notices = [], []
+    if not _is_dir(folder):
+        return keep, notices
+    for name, command in DERIVED.items():
+        if not (folder / name).exists():
+            continue
+        made_from = _read_json(folder / name / RUN)
+        if made_from is not None and identity(made_from) == new:
+            keep.append(name)
+        else:
+            notices.append(f"removed {folder / name}: it was made from {_describe(made_from)}, not this one; "
+                           f"`sim {command} {experiment.path}{''.join(' ' + a for a in _out_args(out))}"
+                           f"{' --observations FILE...' if name == CALIBRATION else ''}` makes it again")
+    return keep, notices
+
+
+class _BlockFailed(Exception):
+    """The OSError of a :func:`writing_run` block, carried past the store's own handling of failed writes."""
+
+    def __init__(self, error: OSError):
+        super().__init__(error)
+        self.error = error
+
+
+class PendingRun:
+    """A run being written by :func:`writing_run`: its samples are on their way to disk; :meth:`finish` gives
+    the rest, written when the block ends. ``folder`` and ``notices`` are :func:`write_run`'s answer."""
+
+    def __init__(self, folder: Path, notices: list[str]):
+        self.folder, self.notices, self.parts = folder, notices, None
+
+    def finish(self, summary: xr.Dataset, table: pd.DataFrame, report=None) -> None:
+        self.parts = summary, table, report
+
+
+@contextlib.contextmanager
+def writing_run(experiment: Experiment, out: str | os.PathLike, samples: xr.Dataset, *,
+                size: int = 0) -> Iterator[PendingRun]:
+    """Write a run as ``<out>/<experiment>/`` while the block makes its summary: :func:`write_run` with
+    ``samples.nc`` written (and synced) in a thread from the start of the block.
+
+    The block calls :meth:`PendingRun.finish` with the summary, the table and
+    the report; the staged folder replaces the previous run whole when the
+    block ends. If the block raises, or the samples cannot be written, the
+    staged folder is removed after the thread is done and the previous run is
+    untouched.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder = run_folder(out, experiment)
+    new = identity(samples.attrs)
+    keep, notices = _superseded(folder, experiment, out, new)
+    had_report = _is_dir(folder) and any((folder / name).exists() for name in REPORT_FILES)
+    pending = PendingRun(folder, notices)
+    try:
+        with _writing(folder, out, size=size), staged_folder(folder, keep=keep) as stage, \
+                ThreadPoolExecutor(1, thread_name_prefix="sim-write") as pool:
+            written = pool.submit(_write_files, stage, {SAMPLES: samples})  # h5py and fsync let the summaries run
+            try:
+                yield pending
+            except BaseException as exc:
+                written.exception()  # wait for the thread; its own failure, if any, is not the news
+                # the block's OSError is not a failure to write: past _writing, which would call it one
+                raise (_BlockFailed(exc) if isinstance(exc, OSError) else exc) from None
+            if pending.parts is None:
+                raise RuntimeError("writing_run: the block ended without PendingRun.finish")
+            summary, table, report = pending.parts
+            digests = written.result() | _write_files(stage, {SUMMARY: summary, SUMMARY_TABLE: table})
+            _finish_stage(experiment, out, stage, samples.attrs, new, digests, report)
+    except _BlockFailed as failed:
+        raise failed.error from None
+    if report is None and had_report:
+        notices.append(_report_removed(experiment, out, folder))
+
+
+def _report_removed(experiment: Experiment, out, folder: Path) -> str:
+    return (f"removed the previous run's report in {folder}; `sim report {experiment.path}"
+            f"{''.join(' ' + a for a in _out_args(out))}` builds one for this run")
+
+
+def _finish_stage(experiment: Experiment, out, stage: Path, attrs, new: dict, digests: dict, report) -> None:
+    """The input record, ``run.json`` (with every file's digest) and the report, into a run's staged folder."""
+    write_record(experiment, attrs, stage, final=run_folder(out, experiment), out=out)
+    _write_json(stage / RUN, {"experiment": experiment.name, **new, "created": attrs["created"],
+                              "sim_version": attrs["sim_version"], "command": reproduce_command(attrs, out),
+                              DIGESTS: digests})
+    if report is not None:
+        _write_report_into(stage, report)
+
+
 def write_run(experiment: Experiment, out: str | os.PathLike, summary: xr.Dataset, table: pd.DataFrame, *,
               samples: xr.Dataset | None = None, report=None, size: int = 0) -> tuple[Path, list[str]]:
     """Write a run as ``<out>/<experiment>/``, replacing the previous run there whole.
@@ -301,33 +395,18 @@ def write_run(experiment: Experiment, out: str | os.PathLike, summary: xr.Datase
         The folder, and one notice per derived result of the previous run
         that was removed because it no longer matches.
     """
-    attrs = (samples if samples is not None else summary).attrs
+    if samples is not None:
+        with writing_run(experiment, out, samples, size=size) as pending:
+            pending.finish(summary, table, report)
+        return pending.folder, pending.notices
     folder = run_folder(out, experiment)
-    new = identity(attrs)
-    keep, notices = [], []
-    if _is_dir(folder):
-        for name, command in DERIVED.items():
-            if not (folder / name).exists():
-                continue
-            made_from = _read_json(folder / name / RUN)
-            if made_from is not None and identity(made_from) == new:
-                keep.append(name)
-            else:
-                notices.append(f"removed {folder / name}: it was made from {_describe(made_from)}, not this one; "
-                               f"`sim {command} {experiment.path}{''.join(' ' + a for a in _out_args(out))}"
-                               f"{' --observations FILE...' if name == CALIBRATION else ''}` makes it again")
-        if report is None and any((folder / name).exists() for name in REPORT_FILES):
-            notices.append(f"removed the previous run's report in {folder}; `sim report {experiment.path}"
-                           f"{''.join(' ' + a for a in _out_args(out))}` builds one for this run")
-    files = ({SAMPLES: samples} if samples is not None else {}) | {SUMMARY: summary, SUMMARY_TABLE: table}
+    new = identity(summary.attrs)
+    keep, notices = _superseded(folder, experiment, out, new)
+    if report is None and _is_dir(folder) and any((folder / name).exists() for name in REPORT_FILES):
+        notices.append(_report_removed(experiment, out, folder))
     with _writing(folder, out, size=size), staged_folder(folder, keep=keep) as stage:
-        digests = _write_files(stage, files)
-        write_record(experiment, attrs, stage, final=folder, out=out)
-        _write_json(stage / RUN, {"experiment": experiment.name, **new, "created": attrs["created"],
-                                  "sim_version": attrs["sim_version"], "command": reproduce_command(attrs, out),
-                                  DIGESTS: digests})
-        if report is not None:
-            _write_report_into(stage, report)
+        digests = _write_files(stage, {SUMMARY: summary, SUMMARY_TABLE: table})
+        _finish_stage(experiment, out, stage, summary.attrs, new, digests, report)
     return folder, notices
 
 

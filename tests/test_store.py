@@ -380,3 +380,50 @@ def test_a_planted_lock_file_is_not_followed(saved, tmp_path, capsys, planted):
         assert message in one_line_error(capsys, command)
     assert target.read_text() == "keep me\n"
     assert listing(saved) == before
+
+
+def _files(folder):
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_samples_written_while_the_summaries_are_made_give_the_same_run(search_experiment, small, tmp_path):
+    """`sim run` writes samples.nc in a thread while it summarises: the same files, digests and record as
+    `write_run` of the finished parts."""
+    from sim import store
+
+    ds, summary, table = small
+    at_once, _ = store.write_run(search_experiment, tmp_path / "a", summary, table, samples=ds)
+    with store.writing_run(search_experiment, tmp_path / "b", ds) as pending:
+        pending.finish(summary, table)
+    assert pending.folder == tmp_path / "b" / "search_cost" and pending.notices == []
+    runs = [json.loads((f / "run.json").read_text()) for f in (at_once, pending.folder)]
+    assert runs[0][store.DIGESTS] == runs[1][store.DIGESTS]  # the same bytes
+    assert list(runs[1][store.DIGESTS]) == ["samples.nc", "summary.nc", "summary.csv"]
+
+
+@pytest.mark.parametrize("failing", ["summaries", "samples"])
+def test_a_failure_while_the_samples_are_written_keeps_the_earlier_run(saved, capsys, monkeypatch, failing):
+    """A summary that fails (here an OSError of its own, not a write) or a samples.nc that cannot be written:
+    the earlier run stays whole, no staging folder is left, and the error is the one that happened."""
+    from sim import api, store
+
+    before = _files(saved)
+    if failing == "summaries":
+        def broken(ds):
+            raise FileNotFoundError("a font file the summary needed")
+        monkeypatch.setattr(api, "summarize_run", broken)
+        with pytest.raises(FileNotFoundError, match="a font file"):  # not called a failure to write the run
+            main(["run", "--samples", "400", "--no-report"])
+    else:
+        real = store._write_value
+
+        def full(path, value):
+            if isinstance(value, xr.Dataset) and "sample" in value.dims:
+                raise OSError(28, "No space left on device")
+            real(path, value)
+        monkeypatch.setattr(store, "_write_value", full)
+        assert main(["run", "--samples", "400", "--no-report"]) == 2
+        assert capsys.readouterr().err == (f"sim: error: --out outputs: cannot write {saved.relative_to(saved.parents[1])}"
+                                           " (No space left on device); nothing was changed there\n")
+    assert _files(saved) == before
+    assert [p.name for p in saved.parent.iterdir()] == ["search_cost"]  # no staging folder left, nor the lock

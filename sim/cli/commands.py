@@ -109,13 +109,13 @@ def cmd_run(args) -> int:
         if args.report:  # the report's memory too, before the run rather than after it
             api.check_memory(experiment, args.samples or experiment.samples, work="report")
         ds = api.run(experiment, samples=args.samples, seed=args.seed, sampler=args.sampler, progress=True, **chunk)
-    with stage("summaries and their Monte Carlo intervals"):
-        summary = api.summarize_run(ds)
-        table = summary_table(summary)
-    report = _report(experiment, ds, summary, args) if args.report else None
-    with stage("writing the run"):
-        folder, notices = store.write_run(experiment, args.out, summary, table, samples=ds, report=report,
-                                          size=ds.nbytes)
+    # samples.nc is written in a thread while the summaries and the report are made
+    with stage("writing the run"), store.writing_run(experiment, args.out, ds, size=ds.nbytes) as pending:
+        with stage("summaries and their Monte Carlo intervals"):
+            summary = api.summarize_run(ds)
+            table = summary_table(summary)
+        pending.finish(summary, table, _report(experiment, ds, summary, args) if args.report else None)
+    folder, notices = pending.folder, pending.notices
     print(f"{experiment.title or experiment.name}: {ds.attrs['samples']:,} samples, "
           f"sampler {ds.attrs['sampler']}, seed {ds.attrs['seed']}")
     print(summary_view(table, summary, args.all))
@@ -123,7 +123,7 @@ def cmd_run(args) -> int:
         print(f"\n{result.message}")
     print(f"\nwrote {folder / store.SAMPLES}, {folder / store.SUMMARY} and {folder / store.SUMMARY_TABLE} "
           f"(with 95 % Monte Carlo intervals), and the input files with their hashes in {folder / store.RECORD}")
-    if report is not None:
+    if args.report:
         print(_report_written(folder))
     _notices(notices)
     return 0 if not precise or result.converged else 1
