@@ -20,7 +20,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import xarray as xr
-from scipy import stats
 
 from .. import _checks as check
 from ..errors import SimError
@@ -178,9 +177,7 @@ def target_region(ds: xr.Dataset, output: str, threshold: str | float, *, above:
         for j, (xs, m) in enumerate(zip(x2, in2)):
             if m.all() or not m.any():
                 continue
-            sd = xs.std()
-            res[j, 0] = (np.median(xs[m]) - np.median(xs[~m])) / sd if sd > 0 else 0.0
-            res[j, 1] = stats.ks_2samp(xs[m], xs[~m]).statistic
+            res[j] = _array.region_shift(xs, m)
         return res.reshape(*lead, 2)
 
     parts = [xr.apply_ufunc(kernel, ds[name], region, input_core_dims=[[dim], [dim]], output_core_dims=[["measure"]])

@@ -3,6 +3,9 @@
 Each type turns an option's text into a value or an argparse error naming
 what would be valid; numbers, seeds and sample counts are checked by
 :mod:`sim._checks`, with the same messages as in files.
+
+The module is long because it declares every option of fifteen commands,
+each with its help.
 """
 
 from __future__ import annotations

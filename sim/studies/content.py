@@ -310,11 +310,12 @@ def _drivers(experiment: Experiment, summary: xr.Dataset, first: xr.Dataset | No
         focus.restrict(ss.sobol(narrow, out, n=sobol_n, seed=int(summary.attrs["seed"])))
     rank = rank_net = target = None
     if first is not None:
-        rank = sa.rank_correlation(first, out)
+        ranks = {name: sa.centred_ranks(first[name]) for name in sa.drawn_inputs(first)}  # ranked once for both
+        rank = sa.rank_correlation(first, out, input_ranks=ranks)
         if threshold:
             net = first.assign(net_benefit=(first[threshold] - first[out]).assign_attrs(
                 long_name="net benefit", units=summary[out].attrs.get("units", ""), role="output"))
-            rank_net = sa.rank_correlation(net, "net_benefit")
+            rank_net = sa.rank_correlation(net, "net_benefit", input_ranks=ranks)
             target = focus.restrict(sa.target_region(first, out, threshold, above=True))
     return Drivers(panels, tornado, low, high, sobol, sobol_n, rank, rank_net, target)
 

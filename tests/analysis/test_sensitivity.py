@@ -55,3 +55,21 @@ def test_target_region_finds_the_driver():
     assert float(t["ks_distance"].sel(input="x2")) < 0.03
     with pytest.raises(SimError, match="unknown threshold variable 'nope'"):
         sa.target_region(ds, "y", "nope")
+
+
+@pytest.mark.parametrize("values", ["continuous", "tied"])
+def test_region_shift_is_scipys_statistic_and_numpys_medians(values):
+    """One sort gives the Kolmogorov-Smirnov statistic of scipy.stats.ks_2samp and the medians of np.median, the
+    same numbers (ties, as a choice prior makes them, step the CDFs once per value)."""
+    from scipy import stats
+
+    from sim.analysis._array import region_shift
+
+    rng = np.random.default_rng(5)
+    for size in (7, 1000, 20_001):
+        x = rng.normal(size=size) if values == "continuous" else rng.choice([1.0, 2.0, 3.0, 5.0], size=size)
+        inside = rng.random(size) < 0.3 + 0.4 * (x > np.median(x))
+        inside[:2] = [True, False]  # neither empty nor full
+        shift, ks = region_shift(x, inside)
+        assert ks == stats.ks_2samp(x[inside], x[~inside]).statistic
+        assert shift == (np.median(x[inside]) - np.median(x[~inside])) / x.std()
