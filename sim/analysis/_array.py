@@ -13,7 +13,7 @@ import numpy as np
 from scipy import stats
 
 __all__ = ["order_stat_bounds", "quantiles_and_ci", "quantile_ci", "mean_half_width", "mean_ci", "hdi", "eti",
-           "jeffreys_interval", "centred_ranks", "evpi", "region_shift"]
+           "jeffreys_interval", "centred_ranks", "evpi", "region_shift", "sort_order"]
 
 
 def order_stat_bounds(n: int, q: np.ndarray, probability: float) -> tuple[np.ndarray, np.ndarray]:
@@ -120,11 +120,17 @@ def jeffreys_interval(successes, n, probability: float = 0.95, n_eff: float | No
     return np.stack([lo, hi], axis=-1)
 
 
-def centred_ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks along the last axis (ties averaged, as :func:`scipy.stats.rankdata`) less their mean."""
+def sort_order(x: np.ndarray) -> np.ndarray:
+    """Stable argsort along the last axis: the order the rank, region and EVPPI measures of a prior share."""
+    return np.argsort(x, axis=-1, kind="stable")
+
+
+def centred_ranks(x: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    """Ranks along the last axis (ties averaged, as :func:`scipy.stats.rankdata`) less their mean (``order``:
+    ``x``'s argsort along it, if computed already)."""
     x = np.asarray(x, dtype=float)
     n = x.shape[-1]
-    order = np.argsort(x, axis=-1)
+    order = np.argsort(x, axis=-1) if order is None else np.broadcast_to(order, x.shape)
     ordered = np.take_along_axis(x, order, axis=-1)
     if n and np.isfinite(ordered).all() and (np.diff(ordered, axis=-1) > 0).all():
         # no ties (continuous draws): a value's rank is its place in the order, without rankdata's tie pass
@@ -144,15 +150,16 @@ def evpi(nb: np.ndarray) -> np.ndarray:
 _KS_EXACT_SIZE = 10_000
 
 
-def region_shift(x: np.ndarray, inside: np.ndarray) -> tuple[float, float]:
+def region_shift(x: np.ndarray, inside: np.ndarray, order: np.ndarray | None = None) -> tuple[float, float]:
     """How the values ``x`` inside a region (the mask ``inside``, neither empty nor full) differ from the rest:
     the difference of medians in ``x``'s standard deviations, and the two-sample Kolmogorov-Smirnov statistic.
 
     Both from one sort of ``x``: the statistic is the largest gap between the two empirical CDFs at the last of
     each run of equal values, with the counts and divisions of ``scipy.stats.ks_2samp``, which gives the same
     number (below 10,000 values on either side it rounds it to a multiple of 1 / lcm(sizes), and so does this).
+    ``order`` is ``np.argsort(x, kind="stable")``, if computed already.
     """
-    order = np.argsort(x, kind="stable")
+    order = np.argsort(x, kind="stable") if order is None else order
     xs, ins = x[order], inside[order]
     within, outside = xs[ins], xs[~ins]
     sd = x.std()

@@ -33,7 +33,7 @@ from scipy import interpolate
 
 from ..errors import SimError
 from ..models import choose
-from .sensitivity import check_output, drawn_inputs
+from .sensitivity import check_output, drawn_inputs, sort_order, sort_orders
 from . import _array
 from .summary import CI_BOUND, check_probability, effective_samples, exceedance_name, output_names, output_roles
 
@@ -129,9 +129,8 @@ def conditional_mean(theta: np.ndarray, y: np.ndarray, *, bins: int = 200,
     return fitted
 
 
-def _evppi(theta: np.ndarray, nb: np.ndarray, bins: int) -> np.ndarray:
+def _evppi(theta: np.ndarray, nb: np.ndarray, order: np.ndarray, bins: int) -> np.ndarray:
     # the prior's own rows sorted before they are broadcast to the cells: a prior without the cells' dims once
-    order = np.argsort(theta, axis=-1, kind="stable")
     theta, nb, order = np.broadcast_arrays(theta, nb, order)
     lead = nb.shape[:-1]
     rows = [a.reshape(-1, a.shape[-1]) for a in (theta, nb, order)]
@@ -146,6 +145,7 @@ def _evppi(theta: np.ndarray, nb: np.ndarray, bins: int) -> np.ndarray:
 
 # --- labelled -----------------------------------------------------------------
 
+
 def evpi(nb: xr.DataArray, *, dim: str = "sample") -> xr.DataArray:
     """Expected value of perfect information per cell, in the units of ``nb``."""
     out = xr.apply_ufunc(_array.evpi, nb, input_core_dims=[[dim]])
@@ -154,8 +154,10 @@ def evpi(nb: xr.DataArray, *, dim: str = "sample") -> xr.DataArray:
 
 
 def evppi(ds: xr.Dataset, nb: xr.DataArray, *, inputs: list[str] | None = None, bins: int = 200,
-          dim: str = "sample") -> xr.DataArray:
+          dim: str = "sample", orders: dict[str, xr.DataArray] | None = None) -> xr.DataArray:
     """Partial EVPI of each drawn input (Strong, Oakley and Brennan's regression method).
+
+    ``orders`` may give inputs' :func:`sim.analysis.sensitivity.sort_orders` of these samples, computed before.
 
     Returns
     -------
@@ -167,7 +169,9 @@ def evppi(ds: xr.Dataset, nb: xr.DataArray, *, inputs: list[str] | None = None, 
         for name in inputs:
             check_output(names, name, "drawn prior")
         names = list(inputs)
-    parts = [xr.apply_ufunc(_evppi, ds[name], nb, input_core_dims=[[dim], [dim]], kwargs={"bins": bins})
+    orders = orders or {}
+    parts = [xr.apply_ufunc(_evppi, ds[name], nb, orders[name] if name in orders else sort_order(ds[name], dim),
+                            input_core_dims=[[dim], [dim], [dim]], kwargs={"bins": bins})
              for name in names]
     if parts:
         out = xr.concat(parts, dim="input", coords="minimal", compat="override", join="outer")
@@ -230,7 +234,7 @@ def per_year(nb_units: str, volume_units: str) -> tuple[float, str] | None:
 
 def decide(ds: xr.Dataset, *, cost: str | None = None, revenue: str | None = None, volume: str | None | bool = None,
            probability: float = 0.95, bins: int = 200, evppi_samples: int | None = None,
-           dim: str = "sample") -> xr.Dataset:
+           dim: str = "sample", orders: dict[str, xr.DataArray] | None = None) -> xr.Dataset:
     """Decision measures for deploying (net benefit ``revenue - cost``) against not (0).
 
     Parameters
@@ -240,6 +244,9 @@ def decide(ds: xr.Dataset, *, cost: str | None = None, revenue: str | None = Non
     evppi_samples : int, optional
         Estimate EVPPI from the first this many samples only (its regression
         costs a sort per prior and cell); every other measure uses them all.
+    orders : dict, optional
+        The priors' :func:`sim.analysis.sensitivity.sort_orders` of those
+        first samples, if computed already.
     volume : str, None or False
         An output with a number per period (queries per year, tasks per
         month); the value of information is then also given per year
@@ -281,14 +288,16 @@ def decide(ds: xr.Dataset, *, cost: str | None = None, revenue: str | None = Non
                                       .assign_coords(ci_bound=CI_BOUND).transpose(..., "ci_bound"))
     out["evpi"] = evpi(nb, dim=dim)
     first = {dim: slice(0, evppi_samples)}
-    out["evppi"] = evppi(ds.isel(first), nb.isel(first), bins=bins, dim=dim)
+    if orders is None:  # each prior sorted once for the EVPPI per query and per year
+        orders = sort_orders(ds.isel(first), dim)
+    out["evppi"] = evppi(ds.isel(first), nb.isel(first), bins=bins, dim=dim, orders=orders)
     units = ds[cost].attrs.get("units", "")
     yearly_units = per_year(units, ds[volume].attrs.get("units", "1")) if volume is not None else None
     if yearly_units is not None:
         factor, year_units = yearly_units
         yearly = nb * ds[volume] if factor == 1.0 else nb * ds[volume] * factor
         out["evpi_per_year"] = evpi(yearly, dim=dim)
-        out["evppi_per_year"] = evppi(ds.isel(first), yearly.isel(first), bins=bins, dim=dim)
+        out["evppi_per_year"] = evppi(ds.isel(first), yearly.isel(first), bins=bins, dim=dim, orders=orders)
     out = out.assign_coords(ci_bound=CI_BOUND)
     for name in ("expected_net_benefit", "expected_net_benefit_ci", "evpi", "evppi", "breakeven_revenue",
                  "breakeven_revenue_ci", "breakeven_revenue_range"):

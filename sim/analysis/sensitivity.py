@@ -26,7 +26,8 @@ from ..errors import SimError
 from . import _array
 from .summary import output_names
 
-__all__ = ["rank_correlation", "first_order_given", "target_region", "drawn_inputs", "check_output", "default_bins"]
+__all__ = ["rank_correlation", "first_order_given", "target_region", "drawn_inputs", "check_output", "default_bins",
+           "sort_orders", "sort_order", "centred_ranks"]
 
 
 def check_output(names: Sequence[str], output: str, what: str = "output") -> str:
@@ -90,9 +91,25 @@ def _one_run(ds: xr.Dataset, output: str, names: list[str], kernel, dim: str, **
     return out.assign_coords(input=names).transpose(..., "input")
 
 
-def centred_ranks(da: xr.DataArray, dim: str = "sample") -> xr.DataArray:
-    """Ranks along ``dim`` (ties averaged) less their mean: what :func:`rank_correlation` correlates."""
-    return xr.apply_ufunc(_array.centred_ranks, da, input_core_dims=[[dim]], output_core_dims=[[dim]])
+def sort_orders(ds: xr.Dataset, dim: str = "sample") -> dict[str, xr.DataArray]:
+    """Each drawn input's stable argsort along ``dim``: computed once, it serves every rank, target-region and
+    EVPPI measure of the same samples (``orders=`` of :func:`centred_ranks`, :func:`target_region` and
+    :func:`sim.analysis.decision.evppi`)."""
+    return {name: sort_order(ds[name], dim) for name in drawn_inputs(ds, dim)}
+
+
+def sort_order(da: xr.DataArray, dim: str = "sample") -> xr.DataArray:
+    """``da``'s stable argsort along ``dim`` (see :func:`sort_orders`)."""
+    return xr.apply_ufunc(_array.sort_order, da, input_core_dims=[[dim]], output_core_dims=[[dim]])
+
+
+def centred_ranks(da: xr.DataArray, dim: str = "sample", order: xr.DataArray | None = None) -> xr.DataArray:
+    """Ranks along ``dim`` (ties averaged) less their mean: what :func:`rank_correlation` correlates (``order``:
+    ``da``'s :func:`sort_orders` entry, if computed already)."""
+    if order is None:
+        return xr.apply_ufunc(_array.centred_ranks, da, input_core_dims=[[dim]], output_core_dims=[[dim]])
+    return xr.apply_ufunc(_array.centred_ranks, da, order, input_core_dims=[[dim], [dim]],
+                          output_core_dims=[[dim]])
 
 
 def rank_correlation(ds: xr.Dataset, output: str, *, dim: str = "sample",
@@ -148,8 +165,9 @@ def first_order_given(ds: xr.Dataset, output: str, *, bins: int | None = None, d
 # --- target region -------------------------------------------------------------
 
 def target_region(ds: xr.Dataset, output: str, threshold: str | float, *, above: bool = True,
-                  dim: str = "sample") -> xr.Dataset:
-    """How each drawn input differs inside the region ``output > threshold`` (or below) from outside.
+                  dim: str = "sample", orders: dict[str, xr.DataArray] | None = None) -> xr.Dataset:
+    """How each drawn input differs inside the region ``output > threshold`` (or below) from outside
+    (``orders``: the inputs' :func:`sort_orders`, if computed already).
 
     Returns
     -------
@@ -169,18 +187,21 @@ def target_region(ds: xr.Dataset, output: str, threshold: str | float, *, above:
     region = ds[output] > bound if above else ds[output] < bound
     names = _drawn(ds, dim)
 
-    def kernel(x, inside):
-        x, inside = np.broadcast_arrays(x, inside)
+    def kernel(x, inside, order):
+        x, inside, order = np.broadcast_arrays(x, inside, order)
         lead = x.shape[:-1]
-        x2, in2 = x.reshape(-1, x.shape[-1]), inside.reshape(-1, x.shape[-1])
-        res = np.full((len(x2), 2), np.nan)
-        for j, (xs, m) in enumerate(zip(x2, in2)):
+        rows = [a.reshape(-1, x.shape[-1]) for a in (x, inside, order)]
+        res = np.full((len(rows[0]), 2), np.nan)
+        for j, (xs, m, o) in enumerate(zip(*rows)):
             if m.all() or not m.any():
                 continue
-            res[j] = _array.region_shift(xs, m)
+            res[j] = _array.region_shift(xs, m, o)
         return res.reshape(*lead, 2)
 
-    parts = [xr.apply_ufunc(kernel, ds[name], region, input_core_dims=[[dim], [dim]], output_core_dims=[["measure"]])
+    orders = orders or {}
+    parts = [xr.apply_ufunc(kernel, ds[name], region,
+                            orders[name] if name in orders else sort_order(ds[name], dim),
+                            input_core_dims=[[dim], [dim], [dim]], output_core_dims=[["measure"]])
              for name in names]
     both = xr.concat(parts, dim="input", coords="minimal", compat="override", join="outer").assign_coords(input=names)
     label = threshold if isinstance(threshold, str) else format(threshold, "g")

@@ -297,7 +297,7 @@ def _hinge(scenarios, focus: Focus, decision) -> dict:
 
 
 def _drivers(experiment: Experiment, summary: xr.Dataset, first: xr.Dataset | None, focus: Focus, scenarios,
-             sobol_n: int) -> Drivers:
+             sobol_n: int, orders: dict | None = None) -> Drivers:
     out, threshold = focus.output, focus.threshold
     narrow = _narrow(experiment, focus)
     panels = [{"scenario": s, **p} for s in scenarios for p in focus.panels]
@@ -310,13 +310,14 @@ def _drivers(experiment: Experiment, summary: xr.Dataset, first: xr.Dataset | No
         focus.restrict(ss.sobol(narrow, out, n=sobol_n, seed=int(summary.attrs["seed"])))
     rank = rank_net = target = None
     if first is not None:
-        ranks = {name: sa.centred_ranks(first[name]) for name in sa.drawn_inputs(first)}  # ranked once for both
+        orders = orders or sa.sort_orders(first)
+        ranks = {name: sa.centred_ranks(first[name], order=order) for name, order in orders.items()}  # for both
         rank = sa.rank_correlation(first, out, input_ranks=ranks)
         if threshold:
             net = first.assign(net_benefit=(first[threshold] - first[out]).assign_attrs(
                 long_name="net benefit", units=summary[out].attrs.get("units", ""), role="output"))
             rank_net = sa.rank_correlation(net, "net_benefit", input_ranks=ranks)
-            target = focus.restrict(sa.target_region(first, out, threshold, above=True))
+            target = focus.restrict(sa.target_region(first, out, threshold, above=True, orders=orders))
     return Drivers(panels, tornado, low, high, sobol, sobol_n, rank, rank_net, target)
 
 
@@ -388,9 +389,12 @@ def report_content(experiment: Experiment, ds: xr.Dataset | None, *, summary: xr
     view = focus.restrict(ds) if ds is not None else None
     first = view.isel(sample=slice(0, estimate_samples)) if view is not None else None
     decision = accept = actual = None
+    # each prior's first samples sorted once: EVPPI, the rank correlations and the target region share the orders
+    orders = sa.sort_orders(first) if first is not None else None
     with stage("report: decision measures"):
         if threshold and view is not None:
-            decision = da.decide(view, cost=out_name, revenue=threshold, evppi_samples=estimate_samples)
+            decision = da.decide(view, cost=out_name, revenue=threshold, evppi_samples=estimate_samples,
+                                 orders=orders)
             accept = da.acceptability(first, cost=out_name, revenue=threshold)
             actual = view[threshold].median("sample", keep_attrs=True)
     cells = [{"scenario": s, **panel, **focus.fixed} for s in scenarios for panel in focus.panels]
@@ -399,7 +403,7 @@ def report_content(experiment: Experiment, ds: xr.Dataset | None, *, summary: xr
     drivers = None
     if sensitivity and drawn:
         with stage("report: sensitivity (tornado, Sobol', rank correlations, EVPPI)"):
-            drivers = _drivers(experiment, summary, first, focus, scenarios, sobol_n)
+            drivers = _drivers(experiment, summary, first, focus, scenarios, sobol_n, orders)
     convergence = None
     if view is not None:
         with stage("report: convergence"):
