@@ -2,11 +2,18 @@
 
 Every bad input ends as one line on stderr and exit status 2; an interrupt
 as exit status 130; a closed pipe quietly.
+
+The command turns off numpy's advice to back large arrays with huge pages
+(``NUMPY_MADVISE_HUGEPAGE=0`` unless set): where the kernel compacts memory
+to give them (transparent huge pages with ``defrag=madvise``), the first
+touch of a run's memory costs more than it saves (see the README's
+benchmarks).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import warnings
 
@@ -19,6 +26,7 @@ __all__ = ["main", "build_parser", "DEFAULT_EXPERIMENT"]
 
 def main(argv=None) -> int:
     """Run ``sim`` with ``argv`` (default: the process's arguments); return the exit status."""
+    os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")  # read when numpy is imported, which no command has yet
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed
@@ -38,7 +46,5 @@ def main(argv=None) -> int:
             print("sim: interrupted", file=sys.stderr)
             return 130
         except BrokenPipeError:  # the reader went away (``sim models | head``): stop quietly
-            import os
-
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 141

@@ -84,6 +84,21 @@ def test_module_entry_point_and_help(project):
                              "needs two samples), got '-3'\n")
 
 
+@pytest.mark.parametrize("setting, advised", [(None, False), ("1", True)])
+def test_the_command_turns_off_numpys_huge_page_advice_unless_told(setting, advised):
+    """The command sets NUMPY_MADVISE_HUGEPAGE=0 before numpy loads (the first touch of a run's memory is cheaper on
+    kernels that compact memory for huge pages); a value the user set is kept."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if setting is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = setting
+    code = ("from sim.cli import main; main(['--version']); import numpy; "
+            "from numpy._core.multiarray import _get_madvise_hugepage; print(_get_madvise_hugepage())")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.stdout.splitlines()[-1] == str(advised)
+
+
 # --- bad input ---------------------------------------------------------------
 
 GOOD_PRIOR = 'dist = "fixed"\npoint = 1\nunit = "1"\nnote = "n"\n'
