@@ -31,6 +31,7 @@ import numpy as np
 import xarray as xr
 from scipy import interpolate
 
+from .._parallel import forked_map
 from ..errors import SimError
 from ..models import choose
 from .sensitivity import check_output, drawn_inputs, sort_order, sort_orders
@@ -154,10 +155,12 @@ def evpi(nb: xr.DataArray, *, dim: str = "sample") -> xr.DataArray:
 
 
 def evppi(ds: xr.Dataset, nb: xr.DataArray, *, inputs: list[str] | None = None, bins: int = 200,
-          dim: str = "sample", orders: dict[str, xr.DataArray] | None = None) -> xr.DataArray:
+          dim: str = "sample", orders: dict[str, xr.DataArray] | None = None, jobs: int | None = 1) -> xr.DataArray:
     """Partial EVPI of each drawn input (Strong, Oakley and Brennan's regression method).
 
     ``orders`` may give inputs' :func:`sim.analysis.sensitivity.sort_orders` of these samples, computed before.
+    ``jobs``: forked processes that share the inputs (:func:`sim._parallel.forked_map`; None, one per core),
+    for large runs: each input's regressions are Python-bound.
 
     Returns
     -------
@@ -170,9 +173,13 @@ def evppi(ds: xr.Dataset, nb: xr.DataArray, *, inputs: list[str] | None = None, 
             check_output(names, name, "drawn prior")
         names = list(inputs)
     orders = orders or {}
-    parts = [xr.apply_ufunc(_evppi, ds[name], nb, orders[name] if name in orders else sort_order(ds[name], dim),
-                            input_core_dims=[[dim], [dim], [dim]], kwargs={"bins": bins})
-             for name in names]
+
+    def part(i: int) -> xr.DataArray:
+        name = names[i]
+        return xr.apply_ufunc(_evppi, ds[name], nb, orders[name] if name in orders else sort_order(ds[name], dim),
+                              input_core_dims=[[dim], [dim], [dim]], kwargs={"bins": bins})
+
+    parts = forked_map(part, len(names), jobs)
     if parts:
         out = xr.concat(parts, dim="input", coords="minimal", compat="override", join="outer")
     else:  # every prior fixed: nothing to learn, an empty ``input`` dim
@@ -234,7 +241,7 @@ def per_year(nb_units: str, volume_units: str) -> tuple[float, str] | None:
 
 def decide(ds: xr.Dataset, *, cost: str | None = None, revenue: str | None = None, volume: str | None | bool = None,
            probability: float = 0.95, bins: int = 200, evppi_samples: int | None = None,
-           dim: str = "sample", orders: dict[str, xr.DataArray] | None = None) -> xr.Dataset:
+           dim: str = "sample", orders: dict[str, xr.DataArray] | None = None, jobs: int | None = 1) -> xr.Dataset:
     """Decision measures for deploying (net benefit ``revenue - cost``) against not (0).
 
     Parameters
@@ -247,6 +254,9 @@ def decide(ds: xr.Dataset, *, cost: str | None = None, revenue: str | None = Non
     orders : dict, optional
         The priors' :func:`sim.analysis.sensitivity.sort_orders` of those
         first samples, if computed already.
+    jobs : int or None
+        Forked processes that share the EVPPI regressions (None: one per
+        core; see :func:`evppi`).
     volume : str, None or False
         An output with a number per period (queries per year, tasks per
         month); the value of information is then also given per year
@@ -290,14 +300,15 @@ def decide(ds: xr.Dataset, *, cost: str | None = None, revenue: str | None = Non
     first = {dim: slice(0, evppi_samples)}
     if orders is None:  # each prior sorted once for the EVPPI per query and per year
         orders = sort_orders(ds.isel(first), dim)
-    out["evppi"] = evppi(ds.isel(first), nb.isel(first), bins=bins, dim=dim, orders=orders)
+    out["evppi"] = evppi(ds.isel(first), nb.isel(first), bins=bins, dim=dim, orders=orders, jobs=jobs)
     units = ds[cost].attrs.get("units", "")
     yearly_units = per_year(units, ds[volume].attrs.get("units", "1")) if volume is not None else None
     if yearly_units is not None:
         factor, year_units = yearly_units
         yearly = nb * ds[volume] if factor == 1.0 else nb * ds[volume] * factor
         out["evpi_per_year"] = evpi(yearly, dim=dim)
-        out["evppi_per_year"] = evppi(ds.isel(first), yearly.isel(first), bins=bins, dim=dim, orders=orders)
+        out["evppi_per_year"] = evppi(ds.isel(first), yearly.isel(first), bins=bins, dim=dim, orders=orders,
+                                      jobs=jobs)
     out = out.assign_coords(ci_bound=CI_BOUND)
     for name in ("expected_net_benefit", "expected_net_benefit_ci", "evpi", "evppi", "breakeven_revenue",
                  "breakeven_revenue_ci", "breakeven_revenue_range"):

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .._parallel import forked_map
 from ..store import FIGURES, TABLES
 from .format import display, heading
 
@@ -88,6 +89,12 @@ def png(figure, dpi: int = 100) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
+
+
+def _rasterised(figures: list, jobs: int | None = None) -> list[bytes]:
+    """Each figure as PNG bytes, drawn in forked processes (:func:`sim._parallel.forked_map`: drawing is
+    Python-bound, text and tick layout), the same bytes as drawn here."""
+    return forked_map(lambda i: png(figures[i]), len(figures), jobs)
 
 
 def _shown(table: Table) -> pd.DataFrame:
@@ -237,6 +244,7 @@ class Rendered:
 
 def render(doc: Document) -> Rendered:
     """Draw ``doc``'s figures and render it as HTML and Markdown."""
-    images = {p.name: png(p.figure) for p in _blocks(doc, Plot)}
+    plots = list(_blocks(doc, Plot))
+    images = dict(zip((p.name for p in plots), _rasterised([p.figure for p in plots])))
     return Rendered(render_html(doc, images), render_markdown(doc), images,
                     {t.name: t.frame for t in _blocks(doc, Table)})

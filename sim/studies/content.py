@@ -40,6 +40,9 @@ MAX_PANELS = 12
 #: Samples the report's estimates of shape use (figures of distributions, acceptability, rank correlations,
 #: target region, EVPPI): the first this many of a larger run. Headline, tables and decision measures use all.
 ESTIMATE_SAMPLES = 200_000
+#: Samples from which the report's EVPPI regressions are shared among forked processes (below, starting them
+#: costs more than it saves).
+FORKED_EVPPI = 50_000
 
 
 @dataclasses.dataclass
@@ -394,7 +397,7 @@ def report_content(experiment: Experiment, ds: xr.Dataset | None, *, summary: xr
     with stage("report: decision measures"):
         if threshold and view is not None:
             decision = da.decide(view, cost=out_name, revenue=threshold, evppi_samples=estimate_samples,
-                                 orders=orders)
+                                 orders=orders, jobs=None if first.sizes["sample"] >= FORKED_EVPPI else 1)
             accept = da.acceptability(first, cost=out_name, revenue=threshold)
             actual = view[threshold].median("sample", keep_attrs=True)
     cells = [{"scenario": s, **panel, **focus.fixed} for s in scenarios for panel in focus.panels]

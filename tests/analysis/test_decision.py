@@ -33,6 +33,14 @@ def test_evppi_against_nested_monte_carlo():
     assert (evppi <= evpi + 1e-12).all()
 
 
+def test_evppi_in_forked_processes_is_evppi_here(search_run):
+    """The priors' regressions shared between two forked processes give the numbers of one process, bit for bit."""
+    here = da.decide(search_run)
+    shared = da.decide(search_run, jobs=2)
+    for name in ("evppi", "evppi_per_year"):
+        xr.testing.assert_identical(shared[name], here[name])
+
+
 def test_decide_on_the_search_run(search_run):
     d = da.decide(search_run)
     cell = dict(scenario="baseline", architecture="two_stage")

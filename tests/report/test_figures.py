@@ -69,3 +69,20 @@ def test_a_dollar_in_a_long_name_is_drawn_as_written(tmp_path, monkeypatch, caps
     assert main(["run", "experiments/m.toml"]) == 0, capsys.readouterr().err
     assert main(["report", "experiments/m.toml", "--no-sensitivity"]) == 0, capsys.readouterr().err
     assert "cost $\\frac{1}{$ a query" in (tmp_path / "outputs" / "m" / "report.md").read_text()
+
+
+def test_figures_drawn_in_forked_processes_are_the_bytes_drawn_here():
+    """The report's figures are shared among forked processes; each PNG is the one drawn in this process."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from sim.report.document import _rasterised, png
+
+    figures = []
+    for k in range(3):
+        fig = Figure(figsize=(3, 2))
+        fig.subplots().plot(np.arange(10) ** k, label=f"power {k}")
+        figures.append(fig)
+    here = [png(f) for f in figures]
+    assert _rasterised(figures, jobs=2) == here
+    assert len(set(here)) == 3  # three different images, in their order
