@@ -4,7 +4,7 @@ Each layer may import the layers above it, never those below (the README's
 architecture paragraph shows the same list, and ``../shared/DESIGN.md`` the
 same flow, with ``api`` added between the studies and the views)::
 
-    errors, _version, _files, _checks, units, progress, memory   shared helpers
+    errors, _version, _files, _checks, units, progress, memory, _parallel   shared helpers
     models          equations with units and roles (a leaf)
     priors          prior specs, their forms and files
     catalogue       catalogues as data
@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sim"
-LAYERS = [("errors", "_version", "_files", "_checks", "units", "progress", "memory"), ("models",), ("priors",),
+LAYERS = [("errors", "_version", "_files", "_checks", "units", "progress", "memory", "_parallel"), ("models",), ("priors",),
           ("catalogue",), ("sampling",), ("experiment",), ("observations",), ("engine",), ("store",), ("analysis",),
           ("studies",), ("api",), ("report",), ("explorer",), ("cli",), ("__init__", "__main__")]
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -19,6 +19,9 @@ and not deploying (0):
 
 Stress tests and goal seek, which run the model again, are in
 :mod:`sim.studies.decision`.
+
+The module is long because EVPI, EVPPI's regression and the decision table
+that gathers every measure per cell are kept together with their kernels.
 """
 
 from __future__ import annotations
