@@ -80,12 +80,12 @@ def _report_written(folder: Path) -> str:
 
 
 def cmd_run(args) -> int:
-    from .. import api
+    experiment = _load(args.experiment)  # a missing file is named before the library's imports
+    from .. import api, store
     from ..experiment import subject, with_overrides
 
-    experiment = with_overrides(_load(args.experiment), set_values=dict(args.set or []), scenarios=args.scenario)
+    experiment = with_overrides(experiment, set_values=dict(args.set or []), scenarios=args.scenario)
     _hold(args, experiment)
-    from .. import store
     from ..progress import stage
     from ..report import summary_table
     from ..report.console import summary_view
