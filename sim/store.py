@@ -428,11 +428,11 @@ def _check_identity(path: Path, attrs, experiment: Experiment, out) -> Experimen
     return as_recorded
 
 
-def _open(path: Path, experiment: Experiment, out, again: str | None = None) -> xr.Dataset:
+def _open(path: Path, experiment: Experiment, out, again: str | None = None, *, lazy: bool = False) -> xr.Dataset:
     rerun = again or f"run `{rerun_command(experiment, out)}`"
     _verified(path, rerun)
     try:
-        return xr.load_dataset(path, engine="h5netcdf")
+        return (xr.open_dataset if lazy else xr.load_dataset)(path, engine="h5netcdf")
     except Exception as exc:  # any failure to read is the same problem for the user
         raise SimError(f"{path}: cannot read the saved run ({type(exc).__name__}: {exc}); {rerun} again") from None
 
@@ -466,9 +466,21 @@ def saved_summary(folder: Path, attrs) -> xr.Dataset | None:
     return summary if identity(summary.attrs) == identity(attrs) else None
 
 
+def _finite(da: xr.DataArray) -> bool:
+    """Whether every value of ``da`` is finite, read a slice of samples at a time (a lazily opened run's output
+    is not loaded whole for the check)."""
+    step = 2**17
+    return all(bool(np.isfinite(da.isel(sample=slice(a, a + step)).values).all())
+               for a in range(0, da.sizes["sample"], step))
+
+
 def load_run(experiment: Experiment, out: str | os.PathLike = "outputs", *,
-             command: str = "report") -> tuple[Experiment, xr.Dataset]:
+             command: str = "report", lazy: bool = False) -> tuple[Experiment, xr.Dataset]:
     """The saved run's samples, checked against the experiment's current priors.
+
+    With ``lazy``, the variables are read from the file when first used
+    (each then kept in memory), so a command that needs a few of them, or the
+    first samples of them, does not load the rest; close the Dataset when done.
 
     Returns
     -------
@@ -494,7 +506,7 @@ def load_run(experiment: Experiment, out: str | os.PathLike = "outputs", *,
     samples = (_read_json(folder / RUN) or {}).get("samples")
     if isinstance(samples, int) and samples > 0:
         check_memory(experiment, samples, work=command if command in MEMORY_USE else "report", saved=True)
-    ds = _open(path, experiment, out)
+    ds = _open(path, experiment, out, lazy=lazy)
     if ds.attrs.get("mode") != "monte_carlo" or "samples" not in ds.attrs:
         raise SimError(f"{path} is not a Monte Carlo run of sim; {rerun}")
     recorded = _check_identity(path, ds.attrs, experiment, out)
@@ -502,7 +514,7 @@ def load_run(experiment: Experiment, out: str | os.PathLike = "outputs", *,
         if name not in ds.data_vars or ds[name].sizes.get("sample") != int(ds.attrs["samples"]):
             raise SimError(f"{path} has no output {name} of {int(ds.attrs['samples']):,} samples, which sim writes; "
                            f"it was changed after the run: {rerun} again")
-        if not bool(np.isfinite(ds[name].values).all()):
+        if not (_finite(ds[name]) if lazy else bool(np.isfinite(ds[name].values).all())):
             raise SimError(f"{path}: output {name} holds NaN or infinite values, which sim never writes; it was "
                            f"changed after the run: {rerun} again")
     return recorded, ds

@@ -427,3 +427,16 @@ def test_a_failure_while_the_samples_are_written_keeps_the_earlier_run(saved, ca
                                            " (No space left on device); nothing was changed there\n")
     assert _files(saved) == before
     assert [p.name for p in saved.parent.iterdir()] == ["search_cost"]  # no staging folder left, nor the lock
+
+
+def test_the_finite_check_of_a_lazily_read_run_sees_every_slice(tmp_path):
+    """`sim report` reads a run lazily and checks its outputs a slice of samples at a time: a NaN in the last
+    slice is seen."""
+    from sim import store
+
+    values = np.ones((2, 2**17 + 5))
+    values[1, -1] = np.nan
+    xr.Dataset({"y": (("cell", "sample"), values)}).to_netcdf(tmp_path / "r.nc", engine="h5netcdf")
+    with xr.open_dataset(tmp_path / "r.nc", engine="h5netcdf") as lazy:
+        assert not store._finite(lazy["y"])
+        assert store._finite(lazy["y"].isel(sample=slice(0, 2**17 + 4)))

@@ -177,7 +177,9 @@ def cmd_report(args) -> int:
         print(_report_written(folder))
         return 0
     if (folder / store.SAMPLES).is_file() or not (folder / store.SUMMARY).is_file():
-        recorded, ds = store.load_run(experiment, args.out)
+        # read as the report uses it: its outputs and inputs whole, the other outputs' first samples only
+        recorded, ds = store.load_run(experiment, args.out, lazy=True)
+        args.held.callback(ds.close)
         summary = store.saved_summary(folder, ds.attrs)  # the run's own, not computed again
     else:  # a streamed run: its summary alone
         (recorded, summary), ds = store.load_summary(experiment, args.out), None

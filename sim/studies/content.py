@@ -389,8 +389,12 @@ def report_content(experiment: Experiment, ds: xr.Dataset | None, *, summary: xr
     scenarios = _labels(summary, "scenario")
     focus = focus_of(experiment, summary, output, select, revenue)
     out_name, threshold = focus.output, focus.threshold
+    if ds is not None:  # what is used whole, loaded once (a lazily opened run's other outputs stay on disk)
+        for name, variable in ds.data_vars.items():
+            if name in (out_name, threshold) or variable.attrs.get("role") in ("input", "volume"):
+                variable.load()
     view = focus.restrict(ds) if ds is not None else None
-    first = view.isel(sample=slice(0, estimate_samples)) if view is not None else None
+    first = view.isel(sample=slice(0, estimate_samples)).load() if view is not None else None
     decision = accept = actual = None
     # each prior's first samples sorted once: EVPPI, the rank correlations and the target region share the orders
     orders = sa.sort_orders(first) if first is not None else None
