@@ -389,9 +389,9 @@ def report_content(experiment: Experiment, ds: xr.Dataset | None, *, summary: xr
     scenarios = _labels(summary, "scenario")
     focus = focus_of(experiment, summary, output, select, revenue)
     out_name, threshold = focus.output, focus.threshold
-    if ds is not None:  # what is used whole, loaded once (a lazily opened run's other outputs stay on disk)
+    if ds is not None:  # what is used whole, loaded once (of a lazily opened run, the rest is read in part)
         for name, variable in ds.data_vars.items():
-            if name in (out_name, threshold) or variable.attrs.get("role") in ("input", "volume"):
+            if name in (out_name, threshold) or variable.attrs.get("role") == "volume":
                 variable.load()
     view = focus.restrict(ds) if ds is not None else None
     first = view.isel(sample=slice(0, estimate_samples)).load() if view is not None else None

@@ -71,3 +71,30 @@ def test_the_focus_keeps_at_most_a_dozen_panels_and_the_final_year():
     assert focus.fixed["year"] == 2030 and "the final year, 2030" in focus.notes[-1]
     with pytest.raises(SimError, match=r"^--select: training_cost has no dim 'year'; valid: model, hardware$"):
         focus_of(training, point, None, [("year", "2030")])
+
+
+def test_a_lazily_read_run_gives_the_content_of_the_run_in_memory(search_experiment, tmp_path):
+    """`sim report` reads the saved run lazily (the outputs it shows whole, the rest in part): every number of the
+    content is the one the run in memory gives."""
+    import xarray as xr
+
+    from sim import store
+    from sim.analysis.summary import summarize_run
+    from sim.report import summary_table
+    from sim.studies.content import report_content
+
+    ds = sim.run(search_experiment, samples=3000)
+    summary = summarize_run(ds)
+    store.write_run(search_experiment, tmp_path, summary, summary_table(summary), samples=ds)
+    _, lazy = store.load_run(search_experiment, tmp_path, lazy=True)
+    with lazy:
+        a, b = (report_content(search_experiment, run, summary=summary, sobol_n=64, estimate_samples=1000)
+                for run in (ds, lazy))
+    xr.testing.assert_identical(a.decision, b.decision)
+    xr.testing.assert_identical(a.samples, b.samples)
+    xr.testing.assert_identical(a.acceptability, b.acceptability)
+    xr.testing.assert_identical(a.revenue_median, b.revenue_median)
+    for name in ("rank", "rank_net_benefit", "target", "tornado", "sobol"):
+        xr.testing.assert_identical(getattr(a.drivers, name), getattr(b.drivers, name))
+    assert a.comparison.equals(b.comparison) and a.convergence[0] == b.convergence[0]
+    xr.testing.assert_identical(a.convergence[1], b.convergence[1])
