@@ -175,22 +175,33 @@ def evppi(ds: xr.Dataset, nb: xr.DataArray, *, inputs: list[str] | None = None, 
         for name in inputs:
             check_output(names, name, "drawn prior")
         names = list(inputs)
+    return _evppis(ds, [nb], names, bins, dim, orders, jobs)[0]
+
+
+def _evppis(ds: xr.Dataset, nbs: list[xr.DataArray], names: list[str], bins: int, dim: str,
+            orders: dict[str, xr.DataArray] | None, jobs: int | None) -> list[xr.DataArray]:
+    """:func:`evppi` of ``names`` against each net benefit of ``nbs``, every (net benefit, input) regression
+    shared among the same forked processes."""
     orders = orders or {}
 
     def part(i: int) -> xr.DataArray:
-        name = names[i]
+        nb, name = nbs[i // len(names)], names[i % len(names)]
         return xr.apply_ufunc(_evppi, ds[name], nb, orders[name] if name in orders else sort_order(ds[name], dim),
                               input_core_dims=[[dim], [dim], [dim]], kwargs={"bins": bins})
 
-    parts = forked_map(part, len(names), jobs)
-    if parts:
-        out = xr.concat(parts, dim="input", coords="minimal", compat="override", join="outer")
-    else:  # every prior fixed: nothing to learn, an empty ``input`` dim
-        out = xr.zeros_like(nb.isel({dim: 0}, drop=True)).expand_dims(input=0)
-    out = out.assign_coords(input=names).transpose(..., "input")
-    out.attrs = {"units": nb.attrs.get("units", ""), "long_name": "expected value of partial perfect information",
-                 "method": "Strong, Oakley and Brennan (2014) regression: smoothing spline through binned means"}
-    return out.rename("evppi")
+    parts = forked_map(part, len(nbs) * len(names), jobs)
+    results = []
+    for k, nb in enumerate(nbs):
+        mine = parts[k * len(names):(k + 1) * len(names)]
+        if mine:
+            out = xr.concat(mine, dim="input", coords="minimal", compat="override", join="outer")
+        else:  # every prior fixed: nothing to learn, an empty ``input`` dim
+            out = xr.zeros_like(nb.isel({dim: 0}, drop=True)).expand_dims(input=0)
+        out = out.assign_coords(input=names).transpose(..., "input")
+        out.attrs = {"units": nb.attrs.get("units", ""), "long_name": "expected value of partial perfect information",
+                     "method": "Strong, Oakley and Brennan (2014) regression: smoothing spline through binned means"}
+        results.append(out.rename("evppi"))
+    return results
 
 
 def acceptability(ds: xr.Dataset, *, cost: str | None = None, revenue: str | None = None,
@@ -300,18 +311,20 @@ def decide(ds: xr.Dataset, *, cost: str | None = None, revenue: str | None = Non
     out["breakeven_revenue_range"] = (ds[cost].quantile([0.05, 0.95], dim=dim).rename(quantile="ci_bound")
                                       .assign_coords(ci_bound=CI_BOUND).transpose(..., "ci_bound"))
     out["evpi"] = evpi(nb, dim=dim)
+    units = ds[cost].attrs.get("units", "")
+    yearly_units = per_year(units, ds[volume].attrs.get("units", "1")) if volume is not None else None
+    nbs = [nb]
+    if yearly_units is not None:
+        factor, _ = yearly_units
+        nbs.append(nb * ds[volume] if factor == 1.0 else nb * ds[volume] * factor)
     first = {dim: slice(0, evppi_samples)}
     if orders is None:  # each prior sorted once for the EVPPI per query and per year
         orders = sort_orders(ds.isel(first), dim)
-    out["evppi"] = evppi(ds.isel(first), nb.isel(first), bins=bins, dim=dim, orders=orders, jobs=jobs)
-    units = ds[cost].attrs.get("units", "")
-    yearly_units = per_year(units, ds[volume].attrs.get("units", "1")) if volume is not None else None
+    partial = _evppis(ds.isel(first), [b.isel(first) for b in nbs], drawn_inputs(ds, dim), bins, dim, orders, jobs)
+    out["evppi"] = partial[0]
     if yearly_units is not None:
-        factor, year_units = yearly_units
-        yearly = nb * ds[volume] if factor == 1.0 else nb * ds[volume] * factor
-        out["evpi_per_year"] = evpi(yearly, dim=dim)
-        out["evppi_per_year"] = evppi(ds.isel(first), yearly.isel(first), bins=bins, dim=dim, orders=orders,
-                                      jobs=jobs)
+        out["evpi_per_year"] = evpi(nbs[1], dim=dim)
+        out["evppi_per_year"] = partial[1]
     out = out.assign_coords(ci_bound=CI_BOUND)
     for name in ("expected_net_benefit", "expected_net_benefit_ci", "evpi", "evppi", "breakeven_revenue",
                  "breakeven_revenue_ci", "breakeven_revenue_range"):

@@ -17,11 +17,13 @@ priors) and the output's cell dims (``scenario``, ``architecture``, ...).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import xarray as xr
 
 from .. import _checks as check
+from .._parallel import cores
 from ..errors import SimError
 from . import _array
 from .summary import output_names
@@ -95,7 +97,9 @@ def sort_orders(ds: xr.Dataset, dim: str = "sample") -> dict[str, xr.DataArray]:
     """Each drawn input's stable argsort along ``dim``: computed once, it serves every rank, target-region and
     EVPPI measure of the same samples (``orders=`` of :func:`centred_ranks`, :func:`target_region` and
     :func:`sim.analysis.decision.evppi`)."""
-    return {name: sort_order(ds[name], dim) for name in drawn_inputs(ds, dim)}
+    names = drawn_inputs(ds, dim)
+    with ThreadPoolExecutor(max_workers=max(1, min(len(names), cores()))) as pool:  # numpy sorts without the GIL
+        return dict(zip(names, pool.map(lambda name: sort_order(ds[name], dim), names)))
 
 
 def sort_order(da: xr.DataArray, dim: str = "sample") -> xr.DataArray:

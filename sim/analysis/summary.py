@@ -12,13 +12,13 @@ last; the functions here wrap them with :func:`xarray.apply_ufunc`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import xarray as xr
 
+from .._parallel import cores
 from ..models import cost_revenue_pairs
 from ._array import hdi, eti, jeffreys_interval, mean_ci, mean_half_width, quantile_ci, quantiles_and_ci
 
@@ -264,7 +264,7 @@ def summary_dataset(ds: xr.Dataset, comparisons=(), *, quantiles: Sequence[float
                               kwargs={"q": q, "probability": probability, "n_eff": n_eff})
 
     # the partitions are most of a summary's time, and numpy's releases the GIL: one thread per core
-    with ThreadPoolExecutor(max_workers=max(1, min(len(names), os.cpu_count() or 1))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(len(names), cores()))) as pool:
         partitioned = dict(zip(names, pool.map(quantiles_of, names)))
     for name in names:
         da = ds[name]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timezone
+from functools import partial
 
 import pandas as pd
 import xarray as xr
@@ -233,10 +234,10 @@ def _distributions(run: _Run) -> Section:
     both = f" (solid) and the {run.name(threshold)} (dashed)" if threshold else ""
     note = (f" The {run.name(threshold)} is the same in every scenario, so it is drawn once, in grey."
             if same else "")
-    blocks = [Plot("distributions", fg.distributions(view, out, run.colours, panels, threshold=threshold,
+    blocks = [Plot("distributions", partial(fg.distributions, view, out, run.colours, panels, threshold=threshold,
                                                      shared_threshold=same),
                    f"Distribution of the {run.name(out)}{both} per scenario{run.scope}.{note}"),
-              Plot("exceedance", fg.exceedance_curves(view, out, run.colours, panels, threshold=threshold,
+              Plot("exceedance", partial(fg.exceedance_curves, view, out, run.colours, panels, threshold=threshold,
                                                       shared_threshold=same),
                    f"Exceedance curves: the probability that the {run.name(out)}{both.replace(' and ', ' or ')} is "
                    f"above each value{run.scope}.{note}")]
@@ -257,7 +258,7 @@ def _decision(run: _Run) -> Section:
                    f"share of samples where that is positive; break-even is the {run.name(threshold)} at which the "
                    f"expected net benefit is zero (the expected cost); EVPI is what perfect knowledge of every prior "
                    f"would be worth, {per}" + (" and per year" if "evpi_per_year" in decision else "") + "."),
-              Plot("acceptability", fg.acceptability_curves(run.acceptability, decision["breakeven_revenue"],
+              Plot("acceptability", partial(fg.acceptability_curves, run.acceptability, decision["breakeven_revenue"],
                                                             run.colours, run.focus.panels, actual=run.revenue_median),
                    f"Acceptability curve: P(profitable) if the {run.name(threshold)} were each value; dotted lines "
                    f"mark break-even, solid vertical lines the model's median {run.name(threshold)}{run.scope}."),
@@ -291,7 +292,7 @@ def _years(run: _Run) -> Section:
     table = summary_table(summary[[out, f"{out}_ci"]])
     cells = [c for c in summary[out].dims if c != "stat"]
     return Section("years", f"{run.title(out)} over the years", [
-        Plot("fan", fg.fan_chart(summary, out, run.colours, run.focus.panels, threshold=threshold),
+        Plot("fan", partial(fg.fan_chart, summary, out, run.colours, run.focus.panels, threshold=threshold),
              f"Median {run.name(out)} per year with its 50 % and 90 % intervals"
              + (f"; dashed: median {run.name(threshold)}" if threshold else "") + "."),
         Table("years", _cells_frame(table[[*cells, "p05", "p50", "p95"]]),
@@ -312,7 +313,7 @@ def _convergence(run: _Run) -> Section:
     return Section("convergence", "Monte Carlo convergence", [
         Text(f"How the estimates settle as samples accumulate, in {why}, with their 95 % Monte Carlo intervals. Bands "
              "that are narrow at the right-hand end mean more samples would not change the report's numbers."),
-        Plot("convergence", fg.convergence_chart(estimates, colours),
+        Plot("convergence", partial(fg.convergence_chart, estimates, colours),
              f"Running mean and 95th percentile of the {run.name(out)}{where}"
              + (", and running P(profitable)" if threshold else "") + ", against the number of samples.")])
 
@@ -331,7 +332,7 @@ def _assumptions(run: _Run) -> Section:
     drawn = run.drawn
     blocks = []
     if drawn:
-        blocks.append(Plot("assumptions", fg.prior_densities(run.experiment, drawn, run.colours),
+        blocks.append(Plot("assumptions", partial(fg.prior_densities, run.experiment, drawn, run.colours),
                            "The drawn priors: density of each, its 90 % interval (shaded) and point value (line); "
                            "a scenario's override is drawn in that scenario's colour over the prior used by every "
                            "scenario (grey)."))
@@ -371,7 +372,7 @@ def _sensitivity(run: _Run) -> list:
                              "correlations, the target region and EVPPI below read the posterior's own samples."))
         return blocks + _sample_drivers(run)
     t, low, high = drivers.tornado, drivers.low, drivers.high
-    blocks += [Plot("tornado", fg.tornado_chart(t, panels, output_label=fg.axis_label(run.summary[out]), low=low,
+    blocks += [Plot("tornado", partial(fg.tornado_chart, t, panels, output_label=fg.axis_label(run.summary[out]), low=low,
                                                 high=high),
                     f"Tornado: the {run.name(out)} with one prior at its 10th or 90th percentile and every other at "
                     f"its point value; the line is point mode{run.scope}."),
@@ -384,7 +385,7 @@ def _sensitivity(run: _Run) -> list:
                              "dependent inputs. The rank correlations below hold for correlated priors."))
     else:
         s = drivers.sobol
-        blocks += [Plot("sobol", fg.sobol_chart(s, panels),
+        blocks += [Plot("sobol", partial(fg.sobol_chart, s, panels),
                         f"Sobol' indices of the {run.name(out)}: the share of its variance due to each prior alone "
                         f"(first order) and with its interactions (total order), with 95 % bootstrap intervals "
                         f"({drivers.sobol_n:,} base samples){run.scope}."),
@@ -401,7 +402,7 @@ def _sample_drivers(run: _Run) -> list:
         blocks.append(run.no_samples("Rank correlations, the target region and EVPPI"))
         return blocks
     r = drivers.rank
-    blocks += [Plot("rank", fg.rank_heatmap(r, [{"scenario": s, **p} for s in run.scenarios for p in focus.panels]),
+    blocks += [Plot("rank", partial(fg.rank_heatmap, r, [{"scenario": s, **p} for s in run.scenarios for p in focus.panels]),
                     f"Spearman rank correlation of each prior with the {run.name(out)}, per scenario and "
                     f"cell{run.scope}; priors whose correlation is below 0.01 everywhere are left out."),
                Table("rank", _cells_frame(sensitivity_frame({"rank": r})),
@@ -440,7 +441,7 @@ def _sample_drivers(run: _Run) -> list:
                            "every sample, so no information is worth buying (EVPPI 0)."))
     if informative:
         units = run.units(out)
-        blocks += [Plot("evppi", fg.evppi_chart(evppi, informative, units=units),
+        blocks += [Plot("evppi", partial(fg.evppi_chart, evppi, informative, units=units),
                         f"Expected value of partial perfect information per prior ({units}){run.scope}."),
                    Table("evppi", _cells_frame(_largest_first(evppi_frame(decision), "evppi", evppi.dims, top=5)),
                          "The five most valuable priors to learn, per cell (cells where every EVPPI is 0 left out).")]
@@ -464,7 +465,7 @@ def _evidence(run: _Run) -> Section:
         blocks.append(Text(f"Prior-data conflict: {', '.join(conflicts)} lie(s) outside the prior predictive 99.9 % "
                            "range. The posterior leans on the observation there; check the figure and its unit, or "
                            "widen the priors it informs.", lead="Warning:"))
-    blocks += [Plot("evidence", fg.predictive_chart(e.checks),
+    blocks += [Plot("evidence", partial(fg.predictive_chart, e.checks),
                     "Each observed figure (diamond) against the prior predictive (grey) and posterior predictive "
                     "(colour) distributions of what it measures: medians and 90 % intervals."),
                Table("evidence", _observations_frame(e.checks),
@@ -473,7 +474,7 @@ def _evidence(run: _Run) -> Section:
                      "whether it conflicts with the priors.")]
     if e.moved:
         names = prior_names(run.experiment)
-        blocks.append(Plot("moved", fg.prior_posterior(e.prior, e.posterior, e.moved),
+        blocks.append(Plot("moved", partial(fg.prior_posterior, e.prior, e.posterior, e.moved),
                            "The priors the evidence moved (Kolmogorov-Smirnov distance of 0.1 or more): "
                            f"{', '.join(names.get(n, n) for n in e.moved)}, before (grey) and after (colour)."))
     else:

@@ -51,11 +51,16 @@ class Table:
 
 @dataclass
 class Plot:
-    """A figure, written as ``figures/<name>.png``."""
+    """A figure, written as ``figures/<name>.png``: ``figure`` is the figure, or a function of no arguments that
+    makes it (the report's are made where they are drawn, in a forked process: see :func:`render`)."""
 
     name: str
     figure: object
     caption: str
+
+    def make(self):
+        """The figure (made now, if ``figure`` is the function that makes it)."""
+        return self.figure() if callable(self.figure) else self.figure
 
 
 @dataclass
@@ -91,10 +96,10 @@ def png(figure, dpi: int = 100) -> bytes:
     return buffer.getvalue()
 
 
-def _rasterised(figures: list, jobs: int | None = None) -> list[bytes]:
-    """Each figure as PNG bytes, drawn in forked processes (:func:`sim._parallel.forked_map`: drawing is
-    Python-bound, text and tick layout), the same bytes as drawn here."""
-    return forked_map(lambda i: png(figures[i]), len(figures), jobs)
+def _rasterised(plots: list[Plot], jobs: int | None = None) -> list[bytes]:
+    """Each plot's figure made and drawn as PNG bytes in forked processes (:func:`sim._parallel.forked_map`: making
+    and drawing figures is Python-bound, text and tick layout), the same bytes as made and drawn here."""
+    return forked_map(lambda i: png(plots[i].make()), len(plots), jobs)
 
 
 def _shown(table: Table) -> pd.DataFrame:
@@ -245,6 +250,6 @@ class Rendered:
 def render(doc: Document) -> Rendered:
     """Draw ``doc``'s figures and render it as HTML and Markdown."""
     plots = list(_blocks(doc, Plot))
-    images = dict(zip((p.name for p in plots), _rasterised([p.figure for p in plots])))
+    images = dict(zip((p.name for p in plots), _rasterised(plots)))
     return Rendered(render_html(doc, images), render_markdown(doc), images,
                     {t.name: t.frame for t in _blocks(doc, Table)})

@@ -35,7 +35,7 @@ def test_figure_titles_and_labels_lie_inside_their_figures(tmp_path):
         plots = [b for section in document.sections for b in section.blocks if isinstance(b, Plot)]
         assert plots
         for plot in plots:
-            fig = plot.figure
+            fig = plot.make()
             canvas = FigureCanvasAgg(fig)
             canvas.draw()
             renderer = canvas.get_renderer()
@@ -72,17 +72,18 @@ def test_a_dollar_in_a_long_name_is_drawn_as_written(tmp_path, monkeypatch, caps
 
 
 def test_figures_drawn_in_forked_processes_are_the_bytes_drawn_here():
-    """The report's figures are shared among forked processes; each PNG is the one drawn in this process."""
+    """The report's figures are made and drawn in forked processes; each PNG is the one made and drawn here."""
     import numpy as np
     from matplotlib.figure import Figure
 
-    from sim.report.document import _rasterised, png
+    from sim.report.document import Plot, _rasterised, png
 
-    figures = []
-    for k in range(3):
+    def power(k):
         fig = Figure(figsize=(3, 2))
         fig.subplots().plot(np.arange(10) ** k, label=f"power {k}")
-        figures.append(fig)
-    here = [png(f) for f in figures]
-    assert _rasterised(figures, jobs=2) == here
+        return fig
+
+    plots = [Plot(f"p{k}", (lambda k=k: power(k)) if k % 2 else power(k), "") for k in range(3)]  # made, or makers
+    here = [png(p.make()) for p in plots]
+    assert _rasterised(plots, jobs=2) == here
     assert len(set(here)) == 3  # three different images, in their order
