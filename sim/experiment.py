@@ -188,6 +188,12 @@ class Experiment:
     output_dims: Mapping[str, Mapping[str, int]] = field(default_factory=dict, repr=False)
 
     @property
+    def input_units(self) -> dict[str, str]:
+        """The unit of each model input: its prior's, or its sweep's."""
+        units = {name: prior.unit for name, prior in self.base_priors.items()}
+        return units | {name: str(da.attrs.get("units", "")) for name, da in self.sweeps.items()}
+
+    @property
     def scenario_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.scenarios)
 

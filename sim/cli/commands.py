@@ -376,7 +376,8 @@ def cmd_models(args) -> int:
     from .. import api
     from ..report.console import models_view
 
-    print(models_view(api.models([_load(a) for a in args.experiments])))
+    experiments = [_load(a) for a in args.experiments]
+    print(models_view(api.models(experiments), [e.input_units for e in experiments] or None))
     return 0
 
 

@@ -114,15 +114,21 @@ def check_view(table: pd.DataFrame) -> str:
     return f"{format_table(shown)}\n\n{len(table) - failed} of {len(table)} figures reproduced within tolerance"
 
 
-def models_view(models) -> str:
+def models_view(models, units: list[dict] | None = None) -> str:
     """``sim models``: each model's inputs, constants and outputs with their units and roles.
 
     ``models`` is a list of ``(model, where)``: ``where`` follows the model's
-    source (the experiment it was read from, or nothing).
+    source (the experiment it was read from, or nothing). ``units`` gives,
+    per model, its inputs' units (an experiment's priors and sweeps give
+    them; a model alone takes whatever units its priors bring).
     """
     blocks = []
-    for m, where in models:
-        lines = [f"{m.name}: {m.description} [{m.source}]{where}", f"  inputs: {', '.join(m.inputs)}"]
+    for (m, where), given in zip(models, units or [None] * len(models)):
+        if given:
+            inputs = ", ".join(f"{n} ({given[n]})" if given.get(n) not in (None, "") else n for n in m.inputs)
+        else:
+            inputs = ", ".join(m.inputs) + " (units from the priors)"
+        lines = [f"{m.name}: {m.description} [{m.source}]{where}", f"  inputs: {inputs}"]
         if m.constants:
             lines.append("  constants: " + ", ".join(f"{k} = {float(c):g} {c.units}" for k, c in m.constants.items()))
         width = max(len(n) for n in m.outputs)

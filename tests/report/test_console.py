@@ -4,6 +4,8 @@ import sim
 from sim.report import summary_table
 from sim.report.console import MAX_ROWS, check_view, models_view, saved_run_source, sensitivity_view, summary_view
 
+from ..helpers import ROOT
+
 
 def test_the_summary_shows_the_compared_outputs_first_without_their_intervals(search_experiment):
     ds = sim.run(search_experiment, samples=500, seed=1)
@@ -34,6 +36,11 @@ def test_the_sensitivity_view_says_what_was_computed_and_from_what(search_experi
 def test_models_and_check_views():
     text = models_view([(sim.models.MODELS["search"], "")])
     assert text.splitlines()[0].startswith("search: ") and "role: cost" in text
+    assert text.splitlines()[1].endswith(", inhouse_factor (units from the priors)")  # a model alone has none
+    experiment = sim.load_experiment(ROOT / "experiments" / "trajectory.toml")
+    inputs = models_view(sim.api.models([experiment]), [experiment.input_units]).splitlines()[1]
+    assert inputs.startswith("  inputs: year (year), base_year (year), ")  # a sweep's unit, then the priors'
+    assert "prompt_words (words/query)" in inputs and "mfu_base (fraction)" in inputs
     table = sim.check()
     text = check_view(table)
     assert text.endswith("\n\n30 of 30 figures reproduced within tolerance") and " ok" in text
