@@ -18,10 +18,15 @@ from typing import Any
 
 from .errors import ConfigError, Location, SimError
 
-__all__ = ["fail", "choices", "number", "pair", "string", "boolean", "keys", "positive_integer", "sample_count", "seed",
+__all__ = ["Percent", "fail", "choices", "number", "pair", "string", "boolean", "keys", "positive_integer", "sample_count", "seed",
            "name", "integer_text", "fmt"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+class Percent(float):
+    """A number given as a percentage (``--set cache_hit_rate=35%``): its value is the number of percent (35.0);
+    the prior it pins converts it to its own unit, a pure number (0.35 of a fraction, 35 of a %)."""
 
 
 def fail(at: Location | None, message: str):

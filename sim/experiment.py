@@ -562,6 +562,8 @@ def with_overrides(experiment: Experiment, *, set_values=None, scenarios=None) -
             if name not in experiment.base_priors:
                 raise SimError(f"--set: no prior {name!r} in {experiment.path}; "
                                f"{check.choices(name, experiment.base_priors)}")
+        pins = {name: _from_percent(name, v, experiment.base_priors[name].unit) if isinstance(v, check.Percent)
+                else v for name, v in pins.items()}
         scenarios_now = changes.get("scenarios", experiment.scenarios)
         changes["scenarios"] = tuple(
             dataclasses.replace(s, priors={**s.priors, **{n: pinned(s.priors[n], v, at=Location("--set", n))
@@ -570,6 +572,19 @@ def with_overrides(experiment: Experiment, *, set_values=None, scenarios=None) -
             for s in scenarios_now)
         changes["set_values"] = tuple(pins.items())
     return dataclasses.replace(experiment, **changes) if changes else experiment
+
+
+def _from_percent(name: str, value: float, unit: str) -> float:
+    """``value`` percent in ``unit``, a pure number (``--set NAME=35%``), or SimError for a prior with dimensions."""
+    from .errors import SimError
+    from .units import parse, registry
+
+    try:
+        whole = float(registry().Quantity(100.0, "percent").to(parse(unit)).magnitude)  # 1 of a fraction, 100 of a %
+    except Exception:  # noqa: BLE001 - pint's DimensionalityError, or a unit it cannot read: the same answer
+        raise SimError(f"--set {name}={check.fmt(float(value))}%: a percentage is a pure number and {name} is in "
+                       f"{unit}; give its value in {unit}") from None
+    return float(value) * whole / 100.0  # 35% of a fraction is 0.35 exactly, not 35 * 0.01
 
 
 def run_overrides(attrs: Mapping) -> tuple[dict[str, float], list[str]]:

@@ -132,12 +132,14 @@ def _fraction(text: str) -> float:
 
 
 def _set_arg(text: str) -> tuple[str, float]:
-    """``--set NAME=VALUE``: a prior's name and a number."""
+    """``--set NAME=VALUE``: a prior's name and a number, or a percentage (``35%``: :class:`sim._checks.Percent`)."""
     name, _, value = text.partition("=")
-    number = _number(value)
+    percent = value.strip().endswith("%")
+    number = _number(value.strip()[:-1] if percent else value)
     if not name.strip() or not math.isfinite(number):
-        raise argparse.ArgumentTypeError(f"must be PRIOR=NUMBER, such as a prior's name = 0.5, got {text!r}")
-    return name.strip(), number
+        raise argparse.ArgumentTypeError(f"must be PRIOR=NUMBER or PRIOR=PERCENT%, such as a prior's name = 0.5 or "
+                                         f"35%, got {text!r}")
+    return name.strip(), check.Percent(number) if percent else number
 
 
 def _quantile_arg(text: str) -> tuple[float, float]:

@@ -295,3 +295,20 @@ def test_bad_report_arguments(project, capsys):
     assert_error(capsys, ["report"], r"^sim: error: experiments/search_cost\.toml: report\.output: must be an "
                             r"output of model 'search' \(.*\), got \{\}$")
     assert not (project / "outputs" / "search_cost" / "report.html").exists()
+
+
+def test_set_takes_a_percentage_for_a_pure_number(project, capsys):
+    """`--set cache_hit_rate=35%` pins the fraction at 0.35 exactly (the run `--set cache_hit_rate=0.35` makes); a
+    percentage of a prior with dimensions is one line."""
+    import json
+
+    for out, value in (("pct", "35%"), ("plain", "0.35")):
+        assert main(["run", "--samples", "300", "--no-report", "--out", out, "--set", f"cache_hit_rate={value}"]) == 0
+    runs = [json.loads((project / out / "search_cost" / "run.json").read_text()) for out in ("pct", "plain")]
+    assert "--set cache_hit_rate=0.35 " in runs[0]["command"]
+    assert runs[0]["sha256"]["summary.csv"] == runs[1]["sha256"]["summary.csv"]
+    capsys.readouterr()
+    assert one_line_error(capsys, ["run", "--samples", "300", "--set", "api_price_per_1k_tokens=35%"]) == (
+        "sim: error: --set api_price_per_1k_tokens=35%: a percentage is a pure number and api_price_per_1k_tokens "
+        "is in USD/ktoken; give its value in USD/ktoken")
+    assert "must be PRIOR=NUMBER or PRIOR=PERCENT%" in one_line_error(capsys, ["run", "--set", "cache_hit_rate=x%"])
