@@ -25,7 +25,7 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 class Percent(float):
-    """A number given as a percentage (``--set cache_hit_rate=35%``): its value is the number of percent (35.0);
+    """A number given as a percentage (``--set NAME=35%``): its value is the number of percent (35.0);
     the prior it pins converts it to its own unit, a pure number (0.35 of a fraction, 35 of a %)."""
 
 

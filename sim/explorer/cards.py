@@ -19,6 +19,9 @@ from . import MAX_SAMPLES
 
 __all__ = ["Card", "message", "sample_count", "seed", "at", "fmt", "histogram", "ERROR_STYLE"]
 
+#: Where a bound goes among a prior's parameter fields: low before mode before high (others keep their order).
+_READING_ORDER = {"low": -3, "mode": -2, "high": -1}
+
 ERROR_STYLE = {"color": "#b00020", "font-size": "12px"}
 
 
@@ -164,7 +167,8 @@ class Card:
         from bokeh.models import TextInput
 
         fields = {}
-        for key, value in prior.params:
+        # bounds in reading order (low, mode, high), whatever order the prior keeps its parameters in
+        for key, value in sorted(prior.params, key=lambda kv: _READING_ORDER.get(kv[0], 0)):
             if key == "ci90":
                 fields["ci90-low"] = ("90 % interval: low", fmt(value[0]))
                 fields["ci90-high"] = ("90 % interval: high", fmt(value[1]))

@@ -189,8 +189,8 @@ def test_set_pins_a_prior_in_every_scenario_and_is_recorded(tmp_path, capsys):
     (["--set", "zzz=0.5"], "--set: no prior 'zzz' in .*agent_task.toml; valid: .*, cache_hit_rate, "),
     (["--set", "cache_hit_rate=1.5"], r"--set: cache_hit_rate: unit 'fraction' needs values in \[0, 1\]"),
     (["--set", "calls_per_task=-3"], "--set: calls_per_task: a quantity in 'calls/task' cannot be negative"),
-    (["--set", "cache_hit_rate=high"], r"argument --set: must be PRIOR=NUMBER, such as a prior's name = 0.5, got "
-                                       r"'cache_hit_rate=high'"),
+    (["--set", "cache_hit_rate=high"], r"argument --set: must be PRIOR=NUMBER or PRIOR=PERCENT%, such as a prior's "
+                                       r"name = 0.5 or 35%, got 'cache_hit_rate=high'"),
     (["--scenario", "nope"], "--scenario: no scenario 'nope' in .*agent_task.toml; valid: subscription, no_reasoning, "
                              "small_model, per_task_price"),
 ])

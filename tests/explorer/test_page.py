@@ -220,3 +220,10 @@ def test_save_as_scenario_writes_a_new_file_that_sim_run_reproduces(project, cap
 # ---------------------------------------------------------------------------------------------------------------------
 # the served page in headless Chromium
 
+
+
+def test_a_cards_bounds_read_low_to_high():
+    """A log-uniform prior's fields are low, then high (its parameters are kept high first), then its point."""
+    page = _page()
+    assert list(page.cards["optimization_factor"].inputs) == ["low", "high", "point"]
+    assert [page.cards["optimization_factor"].inputs[k].value for k in ("low", "high")] == ["0.125", "0.5"]
