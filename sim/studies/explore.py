@@ -40,6 +40,9 @@ from ..sampling import uniforms
 
 __all__ = ["Draws", "WhatIf", "draws", "what_if"]
 
+#: Significant digits of a changed prior's point in a saved scenario: its median (0.2, not 0.20000000000000007).
+POINT_DIGITS = 12
+
 #: Forms the draws keep beyond one per prior (each form's values and ranks: 1.6 MB at 100,000 samples).
 KEEP = 8
 
@@ -310,7 +313,10 @@ class WhatIf:
             if prior.is_fixed:
                 sets[prior_name] = prior.point
             else:
-                tables[prior_name] = {**prior.table(), "note": "what-if"}
+                table = prior.table()
+                if isinstance(table.get("point"), float):  # a moved point is a median computed to rounding noise
+                    table["point"] = float(f"{table['point']:.{POINT_DIGITS}g}")
+                tables[prior_name] = {**table, "note": "what-if"}
         lines = [f"[scenarios.{name}]", f"description = {toml_value(description or self._description())}"]
         if own.get("files"):
             lines.append(f"files = {toml_value(own['files'])}")

@@ -188,3 +188,14 @@ def test_the_draws_keep_one_form_per_prior_and_a_few_more(search_experiment):
     assert len(what_if.draws._kept) <= 2 * (len(what_if.inputs) + KEEP)
     base = search_experiment.scenarios[0].priors["cache_hit_rate"]
     assert ("values", base) in what_if.draws._kept  # a form in use by every evaluation stays
+
+
+def test_a_saved_scenarios_moved_point_is_written_without_rounding_noise(search_experiment):
+    """A changed prior's point is its new median, computed to rounding noise (0.20000000000000007 for a log-uniform
+    from 0.1 to 0.4); the saved scenario gives it to 12 significant digits."""
+    changed = make(search_experiment, samples=N).change("optimization_factor", low=0.1, high=0.4)
+    assert changed.priors["optimization_factor"].point != 0.2  # the noise the file leaves out
+    assert "\npoint = 0.2\n" in changed.scenario_table("wider")
+    margin = make(search_experiment, samples=N).change("provider_gross_margin", ci90=[0.4, 0.7])
+    point = margin.priors["provider_gross_margin"].point
+    assert f"\npoint = {float(f'{point:.12g}')!r}\n" in margin.scenario_table("lower")
