@@ -38,9 +38,9 @@ def palette(scenarios: Sequence[str]) -> dict[str, tuple]:
 
 
 def panel_label(cell: dict) -> str:
-    """A cell's values as a panel's title (``baseline, two_stage``); empty for the empty cell (a model without
-    dims has one panel, whose axis label says what it shows)."""
-    return ", ".join(f"{v}" for v in cell.values())
+    """A cell's values as a panel's title (``baseline, two_stage``); ``every scenario`` for the empty cell (the
+    one panel of a model without dims, where each scenario is a colour)."""
+    return ", ".join(f"{v}" for v in cell.values()) or "every scenario"
 
 
 def _figure(n: int, *, ncols: int = 3, size=(4.4, 3.2)):
@@ -60,8 +60,6 @@ def _title(ax, text: str) -> None:
     The axes are the panel less its y tick labels (prior names in the ranked charts, at 8 pt, about
     4.5 pt a character), which the layout puts beside them; call it after the ticks are set.
     """
-    if not text:
-        return
     ticks = max((len(t.get_text()) for t in ax.get_yticklabels()), default=0)
     width = ax.get_figure().get_figwidth() * ax.get_position().width * 72 - 4.5 * ticks - 30
     ax.set_title(textwrap.fill(str(text), max(12, int(width // 5.0))))

@@ -89,14 +89,14 @@ def test_figures_drawn_in_forked_processes_are_the_bytes_drawn_here():
     assert len(set(here)) == 3  # three different images, in their order
 
 
-def test_the_one_panel_of_a_model_without_dims_has_no_title():
-    """A model with no dims besides its scenarios has one panel: it is not titled "all" (its axis label says what
-    it shows)."""
+def test_the_one_panel_of_a_model_without_dims_is_titled_every_scenario():
+    """A model with no dims besides its scenarios has one panel, each scenario a colour: it is titled "every
+    scenario", not "all"."""
     from sim.report import figures as fg
 
     experiment = sim.load_experiment(ROOT / "experiments" / "agent_task.toml")
     ds = sim.run(experiment, samples=500)
     cost = experiment.model.with_role("cost")[0]
-    assert fg.panel_label({}) == "" and fg.panel_label({"scenario": "a", "architecture": "b"}) == "a, b"
+    assert fg.panel_label({"scenario": "a", "architecture": "b"}) == "a, b"
     fig = fg.distributions(ds, cost, fg.palette(list(ds.scenario.values)), [{}])
-    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == [""]
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["every scenario"]
