@@ -62,8 +62,8 @@ def verdict_sentence(verdict, names: dict[str, str] | None = None) -> str:
     money, the expected loss or gain and what would settle it (``names`` gives the priors' readable names)."""
     p, (lo, hi), enb, units = verdict.p_loss, verdict.p_loss_ci, verdict.expected_net_benefit, verdict.units
     interval = f" ({percent(lo)} to {percent(hi)})" if percent(lo) != percent(hi) else ""
-    odds = ("never loses money" if p == 0 else "loses money in every outcome" if p == 1 else
-            f"loses money in {percent(p)} of outcomes{interval}")
+    # 0 or 100 % of the samples is said with its interval, as every other share: the samples are not every outcome
+    odds = f"loses money in {percent(p)} of outcomes{interval}"
     money = quantity(abs(enb), units.split("/")[0], per=False)
     sentence = f"Deploying {odds}; the expected {'loss' if enb < 0 else 'gain'} is {money} {per_unit(units)}".rstrip()
     if verdict.settle is not None:

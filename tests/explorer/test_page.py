@@ -177,9 +177,9 @@ def test_two_costs_against_one_revenue_are_chosen_in_the_page(tmp_path):
                                     'unit = "USD/Mtoken"\nnote = "a price"\n')
     page = _page(write(tmp_path / "two.toml", TWO_COSTS), samples=1000)
     assert page.compare.visible and page.compare.options == ["cost_a against income", "cost_b against income"]
-    assert "never loses money" in page.verdict.text and "(<code>cost_a</code>, role cost)" in page.roles.text
+    assert "loses money in 0 % of outcomes" in page.verdict.text and "(<code>cost_a</code>, role cost)" in page.roles.text
     page.compare.value = "cost_b against income"
-    assert "loses money in every outcome" in page.verdict.text and "(<code>cost_b</code>, role cost)" in page.roles.text
+    assert "loses money in 100 % of outcomes" in page.verdict.text and "(<code>cost_b</code>, role cost)" in page.roles.text
     assert "data-k='1000'" in page.measures.text
 
 

@@ -27,11 +27,12 @@ def test_verdict_sentences():
     assert verdict_sentence(v, names) == ("Deploying loses money in 43.2 % of outcomes (42.0 % to 44.0 %); the expected "
                                           "loss is $0.0123 per query; what would settle it is cache hit rate and "
                                           "provider's gross margin.")
+    # none of the samples, or all: said with the interval, not as "never" or "every outcome"
     assert verdict_sentence(Verdict(0.0, (0.0, 3.7e-5), 0.02, "USD/query", ())) == (
-        "Deploying never loses money; the expected gain is $0.02 per query; no single assumption would change the "
-        "decision.")
+        "Deploying loses money in 0 % of outcomes (0 % to < 0.1 %); the expected gain is $0.02 per query; no single "
+        "assumption would change the decision.")
     assert verdict_sentence(Verdict(1.0, (0.9999, 1.0), -5e6, "USD", None)) == (
-        "Deploying loses money in every outcome; the expected loss is $5 million.")
+        "Deploying loses money in 100 % of outcomes (> 99.9 % to 100 %); the expected loss is $5 million.")
 
 
 def test_table_cells_and_headings():
