@@ -62,7 +62,8 @@ def _title(ax, text: str) -> None:
     """
     ticks = max((len(t.get_text()) for t in ax.get_yticklabels()), default=0)
     width = ax.get_figure().get_figwidth() * ax.get_position().width * 72 - 4.5 * ticks - 30
-    ax.set_title(textwrap.fill(str(text), max(12, int(width // 5.0))))
+    # names are not broken inside (offshore_agent stays whole); a name longer than the line takes its own line
+    ax.set_title(textwrap.fill(str(text), max(12, int(width // 5.0)), break_long_words=False, break_on_hyphens=False))
 
 
 def axis_label(da: xr.DataArray) -> str:

@@ -100,3 +100,14 @@ def test_the_one_panel_of_a_model_without_dims_is_titled_every_scenario():
     assert fg.panel_label({"scenario": "a", "architecture": "b"}) == "a, b"
     fig = fg.distributions(ds, cost, fg.palette(list(ds.scenario.values)), [{}])
     assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["every scenario"]
+
+
+def test_a_panel_title_breaks_between_names_not_inside_one():
+    """A narrow panel's title wraps at spaces only: a scenario name longer than the line stays whole."""
+    from matplotlib.figure import Figure
+
+    from sim.report.figures import _title
+
+    ax = Figure(figsize=(2.0, 2.0)).subplots()
+    _title(ax, "offshore_agent_with_review, two_stage")
+    assert ax.get_title().splitlines() == ["offshore_agent_with_review,", "two_stage"]
