@@ -17,7 +17,7 @@ from .. import _checks as check
 from ..errors import ConfigError, SimError
 from . import MAX_SAMPLES
 
-__all__ = ["Card", "message", "sample_count", "seed", "at", "fmt", "histogram", "ERROR_STYLE"]
+__all__ = ["Card", "message", "sample_count", "seed", "at", "fmt", "histogram", "tick_formatter", "ERROR_STYLE"]
 
 #: Where a bound goes among a prior's parameter fields: low before mode before high (others keep their order).
 _READING_ORDER = {"low": -3, "mode": -2, "high": -1}
@@ -105,6 +105,13 @@ def histogram(values: np.ndarray, bins: int = 40, span: tuple[float, float] | No
     return {"left": edges[:-1], "right": edges[1:], "top": top}
 
 
+def tick_formatter():
+    """Axis ticks as their shortest form to six digits (1e+06, 250000, 0.000125), not bokeh's 1.000e+6."""
+    from bokeh.models import PrintfTickFormatter
+
+    return PrintfTickFormatter(format="%.6g")
+
+
 class Card:
     """One prior: title, percentiles, density, parameter inputs, pin, reset, and an inline message."""
 
@@ -124,6 +131,7 @@ class Card:
                          fill_alpha=0.6, line_color=None)
         self.figure.xaxis.major_label_text_font_size = "9px"
         self.figure.xaxis.ticker.desired_num_ticks = 4
+        self.figure.xaxis.formatter = tick_formatter()
         self.figure.grid.visible = False
         self.params = column(width=280)
         self.inputs: dict[str, TextInput] = {}

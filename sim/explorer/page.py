@@ -33,7 +33,7 @@ from ..models import cost_revenue_pairs
 from ..report.format import per_unit, percent, quantity, verdict_sentence
 from ..store import write_new_experiment
 from . import DEFAULT_SAMPLES
-from .cards import ERROR_STYLE, Card, histogram, message, sample_count
+from .cards import ERROR_STYLE, Card, histogram, message, sample_count, tick_formatter
 from .cards import at as at_cell
 from .cards import seed as seed_of
 
@@ -383,6 +383,7 @@ class Explorer:
 
         fig = figure(width=600, height=260, toolbar_location=None, tools="", y_axis_type=None,
                      title="density of the compared outputs", css_classes=["sim-density"])
+        fig.xaxis.formatter = tick_formatter()
         sources = {}
         items = []
         for key, colour in (("cost", COST_COLOUR), ("revenue", REVENUE_COLOUR)):

@@ -227,3 +227,14 @@ def test_a_cards_bounds_read_low_to_high():
     page = _page()
     assert list(page.cards["optimization_factor"].inputs) == ["low", "high", "point"]
     assert [page.cards["optimization_factor"].inputs[k].value for k in ("low", "high")] == ["0.125", "0.5"]
+
+
+def test_axis_ticks_read_as_short_numbers():
+    """The density and every card's histogram label their ticks to six digits in the shortest form (1e+06,
+    250000), not as 1.000e+6."""
+    from bokeh.models import PrintfTickFormatter
+
+    page = _page()
+    axes = [page.density.xaxis[0], *(card.figure.xaxis[0] for card in page.cards.values())]
+    assert all(isinstance(a.formatter, PrintfTickFormatter) and a.formatter.format == "%.6g" for a in axes)
+    assert ["%.6g" % v for v in (1e6, 250000.0, 0.000125)] == ["1e+06", "250000", "0.000125"]
