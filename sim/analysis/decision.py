@@ -318,9 +318,10 @@ def decide(ds: xr.Dataset, *, cost: str | None = None, revenue: str | None = Non
         factor, _ = yearly_units
         nbs.append(nb * ds[volume] if factor == 1.0 else nb * ds[volume] * factor)
     first = {dim: slice(0, evppi_samples)}
+    shown = ds.isel(first)
     if orders is None:  # each prior sorted once for the EVPPI per query and per year
-        orders = sort_orders(ds.isel(first), dim)
-    partial = _evppis(ds.isel(first), [b.isel(first) for b in nbs], drawn_inputs(ds, dim), bins, dim, orders, jobs)
+        orders = sort_orders(shown, dim)
+    partial = _evppis(shown, [b.isel(first) for b in nbs], drawn_inputs(ds, dim), bins, dim, orders, jobs)
     out["evppi"] = partial[0]
     if yearly_units is not None:
         out["evpi_per_year"] = evpi(nbs[1], dim=dim)

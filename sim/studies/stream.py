@@ -29,8 +29,8 @@ from ..engine import iter_chunks, provenance
 from ..errors import SimError
 from ..experiment import Experiment, with_settings
 
-__all__ = ["LogHistogram", "stream_summary", "summarize_range", "merge", "merge_in_order", "ranges", "prepare", "check_finite", "labelled_summary",
-           "STREAM_CHUNK"]
+__all__ = ["LogHistogram", "stream_summary", "summarize_range", "merge", "merge_in_order", "ranges", "prepare",
+           "check_finite", "labelled_summary", "STREAM_CHUNK"]
 
 _TINY = 1e-300  # |x| below this counts as 0
 
@@ -243,38 +243,23 @@ def merge_in_order(finished, parts, bar=None) -> dict:
     return acc
 
 
-_JOB_EXPERIMENT = None  # the experiment each process of a --jobs pool summarises (set once per process)
-
-
-def _job_start(experiment: Experiment) -> None:
-    global _JOB_EXPERIMENT
-    _JOB_EXPERIMENT = experiment
-
-
-def _job(i: int, start: int, stop: int, chunk_size: int, relative_error: float) -> tuple[int, dict]:
-    return i, summarize_range(_JOB_EXPERIMENT, start, stop, chunk_size=chunk_size, relative_error=relative_error)
-
-
 def _summarize_in_processes(experiment: Experiment, n: int, jobs: int, chunk_size: int, relative_error: float,
                             progress: bool) -> dict:
-    """:func:`summarize_range` of all ``n`` samples, in ranges spread over ``jobs`` processes."""
-    import multiprocessing
+    """:func:`summarize_range` of all ``n`` samples, in ranges spread over ``jobs`` forked processes
+    (:func:`sim._parallel.forked_imap`: each inherits the experiment with its priors' fast inverses built)."""
     import sys
-    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from tqdm import tqdm
 
+    from .._parallel import forked_imap
     from ..progress import bar_disable
 
-    # forked processes inherit the experiment (its priors' fast inverses built); elsewhere each unpickles it once
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     parts = ranges(n, 4 * jobs, chunk_size)  # four ranges a process: one finishing first idles for a quarter
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method), initializer=_job_start,
-                             initargs=(experiment,)) as pool, \
-            tqdm(total=n, unit="sample", unit_scale=True, delay=2.0, disable=bar_disable(progress), file=sys.stderr,
-                 desc=experiment.name) as bar:
-        futures = [pool.submit(_job, i, a, b, chunk_size, relative_error) for i, (a, b) in enumerate(parts)]
-        return merge_in_order((f.result() for f in as_completed(futures)), parts, bar)
+    summaries = forked_imap(lambda i: summarize_range(experiment, *parts[i], chunk_size=chunk_size,
+                                                      relative_error=relative_error), len(parts), jobs)
+    with tqdm(total=n, unit="sample", unit_scale=True, delay=2.0, disable=bar_disable(progress), file=sys.stderr,
+              desc=experiment.name) as bar:
+        return merge_in_order(enumerate(summaries), parts, bar)
 
 
 def stream_summary(experiment: Experiment, *, samples: int | None = None, seed: int | None = None,
