@@ -145,7 +145,7 @@ def load_catalogue(folder: str | Path, kind: str, path: str | Path | None = None
             if entry["accelerator"] not in accelerators:
                 raise ConfigError(file, f"offerings.{name}.accelerator",
                                   f"{entry['accelerator']!r} is not in {Path(folder) / CATALOGUE_FILES['accelerators']}; "
-                                  f"valid: {', '.join(accelerators)}")
+                                  f"{check.choices(entry['accelerator'], accelerators)}")
             entry["_accelerator"] = accelerators[entry["accelerator"]]
     return entries
 
@@ -183,7 +183,7 @@ def sweep_inputs(file: str, dim: str, selection, folder: Path, binding: Mapping[
     for this dim, the inputs it needs only)."""
     key = f"sweep.{dim}"
     if dim not in SWEEPS:
-        raise ConfigError(file, key, f"unknown sweep; valid: {', '.join(SWEEPS)}")
+        raise ConfigError(file, key, f"unknown sweep; {check.choices(dim, SWEEPS)}")
     entries = load_catalogue(folder, SWEEPS[dim])
     if selection == "all":
         names = list(entries)
@@ -254,7 +254,7 @@ def case_inputs(file: str, key: str, rows: list[dict], folder: Path, inputs, bin
             for i, name in enumerate(values):
                 if name not in entries:
                     raise ConfigError(file, f"row {i + 2}", f"{column} {name!r} is not in the {column} catalogue; "
-                                                            f"valid: {', '.join(entries)}")
+                                                            f"{check.choices(name, entries)}")
             coords[column] = ("case", values)
             for input_name, fed in binding[column].items():
                 data = [_field_value(file, f"row {i + 2}", column, entries[n], fed.field) for i, n in enumerate(values)]

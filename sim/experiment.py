@@ -231,7 +231,7 @@ def _content(da) -> dict:
 
 def check_sampler(value, at: Location) -> str:
     if not isinstance(value, str) or value not in SAMPLERS:
-        check.fail(at, f"unknown sampler {value!r}; valid: {', '.join(SAMPLERS)}")
+        check.fail(at, f"unknown sampler {value!r}; {check.choices(value, SAMPLERS)}")
     return value
 
 

@@ -156,7 +156,7 @@ def _variable(experiment: Experiment, table: dict, at: Location) -> tuple[str, s
     name = check.string(table[kind], at.at(kind))
     names = list(experiment.model.outputs) if kind == "output" else list(experiment.base_priors)
     if name not in names:
-        check.fail(at.at(kind), f"no {kind} {name!r} in experiment {experiment.path}; valid: {', '.join(names)}")
+        check.fail(at.at(kind), f"no {kind} {name!r} in experiment {experiment.path}; {check.choices(name, names)}")
     unit = experiment.model.outputs[name].units if kind == "output" else experiment.base_priors[name].unit
     return name, kind, unit
 
@@ -229,7 +229,7 @@ def _parse(experiment: Experiment, name: str, table, at: Location, folder: Path)
     likelihood = table.get("likelihood")
     if likelihood not in LIKELIHOODS:
         check.fail(at.at("likelihood"), f"{'missing' if likelihood is None else f'unknown likelihood {likelihood!r}'}; "
-                                        f"valid: {', '.join(LIKELIHOODS)}")
+                                        f"{check.choices(likelihood, LIKELIHOODS)}")
     unit = check.string(table.get("unit", variable_unit), at.at("unit"))
     scale = _converted(unit, variable_unit, variable, at.at("unit"))
     source = check.string(table.get("source", ""), at.at("source"))

@@ -98,7 +98,7 @@ def edit(path, old, new):
      "experts_per_token = 300\nexpert_intermediate_size = 2048\nmoe_layers = 58 ",
      r"models\.deepseek_v3\.experts_per_token: must be at most experts \(256\), got 300"),
     ("offerings.toml", 'accelerator = "a100_40gb"', 'accelerator = "a100_4gb"',
-     r"offerings\.a100_aws_1yr\.accelerator: 'a100_4gb' is not in .*accelerators\.toml; valid: v100, a100_40gb"),
+     r"offerings\.a100_aws_1yr\.accelerator: 'a100_4gb' is not in .*accelerators\.toml; did you mean 'a100_40gb'\?"),
 ])
 def test_bad_catalogue_entry(catalogues, file, old, new, match):
     edit(catalogues / file, old, new)

@@ -162,7 +162,7 @@ def test_correlations_in_a_priors_file(project):
     ('pairs = [["cache_hit_rate", "provider_gross_margin", 1.5]]',
      r"correlations.pairs\[0\]: a rank correlation must lie in \[-1, 1\], got 1.5"),
     ('pairs = [["cache_hit_rate", "no_such_prior", 0.5]]',
-     r"correlations.pairs\[0\]: no prior named 'no_such_prior'; the priors here are: prompt_words"),
+     r"correlations.pairs\[0\]: no prior named 'no_such_prior'; valid: prompt_words"),
     ('pairs = [["cache_hit_rate", "cache_hit_rate", 0.5]]', "pairs 'cache_hit_rate' with itself"),
     ('pairs = [["cache_hit_rate", "api_price_per_1k_tokens", 0.5]]',
      "prior 'api_price_per_1k_tokens' is fixed; only drawn priors can be correlated"),

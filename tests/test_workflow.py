@@ -17,7 +17,7 @@ import sim
 from sim.analysis import decision as da
 from sim.cli import main
 
-from .helpers import ROOT, listing, with_prior
+from .helpers import ROOT, listing, one_line_error, with_prior
 
 RUN = ["--samples", "2000", "--no-sensitivity"]  # the report, without its (separately tested) sensitivity section
 
@@ -269,3 +269,16 @@ def test_every_file_a_run_writes_is_inside_the_output_folder(project, capsys):
     assert main(["report", "--out", "results", "--sobol-n", "64"]) == 0
     new = {p for p in project.rglob("*")} - before
     assert new and all(p.is_relative_to(project / "results") for p in new)
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["decide", "--select", "scenario=baselin"], "did you mean 'baseline'?"),
+    (["sensitivity", "--samples", "300", "--method", "tornad"], "did you mean 'tornado'?"),
+    (["serving", "llama3_70", "h100_sxm", "--samples", "10"], "did you mean 'llama3_70b'?"),
+])
+def test_a_typed_name_is_answered_with_the_close_one(project, capsys, argv, said):
+    """A name within a small edit distance of a valid one is answered with that one, not the whole list."""
+    if argv[0] == "decide":
+        assert main(["run", "--samples", "300", "--no-report"]) == 0
+    err = one_line_error(capsys, argv)
+    assert err.endswith(said), err

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import xarray as xr
 
+from .. import _checks as check
 from ..errors import SimError
 
 __all__ = ["select", "cell_dims"]
@@ -31,9 +32,9 @@ def select(ds, pairs: Iterable[tuple[str, str]] | None, what: str = "run"):
     chosen = {}
     for dim, value in pairs:
         if dim not in ds.dims or dim == "sample":
-            raise SimError(f"--select: no dim {dim!r} in the {what}; valid: {', '.join(cell_dims(ds))}")
+            raise SimError(f"--select: no dim {dim!r} in the {what}; {check.choices(dim, cell_dims(ds))}")
         labels = [str(v) for v in ds[dim].values]
         if value not in labels:
-            raise SimError(f"--select: {dim} has no value {value!r}; valid: {', '.join(labels)}")
+            raise SimError(f"--select: {dim} has no value {value!r}; {check.choices(value, labels)}")
         chosen[dim] = [ds[dim].values[labels.index(value)]]
     return ds.sel(chosen)

@@ -427,7 +427,7 @@ def cmd_serving(args) -> int:
                              ("precisions", args.precision, "--precision")):
         entries = load_catalogue(args.catalogues, kind)
         if name not in entries:
-            raise SimError(f"{flag}: {name!r} is not in {args.catalogues}/{kind}.toml; valid: {', '.join(entries)}")
+            raise SimError(f"{flag}: {name!r} is not in {args.catalogues}/{kind}.toml; {check.choices(name, entries)}")
     if args.ep > args.tp or args.tp % args.ep:
         raise SimError(f"--ep: expert parallelism ({args.ep}) must divide --tp ({args.tp}): the experts are spread "
                        f"over the chips of a stage")

@@ -406,7 +406,7 @@ def formula_model(table, *, file: str, default_name: str = "") -> Model:
             raise ConfigError(file, f"{key}.units", f"must be unit text such as \"USD/task\", got {spec['units']!r}")
         role = spec.get("role")
         if role is not None and role not in ROLES:
-            raise ConfigError(file, f"{key}.role", f"unknown role {role!r}; valid: {', '.join(ROLES)} (or leave it out)")
+            raise ConfigError(file, f"{key}.role", f"unknown role {role!r}; {check.choices(role, ROLES)} (or leave it out)")
         long_name = spec.get("long_name", out_name.replace("_", " "))
         if not isinstance(long_name, str):
             raise ConfigError(file, f"{key}.long_name", f"must be text, got {long_name!r}")

@@ -86,7 +86,7 @@ def parse_correlations(table: Any, *, at: Location, priors: Mapping[str, Prior])
 
     def name_of(where: Location, name):
         if not isinstance(name, str) or name not in priors:
-            check.fail(where, f"no prior named {name!r}; the priors here are: {', '.join(priors)}")
+            check.fail(where, f"no prior named {name!r}; {check.choices(name, priors)}")
         if priors[name].is_fixed:
             check.fail(where, f"prior {name!r} is fixed; only drawn priors can be correlated")
         return name

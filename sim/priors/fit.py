@@ -139,7 +139,7 @@ def read_column(path: str | Path, column: str) -> np.ndarray:
     """The numbers of ``column`` of a CSV file; blank cells left out, anything else that is not a number refused."""
     rows = read_csv(path, "data file", numbers=(column,))
     if column not in rows[0]:
-        raise ConfigError(str(path), column, f"no column {column!r}; valid: {', '.join(rows[0])}")
+        raise ConfigError(str(path), column, f"no column {column!r}; {check.choices(column, rows[0])}")
     values = np.array([row[column] for row in rows], dtype=float)
     values = values[~np.isnan(values)]
     if not np.all(np.isfinite(values)):
@@ -194,7 +194,7 @@ def fit_data(values, *, unit: str, name: str | None = None, families=None, label
     if families:
         for f in families:
             if f not in FAMILIES:
-                raise SimError(f"--families: unknown family {f!r}; valid: {', '.join(FAMILIES)}")
+                raise SimError(f"--families: unknown family {f!r}; {check.choices(f, FAMILIES)}")
             if FAMILIES[f].support not in supports:
                 raise SimError(f"--families: {f} needs {FAMILIES[f].support} values; {label} has values from "
                                f"{fmt(float(x.min()))} to {fmt(float(x.max()))}")

@@ -389,7 +389,7 @@ def _scipy(p, at, truncate):
     valid = [s.strip() for s in (cls.shapes or "").split(",") if s.strip()] + ["loc", "scale"]
     for pk, pv in params.items():
         if pk not in valid:
-            check.fail(at.at("params", pk), f"not a parameter of scipy.stats.{name}; valid: {', '.join(valid)}")
+            check.fail(at.at("params", pk), f"not a parameter of scipy.stats.{name}; {check.choices(pk, valid)}")
         check.number(pv, at.at("params", pk))
     missing = [s for s in valid[:-2] if s not in params]
     if missing:

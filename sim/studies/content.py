@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .. import _checks as check
 from ..analysis import decision as da
 from ..analysis import sensitivity as sa
 from ..analysis.summary import exceedance, exceedance_name, is_posterior, running_estimates, summarize_run
@@ -202,11 +203,11 @@ def focus_of(experiment: Experiment, ds: xr.Dataset, output: str | None, select,
     kept, fixed, notes = {}, {}, [note] if note else []
     for dim, values in chosen.items():
         if dim not in cell_dims:
-            raise SimError(f"{where[dim]}: {output} has no dim {dim!r}; valid: {', '.join(cell_dims) or 'none'}")
+            raise SimError(f"{where[dim]}: {output} has no dim {dim!r}; {check.choices(dim, cell_dims) if cell_dims else 'valid: none'}")
         labels = _labels(ds, dim)
         for v in values:
             if v not in labels:
-                raise SimError(f"{where[dim]}: {dim} has no value {v!r}; valid: {', '.join(labels)}")
+                raise SimError(f"{where[dim]}: {dim} has no value {v!r}; {check.choices(v, labels)}")
         picked = [ds[dim].values[labels.index(v)] for v in values]
         if len(picked) == 1:
             fixed[dim] = picked[0]

@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
+from .. import _checks as check
 from ..observations import Observation
 from ..sampling import stream
 
@@ -52,10 +53,10 @@ def observed_values(ds: xr.Dataset, obs: Observation) -> np.ndarray:
     for dim, label in obs.select:
         if dim not in ds.dims or dim == "sample":
             dims = [d for d in ds.dims if d != "sample"]
-            raise at.error(f"select: no dim {dim!r} in the run; valid: {', '.join(dims)}")
+            raise at.error(f"select: no dim {dim!r} in the run; {check.choices(dim, dims)}")
         labels = [str(v) for v in ds[dim].values]
         if label not in labels:
-            raise at.error(f"select: {dim} has no value {label!r}; valid: {', '.join(labels)}")
+            raise at.error(f"select: {dim} has no value {label!r}; {check.choices(label, labels)}")
         if dim in da.dims:
             chosen[dim] = ds[dim].values[labels.index(label)]
     da = da.sel(chosen)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .. import _checks as check
 from ..engine import run
 from ..errors import SimError
 from ..experiment import Experiment
@@ -115,7 +116,7 @@ def run_to_precision(experiment: Experiment, relative: float | None = None, *, o
         outputs = experiment.model.with_role("cost") + experiment.model.with_role("revenue") or names
     for name in outputs:
         if name not in names:
-            raise SimError(f"--monitor: unknown output {name!r}; valid: {', '.join(names)}")
+            raise SimError(f"--monitor: unknown output {name!r}; {check.choices(name, names)}")
     quantiles = quantiles or (table.quantiles if table else (0.5,))
     max_samples = max_samples or (table.max_samples if table else 2**22)
     quantiles = [check_probability(q, "a monitored quantile") for q in quantiles]

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import _checks as check
 from ..engine import point, run
 from ..errors import ConfigError
 from ..experiment import Experiment, experiment_from_table
@@ -107,7 +108,7 @@ def check_cases(rows: list[dict], file: str) -> list[dict]:
     known = set(REQUIRED) | set(OPTIONAL)
     unknown = [c for c in rows[0] if c not in known and c != "source" and c != "note"]
     if unknown:
-        raise ConfigError(file, unknown[0], f"unknown column; valid: {', '.join([*REQUIRED, *OPTIONAL, 'source'])}")
+        raise ConfigError(file, unknown[0], f"unknown column; {check.choices(unknown[0], [*REQUIRED, *OPTIONAL, 'source'])}")
     missing = [c for c in REQUIRED if c not in rows[0]]
     if missing:
         raise ConfigError(file, missing[0], f"missing column; every case needs {', '.join(REQUIRED)}")

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 import xarray as xr
 
+from .. import _checks as check
 from ..analysis import decision as da
 from ..analysis import sensitivity as sa
 from ..analysis.cells import select as select_cells
@@ -145,7 +146,7 @@ def sensitivity_options(experiment: Experiment, *, output: str | None = None, me
     chosen = list(dict.fromkeys(methods or METHODS))
     for m in chosen:
         if m not in METHODS:
-            raise SimError(f"--method: unknown method {m!r}; valid: {', '.join(METHODS)}")
+            raise SimError(f"--method: unknown method {m!r}; {check.choices(m, METHODS)}")
     check_sobol_n(sobol_n)
     low, high = percentiles
     if not low < high:
