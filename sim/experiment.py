@@ -54,7 +54,7 @@ from .catalogue import case_inputs, sweep_inputs
 from .errors import ConfigError, Location
 from .models import Model, choose, load_reference
 from .models.formula import formula_model
-from .priors import Prior, load_priors_file, parse_correlations, parse_prior, pinned, priors_hash
+from .priors import Prior, load_priors_file, parse_correlations, pinned, priors_hash, read_prior
 from .sampling import SAMPLERS, RankCorrelation, rank_correlation
 
 __all__ = ["Scenario", "Experiment", "load_experiment", "experiment_from_table", "with_settings", "with_overrides",
@@ -317,7 +317,7 @@ def _scenario(file: str, name: str, table, base: dict[str, Prior], base_dir: Pat
     for prior_name, spec in overrides.items():
         k = f"{key}.priors.{prior_name}"
         known(k, prior_name)
-        priors[prior_name] = parse_prior(prior_name, spec, at=Location(file, k), base=priors[prior_name])
+        priors[prior_name] = read_prior(prior_name, spec, at=Location(file, k), base=priors[prior_name])
         changed.append(prior_name)
     pins = table.get("set", {})
     if not isinstance(pins, dict):

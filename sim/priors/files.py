@@ -1,5 +1,5 @@
-"""Priors files: reading and validating their ``[priors.NAME]`` tables (:func:`~.spec.parse_prior`) and
-``[correlations]``, and the priors hash."""
+"""Priors files: reading and validating their ``[priors.NAME]`` tables (:func:`~.spec.parse_prior`), one-line
+priors (:func:`~.oneline.one_line_table`) with their ``[sources]``, ``[correlations]``, and the priors hash."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from typing import Any
 from .. import _checks as check
 from .._checks import fmt
 from .._files import read_toml
-from ..errors import Location
+from ..errors import ConfigError, Location
+from .oneline import one_line_table
 from .spec import Prior, parse_prior
 
-__all__ = ["load_priors", "load_priors_file", "parse_correlations", "priors_hash", "PRIORS_FILE_KEYS"]
+__all__ = ["load_priors", "load_priors_file", "read_prior", "parse_correlations", "priors_hash", "PRIORS_FILE_KEYS"]
 
 #: Top-level keys of a priors file.
-PRIORS_FILE_KEYS = ("title", "description", "priors", "correlations")
+PRIORS_FILE_KEYS = ("title", "description", "priors", "sources", "correlations")
 
 
 def load_priors(path: str | os.PathLike) -> dict[str, Prior]:
@@ -52,10 +53,48 @@ def load_priors_file(path: str | os.PathLike) -> tuple[dict[str, Prior], dict[tu
     table = data.get("priors")
     if not isinstance(table, dict) or not table:
         check.fail(file.at("priors"), "missing or empty; define priors as [priors.NAME] tables")
-    priors = {name: parse_prior(name, spec, at=file.at("priors", name)) for name, spec in table.items()}
+    sources = _sources(data.get("sources", {}), file.at("sources"), table)
+    priors = {name: read_prior(name, spec, at=file.at("priors", name), source=sources.get(name))
+              for name, spec in table.items()}
     pairs = parse_correlations(data["correlations"], at=file.at("correlations"), priors=priors) \
         if "correlations" in data else {}
     return priors, pairs
+
+
+def read_prior(name: str, spec: Any, *, at: Location, source: str | None = None, base: Prior | None = None) -> Prior:
+    """A prior as a file gives it: a table (:func:`~.spec.parse_prior`) or one line of text
+    (:func:`~.oneline.one_line_table`), with ``source`` from the file's ``[sources]`` table if any.
+
+    A one-line prior needs no source: the report then says it has none. A
+    problem with the numbers of a one-line prior is reported at its name,
+    quoting the line, since the file has no key such as ``ci90`` to point at.
+    """
+    if not isinstance(spec, str):
+        if isinstance(spec, dict) and source is not None:
+            if "source" in spec:
+                check.fail(at.at("source"), "given here and in [sources]; keep one")
+            spec = {**spec, "source": source}
+        return parse_prior(name, spec, at=at, base=base)
+    try:
+        table = one_line_table(spec, at, unit=base.unit if base is not None else None)
+        if source is not None:
+            table["source"] = source
+        return parse_prior(name, table, at=at, base=base, sourced=False)
+    except ConfigError as exc:
+        if exc.key == at.key:
+            raise
+        raise at.error(f"{spec!r}: {exc.message}") from None
+
+
+def _sources(table: Any, at: Location, priors: Mapping) -> dict[str, str]:
+    """A ``[sources]`` table: a prior's name to where its value and range come from."""
+    if not isinstance(table, dict):
+        check.fail(at, f"must be a table of NAME = \"source\", got {table!r}")
+    for name, text in table.items():
+        if name not in priors:
+            check.fail(at.at(name), f"no prior named {name!r} in this file; {check.choices(name, priors)}")
+        check.string(text, at.at(name))
+    return dict(table)
 
 
 def parse_correlations(table: Any, *, at: Location, priors: Mapping[str, Prior]) -> dict[tuple[str, str], float]:

@@ -237,7 +237,7 @@ def _freeze(value):
     return value
 
 
-def parse_prior(name: str, table: Any, *, at: Location, base: Prior | None = None) -> Prior:
+def parse_prior(name: str, table: Any, *, at: Location, base: Prior | None = None, sourced: bool = True) -> Prior:
     """Validate one prior table and return its frozen :class:`Prior`.
 
     Parameters
@@ -252,6 +252,9 @@ def parse_prior(name: str, table: Any, *, at: Location, base: Prior | None = Non
         The prior a scenario overrides: ``unit``, ``source``, ``note`` and
         ``long_name`` default to the base's, and ``point`` to the new
         distribution's median.
+    sourced : bool
+        Whether the prior must say where it comes from (a ``source`` or a
+        ``note``); a one-line prior may go without.
 
     Raises
     ------
@@ -259,7 +262,8 @@ def parse_prior(name: str, table: Any, *, at: Location, base: Prior | None = Non
         If anything in the table is missing, unknown or invalid.
     """
     if not isinstance(table, dict):
-        check.fail(at, f"must be a table with a 'dist' key, got {table!r}")
+        check.fail(at, "must be a table with a 'dist' key or one line such as "
+                       f"\"lognormal 2000 to 30000 token/query\", got {table!r}")
     if "dist" not in table:
         check.fail(at.at("dist"), f"missing; valid: {', '.join(forms.FORMS)}")
     dist = table["dist"]
@@ -306,7 +310,7 @@ def parse_prior(name: str, table: Any, *, at: Location, base: Prior | None = Non
     signed = check.boolean(table.get("allow_negative", base.allow_negative if base is not None else False),
                            at.at("allow_negative"))
     _check_support(at, text["unit"], dist, lo, hi, signed)
-    if not (text.get("source") or text.get("note")):
+    if sourced and not (text.get("source") or text.get("note")):
         check.fail(at, "needs a 'source' or a 'note' saying where the value and range come from")
     override = check.boolean(table.get("override", False), at.at("override"))
     frozen_params = tuple((x, _freeze(params[x])) for x in given)

@@ -97,7 +97,8 @@ def _priors_table(experiment) -> pd.DataFrame:
         for scenario, p, override in versions:
             lo, hi = p.interval(0.9)
             rows.append({"prior": name, "scenario": scenario, "distribution": p.describe(), "point": p.point,
-                         "p05": lo, "p95": hi, "unit": p.unit, "source": p.source or p.note, "override": override})
+                         "p05": lo, "p95": hi, "unit": p.unit, "source": p.source or p.note or "none given",
+                         "override": override})
     return pd.DataFrame(rows)
 
 
