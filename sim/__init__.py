@@ -29,13 +29,14 @@ _LAZY = {"exceedance": "analysis", "summarize": "analysis", "Experiment": "exper
          **{name: "api" for name in ("run", "point", "summarize_run", "run_to_precision", "stream_summary",
                                      "dask_summary", "sensitivity", "sensitivity_options", "decide",
                                      "decision_options", "report_content", "check", "validate", "what_if",
-                                     "calibrate", "load_observations")}}
+                                     "calibrate", "load_observations", "export_samples", "samples_table")}}
 
 __all__ = [
     "__version__", "load_experiment", "load_priors", "run", "point", "summarize", "summarize_run", "exceedance",
     "with_overrides", "run_to_precision", "stream_summary", "dask_summary", "sensitivity", "sensitivity_options",
     "decide", "decision_options", "report_content", "check", "validate", "what_if", "calibrate", "load_observations",
     "model", "Model", "Output", "Constant", "Experiment", "Scenario", "Prior", "SimError", "ConfigError", "SimWarning",
+    "export_samples", "samples_table",
 ]
 
 

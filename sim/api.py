@@ -35,6 +35,7 @@ from .analysis.summary import summarize_run
 from .catalogue import catalogue_kind, load_catalogue
 from .engine import check_memory, point, run
 from .experiment import Experiment, load_experiment
+from .export import export_samples, samples_table
 from .models import Model, available
 from .models.user import user_code
 from .observations import Observation, load_observations
@@ -67,7 +68,8 @@ __all__ = ["run", "run_to_precision", "stream_summary", "dask_summary", "connect
            "models", "what_if", "check_memory", "check_sobol_n", "PrecisionResult", "SensitivityOptions",
            "SensitivityResult", "DecisionOptions", "DecisionResult", "ReportContent", "WhatIf", "calibrate",
            "load_observations", "Observation", "CalibrationResult", "arviz_tree", "fit_data",
-           "fit_quantiles", "read_column", "PriorFit", "serving", "ServingResult", "user_code"]
+           "fit_quantiles", "read_column", "PriorFit", "serving", "ServingResult", "user_code", "export_samples",
+           "samples_table"]
 
 
 def check(figures: str | os.PathLike | None = None, *, root: str | os.PathLike = "."):

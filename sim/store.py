@@ -53,10 +53,10 @@ from .errors import ConfigError, SimError
 from .experiment import Experiment, as_run, load_experiment, run_overrides
 
 __all__ = ["run_folder", "holding", "identity", "reproduce_command", "rerun_command", "write_run", "writing_run",
-           "PendingRun", "load_run",
+           "PendingRun", "load_run", "summary_table",
            "load_summary", "write_derived", "write_report", "write_new_experiment", "saved_summary", "write_calibration",
            "load_posterior", "analysis_folder", "RECORD", "SAMPLES", "SUMMARY", "SUMMARY_TABLE", "REPORT_HTML",
-           "REPORT_MD", "FIGURES", "TABLES", "REPORT_FILES", "DERIVED", "CALIBRATION", "POSTERIOR", "CHECKS",
+           "REPORT_MD", "FIGURES", "TABLES", "REPORT_FILES", "DERIVED", "EXPORT", "CALIBRATION", "POSTERIOR", "CHECKS",
            "load_checks", "write_arviz", "check_file_name", "write_new_priors", "write_figure"]
 
 SAMPLES = "samples.nc"
@@ -77,7 +77,8 @@ CALIBRATION = "calibration"
 POSTERIOR = "posterior.nc"
 CHECKS = "observations.nc"
 #: Folders of analyses of a run, and the command that makes each.
-DERIVED = {"decision": "decide", "sensitivity": "sensitivity", CALIBRATION: "calibrate"}
+EXPORT = "export"
+DERIVED = {"decision": "decide", "sensitivity": "sensitivity", CALIBRATION: "calibrate", EXPORT: "export"}
 #: What identifies the numbers of a run: same identity, same numbers.
 IDENTITY = ("priors_hash", "seed", "sampler", "samples", "mode")
 
@@ -228,7 +229,7 @@ def _write_json(path: Path, value: dict) -> None:
 
 def _write_value(path: Path, value) -> None:
     """A Dataset as NetCDF (booleans as bytes: NetCDF has no boolean type), a table as CSV at full precision (it
-    round-trips exactly), text as UTF-8, bytes as they are."""
+    round-trips exactly), text as UTF-8, bytes as they are; a function writes the file itself (``value(path)``)."""
     if isinstance(value, xr.Dataset):
         flags = [n for n, v in value.data_vars.items() if v.dtype == bool]
         value.drop_vars(flags).assign({n: value[n].astype("i1") for n in flags}).to_netcdf(path, engine="h5netcdf")
@@ -236,6 +237,8 @@ def _write_value(path: Path, value) -> None:
         value.to_csv(path, index=False)
     elif isinstance(value, str):
         path.write_text(value, encoding="utf-8")
+    elif callable(value):
+        value(path)
     else:
         path.write_bytes(value)
 
@@ -464,6 +467,12 @@ def saved_summary(folder: Path, attrs) -> xr.Dataset | None:
     except Exception:  # missing or unreadable: the caller summarises the samples again
         return None
     return summary if identity(summary.attrs) == identity(attrs) else None
+
+
+def summary_table(folder: Path) -> pd.DataFrame | None:
+    """The summary table (``summary.csv``) in a run folder, if it is there."""
+    path = Path(folder) / SUMMARY_TABLE
+    return pd.read_csv(path) if path.is_file() else None
 
 
 def _finite(da: xr.DataArray) -> bool:

@@ -32,7 +32,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sim"
 LAYERS = [("errors", "_version", "_files", "_checks", "units", "progress", "memory", "_parallel"), ("models",), ("priors",),
-          ("catalogue",), ("sampling",), ("experiment",), ("observations",), ("engine",), ("store",), ("analysis",),
+          ("catalogue",), ("sampling",), ("experiment",), ("observations",), ("engine",), ("store",), ("export",), ("analysis",),
           ("studies",), ("api",), ("report",), ("explorer",), ("cli",), ("__init__", "__main__")]
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
 MODULES = sorted(PACKAGE.rglob("*.py"))

@@ -93,7 +93,7 @@ def test_readme_command_runs(command, tmp_path, monkeypatch, capsys):
         code, out, err = served.stop()
         assert served.url.startswith("http://127.0.0.1:") and code == 0 and "Traceback" not in err, err
         return
-    if argv and (argv[0] in ("decide", "sensitivity", "report", "calibrate") or "--posterior" in argv):
+    if argv and (argv[0] in ("decide", "sensitivity", "report", "calibrate", "export") or "--posterior" in argv):
         experiment = _experiment(argv)  # they read a saved run: make one
         assert main(["run", *([experiment] if experiment else []), "--samples", str(SMALL), "--no-report"]) == 0
         if "--posterior" in argv:  # and its calibration, to the example's figures

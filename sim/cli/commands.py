@@ -188,6 +188,34 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    experiment = _load(args.experiment)
+    _hold(args, experiment)
+    import functools
+
+    from .. import store
+    from ..export import XLSX_SAMPLES, export_samples, variables
+
+    if args.posterior:
+        recorded, ds = store.load_posterior(experiment, args.out, command="export")
+    else:
+        recorded, ds = store.load_run(experiment, args.out, lazy=True, command="export")
+    args.held.callback(ds.close)
+    folder = store.analysis_folder(args.out, experiment, args.posterior)
+    summary = store.summary_table(folder) if args.format == "xlsx" else None
+    limit = XLSX_SAMPLES if args.format == "xlsx" and args.max_samples is None else args.max_samples
+    name = f"samples.{args.format}"
+    write = functools.partial(export_samples, ds, fmt=args.format, max_samples=limit, summary=summary)
+    [path] = store.write_derived(args.out, experiment, store.EXPORT, {name: write}, ds.attrs, posterior=args.posterior)
+    n = ds.sizes["sample"]
+    kept = min(limit or n, n)
+    cells = [f"{ds.sizes[d]} {d}" for d in ds.dims if d != "sample"]
+    print(f"wrote {path}: {kept:,} samples{f' of {n:,}' if kept < n else ''}"
+          f"{' in each of ' + ' x '.join(cells) if cells else ''}, {len(variables(ds))} inputs and outputs with "
+          f"their units in the header")
+    return 0
+
+
 # --- analyses of the saved run ---------------------------------------------------------------------------------
 
 
@@ -451,4 +479,5 @@ def cmd_serving(args) -> int:
 #: Each command's function, by its name on the command line.
 COMMANDS = {"run": cmd_run, "sensitivity": cmd_sensitivity, "decide": cmd_decide, "report": cmd_report,
             "point": cmd_point, "explore": cmd_explore, "check": cmd_check, "models": cmd_models,
-            "validate": cmd_validate, "calibrate": cmd_calibrate, "fit": cmd_fit, "serving": cmd_serving}
+            "validate": cmd_validate, "calibrate": cmd_calibrate, "fit": cmd_fit, "serving": cmd_serving,
+            "export": cmd_export}

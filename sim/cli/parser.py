@@ -365,6 +365,18 @@ def build_parser() -> argparse.ArgumentParser:
     _posterior_option(p)
     _report_options(p)
 
+    p = sub.add_parser("export", help="the saved run's samples as CSV, Parquet or a spreadsheet",
+                       description="Write the saved run's samples as one table, a row per sample and cell and a "
+                                   "column per input and output with its unit in the header, to "
+                                   "outputs/<experiment>/export/samples.<format>.")
+    p.add_argument("experiment", nargs="?", help=experiment_help)
+    p.add_argument("--format", choices=("csv", "parquet", "xlsx"), default="csv",
+                   help="csv (default), parquet (needs pyarrow) or xlsx (needs xlsxwriter)")
+    p.add_argument("--max-samples", type=_checked(check.positive_integer), metavar="N",
+                   help="the first N samples of each cell (default: all; 10,000 for xlsx)")
+    p.add_argument("--out", default="outputs", type=_out, help="output root folder of the run (default: outputs)")
+    _posterior_option(p)
+
     p = sub.add_parser("point", help="evaluate every prior at its point value",
                        description="Print the experiment's outputs with every prior at its point value.")
     p.add_argument("experiment", nargs="?", help=experiment_help)
