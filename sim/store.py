@@ -52,7 +52,7 @@ from .memory import MEMORY_USE
 from .errors import ConfigError, SimError
 from .experiment import Experiment, as_run, load_experiment, run_overrides
 
-__all__ = ["run_folder", "holding", "identity", "reproduce_command", "rerun_command", "write_run", "writing_run",
+__all__ = ["run_folder", "what_if_out", "OUT", "holding", "identity", "reproduce_command", "rerun_command", "write_run", "writing_run",
            "PendingRun", "load_run", "summary_table",
            "load_summary", "write_derived", "write_report", "write_new_experiment", "saved_summary", "write_calibration",
            "load_posterior", "analysis_folder", "RECORD", "SAMPLES", "SUMMARY", "SUMMARY_TABLE", "REPORT_HTML",
@@ -85,6 +85,18 @@ IDENTITY = ("priors_hash", "seed", "sampler", "samples", "mode")
 
 def run_folder(out: str | os.PathLike, experiment: Experiment) -> Path:
     return Path(out) / experiment.name
+
+
+#: The output root folder of runs.
+OUT = "outputs"
+
+
+def what_if_out(experiment: Experiment) -> str:
+    """The output root of a run of ``experiment``: ``outputs``, or for a run with ``--set`` values, a folder of
+    its own beside it (``outputs/set_cache_hit_rate=0.5``), so that a what-if never replaces the main run."""
+    if not experiment.set_values:
+        return OUT
+    return str(Path(OUT) / ("set_" + ",".join(f"{name}={value:.12g}" for name, value in experiment.set_values)))
 
 
 def _is_dir(path: Path) -> bool:

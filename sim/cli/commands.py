@@ -85,6 +85,12 @@ def cmd_run(args) -> int:
     from ..experiment import subject, with_overrides
 
     experiment = with_overrides(experiment, set_values=dict(args.set or []), scenarios=args.scenario)
+    beside = args.out is None and experiment.set_values
+    args.out = args.out or store.what_if_out(experiment)
+    if beside:
+        print(f"a what-if run (--set {', '.join(f'{n}={v:.12g}' for n, v in experiment.set_values)}): written to "
+              f"{store.run_folder(args.out, experiment)}, beside the main run in "
+              f"{store.run_folder(store.OUT, experiment)}; other commands read it with --out {args.out}")
     _hold(args, experiment)
     from ..progress import stage
     from ..report import summary_table

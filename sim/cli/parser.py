@@ -200,10 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=_sample_count, help="number of samples, at least 2 (default: the experiment's)")
     p.add_argument("--seed", type=_seed, help="random seed (default: the experiment's)")
     p.add_argument("--sampler", choices=("random", "lhs", "sobol"), help="default: the experiment's")
-    p.add_argument("--out", default="outputs", type=_out, help="output root folder (default: outputs)")
+    p.add_argument("--out", type=_out, help="output root folder (default: outputs; for a --set run, a folder of "
+                                              "its own beside the main run's, such as outputs/set_PRIOR=VALUE)")
     p.add_argument("--chunk-size", type=_positive_int, help="samples evaluated at a time (results do not depend on it)")
     p.add_argument("--set", action="append", type=_set_arg, metavar="PRIOR=VALUE",
-                   help="pin a prior to a value in every scenario for this run (repeatable; recorded as an override)")
+                   help="pin a prior to a value in every scenario for this run (repeatable; recorded as an override); "
+                        "the run is written beside the main run unless --out says where")
     p.add_argument("--scenario", action="append", metavar="NAME",
                    help="run only this scenario (repeatable)")
 

@@ -163,6 +163,26 @@ def test_two_samples_run_and_report_without_warnings(project, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_a_what_if_run_is_written_beside_the_main_run(project, capsys):
+    """``--set`` without ``--out`` writes its own folder, said in the first line; the main run stays as it was, and
+    every other command reads the what-if with the ``--out`` it names."""
+    from ..helpers import listing
+
+    assert main(["run", AGENT, "--samples", "500", "--no-report"]) == 0
+    main_run = listing(project / "outputs" / "agent_task")
+    capsys.readouterr()
+    assert main(["run", AGENT, "--samples", "500", "--no-report", "--set", "cache_hit_rate=35%"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0] == ("a what-if run (--set cache_hit_rate=0.35): written to outputs/set_cache_hit_rate="
+                                   "0.35/agent_task, beside the main run in outputs/agent_task; other commands read it "
+                                   "with --out outputs/set_cache_hit_rate=0.35")
+    assert err == "" and listing(project / "outputs" / "agent_task") == main_run
+    ds = xr.load_dataset(project / "outputs" / "set_cache_hit_rate=0.35" / "agent_task" / "samples.nc")
+    assert np.all(ds["cache_hit_rate"].values == 0.35)
+    assert main(["decide", AGENT, "--out", "outputs/set_cache_hit_rate=0.35"]) == 0
+    assert (project / "outputs" / "set_cache_hit_rate=0.35" / "agent_task" / "decision" / "decision.csv").is_file()
+
+
 def test_set_pins_a_prior_in_every_scenario_and_is_recorded(tmp_path, capsys):
     out = str(tmp_path)
     assert main(["run", AGENT, "--samples", "2000", "--set", "cache_hit_rate=0.5", "--no-sensitivity", "--out", out]) == 0

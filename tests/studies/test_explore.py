@@ -61,7 +61,7 @@ def test_a_pin_is_sim_run_set(project, capsys):
     assert main(["run", "--set", "api_price_per_1k_tokens=0.002", "--scenario", "baseline", "--samples", str(N),
                  "--no-report"]) == 0
     capsys.readouterr()
-    saved = xr.load_dataset(project / "outputs" / "search_cost" / "summary.nc")
+    saved = xr.load_dataset(project / "outputs" / "set_api_price_per_1k_tokens=0.002" / "search_cost" / "summary.nc")
     (pair, measures), = shown["pairs"].items()
     name = f"p_{pair[0]}_gt_{pair[1]}"
     np.testing.assert_array_equal(measures["p_loss"].values, saved[name].values)
