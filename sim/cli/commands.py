@@ -410,8 +410,25 @@ def cmd_models(args) -> int:
     from .. import api
     from ..report.console import models_view
 
+    if (args.graph or args.graph_file) and not args.experiments:
+        raise SimError("--graph: name the experiment whose model to draw, such as `sim models agent_task --graph`")
+    if args.graph_file and len(args.experiments) > 1:
+        raise SimError(f"--graph-file: one experiment's graph per file; {len(args.experiments)} were named")
+    if args.graph_file:
+        from .. import store
+
+        store.check_file_name(args.graph_file, ".png", "--graph-file")
     experiments = [_load(a) for a in args.experiments]
     print(models_view(api.models(experiments), [e.input_units for e in experiments] or None))
+    if args.graph or args.graph_file:
+        from ..report.document import png
+        from ..report.graph import graph_figure, graph_text
+
+        graphs = [api.model_graph(e) for e in experiments]
+        if args.graph:
+            print("\n" + "\n\n".join(graph_text(g) for g in graphs))
+        if args.graph_file:
+            print(f"\nwrote {store.write_figure(args.graph_file, png(graph_figure(graphs[0])))}")
     return 0
 
 

@@ -409,6 +409,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Every model sim knows by name (its own and those installed packages offer "
                                    "through the entry-point group sim.models), or the models of the given experiments.")
     p.add_argument("experiments", nargs="*", metavar="EXPERIMENT", help="list these experiments' models instead")
+    p.add_argument("--graph", action="store_true",
+                   help="also say what each output reads: the inputs and outputs its formula names, or for a Python "
+                        "model the priors that move it when each is moved alone")
+    p.add_argument("--graph-file", metavar="FILE.png",
+                   help="draw the graph of the (one) experiment's model as FILE.png")
 
     p = sub.add_parser("validate", help="check priors and experiment files without a Monte Carlo run",
                        description="Validate priors and experiment files; exit status 2 if any is invalid. An "

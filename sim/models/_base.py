@@ -146,6 +146,11 @@ class Model:
         checked (one line naming the formula's position on a mismatch).
     input_uses : mapping of str to (str, int)
         For formula models: each input's first use, as (output, position).
+    depends : mapping of str to tuple of str
+        For formula models: the inputs and outputs each output's formula
+        names (its direct dependencies); empty for a Python model, whose
+        dependencies :func:`sim.studies.graph.model_graph` finds by
+        evaluating it.
     catalogue : mapping of str to mapping of str to Field, optional
         Per swept dim (``model``, ``hardware``), the catalogue field that
         feeds each input a sweep supplies, with the input's unit; default
@@ -163,6 +168,7 @@ class Model:
     formula: bool = False
     evaluate_units: Callable[..., Mapping] | None = field(default=None, repr=False)
     input_uses: Mapping[str, tuple[str, int]] = field(default_factory=dict, repr=False)
+    depends: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     catalogue: Mapping[str, Mapping[str, Field]] | None = field(default=None, repr=False)
 
     def __post_init__(self):

@@ -449,4 +449,5 @@ def formula_model(table, *, file: str, default_name: str = "") -> Model:
     return Model(name=name, description=description or f"formulas in {file}", inputs=tuple(first_use),
                  outputs=outputs, evaluate=evaluate, constants=constants, origin=("formula", file, full),
                  digest=digest, formula=True, evaluate_units=evaluate_units,
-                 input_uses={n: (o, node.col_offset + 1) for n, (o, node) in first_use.items()})
+                 input_uses={n: (o, node.col_offset + 1) for n, (o, node) in first_use.items()},
+                 depends={o: tuple(dict.fromkeys(n for n, _ in uses[o] if n not in constants)) for o in outputs})

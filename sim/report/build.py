@@ -23,6 +23,7 @@ from ..analysis.summary import exceedance_name
 from ..store import reproduce_command
 from . import figures as fg
 from .document import Absent, Document, Plot, Section, Table, Text
+from .graph import graph_figure
 from .format import per_unit, percent, quantity, verdict_sentence
 from .tables import decision_frame, evppi_frame, sensitivity_frame, summary_table
 
@@ -329,9 +330,33 @@ def _outputs(run: _Run) -> Section:
                                               "quantiles; summary.csv has every cell with its Monte Carlo intervals.")])
 
 
+def _graph_shares(run: _Run) -> tuple[dict | None, str]:
+    """Each prior's first-order Sobol' index of the focus output in the first panel of the sensitivity charts (the
+    share of its variance due to that prior alone), and the caption's words for it; none without Sobol' indices."""
+    drivers = run.drivers
+    if drivers is None or drivers.sobol is None or not drivers.panels:
+        return None, ("Priors are not coloured: the report has no Sobol' indices"
+                      + (" (--no-sensitivity)." if not run.sensitivity else "."))
+    panel = drivers.panels[0]
+    first = drivers.sobol["first_order"].sel({d: v for d, v in panel.items() if d in drivers.sobol.dims})
+    shares = {str(k): max(float(v), 0.0) for k, v in zip(first["input"].values, first.values)}
+    where = fg.panel_label(panel)
+    return shares, (f"Each drawn prior is filled by its first-order Sobol' index of the {run.name(run.focus.output)} "
+                    f"({where}): the share of its variance due to that prior alone (see Sensitivity).")
+
+
 def _assumptions(run: _Run) -> Section:
     drawn = run.drawn
     blocks = []
+    if run.graph is not None:
+        shares, said = _graph_shares(run)
+        how = "from the formulas" if run.graph.how == "formulas" else ("found by evaluating the model with each "
+                                                                        "prior moved alone: an arrow from a prior to "
+                                                                        "every output it reaches")
+        blocks.append(Plot("model_graph", partial(graph_figure, run.graph, shares, focus=run.focus.output,
+                                                  share_label="first-order Sobol' index"),
+                           f"What each output reads ({how}). Priors on the left (dashed: fixed), outputs to the right "
+                           f"of what they read; the cost is bordered in vermillion, the revenue in green. {said}"))
     if drawn:
         blocks.append(Plot("assumptions", partial(fg.prior_densities, run.experiment, drawn, run.colours),
                            "The drawn priors: density of each, its 90 % interval (shaded) and point value (line); "

@@ -29,6 +29,7 @@ from ..analysis import decision as da
 from ..analysis import sensitivity as sa
 from ..analysis.summary import exceedance, exceedance_name, is_posterior, running_estimates, summarize_run
 from ..engine import drawn_priors
+from .graph import ModelGraph, model_graph
 from ..errors import SimError
 from ..experiment import Experiment, subject
 from ..progress import stage
@@ -159,6 +160,8 @@ class ReportContent:
     estimate_samples : int
     evidence : Evidence or None
         For the report of a posterior: what the evidence changed.
+    graph : ModelGraph or None
+        Which priors feed which outputs (:func:`~sim.studies.graph.model_graph`).
     """
 
     experiment: Experiment
@@ -179,6 +182,7 @@ class ReportContent:
     sensitivity: bool
     estimate_samples: int = ESTIMATE_SAMPLES
     evidence: Evidence | None = None
+    graph: ModelGraph | None = None
 
     @property
     def streamed(self) -> bool:
@@ -203,7 +207,8 @@ def focus_of(experiment: Experiment, ds: xr.Dataset, output: str | None, select,
     kept, fixed, notes = {}, {}, [note] if note else []
     for dim, values in chosen.items():
         if dim not in cell_dims:
-            raise SimError(f"{where[dim]}: {output} has no dim {dim!r}; {check.choices(dim, cell_dims) if cell_dims else 'valid: none'}")
+            valid = check.choices(dim, cell_dims) if cell_dims else "valid: none"
+            raise SimError(f"{where[dim]}: {output} has no dim {dim!r}; {valid}")
         labels = _labels(ds, dim)
         for v in values:
             if v not in labels:
@@ -426,4 +431,4 @@ def report_content(experiment: Experiment, ds: xr.Dataset | None, *, summary: xr
             evidence = _evidence(prior, ds, checks, focus, estimate_samples)
     return ReportContent(experiment, summary, focus, scenarios, Path(out), first, decision, accept, actual, verdicts,
                          comparison(ds, summary, focus, scenarios), drivers, drawn, convergence,
-                         _coincide(first, threshold), sensitivity, estimate_samples, evidence)
+                         _coincide(first, threshold), sensitivity, estimate_samples, evidence, model_graph(experiment))

@@ -7,7 +7,7 @@ from pathlib import Path
 SECTIONS = ["verdict", "headline", "distributions", "decision", "scenarios", "sensitivity", "convergence", "outputs", "priors",
             "reproduce"]
 FIGURES = ["distributions", "exceedance", "acceptability", "tornado", "sobol", "rank", "evppi", "convergence",
-           "assumptions"]
+           "model_graph", "assumptions"]
 
 
 class Tables(html.parser.HTMLParser):
