@@ -406,6 +406,13 @@ def _sensitivity(run: _Run) -> list:
                                                             t.dims)),
                      f"One-at-a-time swings of the {run.name(out)} ({run.units(out)}), largest first.")]
 
+    if drivers.spider is not None:
+        blocks.append(Plot("spider", partial(fg.spider_chart, drivers.spider, panels,
+                                             output_label=fg.axis_label(run.summary[out])),
+                           f"Spider: the {run.name(out)} as each prior moves through its 5th to 95th percentiles, "
+                           f"every other at its point value (the dashed line){run.scope}; the six priors of widest "
+                           "range. A steep line is a prior the output is sensitive to; a curved one acts "
+                           "non-linearly."))
     if drivers.sobol is None:
         blocks.append(Absent("No Sobol' indices: the priors are rank-correlated, and variance cannot be split among "
                              "dependent inputs. The rank correlations below hold for correlated priors."))
@@ -434,6 +441,18 @@ def _sample_drivers(run: _Run) -> list:
                Table("rank", _cells_frame(sensitivity_frame({"rank": r})),
                      f"Rank correlations with the {run.name(out)}.")]
 
+    cell = run.convergence[0] if run.convergence else panels[0]  # the cell closest to a coin toss, where there is one
+    ranked = (drivers.rank_net_benefit if threshold else r).sel({d: v for d, v in cell.items() if d in r.dims})
+    top = fg.ranked_inputs(ranked, 4)
+    if top:
+        what = f"the net benefit (the {run.name(threshold)} minus the {run.name(out)})" if threshold else \
+            f"the {run.name(out)}"
+        hinge = " (the cell whose decision is closest to a coin toss)" if threshold else ""
+        shown = min(2000, run.samples.sizes["sample"])
+        blocks.append(Plot("scatter", partial(fg.scatter_drivers, run.samples, out, threshold, top, cell),
+                           f"Scatter of {what} against the {len(top)} priors most rank-correlated with it, in "
+                           f"{fg.panel_label(cell)}{hinge}, first {shown:,} samples"
+                           + (": above the line (break-even) deploying gains, below it loses." if threshold else ".")))
     if threshold:
         rn, region = drivers.rank_net_benefit, drivers.target
         blocks += [Text(f"The revenue side: rank correlation of each prior with the net benefit (the "

@@ -5,7 +5,7 @@ pyplot, so figures build on a machine with no display and leave no global
 state behind. Panels are cells of the run (``{"architecture":
 "two_stage"}``); each scenario keeps one colour in every figure.
 
-The module is long because each of the report's eleven figure kinds (and sim fit's QQ plot) is drawn here, with the
+The module is long because each of the report's thirteen figure kinds (and sim fit's QQ plot) is drawn here, with the
 layout rules they share (panels, titles that fit, one colour per scenario).
 """
 
@@ -24,7 +24,8 @@ from matplotlib.ticker import MaxNLocator, NullFormatter
 
 __all__ = ["palette", "distributions", "exceedance_curves", "acceptability_curves", "tornado_chart",
            "sobol_chart", "rank_heatmap", "evppi_chart", "fan_chart", "convergence_chart", "prior_densities", "panel_label",
-           "axis_label", "predictive_chart", "prior_posterior", "qq_chart"]
+           "axis_label", "predictive_chart", "prior_posterior", "qq_chart", "spider_chart",
+           "scatter_drivers", "ranked_inputs"]
 
 #: Inputs shown per panel in the ranked charts (tornado, Sobol', EVPPI).
 TOP = 8
@@ -200,7 +201,7 @@ def acceptability_curves(accept: xr.DataArray, breakeven: xr.DataArray, colours:
     return fig
 
 
-def _ranked(values: xr.DataArray, top: int = TOP) -> list[str]:
+def ranked_inputs(values: xr.DataArray, top: int = TOP) -> list[str]:
     """Inputs by largest absolute value, at most ``top``, dropping those that are exactly 0."""
     v = np.abs(values.values)
     order = [values["input"].values[i] for i in np.argsort(-v, kind="stable") if v[i] > 0 and np.isfinite(v[i])]
@@ -213,7 +214,7 @@ def tornado_chart(t: xr.Dataset, panels: list[dict], *, output_label: str, low: 
     lo_colour, hi_colour = sns.color_palette("colorblind")[0], sns.color_palette("colorblind")[3]
     for ax, cell in zip(axes, panels):
         c = t.sel(**cell)
-        names = _ranked(c["swing"])[::-1]
+        names = ranked_inputs(c["swing"])[::-1]
         base = float(c["base"])
         y = np.arange(len(names))
         for value, colour in ((c["low"], lo_colour), (c["high"], hi_colour)):
@@ -230,13 +231,69 @@ def tornado_chart(t: xr.Dataset, panels: list[dict], *, output_label: str, low: 
     return fig
 
 
+def spider_chart(spider: xr.Dataset, panels: list[dict], *, output_label: str, top: int = 6) -> Figure:
+    """The output as each prior moves through its percentiles, the others at their point values: a line per prior
+    (the ``top`` of widest range in any panel, one colour each in every panel), point mode dashed."""
+    ranges = spider["value"].max("percentile") - spider["value"].min("percentile")
+    names = list(dict.fromkeys(n for cell in panels for n in ranked_inputs(ranges.sel(**cell), top)))[:top]
+    colours = dict(zip(names, sns.color_palette("colorblind", max(len(names), 3))))
+    fig, axes = _figure(len(panels), size=(4.6, 3.2))
+    x = 100 * spider["percentile"].values
+    for ax, cell in zip(axes, panels):
+        c = spider.sel(**cell)
+        for name in names:
+            ax.plot(x, c["value"].sel(input=name).values, color=colours[name], lw=1.3, marker="o", ms=3)
+        ax.axhline(float(c["base"]), color="0.2", lw=0.8, ls="--")
+        _title(ax, panel_label(cell))
+        ax.set_xlabel("percentile of the prior moved")
+        ax.set_ylabel(output_label)
+        ax.yaxis.set_major_locator(MaxNLocator(5))
+    handles = [Line2D([], [], color=colours[n], lw=2, marker="o", ms=3, label=n) for n in names]
+    _scenario_legend(fig, {}, [*handles, Line2D([], [], color="0.2", lw=0.8, ls="--", label="every prior at its point")])
+    return fig
+
+
+def scatter_drivers(ds: xr.Dataset, output: str, threshold: str | None, names: Sequence[str], cell: dict, *,
+                    points: int = 2000) -> Figure:
+    """The first ``points`` samples of the net benefit (``threshold`` minus ``output``; the output itself without
+    a threshold) against each prior in ``names``, in one cell: above the break-even line (0) the sample gains."""
+    gain, loss = sns.color_palette("colorblind")[2], sns.color_palette("colorblind")[3]
+    at = {k: v for k, v in cell.items() if k in ds[output].dims}
+    y = ds[output].sel(**at).isel(sample=slice(0, points))
+    if threshold:
+        y = ds[threshold].sel(**_within(ds[threshold], cell)).isel(sample=slice(0, points)) - y
+        y.attrs = {"long_name": "net benefit", "units": ds[output].attrs.get("units", "")}
+    else:
+        y.attrs = ds[output].attrs
+    fig, axes = _figure(len(names), ncols=2, size=(4.4, 3.0))
+    for ax, name in zip(axes, names):
+        x = ds[name].sel(**_within(ds[name], cell)).isel(sample=slice(0, points)).values
+        v = y.values
+        colour = np.where(v >= 0, 0, 1) if threshold else np.zeros(v.size, dtype=int)
+        ax.scatter(x, v, s=3, alpha=0.35, c=np.array([gain, loss])[colour], linewidths=0, rasterized=True)
+        if threshold:
+            ax.axhline(0.0, color="0.2", lw=0.9)
+        if _log_axis(x):
+            ax.set_xscale("log")
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(4))
+        for set_label, text, width in ((ax.set_xlabel, axis_label(ds[name]), 45), (ax.set_ylabel, axis_label(y), 30)):
+            set_label(textwrap.fill(text.replace("\n", " "), width, break_on_hyphens=False))
+    extra = [Line2D([], [], color=gain, marker="o", ls="", label="gains"),
+             Line2D([], [], color=loss, marker="o", ls="", label="loses"),
+             Line2D([], [], color="0.2", lw=0.9, label="break-even")] if threshold else []
+    if extra:
+        _scenario_legend(fig, {}, extra)
+    return fig
+
+
 def sobol_chart(s: xr.Dataset, panels: list[dict]) -> Figure:
     """First- and total-order Sobol' indices with their bootstrap intervals."""
     fig, axes = _figure(len(panels), size=(4.6, 3.0))
     first, total = sns.color_palette("colorblind")[0], sns.color_palette("colorblind")[1]
     for ax, cell in zip(axes, panels):
         c = s.sel(**cell)
-        names = _ranked(c["total_order"])[::-1]
+        names = ranked_inputs(c["total_order"])[::-1]
         y = np.arange(len(names))
         for name, colour, shift in (("first_order", first, 0.2), ("total_order", total, -0.2)):
             v = c[name].sel(input=names).values
@@ -277,7 +334,7 @@ def evppi_chart(evppi: xr.DataArray, panels: list[dict], *, units: str) -> Figur
     colour = sns.color_palette("colorblind")[2]
     for ax, cell in zip(axes, panels):
         c = evppi.sel(**cell)
-        names = _ranked(c)[::-1]
+        names = ranked_inputs(c)[::-1]
         ax.barh(np.arange(len(names)), c.sel(input=names).values if names else [], color=colour, height=0.6)
         ax.set_yticks(np.arange(len(names)), names)
         _title(ax, panel_label(cell))

@@ -81,7 +81,8 @@ class Drivers:
     priors and on a posterior) evaluate the model again; ``rank``, ``rank_net_benefit`` (against the revenue minus the
     output) and ``target`` (the output above its revenue) read the run's
     first samples (None for a streamed run, or without a revenue).
-    ``panels`` are the cells the charts show.
+    ``panels`` are the cells the charts show. ``spider`` (None on a
+    posterior) is the output with each prior at its percentiles in turn.
     """
 
     panels: list[dict]
@@ -93,6 +94,7 @@ class Drivers:
     rank: xr.DataArray | None
     rank_net_benefit: xr.DataArray | None
     target: xr.Dataset | None
+    spider: xr.Dataset | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -315,6 +317,7 @@ def _drivers(experiment: Experiment, summary: xr.Dataset, first: xr.Dataset | No
     low, high = 0.1, 0.9
     designs = not is_posterior(summary)  # the designs draw each prior on its own: not a posterior's dependent ones
     tornado = focus.restrict(ss.tornado(narrow, out, low=low, high=high)) if designs else None
+    spider = focus.restrict(ss.one_at_a_time(narrow, out)) if designs else None
     sobol = None if experiment.correlation is not None or not designs else \
         focus.restrict(ss.sobol(narrow, out, n=sobol_n, seed=int(summary.attrs["seed"])))
     rank = rank_net = target = None
@@ -327,7 +330,7 @@ def _drivers(experiment: Experiment, summary: xr.Dataset, first: xr.Dataset | No
                 long_name="net benefit", units=summary[out].attrs.get("units", ""), role="output"))
             rank_net = sa.rank_correlation(net, "net_benefit", input_ranks=ranks)
             target = focus.restrict(sa.target_region(first, out, threshold, above=True, orders=orders))
-    return Drivers(panels, tornado, low, high, sobol, sobol_n, rank, rank_net, target)
+    return Drivers(panels, tornado, low, high, sobol, sobol_n, rank, rank_net, target, spider)
 
 
 def _evidence(prior: xr.Dataset, posterior: xr.Dataset, checks: xr.Dataset, focus: Focus,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 SECTIONS = ["verdict", "headline", "distributions", "decision", "scenarios", "sensitivity", "convergence", "outputs", "priors",
             "reproduce"]
-FIGURES = ["distributions", "exceedance", "acceptability", "tornado", "sobol", "rank", "evppi", "convergence",
-           "model_graph", "assumptions"]
+FIGURES = ["distributions", "exceedance", "acceptability", "tornado", "spider", "sobol", "rank", "scatter", "evppi",
+           "convergence", "model_graph", "assumptions"]
 
 
 class Tables(html.parser.HTMLParser):

@@ -111,3 +111,51 @@ def test_a_panel_title_breaks_between_names_not_inside_one():
     ax = Figure(figsize=(2.0, 2.0)).subplots()
     _title(ax, "offshore_agent_with_review, two_stage")
     assert ax.get_title().splitlines() == ["offshore_agent_with_review,", "two_stage"]
+
+
+def test_the_spider_draws_each_priors_line_through_its_percentiles(search_experiment):
+    """The six priors of widest range, their lines the spider's values exactly, point mode the dashed line."""
+    import numpy as np
+
+    from sim.report.figures import spider_chart
+    from sim.studies.sensitivity import one_at_a_time
+
+    spider = one_at_a_time(search_experiment, "cost_per_query")
+    panel = {"scenario": "baseline", "architecture": "two_stage"}
+    ax = spider_chart(spider, [panel], output_label="cost").axes[0]
+    c = spider.sel(**panel)
+    ranges = (c["value"].max("percentile") - c["value"].min("percentile")).to_series().sort_values(ascending=False)
+    solid = [line for line in ax.get_lines() if line.get_linestyle() == "-"]
+    assert len(solid) == 6
+    for line, name in zip(solid, ranges.index[:6]):
+        np.testing.assert_array_equal(line.get_xdata(), 100 * spider["percentile"].values)
+        np.testing.assert_array_equal(line.get_ydata(), c["value"].sel(input=name).values)
+    [dashed] = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert dashed.get_ydata()[0] == float(c["base"])
+
+
+def test_the_scatter_is_the_net_benefit_against_each_driver_with_the_break_even_line():
+    """Points at (prior, revenue - cost) for the first samples, coloured by the sign of the net benefit; the line at
+    0; a log axis for a prior spanning more than a decade."""
+    import numpy as np
+    from matplotlib.colors import to_rgba
+
+    from sim.report.figures import scatter_drivers
+
+    from ..helpers import synthetic_run
+
+    rng = np.random.default_rng(1)
+    x, wide = rng.uniform(1, 2, 3000), rng.lognormal(0, 2, 3000)
+    ds = synthetic_run({"x": x, "wide": wide}, x - 0.9 + 0.1 * wide)
+    ds["revenue"] = ("sample", np.full(3000, 0.8))
+    fig = scatter_drivers(ds, "y", "revenue", ["x", "wide"], {}, points=2000)
+    for ax, name in zip(fig.axes, ["x", "wide"]):
+        [points] = ax.collections
+        xy = points.get_offsets()
+        np.testing.assert_array_equal(xy[:, 0], ds[name].values[:2000])
+        np.testing.assert_array_equal(xy[:, 1], 0.8 - ds["y"].values[:2000])
+        loses = np.array([tuple(c) for c in points.get_facecolors()]) == np.array(to_rgba(fig.legends[0].legend_handles[1]
+                                                                                          .get_color(), 0.35))
+        assert np.array_equal(loses.all(axis=1), xy[:, 1] < 0)
+        assert [line.get_ydata()[0] for line in ax.get_lines()] == [0.0]
+        assert ax.get_xscale() == ("log" if name == "wide" else "linear")
