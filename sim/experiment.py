@@ -64,7 +64,7 @@ __all__ = ["Scenario", "Experiment", "load_experiment", "experiment_from_table",
 EXPERIMENT_KEYS = ("title", "description", "model", "priors", "samples", "seed", "sampler", "sweep", "correlations",
                    "precision", "report", "scenarios")
 PRECISION_KEYS = ("relative", "outputs", "quantiles", "max_samples")
-REPORT_KEYS = ("output", "revenue", "select")
+REPORT_KEYS = ("output", "revenue", "select", "periods")
 SCENARIO_KEYS = ("description", "files", "priors", "set")
 
 
@@ -123,7 +123,8 @@ def _precision(file: str, table, model: Model) -> Precision:
 
 @dataclass(frozen=True)
 class ReportSettings:
-    """An experiment's ``[report]`` table: the output the report is about and the cells it shows.
+    """An experiment's ``[report]`` table: the output the report is about, the cells it shows, and the output it
+    draws over the ``period`` dim of a cash flow (``periods``, such as a cumulative cash flow).
 
     ``select`` maps a dim to the values (as text) whose cells the report's
     per-cell sections show; the dims are checked against the run when the
@@ -133,14 +134,15 @@ class ReportSettings:
     output: str | None = None
     select: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     revenue: str | None = None
+    periods: str | None = None
 
 
 def _report(file: str, table, model: Model) -> ReportSettings:
     if not isinstance(table, dict):
         raise ConfigError(file, "report", f"must be a table with optional output and select, got {table!r}")
     check.keys(table, REPORT_KEYS, Location(file, "report"))
-    output, revenue = table.get("output"), table.get("revenue")
-    for k, value in (("output", output), ("revenue", revenue)):
+    output, revenue, periods = table.get("output"), table.get("revenue"), table.get("periods")
+    for k, value in (("output", output), ("revenue", revenue), ("periods", periods)):
         if not model.imported and isinstance(value, str):
             continue  # a Python model not imported: its outputs are not known
         if value is not None and (not isinstance(value, str) or value not in model.outputs):
@@ -156,7 +158,7 @@ def _report(file: str, table, model: Model) -> ReportSettings:
             raise ConfigError(file, f"report.select.{dim}", f"must be a value or a non-empty list of values "
                                                             f"(text or integers), got {value!r}")
         chosen[dim] = tuple(str(v) for v in values)
-    return ReportSettings(output, chosen, revenue)
+    return ReportSettings(output, chosen, revenue, periods)
 
 
 @dataclass(frozen=True)
@@ -344,6 +346,8 @@ def _sweeps(file: str, table, base_dir: Path, model: Model, priors: Mapping[str,
             continue
         if dim == "year":
             out.update(_years(file, selection))
+        elif dim == "period":
+            out.update(_periods(file, selection))
         elif dim == "case":
             out.update(_cases(file, selection, base_dir, folder, model, priors))
         elif dim in priors and dim in model.inputs and dim not in model.catalogue:
@@ -394,6 +398,36 @@ def _years(file: str, value) -> dict[str, xr.DataArray]:
     return {"year": xr.DataArray(years, dims=("year",), coords={"year": years},
                                  attrs={"units": "year", "role": "input", "long_name": "calendar year",
                                         "source": "experiment sweep"})}
+
+
+#: Units a ``period`` sweep may count in.
+PERIOD_UNITS = ("year", "month", "quarter", "week", "day")
+
+
+def _periods(file: str, value) -> dict[str, xr.DataArray]:
+    """``period = [first, last]`` (years) or ``{ first = 0, last = 36, unit = "month" }``: the periods of a cash
+    flow, counted from ``first`` (0: now, when an investment is paid), along a dim ``period`` that formulas sum
+    and accumulate over (``total``, ``cumsum``)."""
+    key = "sweep.period"
+    unit = "year"
+    if isinstance(value, dict):
+        check.keys(value, ("first", "last", "unit"), Location(file, key))
+        unit = value.get("unit", unit)
+        if unit not in PERIOD_UNITS:
+            raise ConfigError(file, f"{key}.unit", f"unknown period unit {unit!r}; {check.choices(unit, PERIOD_UNITS)}")
+        value = [value.get("first"), value.get("last")]
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                                  and v >= 0 for v in value)):
+        raise ConfigError(file, key, f"must be [first, last], two whole numbers of periods from 0, or a table "
+                                     f"{{ first = 0, last = 36, unit = \"month\" }}, got {value!r}")
+    first, last = value
+    if last <= first:
+        raise ConfigError(file, key, f"[{first}, {last}] has fewer than two periods; give [first, last] with "
+                                     "first < last")
+    periods = list(range(first, last + 1))
+    return {"period": xr.DataArray(periods, dims=("period",), coords={"period": periods},
+                                   attrs={"units": unit, "role": "input", "long_name": f"{unit}s from now",
+                                          "source": "experiment sweep"})}
 
 
 def load_experiment(path: str | os.PathLike) -> Experiment:

@@ -64,7 +64,23 @@ def _where(condition, x, y):
 
 
 #: Functions a formula may call, with their number of arguments.
+#: The dim of a cash flow's periods (``[sweep] period``), along which ``cumsum`` and ``total`` work.
+PERIOD = "period"
+
+
+def _along_periods(name: str, reduce: Callable) -> Callable:
+    def along(x):
+        if not isinstance(x, xr.DataArray) or PERIOD not in x.dims:
+            raise ValueError(f"works along the {PERIOD} dim ([sweep] {PERIOD} = [first, last]), and its argument has "
+                             "none")
+        return reduce(x)
+
+    return along
+
+
 FUNCTIONS: dict[str, tuple[Callable, int]] = {
+    "cumsum": (_along_periods("cumsum", lambda x: x.cumsum(PERIOD, skipna=False)), 1),
+    "total": (_along_periods("total", lambda x: x.sum(PERIOD, skipna=False)), 1),
     "minimum": (np.minimum, 2), "maximum": (np.maximum, 2), "where": (_where, 3), "clip": (_clip, 3),
     "exp": (np.exp, 1), "log": (np.log, 1), "log10": (np.log10, 1), "log2": (np.log2, 1), "sqrt": (np.sqrt, 1),
     "ceil": (np.ceil, 1), "floor": (np.floor, 1), "abs": (np.abs, 1), "round": (np.round, 1),
@@ -76,6 +92,8 @@ _BINARY = {ast.Add: (operator.add, "+"), ast.Sub: (operator.sub, "-"), ast.Mult:
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 _COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
             ast.Eq: operator.eq, ast.NotEq: operator.ne}
+#: Operations whose argument (for ``**``, the exponent) must be a pure number, not one in a unit such as month/year.
+_PURE_NUMBERS = {"**", "exp", "log", "log10", "log2"}
 #: Operations whose operands must be in the same unit (not merely of the same kind).
 _SAME_UNITS = {"+", "-", "<", "<=", ">", ">=", "==", "!=", "minimum", "maximum", "where", "clip"}
 
@@ -204,6 +222,14 @@ def _units_guard(name: str, where: _Where, node, func):
     from ..units import data_of, factor, format_units
 
     def guarded(*args):
+        if name in _PURE_NUMBERS:  # an exponent, or the argument of exp and log: computed on bare numbers as written
+            for a in args[-1:] if name == "**" else args:
+                u = data_of(a).units if isinstance(data_of(a), pint.Quantity) else None
+                scale = factor(u, "dimensionless") if u is not None else None
+                if scale is not None and scale != 1.0:
+                    raise where.error(node, f"{name} of a number in {format_units(u)} (1 {format_units(u)} is "
+                                            f"{scale:.6g}): the bare number would be used as it is; convert it to a "
+                                            "pure number first")
         if name in _SAME_UNITS:
             units = [data_of(a).units for a in args if isinstance(data_of(a), pint.Quantity)]
             for u in units[1:]:

@@ -181,6 +181,9 @@ def build_report(content) -> Document:
                             _sensitivity(run)))
     if "year" in summary[run.focus.output].dims:
         sections.append(_years(run))
+    periods = experiment.report.periods
+    if periods and periods in summary and "period" in summary[periods].dims:
+        sections.append(_periods(run, periods))
     sections += [_convergence(run), _outputs(run), _assumptions(run), _reproduce(run)]
     subtitle = " ".join(experiment.description.split()) + \
         f" Run of {summary.attrs['created']}, sim {summary.attrs['sim_version']}."
@@ -299,6 +302,22 @@ def _years(run: _Run) -> Section:
              + (f"; dashed: median {run.name(threshold)}" if threshold else "") + "."),
         Table("years", _cells_frame(table[[*cells, "p05", "p50", "p95"]]),
               f"The {run.name(out)} per year: median and 90 % interval.")])
+
+
+def _periods(run: _Run, name: str) -> Section:
+    """The output the experiment draws over its periods (``[report] periods``): a fan chart and its table."""
+    summary = run.summary.sel({d: [v] for d, v in run.focus.fixed.items() if d in run.summary[name].dims})
+    table = summary_table(summary[[name, f"{name}_ci"]])
+    cells = [c for c in summary[name].dims if c != "stat"]
+    panels = [{d: v for d, v in p.items() if d in summary[name].dims} for p in run.focus.panels]
+    panels = list({tuple(p.items()): p for p in panels}.values())
+    unit = summary["period"].attrs.get("units", "period")
+    return Section("periods", f"{run.title(name)} over the {unit}s", [
+        Plot("periods", partial(fg.fan_chart, summary, name, run.colours, panels, dim="period"),
+             f"Median {run.name(name)} per {unit} with its 50 % and 90 % intervals; where it crosses 0 the "
+             "purchase is paid back."),
+        Table("periods", _cells_frame(table[[*cells, "p05", "p50", "p95"]]),
+              f"The {run.name(name)} per {unit}: median and 90 % interval.")])
 
 
 def _convergence(run: _Run) -> Section:
