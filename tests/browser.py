@@ -56,7 +56,8 @@ def inspect_page(path: str | Path, screenshot: str | Path | None = None, *, widt
         ``sections`` (ids of the ``<section>`` elements shown with a
         height), ``figures`` (ids of ``<figure>`` elements),
         ``page_overflow`` (the page scrolls sideways), ``overflowing``
-        (elements reaching past the window's right edge), ``clipped``
+        (elements reaching past the window's right edge), ``scrolling``
+        (tables wider than their column, each with both widths), ``clipped``
         (titles and captions wider than their box), ``source_width`` (the
         narrowest cell of a ``source`` column, CSS pixels), all measured
         with every folded table open, and, when
@@ -83,6 +84,9 @@ def inspect_page(path: str | Path, screenshot: str | Path | None = None, *, widt
               overflowing: Array.from(document.querySelectorAll('main > *, section > *, table, figure, img'))
                 .filter(el => shown(el) && el.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
                 .map(el => el.tagName + (el.id ? '#' + el.id : '') + (el.dataset.table ? '[' + el.dataset.table + ']' : '')),
+              // tables wider than their column, shown only by scrolling sideways inside their box
+              scrolling: Array.from(document.querySelectorAll('table')).filter(t => shown(t) && t.scrollWidth > t.clientWidth + 1)
+                .map(t => t.dataset.table + ' ' + t.scrollWidth + '>' + t.clientWidth),
               // titles and captions cut off: their text is wider than the box that shows it
               clipped: Array.from(document.querySelectorAll('h1, h2, h3, caption, figcaption, summary, th'))
                 .filter(el => shown(el) && el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflow !== 'visible')

@@ -333,6 +333,8 @@ def decide(ds: xr.Dataset, *, cost: str | None = None, revenue: str | None = Non
     for name in ("evpi_per_year", "evppi_per_year"):
         if name in out:
             out[name].attrs["units"] = yearly_units[1]
+    for name in ("p_profitable", "p_profitable_ci", "deploy"):  # shares and a choice: no unit of money
+        out[name].attrs["units"] = "1"
     out.attrs = {"cost": cost, "revenue": revenue, "volume": volume if yearly_units else "", "probability": probability,
                  "samples": n, "experiment": ds.attrs.get("experiment", ""),
                  "evppi_method": "Strong, Oakley and Brennan (2014) regression; smoothing spline "

@@ -79,12 +79,13 @@ def _headline(summary, focus, scenarios) -> list:
                     "Carlo error).")
             if threshold:
                 p, lo, hi = _exceeds(summary, out, threshold, full)
-                share = (f"in none of the {n:,} samples" if p == 0 else
-                         f"in every one of the {n:,} samples" if p == 1 else f"in {percent(p)} of samples")
+                # worded as the verdict words it: the share, then its interval; none or all of the samples said too
+                count = f"; none of the {n:,} samples" if p == 0 else f"; every one of the {n:,} samples" \
+                    if p == 1 else ""
                 text += (f" Against it, a median {_long_name(summary, threshold)} of "
                          f"{_amounts(summary, threshold, full)}). The {_long_name(summary, out)} exceeds the "
-                         f"{_long_name(summary, threshold)} {share} (95 % Monte Carlo interval {percent(lo)} to "
-                         f"{percent(hi)}).")
+                         f"{_long_name(summary, threshold)} in {percent(p)} of samples (95 % Monte Carlo interval "
+                         f"{percent(lo)} to {percent(hi)}{count}).")
             lead = ", ".join(str(v) for v in [s, *cell.values()]) + "."
             blocks.append(Text(text, lead=lead))
     return blocks
@@ -268,7 +269,10 @@ def _decision(run: _Run) -> Section:
                    f"Acceptability curve: P(profitable) if the {run.name(threshold)} were each value; dotted lines "
                    f"mark break-even, solid vertical lines the model's median {run.name(threshold)}{run.scope}."),
               Table("decision", _cells_frame(decision_frame(decision)),
-                    f"Decision measures per cell{run.scope}, with 95 % Monte Carlo intervals.")]
+                    f"Decision measures per cell{run.scope}, with 95 % Monte Carlo intervals.",
+                    units={k: decision[k].attrs.get("units", "") if k in decision else run.units(out)
+                           for k in ("expected_net_benefit", "breakeven_revenue", "cost_p05", "cost_p95", "evpi",
+                                     "evpi_per_year")})]
     return Section("decision", title, blocks)
 
 

@@ -47,6 +47,12 @@ class Table:
     frame: pd.DataFrame
     caption: str
     highlight: str | None = None
+    units: dict | None = None
+
+    def heading(self, column) -> str:
+        """A column's header: its readable name, and its unit where the table gives one."""
+        unit = (self.units or {}).get(column)
+        return heading(column) + (f" ({unit})" if unit and unit != "1" else "")
 
 
 @dataclass
@@ -119,8 +125,14 @@ nav ol{columns:2;font-size:.9rem;padding-left:1.3rem}
 section{border-top:1px solid #dde2ea;margin-top:2rem;padding-top:.5rem}
 h2{font-size:1.3rem}
 table{border-collapse:collapse;font-size:.82rem;margin:.5rem 0 .3rem;display:block;overflow-x:auto;max-width:100%}
-th,td{padding:.25rem .55rem;border-bottom:1px solid #e4e8ef;text-align:right;white-space:nowrap}
-th{background:#f3f5f9;position:sticky;top:0}
+th,td{padding:.25rem .45rem;border-bottom:1px solid #e4e8ef;text-align:right;white-space:nowrap}
+th{background:#f3f5f9;position:sticky;top:0;white-space:normal;vertical-align:bottom;min-width:3.5rem}
+td .ci{display:block;color:#5a6474;font-size:.72rem}
+@media (max-width:1000px){main{padding:1rem}table,table tbody,table tr,table td,table caption{display:block;width:auto}
+table thead{display:none}table tr{border-bottom:1px solid #c9d0db;padding:.3rem 0}
+table td{border:0;text-align:left;white-space:normal;padding:.1rem .3rem;max-width:none}
+table td::before{content:attr(data-label) ": ";color:#5a6474}table td .ci{display:inline;margin-left:.4rem}
+table td .ci::before{content:"("}table td .ci::after{content:")"}}
 td.text,th.text{text-align:left;white-space:normal;max-width:28rem}
 tr.highlight td{background:#fff1c2}
 caption{caption-side:bottom;text-align:left;color:#4a5566;font-size:.82rem;padding-top:.3rem}
@@ -139,17 +151,46 @@ def _is_text(column: pd.Series) -> bool:
     return not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column))
 
 
+#: Column endings of a value's 95 % interval, shown in the HTML under the value rather than as columns of their own.
+_INTERVAL = ("_ci_lower", "_ci_upper")
+
+
+def _intervals(columns) -> dict[str, tuple[str, str]]:
+    """The columns that have both interval columns beside them: ``p_profitable`` -> its lower and upper."""
+    names = set(map(str, columns))
+    return {c: (f"{c}{_INTERVAL[0]}", f"{c}{_INTERVAL[1]}") for c in names
+            if f"{c}{_INTERVAL[0]}" in names and f"{c}{_INTERVAL[1]}" in names}
+
+
 def _html_table(table: Table) -> str:
+    """The table in HTML: a value's 95 % interval under it in the same cell (the CSV keeps the columns), headers
+    that wrap, numbers as :func:`~.format.display` writes them."""
     shown = _shown(table)
-    text_cols = {c for c in shown.columns if _is_text(shown[c])}
-    head = "".join(f'<th class="{"text" if c in text_cols else "num"}" scope="col">{html.escape(heading(c))}</th>'
-                   for c in shown.columns)
+    intervals = _intervals(shown.columns)
+    folded = {c for pair in intervals.values() for c in pair}
+    columns = [c for c in shown.columns if c not in folded]
+    text_cols = {c for c in columns if _is_text(shown[c])}
+
+    def head(c):
+        label = table.heading(c) + (" (95 % interval)" if c in intervals else "")
+        return f'<th class="{"text" if c in text_cols else "num"}" scope="col">{html.escape(label)}</th>'
+
+    def cell(c, row):
+        text = html.escape(display(row[c]))
+        if c in text_cols:
+            text = text.replace("_", "_<wbr>")  # a long name may break after its underscores
+        if c in intervals:
+            lo, hi = (display(row[k]) for k in intervals[c])
+            text += f'<span class="ci">{html.escape(lo)} to {html.escape(hi)}</span>' if lo or hi else ""
+        label = html.escape(table.heading(c), quote=True)
+        return f'<td class="{"text" if c in text_cols else "num"}" data-label="{label}">{text}</td>'
+
     rows = []
     marks = table.frame[table.highlight].to_numpy(bool) if table.highlight else np.zeros(len(shown), bool)
-    for mark, row in zip(marks, shown.itertuples(index=False)):
-        cells = "".join(f'<td class="{"text" if c in text_cols else "num"}">{html.escape(display(v))}</td>'
-                        for c, v in zip(shown.columns, row))
+    for mark, (_, row) in zip(marks, shown.iterrows()):
+        cells = "".join(cell(c, row) for c in columns)
         rows.append(f'<tr class="highlight">{cells}</tr>' if mark else f"<tr>{cells}</tr>")
+    head = "".join(head(c) for c in columns)
     return (f'<table data-table="{html.escape(table.name)}"><caption>{html.escape(table.caption)}</caption>'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
@@ -203,7 +244,7 @@ def _md_cell(text: str) -> str:
 def _md_table(table: Table) -> str:
     shown = _shown(table)
     marks = table.frame[table.highlight].to_numpy(bool) if table.highlight else np.zeros(len(shown), bool)
-    lines = ["| " + " | ".join(_md_cell(heading(c)) for c in shown.columns) + " |",
+    lines = ["| " + " | ".join(_md_cell(table.heading(c)) for c in shown.columns) + " |",
              "|" + "|".join("---" if _is_text(shown[c]) else "---:" for c in shown.columns) + "|"]
     for mark, row in zip(marks, shown.itertuples(index=False)):
         cells = [_md_cell(display(v)) for v in row]

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
-__all__ = ["quantity", "per_unit", "percent", "verdict_sentence", "display", "heading", "format_table"]
+__all__ = ["quantity", "per_unit", "percent", "verdict_sentence", "display", "number", "heading", "format_table"]
 
 _SCALES = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"))
 
@@ -81,8 +81,22 @@ def display(value) -> str:
     if isinstance(value, (int, np.integer)):
         return f"{value:,}" if abs(value) >= 10_000 else str(value)
     if isinstance(value, (float, np.floating)):
-        return "" if np.isnan(value) else f"{value:.4g}"
+        return "" if np.isnan(value) else number(value)
     return "" if value is None else str(value)
+
+
+def number(value: float) -> str:
+    """A number by its magnitude, to 4 significant digits: ``883,300``, ``2,664``, ``0.6008``, ``6.654e-05``;
+    thousands separated, scientific notation only below 0.0001 and from 10**15."""
+    value = float(value)
+    if not np.isfinite(value) or value == 0:
+        return f"{value:g}"
+    size = abs(value)
+    if size < 1e-4 or size >= 1e15:
+        return f"{value:.4g}"
+    if size >= 1000:
+        return f"{float(f'{value:.4g}'):,.0f}"
+    return f"{value:.4g}"
 
 
 def heading(column) -> str:

@@ -44,14 +44,18 @@ def test_report_fits_the_page_in_a_real_browser(built, width):
 
 
 def test_fit_check_catches_a_table_wider_than_the_page(built, tmp_path):
-    """The fit check itself can fail: without the scrolling box, a wide table pushes past a narrow window."""
+    """The fit check itself can fail: without the scrolling box and the narrow window's cards, a wide table pushes
+    past a narrow window, and scrolls inside its box when only the cards are gone."""
     from .. import browser
 
     reason = browser.missing()
     if reason:
         pytest.skip(reason)
-    text = (built / "report.html").read_text().replace("display:block;overflow-x:auto;max-width:100%", "")
-    (tmp_path / "wide.html").write_text(text)
+    no_cards = (built / "report.html").read_text().replace("@media (max-width:1000px)", "@media (max-width:1px)")
+    (tmp_path / "scrolls.html").write_text(no_cards)
+    page = browser.inspect_page(tmp_path / "scrolls.html", width=800)
+    assert any(t.startswith("decision ") for t in page["scrolling"]) and not page["page_overflow"]
+    (tmp_path / "wide.html").write_text(no_cards.replace("display:block;overflow-x:auto;max-width:100%", ""))
     page = browser.inspect_page(tmp_path / "wide.html", width=800)
     assert page["page_overflow"] and any(o.startswith("TABLE") for o in page["overflowing"])
 
@@ -91,3 +95,44 @@ def test_the_posteriors_report_and_its_evidence_in_a_real_browser(built_posterio
     assert not {"figure-tornado", "figure-sobol"} & set(page["figures"])
     assert page["images"] == len(page["figures"])
     assert not page["page_overflow"] and page["overflowing"] == [] and page["clipped"] == []
+
+
+@pytest.fixture(scope="module")
+def shipped(built, tmp_path_factory):
+    """Three shipped experiments' reports: the session's default one, and agent_task and gpu_cash_flow (a formula
+    model and a cash flow over periods), figures not rasterised (these tests measure the tables and the text)."""
+    from sim.cli import main
+
+    root = built.parent.parent
+    out = tmp_path_factory.mktemp("shipped")
+    for name in ("agent_task", "gpu_cash_flow"):
+        assert main(["run", str(root / "experiments" / f"{name}.toml"), "--samples", "3000", "--sobol-n", "256",
+                     "--out", str(out)]) == 0
+    return [built / "report.html", out / "agent_task" / "report.html", out / "gpu_cash_flow" / "report.html"]
+
+
+@pytest.mark.parametrize("width", [1400, 800])
+def test_every_table_fits_its_column_and_the_verdict_agrees_with_the_headline(shipped, width):
+    """No table is wider than its column (none scrolls sideways: intervals sit under their values, headers wrap,
+    and below 1,000 px each row reads as a card), no header or caption is cut, and each cell's loss probability
+    and interval in the verdict are the headline's."""
+    import html
+    import re
+
+    from .. import browser
+
+    reason = browser.missing()
+    if reason:
+        pytest.skip(reason)
+    for path in shipped:
+        page = browser.inspect_page(path, width=width)
+        assert page["scrolling"] == [] and page["clipped"] == [] and not page["page_overflow"], (path, page)
+        text = html.unescape(path.read_text())
+        verdicts = dict(re.findall(r"<strong>([^<]+):</strong> Deploying loses money in ([\d.]+ % of outcomes "
+                                   r"\([^)]*\))", text))
+        assert verdicts, path
+        for cell, said in verdicts.items():
+            share, interval = re.fullmatch(r"([\d.]+ %) of outcomes \((.*)\)", said).groups()
+            headline = re.search(rf"<strong>{re.escape(cell)}\.</strong>.*? in {re.escape(share)} of samples \(95 % "
+                                 rf"Monte Carlo interval ([^);]*)[);]", text)
+            assert headline and headline[1] == interval, (path, cell, said)

@@ -67,9 +67,8 @@ def test_headline_numbers_are_the_summary_tables(built):
             p = r[["p_gt_revenue_per_query", "p_gt_revenue_per_query_ci_lower",
                    "p_gt_revenue_per_query_ci_upper"]].to_numpy().ravel()
             tail = line.split("exceeds", 1)[1].replace("95 % Monte Carlo interval", "")
-            if p[0] == 0:
-                assert "in none of the 20,000 samples" in tail
-                p = p[1:]
+            if p[0] == 0:  # the share as a percentage, as the verdict says it, and the count
+                assert "in 0 % of samples" in tail and "none of the 20,000 samples" in tail
             shown = re.findall(pct, tail)
             assert len(shown) == len(p), line
             for text, value in zip(shown, p):
@@ -107,15 +106,28 @@ def test_report_tables_agree_with_the_run(built):
 
 
 def test_html_tables_show_the_csv_values(built):
+    """Each CSV column shown under its readable name (a unit after it where the table gives one), a value's 95 %
+    interval columns folded into its cell, under the value: ``0.6008`` then ``0.5872 to 0.6143``."""
+    import re
+
     page = parse_html(built / "report.html")
     for name in ("scenarios", "decision", "sobol", "evppi", "tornado"):
         frame = pd.read_csv(built / "tables" / f"{name}.csv", keep_default_na=False)
+        folded = {c[:-len("_ci_lower")] for c in frame.columns if c.endswith("_ci_lower")}
+        columns = [c for c in frame.columns if not c.endswith(("_ci_lower", "_ci_upper"))]
         rows = page.tables[name]
-        assert rows[0]["cells"] == [heading(c) for c in frame.columns]  # readable names of the CSV's columns
+        shown = [re.sub(r" \((95 % interval|[^()]*/[^()]*|USD)\)", "", h) for h in rows[0]["cells"]]
+        assert shown == [heading(c) for c in columns]  # readable names of the CSV's columns
         assert len(rows) - 1 == len(frame) > 0
-        for row, values in zip(rows[1:], frame.itertuples(index=False)):
-            expected = [display(v) if not isinstance(v, str) else v for v in values]
-            assert row["cells"] == expected
+        for row, (_, values) in zip(rows[1:], frame.iterrows()):
+            def cell(c):
+                v = values[c]
+                text = v if isinstance(v, str) else display(v)
+                return text + (f"{display(values[c + '_ci_lower'])} to {display(values[c + '_ci_upper'])}"
+                               if c in folded else "")
+            assert row["cells"] == [cell(c) for c in columns]
+    decision = page.tables["decision"][0]["cells"]
+    assert "expected net benefit (USD/query) (95 % interval)" in decision and "evpi per year (USD/year)" in decision
 
 
 def test_priors_table_highlights_each_scenarios_overrides(built):

@@ -1,6 +1,7 @@
 """Numbers as text (sim.report.format): amounts, probabilities, table cells and the verdict sentence."""
 
 import pandas as pd
+import pytest
 
 from sim.analysis.decision import Verdict
 from sim.report.format import display, format_table, heading, percent, quantity, verdict_sentence
@@ -47,3 +48,14 @@ def test_plain_text_tables_fold_zeros_and_cut_rows():
     text = format_table(frame, max_rows=1, more="x.csv has them", fold_zeros=True)
     assert text.splitlines()[1].split() == ["a", "1.235"]
     assert "(1 more row(s); x.csv has them)" in text and "(2 row(s) of exact zeros folded: output b, c)" in text
+
+
+@pytest.mark.parametrize("value, shown", [
+    (883297.4, "883,300"), (2664.2, "2,664"), (-15085.7, "-15,090"), (0.60081, "0.6008"), (6.654e-05, "6.654e-05"),
+    (29067831617.98, "29,070,000,000"), (1.5e16, "1.5e+16"), (0.0, "0"), (12.3456, "12.35"), (float("inf"), "inf"),
+])
+def test_numbers_read_by_their_magnitude(value, shown):
+    """Four significant digits; thousands separated from 1,000 up; scientific only below 0.0001 and from 1e15."""
+    from sim.report.format import number
+
+    assert number(value) == shown
