@@ -385,7 +385,7 @@ def cmd_explore(args) -> int:
     except ImportError:
         raise SimError("sim explore needs Bokeh; install the explore extra: pip install -e '.[explore]'") from None
     experiment = _load(args.experiment)
-    from ..explorer import DEFAULT_SAMPLES, is_loopback, serve
+    from ..explorer import MAX_SAMPLES, is_loopback, serve
 
     posterior = None
     if args.posterior:
@@ -400,7 +400,9 @@ def cmd_explore(args) -> int:
         print(f"sim: warning: the explorer has no authentication: whoever reaches {args.host} port "
               f"{args.port or '(chosen)'} can change its priors and save files beside {experiment.path}",
               file=sys.stderr)
-    serve(experiment, samples=args.samples or DEFAULT_SAMPLES, seed=args.seed, host=args.host or "127.0.0.1",
+    # the experiment's own sample count, as its run and report use, up to what a change can redraw in seconds
+    samples = args.samples or min(experiment.samples, MAX_SAMPLES)
+    serve(experiment, samples=samples, seed=args.seed, host=args.host or "127.0.0.1",
           port=args.port, remote=remote, open_browser=args.open, say=lambda line: print(line, flush=True),
           posterior=posterior)
     return 0

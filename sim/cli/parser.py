@@ -389,7 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "drivers updated after each change, and a button that saves the changes as a "
                                    "scenario.")
     p.add_argument("experiment", nargs="?", help=experiment_help)
-    p.add_argument("--samples", type=_explore_samples, help="samples per evaluation (default 100,000)")
+    p.add_argument("--samples", type=_explore_samples,
+                   help="samples per evaluation (default: the experiment's, at most 2,000,000)")
     p.add_argument("--seed", type=_seed, help="random seed (default: the experiment's)")
     p.add_argument("--port", type=_port, default=0, help="port to listen on (default: a free one)")
     p.add_argument("--host", type=_host,

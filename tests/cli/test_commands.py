@@ -332,3 +332,15 @@ def test_set_takes_a_percentage_for_a_pure_number(project, capsys):
         "sim: error: --set api_price_per_1k_tokens=35%: a percentage is a pure number and api_price_per_1k_tokens "
         "is in USD/ktoken; give its value in USD/ktoken")
     assert "must be PRIOR=NUMBER or PRIOR=PERCENT%" in one_line_error(capsys, ["run", "--set", "cache_hit_rate=x%"])
+
+
+@pytest.mark.parametrize("argv, samples", [(["gpu_cash_flow"], 50_000), (["gpu_cash_flow", "--samples", "3000"], 3000),
+                                           (["search_cost"], 100_000)])
+def test_explore_draws_the_experiments_sample_count(project, monkeypatch, argv, samples):
+    """The explorer's page shows what the experiment's run shows: its sample count unless --samples says otherwise."""
+    import sim.explorer
+
+    asked = {}
+    monkeypatch.setattr(sim.explorer, "serve", lambda experiment, **kw: asked.update(kw), raising=False)
+    assert main(["explore", *argv]) == 0
+    assert asked["samples"] == samples
