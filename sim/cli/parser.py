@@ -268,7 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "with role volume, if any)")
     p.add_argument("--stress", nargs=3, metavar=("PRIOR", "LOW", "HIGH"),
                    help="rerun with PRIOR between its LOW and HIGH percentiles (percent), such as a margin's 0 10")
-    p.add_argument("--seek", metavar="PRIOR", help="find the value of PRIOR at which --statistic reaches --target")
+    p.add_argument("--seek", metavar="PRIOR[,PRIOR...]",
+                   help="find the value of PRIOR at which --statistic reaches --target; with two or three priors, "
+                        "the smallest step they take together (each scaled, or moved through its quantiles)")
     p.add_argument("--target", type=_finite, help="the value the statistic should reach")
     p.add_argument("--statistic", default="p_profitable", help="p_profitable, mean, median or pNN of the cost")
     p.add_argument("--how", choices=("value", "scale"), default="value",

@@ -101,6 +101,10 @@ class GoalSeekResult:
         Simulation runs made.
     message : str
         One sentence saying what happened.
+    values : str
+        For a goal seek over several priors (:func:`goal_seek_joint`): each
+        prior's value or factor at the common step ``value``, as
+        ``name=value`` pairs.
     """
 
     prior: str
@@ -113,6 +117,7 @@ class GoalSeekResult:
     at_bracket: tuple[float, float]
     runs: int
     message: str
+    values: str = ""
 
 
 def goal_seek(experiment: Experiment, prior: str, target: float, *, stat: str = "p_profitable",
@@ -212,3 +217,112 @@ def goal_seek(experiment: Experiment, prior: str, target: float, *, stat: str = 
     return GoalSeekResult(prior, how, stat, target, float(x), achieved, (lo, hi), at, runs,
                           f"{what} reaches {target:g} at {prior} {'=' if how == 'value' else 'x'} {x:.6g} "
                           f"({achieved:.4g} there)")
+
+
+#: The most priors a joint goal seek moves together.
+MAX_JOINT = 3
+
+
+def goal_seek_joint(experiment: Experiment, priors: list[str], target: float, *, stat: str = "p_profitable",
+                    output: str | None = None, cost: str | None = None, revenue: str | None = None,
+                    how: str = "scale", select: dict | None = None, samples: int | None = None,
+                    seed: int | None = None, xtol: float = 1e-6) -> GoalSeekResult:
+    """The smallest common step of two or three priors at which a statistic reaches ``target``.
+
+    Every prior moves by the same step ``t`` in the direction that brings the
+    statistic toward the target (found by moving each alone once): its draws
+    scaled by ``exp(t)`` or ``exp(-t)`` (``how="scale"``, ``t`` up to
+    ``log 100``), or held at its ``0.5 + t`` or ``0.5 - t`` quantile
+    (``"value"``, ``t`` up to 0.499). Each prior is kept inside what its unit
+    allows: a fraction's draws are scaled at most until its largest value
+    reaches 1. :func:`scipy.optimize.brentq` finds the step where the
+    statistic crosses the target, on common random numbers as
+    :func:`goal_seek` does; the result's ``value`` is the step and
+    ``values`` each prior's factor or value there.
+    """
+    if how not in ("value", "scale"):
+        raise SimError(f"unknown goal-seek mode {how!r}; valid: value, scale")
+    priors = list(dict.fromkeys(priors))
+    if not 2 <= len(priors) <= MAX_JOINT:
+        raise SimError(f"--seek: a joint goal seek moves 2 to {MAX_JOINT} priors, got {len(priors)}")
+    for name in priors:
+        if name not in experiment.base_priors:
+            raise SimError(f"--seek: unknown prior {name!r}; {check.choices(name, experiment.base_priors)}")
+    roles = experiment.model.roles()
+    if stat == "p_profitable":
+        cost, revenue = cost_and_revenue(roles, cost, revenue)
+    else:
+        output = output or choose(roles, "cost", cost, flag="output=", what=f"model {experiment.model.name!r}")
+        if output is None:
+            raise SimError(f"model {experiment.model.name!r} has no output with role cost; name the output")
+    f_stat = statistic(stat, output=output, cost=cost, revenue=revenue)
+    select = dict(select or {})
+    if "scenario" in select:
+        check_output(list(experiment.scenario_names), select["scenario"], "scenario")
+        experiment = dataclasses.replace(experiment, scenarios=tuple(s for s in experiment.scenarios
+                                                                      if s.name == select["scenario"]))
+    base = {name: experiment.scenarios[0].priors[name] for name in priors}
+    fixed = [name for name, p in base.items() if p.is_fixed and how == "value"]
+    if fixed:
+        raise SimError(f"--seek: {fixed[0]} is fixed in this scenario, so it has no quantiles to move; scale it")
+    top = np.log(100.0) if how == "scale" else 0.499
+    runs = 0
+
+    def limit(prior: Prior, factor: float) -> float:
+        """A scale factor kept inside the unit's range: a fraction's largest draw stays at most 1."""
+        hi = prior.support()[1]
+        return min(factor, 1.0 / hi) if prior.unit == "fraction" and hi > 0 and factor > 1 else factor
+
+    def moved(t: float, signs: dict) -> dict:
+        if how == "scale":
+            return {n: limit(base[n], float(np.exp(signs[n] * t))) for n in priors}
+        return {n: float(base[n].ppf(0.5 + signs[n] * t)) for n in priors}
+
+    def value_at(t: float, signs: dict) -> float:
+        nonlocal runs
+        changed = experiment
+        for name, x in moved(t, signs).items():
+            changed = with_prior(changed, name, (lambda p, x=x: held(p, x)) if how == "value" else
+                                 (lambda p, x=x: scaled(p, x)))
+        try:
+            ds = run(changed, samples=samples, seed=seed)
+        except SimError as exc:
+            raise SimError(f"the goal seek stopped at step {t:.6g}: the model cannot be evaluated there "
+                           f"({exc})") from None
+        runs += 1
+        v = f_stat(ds)
+        v = v.sel({k: val for k, val in select.items() if k in v.dims and k != "scenario"})
+        v = v.isel(scenario=0) if "scenario" in v.dims else v
+        if v.size != 1:
+            raise SimError(f"the statistic has cells along {', '.join(v.dims)}; choose one with --select DIM=VALUE")
+        return float(v)
+
+    start = value_at(0.0, {n: 1 for n in priors})
+    toward = np.sign(target - start) or 1.0
+    probe = top / 4
+    signs = {}
+    for name in priors:  # each alone: which way brings the statistic toward the target (up, else down)
+        up = (value_at(probe, {n: (1 if n == name else 0) for n in priors}) - start) * toward
+        down = 0.0 if up > 0 else (value_at(probe, {n: (-1 if n == name else 0) for n in priors}) - start) * toward
+        signs[name] = -1 if down > 0 else 1
+    end = value_at(top, signs)
+    what = f"{stat} of {output}" if stat != "p_profitable" else f"P({revenue} > {cost})"
+    mode = "x" if how == "scale" else "="
+
+    def said(t):
+        return ", ".join(f"{n} {mode} {x:.6g}" for n, x in moved(t, signs).items())
+
+    if start == target:
+        return GoalSeekResult(", ".join(priors), how, stat, target, 0.0, start, (0.0, top), (start, end), runs,
+                              f"{what} is {target:g} already", said(0.0))
+    if np.sign(start - target) == np.sign(end - target):
+        stuck = [n for n, x in moved(top, signs).items() if how == "scale" and x == 1.0]
+        hint = (f"; {', '.join(stuck)} cannot be scaled up without leaving [0, 1] (a fraction): --how value moves "
+                "it through its quantiles instead") if stuck else ""
+        return GoalSeekResult(", ".join(priors), how, stat, target, None, None, (0.0, top), (start, end), runs,
+                              f"moving {', '.join(priors)} together does not reach {what} = {target:g}: it runs "
+                              f"from {start:.4g} to {end:.4g} ({said(top)}){hint}")
+    t = optimize.brentq(lambda v: value_at(v, signs) - target, 0.0, top, xtol=xtol * top, rtol=1e-10)
+    achieved = value_at(t, signs)
+    return GoalSeekResult(", ".join(priors), how, stat, target, float(t), achieved, (0.0, top), (start, end), runs,
+                          f"{what} reaches {target:g} with {said(t)} ({achieved:.4g} there)", said(t))

@@ -345,7 +345,12 @@ def decision_options(experiment: Experiment, *, cost: str | None = None, revenue
     volume = choose(roles, "volume", volume, flag="--volume", what=model)
     if seek and target is None:
         raise SimError("--seek needs --target, the value the statistic should reach")
-    for flag, prior in (("--stress", stress[0] if stress else None), ("--seek", seek)):
+    sought = [n.strip() for n in seek.split(",")] if seek else []
+    if len(sought) > sd.MAX_JOINT:
+        raise SimError(f"--seek: a goal seek moves at most {sd.MAX_JOINT} priors together, got {len(sought)}")
+    if len(sought) > 1 and bracket:
+        raise SimError("--bracket: a goal seek over several priors searches their common step; leave --bracket out")
+    for flag, prior in (("--stress", stress[0] if stress else None), *(("--seek", n) for n in sought)):
         if prior is not None:
             _flagged(flag, lambda: check_output(list(experiment.base_priors), prior, "prior"))
     if seek:
@@ -417,6 +422,11 @@ def decide(experiment: Experiment, ds: xr.Dataset, opts: DecisionOptions | None 
             stressed = select_cells(sd.stress(settled, prior, (lo, hi), cost=cost, revenue=revenue), select, "result")
     if opts.seek:
         with stage(f"goal seek on {opts.seek}"):
-            sought = sd.goal_seek(settled, opts.seek, opts.target, stat=opts.statistic, output=cost, cost=cost,
-                                  revenue=revenue, how=opts.how, bracket=opts.bracket, select=dict(select or []))
+            names = [n.strip() for n in opts.seek.split(",")]
+            if len(names) > 1:
+                sought = sd.goal_seek_joint(settled, names, opts.target, stat=opts.statistic, output=cost, cost=cost,
+                                            revenue=revenue, how=opts.how, select=dict(select or []))
+            else:
+                sought = sd.goal_seek(settled, opts.seek, opts.target, stat=opts.statistic, output=cost, cost=cost,
+                                      revenue=revenue, how=opts.how, bracket=opts.bracket, select=dict(select or []))
     return DecisionResult(opts, measures, accept, stressed, sought, int(a["samples"]))
