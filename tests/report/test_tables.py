@@ -59,6 +59,6 @@ def test_a_goal_seek_is_one_row():
     frame = goal_seek_frame(result)
     assert frame.to_dict("records") == [{"prior": "margin", "how": "value", "statistic": "p_profitable",
                                          "target": 0.9, "value": 0.4, "achieved": 0.9, "runs": 12,
-                                         "message": "found", "bracket_low": 0.0, "bracket_high": 1.0,
+                                         "message": "found", "values": "", "bracket_low": 0.0, "bracket_high": 1.0,
                                          "at_bracket_low": 0.2, "at_bracket_high": 0.95}]
     assert isinstance(frame, pd.DataFrame)
