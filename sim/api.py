@@ -47,7 +47,7 @@ from .studies.calibrate import calibrate as _calibrate
 from .studies.content import ReportContent, report_content
 from .studies.dask import connect, dask_summary
 from .studies.evidence import arviz_tree
-from .studies.explore import WhatIf, what_if
+from .studies.explore import WhatIf, apply_state, what_if
 from .studies.graph import ModelGraph, model_graph
 from .studies.precision import PrecisionResult, run_to_precision
 from .studies.serving import ServingResult, serving
@@ -70,7 +70,8 @@ __all__ = ["run", "run_to_precision", "stream_summary", "dask_summary", "connect
            "SensitivityResult", "DecisionOptions", "DecisionResult", "ReportContent", "WhatIf", "calibrate",
            "load_observations", "Observation", "CalibrationResult", "arviz_tree", "fit_data",
            "fit_quantiles", "read_column", "PriorFit", "serving", "ServingResult", "user_code", "export_samples",
-           "samples_table", "model_graph", "ModelGraph"]
+           "samples_table", "model_graph", "ModelGraph",
+           "apply_state"]
 
 
 def check(figures: str | os.PathLike | None = None, *, root: str | os.PathLike = "."):

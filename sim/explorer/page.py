@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import _checks as check
 from ..analysis.decision import verdict
-from ..api import WhatIf, check_memory, what_if
+from ..api import WhatIf, apply_state, check_memory, what_if
 from ..errors import Location, SimError
 from ..experiment import Experiment, subject
 from ..models import cost_revenue_pairs
@@ -119,6 +119,9 @@ class Explorer:
         self.save_button.on_click(self.save_clicked)
         self.saved = Div(width=700, css_classes=["sim-saved"])
 
+        self.share = Div(width=600, css_classes=["sim-share"])
+        self.link_error = Div(width=600, styles=ERROR_STYLE, css_classes=["sim-link-error"])
+        self.guard(self._from_link, self.link_error)  # a shared link's state; a bad link is said, the page as it is
         self._cards()
         self.guard(self.update)
         self._cell_selects()
@@ -127,8 +130,9 @@ class Explorer:
             self.header,
             row(self.scenario, self.compare, self.cell_row, self.sample_box, self.seed_box, self.reset_all,
                 styles={"align-items": "flex-end"}),
-            row(self.settings_error, self.status),
-            row(column(self.roles, self.changes, self.verdict, self.measures, self.density), column(self.drivers)),
+            row(self.settings_error, self.status, self.link_error),
+            row(column(self.roles, self.changes, self.share, self.verdict, self.measures, self.density),
+                column(self.drivers)),
             Div(text="<h3 style='margin:8px 0 0 0'>Assumptions</h3><div style='color:#555'>Type a new value and "
                      "press Enter (or leave the field). A 90 % interval refits the distribution; the TOML field "
                      "takes any parameter of a priors file, such as <code>dist = \"uniform\", low = 0.4, high = "
@@ -198,6 +202,38 @@ class Explorer:
             self.show()
         else:
             card.error.text += html.escape(f"; kept {self.what_if.priors[card.name].describe()}")
+
+    def _from_link(self) -> None:
+        """The state a shared link's query gives (:meth:`link`): its scenario, samples, seed and changed priors."""
+        request = getattr(getattr(self.doc, "session_context", None), "request", None)
+        arguments = getattr(request, "arguments", None) or {}
+        pairs = [(k, v.decode("utf-8", "replace")) for k, values in arguments.items() for v in values]
+        if not pairs:
+            return
+        given = dict(pairs)
+        if "scenario" in given:
+            if given["scenario"] not in self.scenario.options:
+                raise SimError(f"link: no scenario {given['scenario']!r}; "
+                               f"{check.choices(given['scenario'], self.scenario.options)}")
+            with self.quiet():
+                self.scenario.value = given["scenario"]
+            self._use(self._explorer(given["scenario"]))
+        samples = sample_count(given["samples"]) if "samples" in given else self.samples
+        seed = seed_of(given["seed"]) if "seed" in given else self.what_if.experiment.seed
+        if (samples, seed) != (self.samples, self.what_if.experiment.seed):
+            check_memory(self.what_if.experiment, samples, work="decide")
+            self._use(self.what_if.resampled(samples, seed))
+            self.samples, self.seed = samples, seed
+            with self.quiet():
+                self.sample_box.value, self.seed_box.value = str(samples), str(seed)
+        self._use(apply_state(self.what_if, pairs))
+
+    def link(self) -> str:
+        """The query of a link to this page as it is: scenario, samples, seed and each changed prior."""
+        from urllib.parse import urlencode
+
+        return "?" + urlencode([("scenario", self.what_if.scenario), ("samples", self.samples),
+                                ("seed", self.what_if.experiment.seed), *self.what_if.state()])
 
     # --- callbacks ----------------------------------------------------------------------------------------------------
 
@@ -324,6 +360,8 @@ class Explorer:
         self.changes.text = ("Changed: " + "; ".join(f"<code>{html.escape(n)}</code> {html.escape(p.describe())}"
                                                       for n, p in changed.items())
                              if changed else "No prior changed: the experiment's scenario as it is.")
+        self.share.text = (f'<a class="sim-share-link" href="{html.escape(self.link(), quote=True)}">link to this '
+                           "view</a>: opens the page with these changes, samples and seed")
         self.measures.text = self._measures(cost, revenue)
         self._densities(ds, cost, revenue, cell, long, units)
         self._driver_bars(cost, revenue, cell)

@@ -38,7 +38,10 @@ from ..models import cost_revenue_pairs
 from ..priors import Prior, pinned
 from ..sampling import uniforms
 
-__all__ = ["Draws", "WhatIf", "draws", "what_if"]
+__all__ = ["Draws", "WhatIf", "draws", "what_if", "apply_state", "STATE_PREFIX"]
+
+#: A link's query key for a changed prior: ``prior.NAME``.
+STATE_PREFIX = "prior."
 
 #: Significant digits of a changed prior's point in a saved scenario: its median (0.2, not 0.20000000000000007).
 POINT_DIGITS = 12
@@ -327,6 +330,18 @@ class WhatIf:
                       *(f"{toml_key(k)} = {toml_value(v)}" for k, v in table.items())]
         return "\n".join(lines) + "\n"
 
+    def state(self) -> list[tuple[str, str]]:
+        """The changes as the query of a link that reproduces them (:func:`apply_state` reads it back): each
+        changed prior as ``prior.NAME`` and the body of its TOML table, to 12 significant digits."""
+        pairs = []
+        for name, prior in self.changed.items():
+            table = prior.table()
+            if isinstance(table.get("point"), float):
+                table["point"] = float(f"{table['point']:.{POINT_DIGITS}g}")
+            pairs.append((f"{STATE_PREFIX}{name}", ", ".join(f"{toml_key(k)} = {toml_value(v)}"
+                                                              for k, v in table.items())))
+        return pairs
+
     def _description(self) -> str:
         changes = ", ".join(f"{n} {p.describe()}" for n, p in self.changed.items()) or "no change"
         return f"{self.scenario} with {changes}"
@@ -358,3 +373,28 @@ def _with_random_sampler(text: str) -> str:
         if re.match(r"sampler\s*=", stripped) and tomllib.loads(stripped).get("sampler") != "random":
             lines[i] = 'sampler = "random"  # the what-if explorer\'s: common random numbers need it\n'
     return "".join(lines)
+
+
+def apply_state(what: WhatIf, pairs) -> WhatIf:
+    """``what`` with the changes of a link's query (:meth:`WhatIf.state`): each ``prior.NAME`` pair's TOML table
+    body read as data (never run) and applied as the page applies a typed table; other keys are left to the caller.
+
+    Raises
+    ------
+    SimError
+        Naming the key, for a prior not in the scenario or a table that is not valid for it.
+    """
+    for key, body in pairs:
+        if not key.startswith(STATE_PREFIX):
+            continue
+        name = key[len(STATE_PREFIX):]
+        try:
+            table = tomllib.loads(f"x = {{{body}}}")["x"]
+        except tomllib.TOMLDecodeError as exc:
+            raise SimError(f"link: {key}: not a TOML table body ({exc})") from None
+        try:
+            what = what.pin(name, table["point"]) if table.get("dist") == "fixed" and "point" in table else \
+                what.change(name, **table)
+        except (SimError, TypeError) as exc:
+            raise SimError(f"link: {key}: {exc}") from None
+    return what

@@ -123,3 +123,38 @@ def test_a_hostile_unit_is_text_in_the_page(tmp_path):
     state = browser.inspect_page(shown)
     assert state["images"] == 0 and not state["errors"], state
     assert "&lt;img" in page.measures.text
+
+
+def test_a_shared_link_opened_in_a_fresh_browser_shows_the_same_page(project):
+    """Change two priors and the samples; the page's link, opened in a second browser (a new session), shows the
+    same changes and the same count of samples with cost above revenue in every cell."""
+    reason = browser.missing()
+    if reason:
+        pytest.skip(reason)
+    served = browser.Served(project, "--samples", "20000")
+    try:
+        with browser.chrome(1280, 1000) as driver:
+            driver.get(served.url)
+            page = browser.Page(driver)
+            page.updated(1)
+            page.type("ci90-low-provider_gross_margin", "0.4")
+            page.updated(2)
+            page.type("pin-cache_hit_rate", "0.5")
+            page.updated(3)
+            page.type("samples", "30000")
+            page.updated(4)
+            shown = {cell: page.k(cell) for cell in ("chatgpt_equivalent", "two_stage")}
+            changes = page.text("changes")
+            link = driver.execute_script(browser.FIND + "return find(document, '.sim-share').shadowRoot"
+                                         ".querySelector('a').href")
+        assert link.startswith(served.url + "?scenario=baseline&samples=30000&seed=")
+        with browser.chrome(1280, 1000) as fresh:
+            fresh.get(link)
+            again = browser.Page(fresh)
+            again.updated(1)
+            assert again.text("changes") == changes
+            assert {cell: again.k(cell) for cell in shown} == shown
+            assert again.text("status").startswith("update 1: 30,000 samples of baseline")
+    finally:
+        code, _, err = served.stop()
+    assert code == 0 and "Traceback" not in err, err

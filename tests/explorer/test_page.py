@@ -238,3 +238,37 @@ def test_axis_ticks_read_as_short_numbers():
     axes = [page.density.xaxis[0], *(card.figure.xaxis[0] for card in page.cards.values())]
     assert all(isinstance(a.formatter, PrintfTickFormatter) and a.formatter.format == "%.6g" for a in axes)
     assert ["%.6g" % v for v in (1e6, 250000.0, 0.000125)] == ["1e+06", "250000", "0.000125"]
+
+
+class _Linked(Document):
+    """A document opened through a link: its request's query arguments, as Bokeh's server gives them (bytes)."""
+
+    def __init__(self, query: list[tuple[str, str]]):
+        super().__init__()
+        arguments: dict = {}
+        for key, value in query:
+            arguments.setdefault(key, []).append(value.encode())
+        self._linked = type("Context", (), {"request": type("Request", (), {"arguments": arguments})()})()
+
+    @property
+    def session_context(self):
+        return self._linked
+
+
+def test_a_link_reproduces_the_page_and_a_bad_one_is_said():
+    from urllib.parse import parse_qsl
+
+    experiment = sim.load_experiment(ROOT / "experiments" / "search_cost.toml")
+    page = _page()
+    page.apply(page.cards["provider_gross_margin"], lambda w: w.change("provider_gross_margin", ci90=[0.4, 0.7]))
+    page.apply(page.cards["results_k"], lambda w: w.pin("results_k", 3))
+    query = parse_qsl(page.link()[1:])
+    assert [k for k, _ in query] == ["scenario", "samples", "seed", "prior.provider_gross_margin", "prior.results_k"]
+    opened = Explorer(_Linked(query), experiment, samples=N)
+    assert opened.what_if.changed.keys() == page.what_if.changed.keys()
+    assert opened.changes.text == page.changes.text and opened.verdict.text == page.verdict.text
+    for bad, said in [([("prior.nope", "dist = \"fixed\", point = 1")], "link: prior.nope: no prior 'nope'"),
+                      ([("prior.results_k", "dist = ")], "link: prior.results_k: not a TOML table body"),
+                      ([("scenario", "basline")], "link: no scenario 'basline'; did you mean 'baseline'?")]:
+        shown = Explorer(_Linked(bad), experiment, samples=N)
+        assert said in html.unescape(shown.link_error.text) and not shown.what_if.changed
