@@ -70,6 +70,7 @@ class Explorer:
         self.posterior = posterior
         self.silent, self.updates, self.results = False, 0, None
         self.explorers: dict[str, WhatIf] = {}  # the what-if of each scenario explored so far (values)
+        self.unchanged: dict[tuple, dict] = {}  # the results without changes, by scenario, samples and seed
         names = list(experiment.scenario_names)
         self.what_if = self._explorer(names[0])
         roles = {name: out.role for name, out in experiment.model.outputs.items()}
@@ -296,6 +297,9 @@ class Explorer:
         """Evaluate the model on the current priors (the shown results follow with :meth:`show`)."""
         start = time.perf_counter()
         self.results = self.what_if.results()
+        key = (self.what_if.scenario, self.samples, self.what_if.experiment.seed)
+        if self.what_if.changes and key not in self.unchanged:  # what the experiment gives, for the deltas
+            self.unchanged[key] = self.what_if.reset().results()
         cost, revenue = self.pairs[0]
         if revenue is None:  # no (cost, revenue) pair: the drivers of the cost itself, as often as the results
             self.results["pairs"][(cost, None)] = {"drivers": self.what_if.drivers(self.results["dataset"], cost)}
@@ -390,6 +394,12 @@ class Explorer:
             return html.escape(quantity(float(da), units, per=False))
 
         pair, rows = self.results["pairs"].get((cost, revenue)), []
+        key = (self.what_if.scenario, self.samples, self.what_if.experiment.seed)
+        before = self.unchanged[key]["pairs"].get((cost, revenue)) if self.what_if.changes else None
+
+        def was(text):  # the experiment's value before the changes, under the value now
+            return f"<br><small class='was'>was {text}</small>" if before is not None else ""
+
         for cell in cells:
             at = {"scenario": self.what_if.scenario, **cell}
             labels = [str(v) for v in cell.values()]
@@ -398,11 +408,13 @@ class Explorer:
                 p = float(at_cell(pair["p_loss"], at))
                 ci = at_cell(pair["p_loss_ci"], at)
                 k = int(round(p * n))
+                p_was = percent(float(at_cell(before["p_loss"], at))) if before is not None else ""
+                enb_was = amount(at_cell(before["net_benefit"], at)) if before is not None else ""
                 tds += (f"<td class='p-loss' data-cell='{html.escape(','.join(labels))}' data-k='{k}'>"
-                        f"<b>{percent(p)}</b><br><small>{k:,} of {n:,}</small></td>"
+                        f"<b>{percent(p)}</b><br><small>{k:,} of {n:,}</small>{was(p_was)}</td>"
                         f"<td>{percent(float(ci.sel(ci_bound='lower')))} to "
                         f"{percent(float(ci.sel(ci_bound='upper')))}</td>"
-                        f"<td>{amount(at_cell(pair['net_benefit'], at))}</td>"
+                        f"<td>{amount(at_cell(pair['net_benefit'], at))}{was(enb_was)}</td>"
                         f"<td>{amount(at_cell(pair['evpi'], at))}</td>")
             tds += f"<td>{amount(at_cell(summary[cost], at).sel(stat='mean'))}</td>"
             rows.append(f"<tr{' class=chosen' if cell == chosen else ''}>{tds}</tr>")

@@ -18,6 +18,7 @@ bokeh = pytest.importorskip("bokeh", reason="the explorer needs the explore extr
 from bokeh.document import Document
 
 from sim.explorer import Explorer
+from sim.report.format import percent
 from sim.studies.explore import WhatIf
 
 from ..helpers import ROOT
@@ -272,3 +273,17 @@ def test_a_link_reproduces_the_page_and_a_bad_one_is_said():
                       ([("scenario", "basline")], "link: no scenario 'basline'; did you mean 'baseline'?")]:
         shown = Explorer(_Linked(bad), experiment, samples=N)
         assert said in html.unescape(shown.link_error.text) and not shown.what_if.changed
+
+
+def test_a_change_shows_what_the_experiment_gave_before_it():
+    """Each cell's P(cost > revenue) and expected net benefit carry the experiment's own value under them ("was"),
+    computed on the same draws; with no change there is nothing to compare."""
+    page = _page()
+    assert "was " not in page.measures.text
+    before = page.what_if.results()["pairs"][("cost_per_query", "revenue_per_query")]
+    page.apply(page.cards["provider_gross_margin"], lambda w: w.change("provider_gross_margin", ci90=[0.4, 0.7]))
+    cell = {"scenario": "baseline", "architecture": "two_stage"}
+    p_was = percent(float(before["p_loss"].sel(cell)))
+    assert f"<small class='was'>was {p_was}</small>" in page.measures.text
+    page.apply(page.cards["provider_gross_margin"], lambda w: w.reset("provider_gross_margin"))
+    assert "was " not in page.measures.text
