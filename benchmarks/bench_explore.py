@@ -18,7 +18,9 @@ server runs for it (the change, the results, every shown table, plot and
 card brought up to date), and, where headless Chromium is installed, the
 time from pressing Enter in the browser to the page showing the new
 numbers (the change event to the next frame painted with them, timed in the
-page), over the WebSocket of a served ``sim explore``.
+page), over the WebSocket of a served ``sim explore``; and the first page,
+from the request to the first results shown, with the server running, for
+the default experiment and ``gpu_cash_flow`` at their own sample counts.
 
 Results go to stdout and ``benchmarks/results/explore.csv``.
 """
@@ -72,6 +74,17 @@ def _browser() -> list[tuple[str, str, float]]:
         print(f"no browser timings: {browser.missing()}")
         return []
     rows = []
+    for name in ("search_cost", "gpu_cash_flow"):  # the first page: the request to update 1 shown (server started)
+        served = browser.Served(ROOT, name)  # the experiment's own sample count
+        try:
+            with browser.chrome(1280, 1000) as driver:
+                def first_page():
+                    driver.get(served.url)
+                    browser.Page(driver).updated(1)
+
+                rows.append(("first page", f"{name}, its own samples", best_of(first_page)))
+        finally:
+            served.stop()
     for samples in (100_000, 1_000_000):
         served = browser.Served(ROOT, "--samples", str(samples))
         try:
