@@ -4,6 +4,7 @@ experiment (experiments/gpu_cash_flow.toml) through every command."""
 import urllib.request
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -53,12 +54,19 @@ def test_it_runs_through_every_command(project, capsys):
     md = (folder / "report.md").read_text()
     assert "## Cumulative net cash flow over the years" in md and "(figures/periods.png)" in md
     ds = xr.load_dataset(folder / "samples.nc")
-    assert main(["decide", "gpu_cash_flow"]) == 0
+    capsys.readouterr()
+    code, out, _ = cli(capsys, "decide", "gpu_cash_flow")
+    assert code == 0 and "The outputs that sum up the periods" in out
     decision = xr.load_dataset(folder / "decision" / "decision.nc")
+    periods = pd.read_csv(folder / "decision" / "periods.csv").set_index(["output", "scenario"])
+    assert set(periods.index.get_level_values("output")) == {"npv", "payback_years", "repaid"}
     for scenario in ("h100", "b200"):
         npv = ds["npv"].sel(scenario=scenario).values
         assert float(decision["p_profitable"].sel(scenario=scenario)) == pytest.approx(np.mean(npv > 0), abs=1e-12)
         assert float(decision["expected_net_benefit"].sel(scenario=scenario)) == pytest.approx(npv.mean(), rel=1e-9)
+        assert periods.loc[("npv", scenario), "p_below_0"] == np.mean(npv < 0)  # P(NPV < 0)
+        payback = ds["payback_years"].sel(scenario=scenario).values
+        assert periods.loc[("payback_years", scenario), "p50"] == pytest.approx(np.median(payback), rel=1e-12)
     capsys.readouterr()
     code, out, _ = cli(capsys, "sensitivity", "gpu_cash_flow", "--output", "payback_years", "--method", "rank")
     assert code == 0 and "utilisation" in out

@@ -98,6 +98,10 @@ def decision_view(experiment, result, files: dict, source: str, show_all: bool =
     if opts.seek:
         r = result.seek
         lines.append(f"\nGoal seek: {r.message} ({r.runs} runs of {n:,} samples, the saved run's seed and sampler)")
+    if "periods.csv" in files:
+        lines += ["\nThe outputs that sum up the periods (p_below_0: the share of samples below 0, so P(NPV < 0) of a "
+                  "net present value):",
+                  format_table(files["periods.csv"], max_rows=_rows(show_all), more="periods.csv has every row")]
     return "\n".join(lines)
 
 

@@ -191,16 +191,30 @@ def sensitivity_files(result) -> dict:
     return files
 
 
+def periods_frame(periods: xr.Dataset) -> pd.DataFrame:
+    """The outputs that sum up a cash flow's periods, one row per output and cell: units and statistics."""
+    rows = []
+    for name, da in periods.data_vars.items():
+        frame = da.to_dataset(dim="stat").to_dataframe().reset_index()
+        frame = frame[[c for c in frame.columns if c in da.dims or c in da["stat"].values]]
+        frame.insert(0, "units", da.attrs.get("units", ""))
+        frame.insert(0, "output", name)
+        rows.append(frame)
+    return pd.concat(rows, ignore_index=True)
+
+
 def decision_files(result) -> dict:
     """The files of ``sim decide`` (:class:`sim.studies.suite.DecisionResult`) by name: ``decision.csv``,
     ``evppi.csv``, ``acceptability.csv``, with a stress test ``stress.csv``, with a goal seek ``goal_seek.csv``,
-    and ``decision.nc``."""
+    for a cash flow over periods ``periods.csv``, and ``decision.nc``."""
     files = {"decision.csv": decision_frame(result.measures), "evppi.csv": evppi_frame(result.measures),
              "acceptability.csv": merge_frames({"p_profitable": result.acceptability})}
     if result.stress is not None:
         files["stress.csv"] = stress_frame(result.stress, result.options.cost)
     if result.seek is not None:
         files["goal_seek.csv"] = goal_seek_frame(result.seek)
+    if getattr(result, "periods", None) is not None:
+        files["periods.csv"] = periods_frame(result.periods)
     files["decision.nc"] = result.measures
     return files
 
