@@ -120,6 +120,39 @@ class GoalSeekResult:
     values: str = ""
 
 
+def _seek_statistic(experiment: Experiment, stat: str, output: str | None, cost: str | None, revenue: str | None,
+                    select: dict | None) -> tuple[Experiment, Callable[[xr.Dataset], float], str]:
+    """What a goal seek measures: the experiment narrowed to the selected scenario, the statistic of a run at the
+    selected cell as a number, and its words (``P(revenue > cost)``, ``p90 of cost``)."""
+    roles = experiment.model.roles()
+    if stat == "p_profitable":
+        cost, revenue = cost_and_revenue(roles, cost, revenue)
+    else:
+        output = output or choose(roles, "cost", cost, flag="output=", what=f"model {experiment.model.name!r}")
+        if output is None:
+            raise SimError(f"model {experiment.model.name!r} has no output with role cost; name the output")
+        check_output(list(experiment.model.outputs), output)
+    f_stat = statistic(stat, output=output, cost=cost, revenue=revenue)
+    select = dict(select or {})
+    if "scenario" in select:
+        check_output(list(experiment.scenario_names), select["scenario"], "scenario")
+        experiment = dataclasses.replace(experiment, scenarios=tuple(s for s in experiment.scenarios
+                                                                      if s.name == select["scenario"]))
+
+    def measure(ds: xr.Dataset) -> float:
+        v = f_stat(ds)
+        try:
+            v = v.sel({k: val for k, val in select.items() if k in v.dims and k != "scenario"})
+            v = v.isel(scenario=0) if "scenario" in v.dims else v
+        except KeyError as exc:
+            raise SimError(f"no cell {select}; {exc}") from None
+        if v.size != 1:
+            raise SimError(f"the statistic has cells along {', '.join(v.dims)}; choose one with --select DIM=VALUE")
+        return float(v)
+
+    return experiment, measure, f"{stat} of {output}" if stat != "p_profitable" else f"P({revenue} > {cost})"
+
+
 def goal_seek(experiment: Experiment, prior: str, target: float, *, stat: str = "p_profitable",
               output: str | None = None, cost: str | None = None, revenue: str | None = None,
               how: str = "value", bracket: tuple[float, float] | None = None, select: dict | None = None,
@@ -148,21 +181,7 @@ def goal_seek(experiment: Experiment, prior: str, target: float, *, stat: str = 
         raise SimError(f"unknown goal-seek mode {how!r}; valid: value, scale")
     if prior not in experiment.base_priors:
         raise SimError(f"unknown prior {prior!r}; {check.choices(prior, experiment.base_priors)}")
-    roles = experiment.model.roles()
-    if stat == "p_profitable":
-        cost, revenue = cost_and_revenue(roles, cost, revenue)
-    else:
-        output = output or choose(roles, "cost", cost, flag="output=", what=f"model {experiment.model.name!r}")
-        if output is None:
-            raise SimError(f"model {experiment.model.name!r} has no output with role cost; name the output")
-        check_output(list(experiment.model.outputs), output)
-    f_stat = statistic(stat, output=output, cost=cost, revenue=revenue)
-    select = dict(select or {})
-    if "scenario" in select:
-        names = list(experiment.scenario_names)
-        check_output(names, select["scenario"], "scenario")
-        experiment = dataclasses.replace(experiment, scenarios=tuple(s for s in experiment.scenarios
-                                                                      if s.name == select["scenario"]))
+    experiment, measure, what = _seek_statistic(experiment, stat, output, cost, revenue, select)
     base = experiment.scenarios[0].priors[prior]
     if bracket is None:
         if how == "scale":
@@ -190,19 +209,10 @@ def goal_seek(experiment: Experiment, prior: str, target: float, *, stat: str = 
                            f"{'=' if how == 'value' else 'x'} {x:.6g} the model cannot be evaluated ({reason}); "
                            "give --bracket LOW HIGH inside the range where the equations hold") from None
         runs += 1
-        v = f_stat(ds)
-        try:
-            v = v.sel({k: val for k, val in select.items() if k in v.dims and k != "scenario"})
-            v = v.isel(scenario=0) if "scenario" in v.dims else v
-        except KeyError as exc:
-            raise SimError(f"no cell {select}; {exc}") from None
-        if v.size != 1:
-            raise SimError(f"the statistic has cells along {', '.join(v.dims)}; choose one with --select DIM=VALUE")
-        return float(v)
+        return measure(ds)
 
     f_lo, f_hi = value_at(lo) - target, value_at(hi) - target
     at = (f_lo + target, f_hi + target)
-    what = f"{stat} of {output}" if stat != "p_profitable" else f"P({revenue} > {cost})"
     if f_lo == 0 or f_hi == 0:
         x = lo if f_lo == 0 else hi
         return GoalSeekResult(prior, how, stat, target, x, target, (lo, hi), at, runs,
@@ -248,19 +258,7 @@ def goal_seek_joint(experiment: Experiment, priors: list[str], target: float, *,
     for name in priors:
         if name not in experiment.base_priors:
             raise SimError(f"--seek: unknown prior {name!r}; {check.choices(name, experiment.base_priors)}")
-    roles = experiment.model.roles()
-    if stat == "p_profitable":
-        cost, revenue = cost_and_revenue(roles, cost, revenue)
-    else:
-        output = output or choose(roles, "cost", cost, flag="output=", what=f"model {experiment.model.name!r}")
-        if output is None:
-            raise SimError(f"model {experiment.model.name!r} has no output with role cost; name the output")
-    f_stat = statistic(stat, output=output, cost=cost, revenue=revenue)
-    select = dict(select or {})
-    if "scenario" in select:
-        check_output(list(experiment.scenario_names), select["scenario"], "scenario")
-        experiment = dataclasses.replace(experiment, scenarios=tuple(s for s in experiment.scenarios
-                                                                      if s.name == select["scenario"]))
+    experiment, measure, what = _seek_statistic(experiment, stat, output, cost, revenue, select)
     base = {name: experiment.scenarios[0].priors[name] for name in priors}
     fixed = [name for name, p in base.items() if p.is_fixed and how == "value"]
     if fixed:
@@ -290,12 +288,7 @@ def goal_seek_joint(experiment: Experiment, priors: list[str], target: float, *,
             raise SimError(f"the goal seek stopped at step {t:.6g}: the model cannot be evaluated there "
                            f"({exc})") from None
         runs += 1
-        v = f_stat(ds)
-        v = v.sel({k: val for k, val in select.items() if k in v.dims and k != "scenario"})
-        v = v.isel(scenario=0) if "scenario" in v.dims else v
-        if v.size != 1:
-            raise SimError(f"the statistic has cells along {', '.join(v.dims)}; choose one with --select DIM=VALUE")
-        return float(v)
+        return measure(ds)
 
     start = value_at(0.0, {n: 1 for n in priors})
     toward = np.sign(target - start) or 1.0
@@ -306,7 +299,6 @@ def goal_seek_joint(experiment: Experiment, priors: list[str], target: float, *,
         down = 0.0 if up > 0 else (value_at(probe, {n: (-1 if n == name else 0) for n in priors}) - start) * toward
         signs[name] = -1 if down > 0 else 1
     end = value_at(top, signs)
-    what = f"{stat} of {output}" if stat != "p_profitable" else f"P({revenue} > {cost})"
     mode = "x" if how == "scale" else "="
 
     def said(t):
