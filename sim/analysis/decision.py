@@ -39,10 +39,11 @@ from ..errors import SimError
 from ..models import choose
 from .sensitivity import check_output, drawn_inputs, sort_order, sort_orders
 from . import _array
-from .summary import CI_BOUND, check_probability, effective_samples, exceedance_name, output_names, output_roles
+from .summary import (CI_BOUND, check_probability, effective_samples, exceedance_name, output_names, output_roles,
+                      summarize)
 
 __all__ = ["net_benefit", "evpi", "evppi", "acceptability", "decide", "statistic", "cost_and_revenue", "per_year",
-           "verdict", "Verdict"]
+           "verdict", "Verdict", "period_measures"]
 
 
 def cost_and_revenue(roles, cost: str | None = None, revenue: str | None = None, *,
@@ -430,3 +431,21 @@ def verdict(summary: xr.Dataset, output: str, threshold: str, cell: dict, decisi
                         if float(ev.sel(input=n)) > 0][:top])
     return Verdict(float(at(summary, var)), (float(ci.sel(ci_bound="lower")), float(ci.sel(ci_bound="upper"))), enb,
                    summary[output].attrs.get("units", ""), settle)
+
+
+def period_measures(ds: xr.Dataset, cost: str, revenue: str, *, dim: str = "sample") -> xr.Dataset | None:
+    """The outputs of a cash flow over periods that sum it up: those of a run with a ``period`` dim that lack it,
+    the compared ``cost`` and ``revenue`` aside (a net present value, a payback), each with its mean, 5th, 50th
+    and 95th percentiles (:func:`~.summary.summarize`) and the share of samples below 0 (for a net present
+    value, P(NPV < 0)). None for a run without a ``period`` dim, or without such outputs."""
+    if "period" not in ds.dims:
+        return None
+    names = [n for n in output_names(ds) if "period" not in ds[n].dims and n not in (cost, revenue)]
+    if not names:
+        return None
+    summary = summarize(ds[names], quantiles=(0.05, 0.5, 0.95), dim=dim).sel(stat=["mean", "p05", "p50", "p95"])
+    below = xr.Dataset({n: (ds[n] < 0).mean(dim) for n in names}).expand_dims(stat=["p_below_0"])
+    out = xr.concat([summary, below], dim="stat")
+    for n in names:
+        out[n].attrs = {"units": ds[n].attrs.get("units", ""), "long_name": ds[n].attrs.get("long_name", n)}
+    return out

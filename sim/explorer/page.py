@@ -156,6 +156,11 @@ class Explorer:
                                                posterior=self.posterior)
         return self.explorers[scenario]
 
+    @property
+    def _draws(self) -> tuple:
+        """What the shown numbers are drawn from: scenario, samples and seed (the key of :attr:`unchanged`)."""
+        return self.what_if.scenario, self.samples, self.what_if.experiment.seed
+
     def _use(self, value: WhatIf) -> None:
         """Make ``value`` the what-if shown (and kept for its scenario)."""
         self.what_if = self.explorers[value.scenario] = value
@@ -297,9 +302,8 @@ class Explorer:
         """Evaluate the model on the current priors (the shown results follow with :meth:`show`)."""
         start = time.perf_counter()
         self.results = self.what_if.results()
-        key = (self.what_if.scenario, self.samples, self.what_if.experiment.seed)
-        if self.what_if.changes and key not in self.unchanged:  # what the experiment gives, for the deltas
-            self.unchanged[key] = self.what_if.reset().results()
+        if self.what_if.changes and self._draws not in self.unchanged:  # what the experiment gives, for the deltas
+            self.unchanged[self._draws] = self.what_if.reset().results()
         cost, revenue = self.pairs[0]
         if revenue is None:  # no (cost, revenue) pair: the drivers of the cost itself, as often as the results
             self.results["pairs"][(cost, None)] = {"drivers": self.what_if.drivers(self.results["dataset"], cost)}
@@ -394,8 +398,7 @@ class Explorer:
             return html.escape(quantity(float(da), units, per=False))
 
         pair, rows = self.results["pairs"].get((cost, revenue)), []
-        key = (self.what_if.scenario, self.samples, self.what_if.experiment.seed)
-        before = self.unchanged[key]["pairs"].get((cost, revenue)) if self.what_if.changes else None
+        before = self.unchanged[self._draws]["pairs"].get((cost, revenue)) if self.what_if.changes else None
 
         def was(text):  # the experiment's value before the changes, under the value now
             return f"<br><small class='was'>was {text}</small>" if before is not None else ""

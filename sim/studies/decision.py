@@ -2,6 +2,7 @@
 
 * :func:`stress` -- a prior held inside a band of its percentiles, against the whole run.
 * :func:`goal_seek` -- the value (or scale) of a prior at which a statistic reaches a target.
+* :func:`goal_seek_joint` -- the smallest common step of two or three priors at which it does.
 
 Both run the experiment again on its own seed and uniforms (common random
 numbers), so their differences are due to the change alone. The measures

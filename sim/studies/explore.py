@@ -12,7 +12,12 @@ is drawn again. The numbers are those of ``sim run`` of the same experiment
 with the same changes as a scenario override (same seed, same samples,
 sampler ``random``), so what the explorer shows, a saved scenario
 reproduces: :meth:`WhatIf.experiment_text` is that scenario in a copy of the
-experiment file, which the store writes.
+experiment file, which the store writes, and :meth:`WhatIf.state` the query
+of a link that :func:`apply_state` reads back.
+
+The module is long because the what-if keeps together its draws, its changes,
+its results and both ways its changes leave the page (a saved scenario, a
+link), which write a changed prior the same way.
 """
 
 from __future__ import annotations
@@ -316,10 +321,7 @@ class WhatIf:
             if prior.is_fixed:
                 sets[prior_name] = prior.point
             else:
-                table = prior.table()
-                if isinstance(table.get("point"), float):  # a moved point is a median computed to rounding noise
-                    table["point"] = float(f"{table['point']:.{POINT_DIGITS}g}")
-                tables[prior_name] = {**table, "note": "what-if"}
+                tables[prior_name] = {**_written(prior), "note": "what-if"}
         lines = [f"[scenarios.{name}]", f"description = {toml_value(description or self._description())}"]
         if own.get("files"):
             lines.append(f"files = {toml_value(own['files'])}")
@@ -333,14 +335,9 @@ class WhatIf:
     def state(self) -> list[tuple[str, str]]:
         """The changes as the query of a link that reproduces them (:func:`apply_state` reads it back): each
         changed prior as ``prior.NAME`` and the body of its TOML table, to 12 significant digits."""
-        pairs = []
-        for name, prior in self.changed.items():
-            table = prior.table()
-            if isinstance(table.get("point"), float):
-                table["point"] = float(f"{table['point']:.{POINT_DIGITS}g}")
-            pairs.append((f"{STATE_PREFIX}{name}", ", ".join(f"{toml_key(k)} = {toml_value(v)}"
-                                                              for k, v in table.items())))
-        return pairs
+        return [(f"{STATE_PREFIX}{name}", ", ".join(f"{toml_key(k)} = {toml_value(v)}"
+                                                    for k, v in _written(prior).items()))
+                for name, prior in self.changed.items()]
 
     def _description(self) -> str:
         changes = ", ".join(f"{n} {p.describe()}" for n, p in self.changed.items()) or "no change"
@@ -373,6 +370,15 @@ def _with_random_sampler(text: str) -> str:
         if re.match(r"sampler\s*=", stripped) and tomllib.loads(stripped).get("sampler") != "random":
             lines[i] = 'sampler = "random"  # the what-if explorer\'s: common random numbers need it\n'
     return "".join(lines)
+
+
+def _written(prior: Prior) -> dict:
+    """A changed prior's table as a saved scenario or a link writes it: its point to :data:`POINT_DIGITS` digits
+    (a moved point is a median computed to rounding noise)."""
+    table = prior.table()
+    if isinstance(table.get("point"), float):
+        table["point"] = float(f"{table['point']:.{POINT_DIGITS}g}")
+    return table
 
 
 def apply_state(what: WhatIf, pairs) -> WhatIf:

@@ -381,7 +381,7 @@ class DecisionResult:
         outputs that sum it up (those without the dim, the compared cost and
         revenue aside, such as a net present value or a payback), each with
         its mean, 5th, 50th and 95th percentiles and the share of samples
-        below 0 (:func:`period_measures`).
+        below 0 (:func:`sim.analysis.decision.period_measures`).
     """
 
     options: DecisionOptions
@@ -391,26 +391,6 @@ class DecisionResult:
     seek: GoalSeekResult | None
     samples: int
     periods: xr.Dataset | None = None
-
-
-def period_measures(ds: xr.Dataset, cost: str, revenue: str) -> xr.Dataset | None:
-    """The outputs of a cash-flow run that sum up its periods (see :class:`DecisionResult`), or None for a run
-    without a ``period`` dim."""
-    from ..analysis.summary import output_names
-
-    if "period" not in ds.dims:
-        return None
-    names = [n for n in output_names(ds) if "period" not in ds[n].dims and n not in (cost, revenue)]
-    if not names:
-        return None
-    out = xr.Dataset()
-    for name in names:
-        da = ds[name]
-        stats = xr.concat([da.mean("sample"), *(da.quantile(q, "sample").drop_vars("quantile")
-                                                for q in (0.05, 0.5, 0.95)), (da < 0).mean("sample")],
-                          dim="stat").assign_coords(stat=["mean", "p05", "p50", "p95", "p_below_0"])
-        out[name] = stats.assign_attrs(units=da.attrs.get("units", ""), long_name=da.attrs.get("long_name", name))
-    return out
 
 
 def decide(experiment: Experiment, ds: xr.Dataset, opts: DecisionOptions | None = None, *, select=None,
@@ -456,6 +436,6 @@ def decide(experiment: Experiment, ds: xr.Dataset, opts: DecisionOptions | None 
             else:
                 sought = sd.goal_seek(settled, opts.seek, opts.target, stat=opts.statistic, output=cost, cost=cost,
                                       revenue=revenue, how=opts.how, bracket=opts.bracket, select=dict(select or []))
-    periods = select_cells(period_measures(ds, cost, revenue), select, "result") \
-        if "period" in ds.dims else None
+    periods = da.period_measures(ds, cost, revenue)
+    periods = select_cells(periods, select, "result") if periods is not None else None
     return DecisionResult(opts, measures, accept, stressed, sought, int(a["samples"]), periods)
