@@ -327,7 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cases", metavar="FILE.csv",
                    help="a CSV file of configurations instead: columns model, accelerator, tensor_parallel, "
                         "expert_parallel, precision, input_tokens, output_tokens; optional pipeline_parallel, "
-                        "attention_data_parallel, max_batch, draft_tokens, measured_output_tokens_per_second, "
+                        "attention_data_parallel, synchronised_arrivals (1 for a benchmark that submits every "
+                        "request at once), max_batch, draft_tokens, measured_output_tokens_per_second, "
                         "measured_tokens_per_second_user, case, source")
     p.add_argument("--priors", default="priors/serving_calibrated_2026.toml", metavar="FILE",
                    help="the serving priors (default: priors/serving_calibrated_2026.toml)")

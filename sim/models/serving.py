@@ -11,9 +11,9 @@ costs, per chip and per pipeline stage:
   embedding): a roofline per operator, the longer of reading the chip's share
   of their weights at ``bandwidth_utilisation`` of the memory bandwidth and
   computing 2 FLOP per parameter for every token in the step at
-  ``gemm_efficiency`` of the peak at the weights' precision (a dense GEMM
-  of fewer rows than a tile is bound by its weights' reads, so its empty
-  rows do not count);
+  ``gemm_efficiency`` of the peak at the weights' precision, times
+  ``fp4_gemm_efficiency`` for 4-bit weights (a dense GEMM of fewer rows than
+  a tile is bound by its weights' reads, so its empty rows do not count);
 * **routed experts**: the experts some token of the step is routed to are
   read (``1 - (1 - k/E)^N`` of them for N tokens each choosing k of E), and a
   grouped GEMM runs each touched expert as if it had ``grouped_gemm_tokens``
@@ -21,15 +21,20 @@ costs, per chip and per pipeline stage:
   efficiency is ``t / (t + grouped_gemm_tokens)`` for t tokens per expert);
 * **attention**: every request's KV cache is read (at the mean context of
   decode) and attention FLOP are done at the KV cache's precision, at
-  ``attention_efficiency``; grouped-query attention keeps its KV heads on the
+  ``attention_efficiency``; the prompts' attention is a kernel of its own
+  (compute-bound), after the decoding requests' (bandwidth-bound); grouped-query attention keeps its KV heads on the
   tensor-parallel chips (replicated where the chips outnumber the heads),
   multi-head latent attention (MLA) keeps one latent per token on every chip,
   layers with a window keep at most the window;
 * **collectives**: tensor parallelism all-reduces the step's activations
   twice per layer (ring: ``2 (n - 1) / n`` of them over the link, plus a
-  latency); attention data parallelism with expert parallelism dispatches and
-  combines each token's k expert activations all-to-all once per MoE layer;
-  links run at ``collective_efficiency`` of their bandwidth;
+  latency); attention data parallelism with expert parallelism gathers every
+  replica's tokens to every chip (at the precision the experts read them:
+  4-bit with its block scales, 8-bit or 16-bit) and reduce-scatters the
+  experts' 16-bit outputs back, once per MoE layer (TensorRT-LLM's method
+  within a node), or, with ``moe_all_to_all`` 1 (DeepEP, wide expert
+  parallelism), dispatches and combines each token's k expert activations
+  all-to-all; links run at ``collective_efficiency`` of their bandwidth;
 * **overheads**: ``layer_overhead`` per layer (kernel launches and
   synchronisation), ``step_overhead`` per step and ``request_overhead`` per
   request in flight per step (scheduling and sampling on the host), the
@@ -39,6 +44,12 @@ The scheduler reserves the KV cache of a request's whole sequence (input plus
 output) in ``kv_cache_memory_fraction`` of the memory the weights and
 ``activation_memory_fraction`` leave, and admits at most ``max_batch``
 requests and ``max_num_tokens`` tokens per step on each attention replica.
+Replicas of attention data parallelism wait at every MoE layer for the one
+reading the most prompts that step; where requests arrive in waves on every
+replica at once (``synchronised_arrivals`` 1: a benchmark of fixed lengths
+that submits them all together), ``wave_alignment`` of the prompts are read
+by every replica in the same steps (the waves drift apart as prompts are
+chunked and admitted).
 Prefix caching removes the cached share of the prompt from the prefill (not
 from the cache). Speculative decoding proposes ``draft_tokens`` tokens per
 step (each costing about one more layer), verifies them in the step, and
@@ -63,9 +74,9 @@ from .compute import INFERENCE_FLOP
 from .constants import SECONDS_PER_HOUR, TOKENS_PER_MTOKEN
 from .roofline import BF16_BYTES, FP8_BYTES, FP8_KV, ONE_CHIP, peak_at_precision
 
-__all__ = ["MODEL", "CATALOGUE", "all_reduce_seconds", "all_to_all_seconds", "kv_share", "kv_bytes_per_token_layer",
-           "layer_tokens", "attention_flop_per_token_pair", "routed_parameters", "expert_touched", "busiest_share",
-           "accepted_per_step"]
+__all__ = ["MODEL", "CATALOGUE", "all_reduce_seconds", "all_to_all_seconds", "all_gather_seconds", "kv_share",
+           "kv_bytes_per_token_layer", "layer_tokens", "attention_flop_per_token_pair", "routed_parameters",
+           "expert_touched", "busiest_share", "accepted_per_step"]
 
 #: Gate, up and down projections of a gated MLP expert: 3 matrices of hidden x intermediate.
 EXPERT_MATRICES = Constant(3.0, "parameter/dim^2")
@@ -82,6 +93,8 @@ ATTENTION_FLOP = Constant(4.0, "FLOP/dim/token^2")
 MLA_FLOP = Constant(2.0, "FLOP/dim/token^2")
 ONE_TOKEN = Constant(1.0, "token")
 ONE_REQUEST = Constant(1.0, "request")
+#: One activation value per hidden dim per token (what a precision's bytes per value multiply).
+VALUE = Constant(1.0, "values/dim/token")
 #: Tensor parallelism all-reduces twice per layer (after attention and after the MLP).
 ALL_REDUCES_PER_LAYER = Constant(2.0, "1")
 #: An expert-parallel MoE layer dispatches and combines: two all-to-alls.
@@ -169,6 +182,16 @@ def all_to_all_seconds(*, message_bytes, chips, link_bandwidth, latency, efficie
                                                                                    * one_chip)
 
 
+def all_gather_seconds(*, message_bytes, chips, link_bandwidth, latency, efficiency, switched,
+                       one_chip=ONE_CHIP):
+    """An all-gather of ``message_bytes`` from each of ``chips`` chips: each receives the other ``n - 1`` chips'
+    messages, after one latency through a switch, or ``n - 1`` steps round a ring without one. A reduce-scatter
+    of ``n`` messages on each chip, each chip keeping one reduced, moves the same bytes in the same steps."""
+    n = chips / one_chip
+    steps = switched * np.minimum(n - 1.0, 1.0) + (1.0 - switched) * (n - 1.0)
+    return steps * latency + (n - 1.0) * message_bytes / (link_bandwidth * efficiency * one_chip)
+
+
 def busiest_share(*, arrivals, replicas):
     """Prompts the busiest of ``replicas`` attention replicas reads per step, when each gets ``arrivals`` on
     average and a balancing scheduler deals them out whole: ``E[ceil(N / n)]`` for N ~ Poisson(m), m = n a.
@@ -221,6 +244,9 @@ class _Layout:
         chip = dict(peak_flops=p["peak_flops"], peak_flops_fp8=p["peak_flops_fp8"], peak_flops_fp4=p["peak_flops_fp4"],
                     bf16_bytes=c["bf16_bytes"], fp8_bytes=c["fp8_bytes"])
         self.peak = peak_at_precision(bytes_per_param=p["bytes_per_param"], **chip)
+        # block-scaled 4-bit GEMMs reach less of their doubled peak than 8-bit ones
+        fp4 = (p["bytes_per_param"] < c["fp8_bytes"]) * 1.0
+        self.gemm_efficiency = p["gemm_efficiency"] * (1.0 + fp4 * (p["fp4_gemm_efficiency"] - 1.0))
         # attention at the cache's precision: fp8 from an 8-bit cache, bf16 from a 16-bit one
         self.attention_peak = peak_at_precision(bytes_per_param=p["kv_bytes_per_value"] * c["fp8_bytes"] / c["fp8_kv"],
                                                 **chip)
@@ -240,14 +266,15 @@ class _Layout:
     def weight_bytes(self):
         return self.dense_bytes + self.routed_bytes
 
-    def step(self, *, tokens, group_tokens, cache_bytes, attention_flop, requests, arrivals):
+    def step(self, *, tokens, group_tokens, cache_bytes, attention_flop, prompt_attention_flop, requests, arrivals):
         """Seconds of one step on one stage.
 
         ``tokens`` pass through the linear layers of the busiest attention
         replica and ``attention_flop`` are its attention's; ``group_tokens``
         reach the experts from every replica; each chip reads ``cache_bytes``
-        of KV cache; the host handles ``requests`` in flight and ``arrivals``
-        new ones per replica. Returns the step's seconds and the part of them
+        of KV cache, and ``prompt_attention_flop`` are the prompts' attention
+        (a kernel of its own); the host handles ``requests`` in flight and
+        ``arrivals`` new ones per replica. Returns the step's seconds and the part of them
         spent in collectives.
         """
         p, c = self.p, self.c
@@ -260,19 +287,26 @@ class _Layout:
         # an expert's GEMM of few rows runs as if it had grouped_gemm_tokens more (its tiles are mostly empty)
         routed_flop = c["flop_per_param"] * (group_tokens * self.routed_active + p["grouped_gemm_tokens"] * touched
                                              * self.routed) / (chips * per_chip)
-        compute = self.peak * p["gemm_efficiency"]
+        compute = self.peak * self.gemm_efficiency
         linear = (np.maximum(self.dense_bytes / self.bandwidth, dense_flop / compute)
                   + np.maximum(self.routed_bytes * touched / self.bandwidth, routed_flop / compute))
-        attention = np.maximum(cache_bytes / self.bandwidth, attention_flop / (
-            self.chips_per_replica * per_chip * self.attention_peak * p["attention_efficiency"]))
+        attention_rate = self.chips_per_replica * per_chip * self.attention_peak * p["attention_efficiency"]
+        attention = (np.maximum(cache_bytes / self.bandwidth, attention_flop / attention_rate)
+                     + prompt_attention_flop / attention_rate)
         link = dict(link_bandwidth=p["interconnect_bandwidth"], latency=p["interconnect_latency"],
                     efficiency=p["collective_efficiency"], switched=p["interconnect_switched"], one_chip=per_chip)
         activations = tokens * p["hidden_size"] * c["activation_bytes"]  # bytes each chip exchanges
         tensor = (1.0 - self.adp) * c["all_reduces_per_layer"] * p["layers"] / pp * all_reduce_seconds(
             message_bytes=activations, chips=p["tensor_parallel"], **link)
+        # attention data parallelism: every replica's tokens reach every chip's experts, and their outputs return
         dispatched = activations * p["experts_per_token"] * c["all_to_all_bytes"] / c["activation_bytes"]
-        experts = self.adp * c["all_to_alls_per_layer"] * p["moe_layers"] / pp * all_to_all_seconds(
+        all_to_all = c["all_to_alls_per_layer"] * all_to_all_seconds(
             message_bytes=dispatched / c["all_to_alls_per_layer"], chips=p["expert_parallel"], **link)
+        gathered = tokens * p["hidden_size"] * p["dispatch_bytes_per_value"] * c["value"]
+        gather = (all_gather_seconds(message_bytes=gathered, chips=p["expert_parallel"], **link)
+                  + all_gather_seconds(message_bytes=activations, chips=p["expert_parallel"], **link))
+        experts = self.adp * p["moe_layers"] / pp * (p["moe_all_to_all"] * all_to_all
+                                                     + (1.0 - p["moe_all_to_all"]) * gather)
         stages = all_to_all_seconds(message_bytes=activations * pp, chips=p["pipeline_parallel"], **link) / pp
         collectives = tensor + experts + stages
         # routing each token: top-k, permuting to the experts and back, the uneven load of the experts
@@ -310,7 +344,8 @@ CATALOGUE = {
                     "chip_power": Field("power_w", "W/chip"),
                     "price_per_chip_hour": Field("rent_per_hour", "USD/chip-hour")},
     "precision": {"bytes_per_param": Field("bytes_per_param", "bytes/parameter"),
-                  "kv_bytes_per_value": Field("kv_bytes_per_value", "bytes/values")},
+                  "kv_bytes_per_value": Field("kv_bytes_per_value", "bytes/values"),
+                  "dispatch_bytes_per_value": Field("dispatch_bytes_per_value", "bytes/values")},
 }
 
 
@@ -338,15 +373,17 @@ def evaluate(*, total_params, layers, hidden_size, attention_heads, kv_heads, he
              experts, experts_per_token, expert_intermediate_size, moe_layers, windowed_layers, attention_window,
              peak_flops, peak_flops_fp8, peak_flops_fp4, accelerator_memory_bytes, memory_bandwidth,
              interconnect_bandwidth, interconnect_latency, interconnect_switched, arm_host, chip_power,
-             price_per_chip_hour, bytes_per_param, kv_bytes_per_value, tensor_parallel, expert_parallel,
-             pipeline_parallel, attention_data_parallel, input_tokens, output_tokens, prefix_cache_hit_rate,
-             draft_tokens, acceptance_rate,
+             price_per_chip_hour, bytes_per_param, kv_bytes_per_value, dispatch_bytes_per_value, tensor_parallel,
+             expert_parallel, pipeline_parallel, attention_data_parallel, moe_all_to_all, input_tokens, output_tokens,
+             prefix_cache_hit_rate, synchronised_arrivals, wave_alignment, draft_tokens, acceptance_rate,
              max_batch, max_num_tokens, kv_cache_memory_fraction, activation_memory_fraction, bandwidth_utilisation,
-             gemm_efficiency, grouped_gemm_tokens, attention_efficiency, routing_overhead, collective_efficiency,
+             gemm_efficiency, fp4_gemm_efficiency, grouped_gemm_tokens, attention_efficiency, routing_overhead,
+             collective_efficiency,
              layer_overhead, moe_layer_overhead, step_overhead, request_overhead, admission_overhead, draft_overhead,
              arm_host_slowdown, model_error, serving_utilisation, flop_per_param=INFERENCE_FLOP,
              expert_matrices=EXPERT_MATRICES, activation_bytes=ACTIVATION_BYTES, all_to_all_bytes=ALL_TO_ALL_BYTES,
-             k_and_v=K_AND_V, latent=LATENT, attention_flop=ATTENTION_FLOP, mla_flop=MLA_FLOP, one_token=ONE_TOKEN,
+             k_and_v=K_AND_V, latent=LATENT, value=VALUE, attention_flop=ATTENTION_FLOP, mla_flop=MLA_FLOP,
+             one_token=ONE_TOKEN,
              one_chip=ONE_CHIP, one_request=ONE_REQUEST, all_reduces_per_layer=ALL_REDUCES_PER_LAYER,
              all_to_alls_per_layer=ALL_TO_ALLS_PER_LAYER, fp8_bytes=FP8_BYTES, bf16_bytes=BF16_BYTES,
              fp8_kv=FP8_KV, tokens_per_mtoken=TOKENS_PER_MTOKEN, seconds_per_hour=SECONDS_PER_HOUR):
@@ -368,23 +405,25 @@ def evaluate(*, total_params, layers, hidden_size, attention_heads, kv_heads, he
     context = input_tokens + output_tokens / 2.0  # mean KV length while decoding
     pair = group.attention_pair
     # prompts are read whole in the step they arrive; replicas of attention data parallelism wait for the one with
-    # the most of them at every MoE layer
+    # the most of them at every MoE layer, unless the requests arrive in waves on every replica at once (a
+    # benchmark of fixed lengths submitting them all together), when each reads its share in the same steps
     arrivals = micro / steps
-    prompts = busiest_share(arrivals=arrivals / one_request, replicas=group.replicas)
+    aligned = synchronised_arrivals * wave_alignment
+    prompts = aligned * arrivals / one_request + (1.0 - aligned) * busiest_share(arrivals=arrivals / one_request,
+                                                                                 replicas=group.replicas)
     decode = micro / one_request * (one_token + draft_tokens)
     tokens = decode + new_prompt * prompts
-    attention = (pair * decode * group.layer_tokens(context)
-                 + group.prompt_pair * new_prompt * prompts * group.layer_tokens(input_tokens - new_prompt / 2.0))
+    prompt_attention = group.prompt_pair * new_prompt * group.layer_tokens(input_tokens - new_prompt / 2.0)
     step, collectives = group.step(tokens=tokens, group_tokens=group.replicas * micro * per_request,
                                    cache_bytes=micro / one_request * group.request_cache_bytes(context),
-                                   attention_flop=attention, requests=micro, arrivals=arrivals)
+                                   attention_flop=pair * decode * group.layer_tokens(context),
+                                   prompt_attention_flop=prompt_attention * prompts, requests=micro, arrivals=arrivals)
     share = collectives / step
     step = step * model_error  # the model's own error, a factor on its time
     stages = pipeline_parallel / one_chip
     rate = group.replicas * batch * accepted * one_token / one_request / (stages * step)
     prefill, _ = group.step(tokens=new_prompt, group_tokens=new_prompt, cache_bytes=0.0 * reserved,
-                            attention_flop=group.prompt_pair * new_prompt * group.layer_tokens(
-                                input_tokens - new_prompt / 2.0),
+                            attention_flop=0.0 * prompt_attention, prompt_attention_flop=prompt_attention,
                             requests=one_request, arrivals=one_request)
     return {"output_tokens_per_second": rate,
             "output_tokens_per_second_chip": rate / chips,

@@ -34,7 +34,8 @@ MEASURED_USER = "measured_tokens_per_second_user"
 REQUIRED = ("model", "accelerator", "tensor_parallel", "precision", "input_tokens", "output_tokens")
 LAYOUT = {"expert_parallel": 1, "pipeline_parallel": 1, "attention_data_parallel": 0}
 OPTIONAL = ("expert_parallel", "pipeline_parallel", "attention_data_parallel", "draft_tokens", "acceptance_rate",
-            "prefix_cache_hit_rate", "max_batch", "price_per_chip_hour", "case", MEASURED, MEASURED_USER)
+            "prefix_cache_hit_rate", "synchronised_arrivals", "max_batch", "price_per_chip_hour", "case", MEASURED,
+            MEASURED_USER)
 #: The outputs a configuration is described by, in the order they are shown.
 METRICS = ("output_tokens_per_second", "output_tokens_per_second_chip", "tokens_per_second_user",
            "time_to_first_token", "cost_per_mtoken_output", "energy_per_mtoken_output")

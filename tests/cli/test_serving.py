@@ -93,21 +93,21 @@ def test_an_unknown_column_is_named(served, capsys):
     assert one_line_error(capsys, ["serving", "--cases", "cases.csv", "--out", "res"]).endswith(
         "cases.csv: tp: unknown column; valid: model, accelerator, tensor_parallel, precision, input_tokens, "
         "output_tokens, expert_parallel, pipeline_parallel, attention_data_parallel, draft_tokens, acceptance_rate, "
-        "prefix_cache_hit_rate, max_batch, price_per_chip_hour, case, measured_output_tokens_per_second, "
-        "measured_tokens_per_second_user, source")
+        "prefix_cache_hit_rate, synchronised_arrivals, max_batch, price_per_chip_hour, case, "
+        "measured_output_tokens_per_second, measured_tokens_per_second_user, source")
 
 
 def test_the_calibrated_model_on_nvidias_measurements(served):
-    """The calibrated serving model on the rows it was calibrated on (figures.md 9a, 10a): the geometric mean of
-    predicted over measured within 0.8-1.25 for dense and for MoE models, 90 % intervals covering at least 75 %,
-    and every row within a factor of 1.65 (two of 117 lie between 1.5 and 1.65: README, serving validation)."""
+    """The calibrated serving model on the rows it was calibrated on (figures.md 9a, 10a), issue's thresholds: the
+    geometric mean of predicted over measured within 0.8-1.25 for dense and for MoE models, 90 % intervals covering
+    at least 75 %, and every row within a factor of 1.5 (README, serving validation)."""
     from sim._files import read_csv
 
     result = api.serving(read_csv("examples/serving/measured.csv"), file="examples/serving/measured.csv")
     s = result.summary()
     assert s["rows"] == 117
     assert 0.8 <= s["geomean_dense"] <= 1.25 and 0.8 <= s["geomean_moe"] <= 1.25
-    assert s["covered"] >= 0.75 and s["within_1_5x"] >= 0.95 and s["worst"] < 1.65
+    assert s["covered"] >= 0.75 and s["within_1_5x"] == 1.0 and s["worst"] < 1.5
 
 
 def test_deepseek_r1_per_user_speed_at_batch_1(served):
@@ -123,3 +123,16 @@ def test_deepseek_r1_per_user_speed_at_batch_1(served):
     # NVIDIA measured 2.28x from three drafts at its record's kernels; the model's drafts and acceptance give
     assert gain == pytest.approx(2.28, rel=0.1)
     assert math.isfinite(float(np.mean(table["user_p95"])))
+
+
+def test_the_readme_cross_validation_table_is_the_shipped_validation():
+    """The README's leave-one-model-out table is what examples/serving/calibrate.py makes of validation.csv, the
+    predictions it wrote (remaking them takes ten minutes: the script is run by hand after a change of physics)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("calibrate", ROOT / "examples" / "serving" / "calibrate.py")
+    calibrate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(calibrate)
+    held = pd.read_csv(ROOT / "examples" / "serving" / "validation.csv")
+    table = calibrate.markdown(calibrate.summary_table(held, "held_out").rename_axis("held-out model"))
+    assert table in (ROOT / "README.md").read_text()

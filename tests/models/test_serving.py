@@ -14,7 +14,9 @@ from scipy import stats
 from sim.catalogue import load_catalogue
 from sim.models import serving
 from sim.models.serving import (
+    _Layout,
     accepted_per_step,
+    all_gather_seconds,
     all_reduce_seconds,
     all_to_all_seconds,
     busiest_share,
@@ -31,13 +33,15 @@ MODELS = load_catalogue(CATALOGUES, "models")
 ACCELERATORS = load_catalogue(CATALOGUES, "accelerators")
 
 #: Efficiencies and overheads at round values, for hand calculations.
-ENGINE = dict(bandwidth_utilisation=0.8, gemm_efficiency=0.5, grouped_gemm_tokens=100.0, attention_efficiency=0.4,
+ENGINE = dict(bandwidth_utilisation=0.8, gemm_efficiency=0.5, fp4_gemm_efficiency=0.8, grouped_gemm_tokens=100.0,
+              attention_efficiency=0.4,
               routing_overhead=1e-7, collective_efficiency=0.8, layer_overhead=5e-5, moe_layer_overhead=3e-5,
               step_overhead=1e-3, request_overhead=5e-6, admission_overhead=3e-4, draft_overhead=7e-4,
               arm_host_slowdown=1.5,
               kv_cache_memory_fraction=0.9, activation_memory_fraction=0.05, max_batch=4096.0,
               max_num_tokens=32768.0, prefix_cache_hit_rate=0.0, draft_tokens=0.0, acceptance_rate=0.77,
-              model_error=1.0, serving_utilisation=1.0)
+              model_error=1.0, serving_utilisation=1.0, moe_all_to_all=0.0, synchronised_arrivals=0.0,
+              wave_alignment=0.7)
 ARCHITECTURE = ("total_params", "layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "kv_lora_rank",
                 "rope_head_dim", "experts", "experts_per_token", "expert_intermediate_size", "moe_layers",
                 "windowed_layers", "attention_window")
@@ -54,7 +58,10 @@ def inputs(model, accelerator, *, precision=(1.0, 1.0), tp=1, ep=1, pp=1, adp=0,
                 interconnect_switched=float(a["interconnect_switched"]),
                 arm_host=float(a.get("arm_host", 0)), chip_power=a["power_w"],
                 price_per_chip_hour=a["rent_per_hour"])
+    # activations sent to other chips' experts: NVFP4 (4 bits and an 8-bit scale per 16) for 4-bit weights
+    dispatch = precision[0] + 1 / 16 if precision[0] < 1 else precision[0]
     return {**arch, **chip, **ENGINE, **engine, "bytes_per_param": precision[0], "kv_bytes_per_value": precision[1],
+            "dispatch_bytes_per_value": dispatch,
             "tensor_parallel": float(tp), "expert_parallel": float(ep), "pipeline_parallel": float(pp),
             "attention_data_parallel": float(adp), "input_tokens": float(isl), "output_tokens": float(osl)}
 
@@ -84,15 +91,94 @@ def test_an_expert_parallel_all_to_all_sends_n_minus_1_over_n_of_each_tokens_k_c
     one = all_to_all_seconds(message_bytes=dispatched / 2, chips=4, link_bandwidth=900e9, latency=10e-6,
                              efficiency=0.8, switched=1.0)
     assert one == pytest.approx(10e-6 + 0.75 * 12.288e6 / 720e9)
-    # inside the model: 48 MoE layers of two such all-to-alls are a step's collectives (attention data parallel)
+    # inside the model: 48 MoE layers of two such all-to-alls are a step's collectives (attention data parallel,
+    # all-to-all kernels chosen)
     p = inputs("qwen3_30b_a3b", "b200", precision=(0.5, 1.0), tp=4, ep=4, adp=1, isl=128, osl=2048, max_batch=125.0,
-               collective_efficiency=0.8, interconnect_latency=10e-6)
+               collective_efficiency=0.8, interconnect_latency=10e-6, moe_all_to_all=1.0)
     out = serving.MODEL(**p)
     # each chip: 125 decoding requests, and the prompts of the busiest chip (125 / 2,048 arrive per chip per step)
     tokens_per_chip = 125 + 128 * busiest_share(arrivals=125 / 2048, replicas=4)
     per_op = all_to_all_seconds(message_bytes=tokens_per_chip * 8 * 2048 * 1.5, chips=4, link_bandwidth=900e9,
                                 latency=10e-6, efficiency=0.8, switched=1.0)
     assert float(out["collective_share"] * out["step_seconds"]) == pytest.approx(48 * 2 * per_op)
+
+
+def test_attention_data_parallel_experts_gather_every_replicas_tokens_and_reduce_scatter_their_outputs():
+    """TensorRT-LLM's method within a node: each chip's tokens, quantized as the experts read them, reach the other
+    n - 1 chips (all-gather), and the experts' bf16 outputs go back (reduce-scatter, the same bytes)."""
+    # Qwen3-30B-A3B on 4 RTX PRO 6000 (PCIe, no switch), 500 tokens per chip of 2,048 values: NVFP4 is 0.5625 bytes
+    # a value (576 kB a chip), bf16 2 bytes (2.048 MB); each chip receives 3 of each, in 3 ring steps of 25 us
+    gathered = 500 * 2048 * 0.5625
+    assert gathered == 576_000
+    one = all_gather_seconds(message_bytes=gathered, chips=4, link_bandwidth=64e9, latency=25e-6, efficiency=0.8,
+                             switched=0.0)
+    assert one == pytest.approx(3 * 25e-6 + 3 * 576_000 / 51.2e9)
+    # through a switch: one latency; one chip gathers nothing
+    assert all_gather_seconds(message_bytes=gathered, chips=8, link_bandwidth=900e9, latency=10e-6, efficiency=0.8,
+                              switched=1.0) == pytest.approx(10e-6 + 7 * 576_000 / 720e9)
+    assert all_gather_seconds(message_bytes=gathered, chips=1, link_bandwidth=900e9, latency=10e-6, efficiency=0.8,
+                              switched=1.0) == 0
+    # inside the model: 48 MoE layers of a gather and a reduce-scatter are the step's collectives
+    p = inputs("qwen3_30b_a3b", "rtx_pro_6000", precision=(0.5, 1.0), tp=4, ep=4, adp=1, isl=128, osl=2048,
+               max_batch=125.0, collective_efficiency=0.8)
+    assert p["interconnect_bandwidth"] == 64e9 and p["interconnect_latency"] == 25e-6
+    out = serving.MODEL(**p)
+    tokens = 125 + 128 * busiest_share(arrivals=125 / 2048, replicas=4)
+    link = dict(chips=4, link_bandwidth=64e9, latency=25e-6, efficiency=0.8, switched=0.0)
+    per_layer = (all_gather_seconds(message_bytes=tokens * 2048 * 0.5625, **link)
+                 + all_gather_seconds(message_bytes=tokens * 2048 * 2, **link))
+    assert float(out["collective_share"] * out["step_seconds"]) == pytest.approx(48 * per_layer)
+
+
+def test_replicas_wait_for_the_busiest_unless_the_requests_arrive_in_waves():
+    """Independent arrivals: the replica reading the most prompts sets the step; a benchmark's waves
+    (synchronised_arrivals 1) read wave_alignment of the prompts in step, each replica its mean share."""
+    p = inputs("qwen3_30b_a3b", "rtx_pro_6000", precision=(0.5, 1.0), tp=4, ep=4, adp=1, isl=128, osl=2048,
+               max_batch=125.0, collective_efficiency=0.8)
+    link = dict(chips=4, link_bandwidth=64e9, latency=25e-6, efficiency=0.8, switched=0.0)
+
+    def collectives(tokens):
+        return 48 * (all_gather_seconds(message_bytes=tokens * 2048 * 0.5625, **link)
+                     + all_gather_seconds(message_bytes=tokens * 2048 * 2, **link))
+
+    mean, busiest = 125 / 2048, busiest_share(arrivals=125 / 2048, replicas=4)
+    for sync, alignment, prompts in ((1.0, 1.0, mean), (1.0, 0.7, 0.7 * mean + 0.3 * busiest), (0.0, 1.0, busiest)):
+        out = serving.MODEL(**{**p, "synchronised_arrivals": sync, "wave_alignment": alignment})
+        assert float(out["collective_share"] * out["step_seconds"]) == pytest.approx(collectives(125 + 128 * prompts))
+
+
+def _layout(model, accelerator, **kw):
+    """The per-chip arithmetic of a configuration, with the model's constants."""
+    p = inputs(model, accelerator, **kw)
+    constants = {k: v.magnitude if hasattr(v, "magnitude") else v for k, v in serving.MODEL.constants.items()}
+    return _Layout({k: np.float64(v) for k, v in p.items()}, constants)
+
+
+def test_the_prompts_attention_is_a_kernel_of_its_own_after_the_decoding_requests():
+    """Llama 3.3 70B on one H200: reading 10 GB of KV cache (bandwidth-bound decode attention) and 1e15 FLOP of a
+    prompt's attention (compute-bound, at 0.4 of the 1,979 TFLOP/s fp8 peak: 1.263 s) add up; they do not
+    overlap as one roofline."""
+    group = _layout("llama33_70b", "h200")
+    step = dict(tokens=1.0, group_tokens=1.0, requests=1.0, arrivals=0.0)
+    base = group.step(cache_bytes=0.0, attention_flop=0.0, prompt_attention_flop=0.0, **step)[0]
+    decode = group.step(cache_bytes=10e9, attention_flop=0.0, prompt_attention_flop=0.0, **step)[0] - base
+    prompt = group.step(cache_bytes=0.0, attention_flop=0.0, prompt_attention_flop=1e15, **step)[0] - base
+    both = group.step(cache_bytes=10e9, attention_flop=0.0, prompt_attention_flop=1e15, **step)[0] - base
+    assert decode == pytest.approx(10e9 / (4.8e12 * 0.8))
+    assert prompt == pytest.approx(1e15 / (1978.9e12 * 0.4))
+    assert both == pytest.approx(decode + prompt)
+
+
+def test_four_bit_gemms_run_at_their_doubled_peak_times_their_own_efficiency():
+    """A compute-bound step of Llama 3.3 70B on one B200 (10,000 tokens): 2 x 70.6e9 FLOP a token at 0.5 of the
+    4,500 TFLOP/s fp8 peak in fp8, and at 0.5 x 0.8 of the 9,000 TFLOP/s fp4 peak in fp4."""
+    step = dict(tokens=10_000.0, group_tokens=10_000.0, cache_bytes=0.0, attention_flop=0.0,
+                prompt_attention_flop=0.0, requests=0.0, arrivals=0.0)
+    zero = dict(layer_overhead=0.0, moe_layer_overhead=0.0, step_overhead=0.0)
+    fp8 = _layout("llama33_70b", "b200", **zero).step(**step)[0]
+    fp4 = _layout("llama33_70b", "b200", precision=(0.5, 1.0), **zero).step(**step)[0]
+    assert fp8 == pytest.approx(2 * 70.6e9 * 10_000 / (4500e12 * 0.5))
+    assert fp4 == pytest.approx(2 * 70.6e9 * 10_000 / (9000e12 * 0.5 * 0.8))
 
 
 def test_the_kv_reservation_holds_input_plus_output_in_what_the_weights_leave():
@@ -195,8 +281,8 @@ def test_a_dense_gemm_pays_for_its_rows_alone_and_an_experts_for_its_empty_tile_
     slow = [float(serving.MODEL(**{**moe, "grouped_gemm_tokens": g})["step_seconds"]) for g in (100.0, 1e5)]
     # a step at batch 1 passes 2 tokens (one decoded, and 128 prompt tokens spread over 128 steps), which touch
     # 1 - (15/16)^2 of the experts; each touched expert computes 1e5 - 100 more rows: 2 FLOP per parameter of that
-    # share of the 29e9 routed parameters at 0.5 x 9,000 TFLOP/s, 0.156 s
-    extra = 2 * (1e5 - 100) * (1 - (15 / 16) ** 2) * 48 * 128 * 3 * 2048 * 768 / (0.5 * 9000e12)
+    # share of the 29e9 routed parameters at 0.5 x 0.8 x 9,000 TFLOP/s (fp4), 0.195 s
+    extra = 2 * (1e5 - 100) * (1 - (15 / 16) ** 2) * 48 * 128 * 3 * 2048 * 768 / (0.5 * 0.8 * 9000e12)
     assert slow[1] - slow[0] == pytest.approx(extra, rel=0.01)
 
 
