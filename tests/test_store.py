@@ -70,6 +70,16 @@ def test_a_saved_run_edited_after_the_fact_is_refused(saved, capsys, change):
                 and err.endswith("run `sim run experiments/search_cost.toml` again")), err
 
 
+def test_a_changed_run_that_no_longer_reads_is_named_as_changed(saved, capsys):
+    """samples.nc cut short: it is hashed while it is read, and the changed file is what the one line names, not the
+    read's failure (decide and sensitivity load it whole; the report opens it lazily)."""
+    path = saved / "samples.nc"
+    path.write_bytes(path.read_bytes()[:4096])
+    for command in ("decide", "sensitivity", "report"):
+        err = one_line_error(capsys, [command])
+        assert "samples.nc was changed after sim wrote it" in err, (command, err)
+
+
 def test_an_edited_summary_is_refused(saved, capsys):
     """summary.nc with its mean edited: the report, which reads it for its headline, refuses it in one line."""
     import xarray as xr
