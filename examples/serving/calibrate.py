@@ -15,7 +15,7 @@ Run from the project's folder::
    with ``sim serving``'s function on that posterior. The rows go to
    ``validation.csv`` and the table printed (markdown) is the README's.
 
-Same seed, same numbers; about six minutes on two cores.
+Same seed, same numbers; about ten minutes on two cores.
 """
 
 from __future__ import annotations
