@@ -22,8 +22,9 @@ costs, per chip and per pipeline stage:
 * **attention**: every request's KV cache is read (at the mean context of
   decode) and attention FLOP are done at the KV cache's precision, at
   ``attention_efficiency``; the prompts' attention is a kernel of its own
-  (compute-bound), after the decoding requests' (bandwidth-bound); grouped-query attention keeps its KV heads on the
-  tensor-parallel chips (replicated where the chips outnumber the heads),
+  (compute-bound), after the decoding requests' (bandwidth-bound);
+  grouped-query attention keeps its KV heads on the tensor-parallel chips
+  (replicated where the chips outnumber the heads),
   multi-head latent attention (MLA) keeps one latent per token on every chip,
   layers with a window keep at most the window;
 * **collectives**: tensor parallelism all-reduces the step's activations
@@ -274,8 +275,8 @@ class _Layout:
         reach the experts from every replica; each chip reads ``cache_bytes``
         of KV cache, and ``prompt_attention_flop`` are the prompts' attention
         (a kernel of its own); the host handles ``requests`` in flight and
-        ``arrivals`` new ones per replica. Returns the step's seconds and the part of them
-        spent in collectives.
+        ``arrivals`` new ones per replica. Returns the step's seconds and the
+        part of them spent in collectives.
         """
         p, c = self.p, self.c
         pp, chips = self.pp, self.tp * self.pp
