@@ -64,10 +64,13 @@ def test_a_saved_run_edited_after_the_fact_is_refused(saved, capsys, change):
     else:
         ds = ds.drop_vars("cost_per_query")
     ds.to_netcdf(path, engine="h5netcdf")
-    for command in ("report", "decide", "sensitivity"):
+    before = sorted(p.relative_to(saved) for p in saved.rglob("*"))
+    # report and export open the run lazily and check it while they read it: nothing is written from it either
+    for command in ("report", "decide", "sensitivity", "export"):
         err = one_line_error(capsys, [command])
         assert ("samples.nc was changed after sim wrote it (its SHA-256 is not the one" in err
                 and err.endswith("run `sim run experiments/search_cost.toml` again")), err
+    assert sorted(p.relative_to(saved) for p in saved.rglob("*")) == before
 
 
 def test_a_changed_run_that_no_longer_reads_is_named_as_changed(saved, capsys):
