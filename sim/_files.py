@@ -20,7 +20,8 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["read_toml", "read_csv", "toml_value", "toml_key", "atomic_path", "recording_reads", "record_read", "staged_folder", "sha256_file", "name_stem"]
+__all__ = ["read_toml", "read_csv", "toml_value", "toml_key", "atomic_path", "recording_reads", "record_read",
+           "staged_folder", "sha256_file", "name_stem", "check_beside", "settle"]
 
 #: Largest input file sim reads (priors, experiments, catalogues): the project's largest is under 100 KiB.
 MAX_INPUT_BYTES = 16 * 2**20
@@ -45,6 +46,28 @@ def record_read(path: str | os.PathLike) -> None:
     resolved = Path(path).resolve()
     if reads is not None and resolved not in reads:
         reads.append(resolved)
+
+
+#: Checks running in threads of their own beside the reads they check (see :func:`check_beside`).
+_PENDING: list = []
+
+
+def check_beside(check) -> None:
+    """Run ``check()`` (a saved run's SHA-256 check) in a thread of its own while the caller reads the file;
+    :func:`settle` waits for it and raises what it raised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim-check")
+    _PENDING.append(pool.submit(check))
+    pool.shutdown(wait=False)
+
+
+def settle() -> None:
+    """Wait for the checks :func:`check_beside` started; the first that failed raises its error here. Every write
+    of the store, every fork and a command's end wait for them, so nothing is written or forked from a changed
+    run, and a command that fails while it reads one names the change rather than its symptom."""
+    while _PENDING:
+        _PENDING.pop().result()
 
 
 def sha256_file(path: str | os.PathLike) -> str:

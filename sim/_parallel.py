@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+
+from ._files import settle
 
 __all__ = ["forked_map", "forked_imap", "cores"]
 
@@ -42,9 +43,7 @@ def forked_imap(func: Callable[[int], object], n: int, jobs: int | None = None) 
     jobs = min(n, cores()) if jobs is None else min(n, jobs)
     done = 0
     if jobs > 1 and "fork" in multiprocessing.get_all_start_methods() and not _WORK:  # not from inside a fork
-        store = sys.modules.get("sim.store")
-        if store is not None:
-            store.settle()  # no thread of a saved run's SHA-256 check is running when the process forks
+        settle()  # no thread of a saved run's SHA-256 check is running when the process forks
         _WORK = [func]
         try:
             with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:

@@ -40,25 +40,24 @@ import shutil
 import stat
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._files import atomic_path, name_stem, sha256_file, staged_folder
+from ._files import atomic_path, check_beside, name_stem, settle, sha256_file, staged_folder
 from .engine import check_memory
 from .memory import MEMORY_USE
 from .errors import ConfigError, SimError
 from .experiment import Experiment, as_run, load_experiment, run_overrides
 
-__all__ = ["run_folder", "what_if_out", "OUT", "holding", "identity", "reproduce_command", "rerun_command", "write_run", "writing_run",
-           "PendingRun", "load_run", "summary_table",
-           "load_summary", "write_derived", "write_report", "write_new_experiment", "saved_summary", "write_calibration",
-           "load_posterior", "analysis_folder", "RECORD", "SAMPLES", "SUMMARY", "SUMMARY_TABLE", "REPORT_HTML",
-           "REPORT_MD", "FIGURES", "TABLES", "REPORT_FILES", "DERIVED", "EXPORT", "CALIBRATION", "POSTERIOR", "CHECKS",
-           "load_checks", "write_arviz", "check_file_name", "write_new_priors", "write_figure"]
+__all__ = ["run_folder", "what_if_out", "OUT", "holding", "identity", "reproduce_command", "rerun_command",
+           "write_run", "writing_run", "PendingRun", "load_run", "summary_table", "load_summary", "write_derived",
+           "write_report", "write_new_experiment", "saved_summary", "write_calibration", "load_posterior",
+           "analysis_folder", "RECORD", "SAMPLES", "SUMMARY", "SUMMARY_TABLE", "REPORT_HTML", "REPORT_MD", "FIGURES",
+           "TABLES", "REPORT_FILES", "DERIVED", "EXPORT", "CALIBRATION", "POSTERIOR", "CHECKS", "load_checks",
+           "write_arviz", "check_file_name", "write_new_priors", "write_figure"]
 
 SAMPLES = "samples.nc"
 SUMMARY = "summary.nc"
@@ -445,21 +444,14 @@ def _check_identity(path: Path, attrs, experiment: Experiment, out) -> Experimen
     return as_recorded
 
 
-#: The SHA-256 checks of saved runs opened lazily, still running in their threads (see :func:`settle`).
-_CHECKS: list = []
-
-
 def _open(path: Path, experiment: Experiment, out, again: str | None = None, *, lazy: bool = False) -> xr.Dataset:
     """The saved run at ``path``, its SHA-256 checked against ``run.json``'s record (a changed file is named as
     such, even where it no longer reads). The file is hashed in a thread while it is read (both release the GIL):
     loaded whole, before this returns (0.43 s of hashing and 0.65 s of reading take 0.51 s for a 690 MB run);
-    opened lazily, while the caller reads it, the check pending until :func:`settle`, which every write of the
-    store and a command's failure wait for."""
+    opened lazily, while the caller reads it, the check pending until :func:`sim._files.settle`, which every write
+    of the store, every fork and a command's end wait for."""
     rerun = again or f"run `{rerun_command(experiment, out)}`"
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim-check")
-    check = pool.submit(_verified, path, rerun)
-    pool.shutdown(wait=False)
-    _CHECKS.append(check)
+    check_beside(lambda: _verified(path, rerun))
     try:
         ds = (xr.open_dataset if lazy else xr.load_dataset)(path, engine="h5netcdf")
     except Exception as exc:  # any failure to read is the same problem for the user
@@ -468,14 +460,6 @@ def _open(path: Path, experiment: Experiment, out, again: str | None = None, *, 
     if not lazy:
         settle()
     return ds
-
-
-def settle() -> None:
-    """Wait for the SHA-256 checks of the saved runs opened so far; a changed file raises its SimError here. Every
-    write of the store waits for them first, so nothing is written from a changed run, and a command that fails
-    while it reads one names the change rather than its symptom."""
-    while _CHECKS:
-        _CHECKS.pop().result()
 
 
 def load_summary(experiment: Experiment, out: str | os.PathLike = "outputs") -> tuple[Experiment, xr.Dataset]:
@@ -529,7 +513,7 @@ def load_run(experiment: Experiment, out: str | os.PathLike = "outputs", *,
     (each then kept in memory), so a command that needs a few of them, or the
     first samples of them, does not load the rest; close the Dataset when done.
     The file's SHA-256 check then runs in a thread while it is read:
-    :func:`settle` waits for it (every write of the store does first).
+    :func:`sim._files.settle` waits for it (every write of the store does first).
 
     Returns
     -------

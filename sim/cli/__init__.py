@@ -24,14 +24,6 @@ from .parser import DEFAULT_EXPERIMENT, build_parser
 __all__ = ["main", "build_parser", "DEFAULT_EXPERIMENT"]
 
 
-def _settle() -> None:
-    """Wait for the SHA-256 checks of saved runs the command opened lazily (:func:`sim.store.settle`), where the
-    store was imported at all (a command that never read a run does not import it)."""
-    store = sys.modules.get("sim.store")
-    if store is not None:
-        store.settle()
-
-
 def main(argv=None) -> int:
     """Run ``sim`` with ``argv`` (default: the process's arguments); return the exit status."""
     os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")  # read when numpy is imported, which no command has yet
@@ -46,12 +38,14 @@ def main(argv=None) -> int:
         warnings.simplefilter("always", SimWarning)
         warnings.showwarning = lambda message, *a, **k: print(f"sim: warning: {message}", file=sys.stderr)
         try:
+            from .._files import settle  # the checks of saved runs the command read (light, already imported)
+
             try:
                 code = COMMANDS[args.command](args)
             except Exception:
-                _settle()  # a changed saved run is named, rather than what reading it broke
+                settle()  # a changed saved run is named, rather than what reading it broke
                 raise
-            _settle()
+            settle()
             return code
         except SimError as exc:
             print(f"sim: error: {' '.join(str(exc).split())}", file=sys.stderr)
