@@ -186,11 +186,12 @@ def all_to_all_seconds(*, message_bytes, chips, link_bandwidth, latency, efficie
 def all_gather_seconds(*, message_bytes, chips, link_bandwidth, latency, efficiency, switched,
                        one_chip=ONE_CHIP):
     """An all-gather of ``message_bytes`` from each of ``chips`` chips: each receives the other ``n - 1`` chips'
-    messages, after one latency through a switch, or ``n - 1`` steps round a ring without one. A reduce-scatter
-    of ``n`` messages on each chip, each chip keeping one reduced, moves the same bytes in the same steps."""
-    n = chips / one_chip
-    steps = switched * np.minimum(n - 1.0, 1.0) + (1.0 - switched) * (n - 1.0)
-    return steps * latency + (n - 1.0) * message_bytes / (link_bandwidth * efficiency * one_chip)
+    messages, after one latency through a switch, or ``n - 1`` steps round a ring without one: the bytes and
+    steps of an all-to-all of ``n`` such messages from each chip. A reduce-scatter of ``n`` messages on each chip,
+    each chip keeping one reduced, moves the same bytes in the same steps."""
+    return all_to_all_seconds(message_bytes=message_bytes * chips / one_chip, chips=chips,
+                              link_bandwidth=link_bandwidth, latency=latency, efficiency=efficiency,
+                              switched=switched, one_chip=one_chip)
 
 
 def busiest_share(*, arrivals, replicas):

@@ -103,6 +103,15 @@ def test_an_expert_parallel_all_to_all_sends_n_minus_1_over_n_of_each_tokens_k_c
     assert float(out["collective_share"] * out["step_seconds"]) == pytest.approx(48 * 2 * per_op)
 
 
+def _qwen_rtx4_gathers(tokens):
+    """A step's collectives for Qwen3-30B-A3B on 4 RTX PRO 6000 (PCIe at 64 GB/s and 80 %, 25 us a ring step) with
+    ``tokens`` on each chip: 48 MoE layers, each gathering them in NVFP4 (0.5625 bytes a value of 2,048) and
+    reduce-scattering them in bf16."""
+    link = dict(chips=4, link_bandwidth=64e9, latency=25e-6, efficiency=0.8, switched=0.0)
+    return 48 * (all_gather_seconds(message_bytes=tokens * 2048 * 0.5625, **link)
+                 + all_gather_seconds(message_bytes=tokens * 2048 * 2, **link))
+
+
 def test_attention_data_parallel_experts_gather_every_replicas_tokens_and_reduce_scatter_their_outputs():
     """TensorRT-LLM's method within a node: each chip's tokens, quantized as the experts read them, reach the other
     n - 1 chips (all-gather), and the experts' bf16 outputs go back (reduce-scatter, the same bytes)."""
@@ -124,10 +133,7 @@ def test_attention_data_parallel_experts_gather_every_replicas_tokens_and_reduce
     assert p["interconnect_bandwidth"] == 64e9 and p["interconnect_latency"] == 25e-6
     out = serving.MODEL(**p)
     tokens = 125 + 128 * busiest_share(arrivals=125 / 2048, replicas=4)
-    link = dict(chips=4, link_bandwidth=64e9, latency=25e-6, efficiency=0.8, switched=0.0)
-    per_layer = (all_gather_seconds(message_bytes=tokens * 2048 * 0.5625, **link)
-                 + all_gather_seconds(message_bytes=tokens * 2048 * 2, **link))
-    assert float(out["collective_share"] * out["step_seconds"]) == pytest.approx(48 * per_layer)
+    assert float(out["collective_share"] * out["step_seconds"]) == pytest.approx(_qwen_rtx4_gathers(tokens))
 
 
 def test_replicas_wait_for_the_busiest_unless_the_requests_arrive_in_waves():
@@ -135,16 +141,11 @@ def test_replicas_wait_for_the_busiest_unless_the_requests_arrive_in_waves():
     (synchronised_arrivals 1) read wave_alignment of the prompts in step, each replica its mean share."""
     p = inputs("qwen3_30b_a3b", "rtx_pro_6000", precision=(0.5, 1.0), tp=4, ep=4, adp=1, isl=128, osl=2048,
                max_batch=125.0, collective_efficiency=0.8)
-    link = dict(chips=4, link_bandwidth=64e9, latency=25e-6, efficiency=0.8, switched=0.0)
-
-    def collectives(tokens):
-        return 48 * (all_gather_seconds(message_bytes=tokens * 2048 * 0.5625, **link)
-                     + all_gather_seconds(message_bytes=tokens * 2048 * 2, **link))
-
     mean, busiest = 125 / 2048, busiest_share(arrivals=125 / 2048, replicas=4)
     for sync, alignment, prompts in ((1.0, 1.0, mean), (1.0, 0.7, 0.7 * mean + 0.3 * busiest), (0.0, 1.0, busiest)):
         out = serving.MODEL(**{**p, "synchronised_arrivals": sync, "wave_alignment": alignment})
-        assert float(out["collective_share"] * out["step_seconds"]) == pytest.approx(collectives(125 + 128 * prompts))
+        assert float(out["collective_share"] * out["step_seconds"]) == pytest.approx(
+            _qwen_rtx4_gathers(125 + 128 * prompts))
 
 
 def _layout(model, accelerator, **kw):
