@@ -36,6 +36,8 @@ LAYOUT = {"expert_parallel": 1, "pipeline_parallel": 1, "attention_data_parallel
 OPTIONAL = ("expert_parallel", "pipeline_parallel", "attention_data_parallel", "draft_tokens", "acceptance_rate",
             "prefix_cache_hit_rate", "synchronised_arrivals", "max_batch", "price_per_chip_hour", "case", MEASURED,
             MEASURED_USER)
+#: Optional columns that are shares, from 0 to 1.
+SHARES = ("acceptance_rate", "prefix_cache_hit_rate", "synchronised_arrivals")
 #: The outputs a configuration is described by, in the order they are shown.
 METRICS = ("output_tokens_per_second", "output_tokens_per_second_chip", "tokens_per_second_user",
            "time_to_first_token", "cost_per_mtoken_output", "energy_per_mtoken_output")
@@ -86,7 +88,7 @@ class ServingResult:
 
 
 def _number(file: str, row: int, column: str, text: str, *, integer: bool = False, low: float = 0.0,
-            flag: bool = False) -> float:
+            flag: bool = False, share: bool = False) -> float:
     where = f"row {row}"
     try:
         value = float(text)
@@ -94,6 +96,8 @@ def _number(file: str, row: int, column: str, text: str, *, integer: bool = Fals
         raise ConfigError(file, where, f"{column} must be a number, got {text!r}") from None
     if flag and value not in (0.0, 1.0):
         raise ConfigError(file, where, f"{column} must be 0 or 1, got {text!r}")
+    if share and not 0.0 <= value <= 1.0:
+        raise ConfigError(file, where, f"{column} must be a share from 0 to 1, got {text!r}")
     if not math.isfinite(value) or value < low or (integer and value != int(value)):
         what = "a whole number" if integer else "a number"
         raise ConfigError(file, where, f"{column} must be {what} of at least {low:g}, got {text!r}")
@@ -131,6 +135,9 @@ def check_cases(rows: list[dict], file: str) -> list[dict]:
         for column in (MEASURED, MEASURED_USER):
             if row.get(column):
                 _number(file, n, column, row[column], low=1e-9)
+        for column in SHARES:
+            if row.get(column):
+                _number(file, n, column, row[column], share=True)
         out.append(row)
     return out
 

@@ -88,6 +88,16 @@ def test_a_bad_row_is_named_and_nothing_is_written(served, capsys, row, message)
     assert listing(served) == before
 
 
+@pytest.mark.parametrize("column, value", [("synchronised_arrivals", "2"), ("prefix_cache_hit_rate", "-0.1"),
+                                           ("acceptance_rate", "1.5")])
+def test_a_share_outside_0_to_1_is_named(served, capsys, column, value):
+    write(served / "cases.csv", CASES.rstrip("\n") + f",{column}\nllama33_70b,h100,2,1,fp8,1000,1000,{value}\n")
+    before = listing(served)
+    assert one_line_error(capsys, ["serving", "--cases", "cases.csv", "--out", "res"]).endswith(
+        f"cases.csv: row 2: {column} must be a share from 0 to 1, got '{value}'")
+    assert listing(served) == before
+
+
 def test_an_unknown_column_is_named(served, capsys):
     write(served / "cases.csv", "model,accelerator,tp\nllama33_70b,h100,2\n")
     assert one_line_error(capsys, ["serving", "--cases", "cases.csv", "--out", "res"]).endswith(
