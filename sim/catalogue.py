@@ -58,7 +58,7 @@ _SCHEMAS = {
                "kv_lora_rank": ("count", False), "rope_head_dim": ("count", False), "experts": ("count", False),
                "experts_per_token": ("count", False), "expert_intermediate_size": ("count", False),
                "moe_layers": ("count", False), "windowed_layers": ("count", False),
-               "attention_window": ("count", False)},
+               "attention_window": ("count", False), "vocab_size": ("count", False)},
     "precisions": {"name": ("str", True), "bytes_per_param": ("positive", True),
                    "kv_bytes_per_value": ("positive", True), "dispatch_bytes_per_value": ("positive", False),
                    "source": ("str", True)},
@@ -69,9 +69,10 @@ _SCHEMAS = {
 #: are as wide as the weights.
 _DEFAULTS = {"total_params": "active_params", "peak_flops_fp8": "peak_flops", "peak_flops_fp4": "peak_flops_fp8",
              "dispatch_bytes_per_value": "bytes_per_param"}
-#: Fields an entry without them has none of: no latent attention, no routed experts, no windows, no Arm host.
+#: Fields an entry without them has none of: no latent attention, no routed experts, no windows, no Arm host, no
+#: vocabulary counted apart from the other weights.
 _ZERO = ("arm_host", "routed_expert_fraction", "kv_lora_rank", "rope_head_dim", "experts", "experts_per_token",
-         "expert_intermediate_size", "moe_layers", "windowed_layers", "attention_window")
+         "expert_intermediate_size", "moe_layers", "windowed_layers", "attention_window", "vocab_size")
 #: The catalogue each swept dim reads its entries from.
 SWEEPS = {"model": "models", "hardware": "offerings", "accelerator": "accelerators", "precision": "precisions"}
 

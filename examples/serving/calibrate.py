@@ -46,9 +46,9 @@ CONFIGURATION = ROOT / "priors" / "serving_configuration.toml"
 CALIBRATED = ROOT / "priors" / "serving_calibrated_2026.toml"
 VALIDATION = HERE / "validation.csv"
 SEED = 20261204
-#: The priors the measurements inform (the engine's efficiencies and overheads, its memory fractions); the rest
+#: The priors the measurements inform (the engine's efficiencies and overheads, its memory); the rest
 #: of the serving priors are configuration defaults, copied as they are.
-CALIBRATED_PRIORS = ("kv_cache_memory_fraction", "activation_memory_fraction", "bandwidth_utilisation",
+CALIBRATED_PRIORS = ("kv_cache_memory_fraction", "runtime_memory", "bandwidth_utilisation",
                      "gemm_efficiency", "fp4_gemm_efficiency", "grouped_gemm_tokens", "attention_efficiency", "routing_overhead",
                      "collective_efficiency", "layer_overhead", "moe_layer_overhead", "step_overhead",
                      "request_overhead", "admission_overhead", "arm_host_slowdown", "wave_alignment")

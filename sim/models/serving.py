@@ -7,13 +7,18 @@ request by one token (more with speculative decoding) while it reads a share
 of the new requests' prompts (chunked prefill, in the same batch). Each step
 costs, per chip and per pipeline stage:
 
-* **dense layers** (attention projections, dense MLPs, shared experts, the
-  embedding): a roofline per operator, the longer of reading the chip's share
+* **dense layers** (attention projections, dense MLPs, shared experts): a
+  roofline per operator, the longer of reading the chip's share
   of their weights at ``bandwidth_utilisation`` of the memory bandwidth and
   computing 2 FLOP per parameter for every token in the step at
   ``gemm_efficiency`` of the peak at the weights' precision, times
   ``fp4_gemm_efficiency`` for 4-bit weights (a dense GEMM of fewer rows than
   a tile is bound by its weights' reads, so its empty rows do not count);
+* **the vocabulary**: the input embedding and the output head (``vocab_size
+  x hidden_size`` each) stay 16-bit (quantizers leave them out); the head is
+  read every step and computes logits only for the tokens sampled (each
+  decoding request's tokens and a prompt's last), the embedding is held and
+  only its rows are looked up;
 * **routed experts**: the experts some token of the step is routed to are
   read (``1 - (1 - k/E)^N`` of them for N tokens each choosing k of E), and a
   grouped GEMM runs each touched expert as if it had ``grouped_gemm_tokens``
@@ -42,8 +47,10 @@ costs, per chip and per pipeline stage:
   host's share ``arm_host_slowdown`` times longer on an Arm host (Grace).
 
 The scheduler reserves the KV cache of a request's whole sequence (input plus
-output) in ``kv_cache_memory_fraction`` of the memory the weights and
-``activation_memory_fraction`` leave, and admits at most ``max_batch``
+output) in ``kv_cache_memory_fraction`` of the memory the weights and the
+runtime (``runtime_memory`` per chip: the CUDA context, communication
+buffers, activations and CUDA graphs, the same whatever the chip's size)
+leave, and admits at most ``max_batch``
 requests and ``max_num_tokens`` tokens per step on each attention replica.
 Replicas of attention data parallelism wait at every MoE layer for the one
 reading the most prompts that step; where requests arrive in waves on every
@@ -81,6 +88,9 @@ __all__ = ["MODEL", "CATALOGUE", "all_reduce_seconds", "all_to_all_seconds", "al
 
 #: Gate, up and down projections of a gated MLP expert: 3 matrices of hidden x intermediate.
 EXPERT_MATRICES = Constant(3.0, "parameter/dim^2")
+#: One matrix of vocabulary x hidden: the output head, and the input embedding beside it (untied in every served
+#: model of the catalogue).
+VOCABULARY_MATRIX = Constant(1.0, "parameter/dim^2")
 #: Activations exchanged in 16-bit precision.
 ACTIVATION_BYTES = Constant(2.0, "byte/dim/token")
 #: Expert dispatch in fp8 and combine in bf16: 1 + 2 bytes per value.
@@ -229,9 +239,13 @@ class _Layout:
             moe_layers=p["moe_layers"], experts=p["experts"], experts_per_token=p["experts_per_token"],
             hidden_size=p["hidden_size"], expert_intermediate_size=p["expert_intermediate_size"],
             expert_matrices=c["expert_matrices"])
-        self.dense = p["total_params"] - self.routed
         chip = c["one_chip"]
-        self.dense_bytes = p["bytes_per_param"] * self.dense / (pp * (adp + (1.0 - adp) * tp) * chip)
+        # the output head and the input embedding stay 16-bit; the rest of the dense weights are quantized
+        self.head = c["vocabulary_matrix"] * p["vocab_size"] * p["hidden_size"]
+        self.dense = p["total_params"] - self.routed - 2.0 * self.head
+        shard = pp * (adp + (1.0 - adp) * tp) * chip  # dense weights: split by tensor parallelism, else replicated
+        self.dense_bytes = p["bytes_per_param"] * self.dense / shard
+        self.head_bytes = c["bf16_bytes"] * self.head / shard  # read every step (the embedding: held, not read)
         self.routed_bytes = p["bytes_per_param"] * self.routed / (tp * pp * chip)
         self.kv_token = kv_bytes_per_token_layer(
             kv_heads=p["kv_heads"], head_dim=p["head_dim"], kv_lora_rank=p["kv_lora_rank"],
@@ -266,13 +280,15 @@ class _Layout:
         return self.kv_token * self.layer_tokens(context)
 
     def weight_bytes(self):
-        return self.dense_bytes + self.routed_bytes
+        return self.dense_bytes + 2.0 * self.head_bytes + self.routed_bytes
 
-    def step(self, *, tokens, group_tokens, cache_bytes, attention_flop, prompt_attention_flop, requests, arrivals):
+    def step(self, *, tokens, sampled, group_tokens, cache_bytes, attention_flop, prompt_attention_flop, requests,
+             arrivals):
         """Seconds of one step on one stage.
 
         ``tokens`` pass through the linear layers of the busiest attention
-        replica and ``attention_flop`` are its attention's; ``group_tokens``
+        replica, ``sampled`` of them through the output head, and
+        ``attention_flop`` are its attention's; ``group_tokens``
         reach the experts from every replica; each chip reads ``cache_bytes``
         of KV cache, and ``prompt_attention_flop`` are the prompts' attention
         (a kernel of its own); the host handles ``requests`` in flight and
@@ -290,7 +306,10 @@ class _Layout:
         routed_flop = c["flop_per_param"] * (group_tokens * self.routed_active + p["grouped_gemm_tokens"] * touched
                                              * self.routed) / (chips * per_chip)
         compute = self.peak * self.gemm_efficiency
+        head_flop = c["flop_per_param"] * sampled * self.head / (self.chips_per_replica * per_chip)
         linear = (np.maximum(self.dense_bytes / self.bandwidth, dense_flop / compute)
+                  + np.maximum(self.head_bytes / self.bandwidth,
+                               head_flop / (p["peak_flops"] * p["gemm_efficiency"]))
                   + np.maximum(self.routed_bytes * touched / self.bandwidth, routed_flop / compute))
         attention_rate = self.chips_per_replica * per_chip * self.attention_peak * p["attention_efficiency"]
         attention = (np.maximum(cache_bytes / self.bandwidth, attention_flop / attention_rate)
@@ -333,7 +352,7 @@ CATALOGUE = {
               "experts": Field("experts", "1"), "experts_per_token": Field("experts_per_token", "1"),
               "expert_intermediate_size": Field("expert_intermediate_size", "dim"),
               "moe_layers": Field("moe_layers", "1"), "windowed_layers": Field("windowed_layers", "1"),
-              "attention_window": Field("attention_window", "tokens")},
+              "attention_window": Field("attention_window", "tokens"), "vocab_size": Field("vocab_size", "dim")},
     "accelerator": {"peak_flops": Field("peak_flops", "FLOP/s/chip"),
                     "peak_flops_fp8": Field("peak_flops_fp8", "FLOP/s/chip"),
                     "peak_flops_fp4": Field("peak_flops_fp4", "FLOP/s/chip"),
@@ -373,17 +392,19 @@ CATALOGUE = {
        })
 def evaluate(*, total_params, layers, hidden_size, attention_heads, kv_heads, head_dim, kv_lora_rank, rope_head_dim,
              experts, experts_per_token, expert_intermediate_size, moe_layers, windowed_layers, attention_window,
+             vocab_size,
              peak_flops, peak_flops_fp8, peak_flops_fp4, accelerator_memory_bytes, memory_bandwidth,
              interconnect_bandwidth, interconnect_latency, interconnect_switched, arm_host, chip_power,
              price_per_chip_hour, bytes_per_param, kv_bytes_per_value, dispatch_bytes_per_value, tensor_parallel,
              expert_parallel, pipeline_parallel, attention_data_parallel, moe_all_to_all, input_tokens, output_tokens,
              prefix_cache_hit_rate, synchronised_arrivals, wave_alignment, draft_tokens, acceptance_rate,
-             max_batch, max_num_tokens, kv_cache_memory_fraction, activation_memory_fraction, bandwidth_utilisation,
+             max_batch, max_num_tokens, kv_cache_memory_fraction, runtime_memory, bandwidth_utilisation,
              gemm_efficiency, fp4_gemm_efficiency, grouped_gemm_tokens, attention_efficiency, routing_overhead,
              collective_efficiency,
              layer_overhead, moe_layer_overhead, step_overhead, request_overhead, admission_overhead, draft_overhead,
              arm_host_slowdown, model_error, serving_utilisation, flop_per_param=INFERENCE_FLOP,
-             expert_matrices=EXPERT_MATRICES, activation_bytes=ACTIVATION_BYTES, all_to_all_bytes=ALL_TO_ALL_BYTES,
+             expert_matrices=EXPERT_MATRICES, vocabulary_matrix=VOCABULARY_MATRIX, activation_bytes=ACTIVATION_BYTES,
+             all_to_all_bytes=ALL_TO_ALL_BYTES,
              k_and_v=K_AND_V, latent=LATENT, value=VALUE, attention_flop=ATTENTION_FLOP, mla_flop=MLA_FLOP,
              one_token=ONE_TOKEN,
              one_chip=ONE_CHIP, one_request=ONE_REQUEST, all_reduces_per_layer=ALL_REDUCES_PER_LAYER,
@@ -393,8 +414,8 @@ def evaluate(*, total_params, layers, hidden_size, attention_heads, kv_heads, he
     c = {k: p.pop(k) for k in MODEL.constants}
     group = _Layout(p, c)
     chips = tensor_parallel * pipeline_parallel / one_chip
-    # the scheduler reserves each request's whole sequence, in what the weights and activations leave
-    free = accelerator_memory_bytes * (1.0 - activation_memory_fraction) - group.weight_bytes()
+    # the scheduler reserves each request's whole sequence, in what the weights and the runtime leave
+    free = accelerator_memory_bytes - runtime_memory - group.weight_bytes()
     reserved = group.request_cache_bytes(input_tokens + output_tokens + draft_tokens)
     fit = np.floor(kv_cache_memory_fraction * free / reserved) * one_request
     accepted = accepted_per_step(draft_tokens=draft_tokens, acceptance_rate=acceptance_rate, one_token=one_token)
@@ -416,7 +437,9 @@ def evaluate(*, total_params, layers, hidden_size, attention_heads, kv_heads, he
     decode = micro / one_request * (one_token + draft_tokens)
     tokens = decode + new_prompt * prompts
     prompt_attention = group.prompt_pair * new_prompt * group.layer_tokens(input_tokens - new_prompt / 2.0)
-    step, collectives = group.step(tokens=tokens, group_tokens=group.replicas * micro * per_request,
+    # logits for each decoding request's tokens and for the last token of each prompt read
+    step, collectives = group.step(tokens=tokens, sampled=decode + prompts * one_token,
+                                   group_tokens=group.replicas * micro * per_request,
                                    cache_bytes=micro / one_request * group.request_cache_bytes(context),
                                    attention_flop=pair * decode * group.layer_tokens(context),
                                    prompt_attention_flop=prompt_attention * prompts, requests=micro, arrivals=arrivals)
@@ -424,7 +447,7 @@ def evaluate(*, total_params, layers, hidden_size, attention_heads, kv_heads, he
     step = step * model_error  # the model's own error, a factor on its time
     stages = pipeline_parallel / one_chip
     rate = group.replicas * batch * accepted * one_token / one_request / (stages * step)
-    prefill, _ = group.step(tokens=new_prompt, group_tokens=new_prompt, cache_bytes=0.0 * reserved,
+    prefill, _ = group.step(tokens=new_prompt, sampled=one_token, group_tokens=new_prompt, cache_bytes=0.0 * reserved,
                             attention_flop=0.0 * prompt_attention, prompt_attention_flop=prompt_attention,
                             requests=one_request, arrivals=one_request)
     return {"output_tokens_per_second": rate,

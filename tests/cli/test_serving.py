@@ -47,7 +47,7 @@ def test_the_median_sits_inside_its_interval_and_per_chip_is_the_group_over_the_
 
 
 @pytest.mark.parametrize("args, message", [
-    (["llama31_405b", "h100"], "llama31_405b at fp8 on 1 x h100 (pipeline 1) does not fit: 405.0 GB of weights per "
+    (["llama31_405b", "h100"], "llama31_405b at fp8 on 1 x h100 (pipeline 1) does not fit: 409.2 GB of weights per "
                                "chip of 85.9 GB leave no room for one request's KV cache; use more chips or a "
                                "narrower precision"),
     (["llama3x", "h100"], "MODEL: 'llama3x' is not in priors/catalogues/models.toml; valid: gpt3"),

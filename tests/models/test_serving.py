@@ -38,13 +38,13 @@ ENGINE = dict(bandwidth_utilisation=0.8, gemm_efficiency=0.5, fp4_gemm_efficienc
               routing_overhead=1e-7, collective_efficiency=0.8, layer_overhead=5e-5, moe_layer_overhead=3e-5,
               step_overhead=1e-3, request_overhead=5e-6, admission_overhead=3e-4, draft_overhead=7e-4,
               arm_host_slowdown=1.5,
-              kv_cache_memory_fraction=0.9, activation_memory_fraction=0.05, max_batch=4096.0,
+              kv_cache_memory_fraction=0.9, runtime_memory=7.5e9, max_batch=4096.0,
               max_num_tokens=32768.0, prefix_cache_hit_rate=0.0, draft_tokens=0.0, acceptance_rate=0.77,
               model_error=1.0, serving_utilisation=1.0, moe_all_to_all=0.0, synchronised_arrivals=0.0,
               wave_alignment=0.7)
 ARCHITECTURE = ("total_params", "layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "kv_lora_rank",
                 "rope_head_dim", "experts", "experts_per_token", "expert_intermediate_size", "moe_layers",
-                "windowed_layers", "attention_window")
+                "windowed_layers", "attention_window", "vocab_size")
 
 
 def inputs(model, accelerator, *, precision=(1.0, 1.0), tp=1, ep=1, pp=1, adp=0, isl=1000, osl=1000, **engine):
@@ -160,7 +160,7 @@ def test_the_prompts_attention_is_a_kernel_of_its_own_after_the_decoding_request
     prompt's attention (compute-bound, at 0.4 of the 1,979 TFLOP/s fp8 peak: 1.263 s) add up; they do not
     overlap as one roofline."""
     group = _layout("llama33_70b", "h200")
-    step = dict(tokens=1.0, group_tokens=1.0, requests=1.0, arrivals=0.0)
+    step = dict(tokens=1.0, sampled=1.0, group_tokens=1.0, requests=1.0, arrivals=0.0)
     base = group.step(cache_bytes=0.0, attention_flop=0.0, prompt_attention_flop=0.0, **step)[0]
     decode = group.step(cache_bytes=10e9, attention_flop=0.0, prompt_attention_flop=0.0, **step)[0] - base
     prompt = group.step(cache_bytes=0.0, attention_flop=0.0, prompt_attention_flop=1e15, **step)[0] - base
@@ -171,11 +171,12 @@ def test_the_prompts_attention_is_a_kernel_of_its_own_after_the_decoding_request
 
 
 def test_four_bit_gemms_run_at_their_doubled_peak_times_their_own_efficiency():
-    """A compute-bound step of Llama 3.3 70B on one B200 (10,000 tokens): 2 x 70.6e9 FLOP a token at 0.5 of the
-    4,500 TFLOP/s fp8 peak in fp8, and at 0.5 x 0.8 of the 9,000 TFLOP/s fp4 peak in fp4."""
-    step = dict(tokens=10_000.0, group_tokens=10_000.0, cache_bytes=0.0, attention_flop=0.0,
+    """A compute-bound step of Llama 3.3 70B on one B200 (10,000 tokens, its vocabulary left out so that the GEMMs
+    are all there is): 2 x 70.6e9 FLOP a token at 0.5 of the 4,500 TFLOP/s fp8 peak in fp8, and at 0.5 x 0.8 of
+    the 9,000 TFLOP/s fp4 peak in fp4."""
+    step = dict(tokens=10_000.0, sampled=0.0, group_tokens=10_000.0, cache_bytes=0.0, attention_flop=0.0,
                 prompt_attention_flop=0.0, requests=0.0, arrivals=0.0)
-    zero = dict(layer_overhead=0.0, moe_layer_overhead=0.0, step_overhead=0.0)
+    zero = dict(layer_overhead=0.0, moe_layer_overhead=0.0, step_overhead=0.0, vocab_size=0.0)
     fp8 = _layout("llama33_70b", "b200", **zero).step(**step)[0]
     fp4 = _layout("llama33_70b", "b200", precision=(0.5, 1.0), **zero).step(**step)[0]
     assert fp8 == pytest.approx(2 * 70.6e9 * 10_000 / (4500e12 * 0.5))
@@ -183,18 +184,56 @@ def test_four_bit_gemms_run_at_their_doubled_peak_times_their_own_efficiency():
 
 
 def test_the_kv_reservation_holds_input_plus_output_in_what_the_weights_leave():
-    # Llama 3.3 70B in fp8 on one H200 (150.7e9 bytes): 5 % for activations leaves 143.165e9, the weights take
-    # 70.6e9, the cache 90 % of the rest: 65.3e9 bytes; a token is 2 x 80 layers x 8 heads x 128 = 163,840 bytes,
-    # a 1,000 + 1,000 token request 327.68 MB: 199 requests fit
-    free = 150.7e9 * 0.95 - 70.6e9
-    assert math.floor(0.9 * free / (163_840 * 2000)) == 199
+    # Llama 3.3 70B in fp8 on one H200 (150.7e9 bytes): the runtime keeps 7.5e9, the weights take 72.70e9 (the
+    # vocabulary's two 16-bit matrices of 128,256 x 8,192 = 1.0507e9 parameters, the other 68.50e9 at one byte),
+    # the cache 90 % of the rest: 63.45e9 bytes; a token is 2 x 80 layers x 8 heads x 128 = 163,840 bytes, a
+    # 1,000 + 1,000 token request 327.68 MB: 193 requests fit
+    vocabulary = 128_256 * 8192
+    weights = (70.6e9 - 2 * vocabulary) * 1 + 2 * vocabulary * 2
+    assert weights == pytest.approx(72.70e9, rel=1e-4)
+    free = 150.7e9 - 7.5e9 - weights
+    assert math.floor(0.9 * free / (163_840 * 2000)) == 193
     out = serving.MODEL(**inputs("llama33_70b", "h200"))
-    assert float(out["requests_in_flight"]) == 199
-    assert float(out["weight_bytes_per_chip"]) == pytest.approx(70.6e9)
-    # a 1,000 + 3,000 token request reserves twice as much: 99 fit
-    assert float(serving.MODEL(**inputs("llama33_70b", "h200", osl=3000))["requests_in_flight"]) == 99
+    assert float(out["requests_in_flight"]) == 193
+    assert float(out["weight_bytes_per_chip"]) == pytest.approx(weights)
+    # a 1,000 + 3,000 token request reserves twice as much: 96 fit
+    assert math.floor(0.9 * free / (163_840 * 4000)) == 96
+    assert float(serving.MODEL(**inputs("llama33_70b", "h200", osl=3000))["requests_in_flight"]) == 96
+    # the runtime's memory is an amount per chip: on an 80 GiB H100 the same 7.5e9 leave 2 x 70.6e9 fp8 weights
+    # over two chips 0.9 x (85.9e9 - 7.5e9 - 36.35e9) = 37.84e9 bytes of cache per chip
+    out = serving.MODEL(**inputs("llama33_70b", "h100", tp=2))
+    per_chip_cache = 0.9 * (85.899e9 - 7.5e9 - weights / 2)
+    # tensor parallelism splits each request's cache over the two chips: 163,840 / 2 bytes a token on each
+    assert float(out["requests_in_flight"]) == math.floor(per_chip_cache / (163_840 / 2 * 2000))
     # the weights and no room for a cache: 405B at fp8 on one H100 does not fit
     assert float(serving.MODEL(**inputs("llama31_405b", "h100"))["memory_fits"]) == 0
+
+
+def test_the_vocabulary_stays_16_bit_its_head_is_read_every_step_and_computes_only_the_sampled_logits():
+    """Llama 3.1 8B in fp8 on one H100: the embedding and the output head are 128,256 x 4,096 = 525.3e6
+    parameters each, held at 2 bytes (2.101 GB of the 10.08 GB of weights); a step reads the head (1.051 GB at
+    0.8 of 3.35 TB/s: 0.392 ms) but not the embedding, and a step of many tokens computes the head's 2 FLOP a
+    parameter only for the tokens it samples (at 0.5 of the 989 TFLOP/s bf16 peak)."""
+    vocabulary = 128_256 * 4096
+    weights = (8.03e9 - 2 * vocabulary) * 1 + 2 * vocabulary * 2
+    out = serving.MODEL(**inputs("llama31_8b", "h100"))
+    assert float(out["weight_bytes_per_chip"]) == pytest.approx(weights)
+    zero = dict(layer_overhead=0.0, moe_layer_overhead=0.0, step_overhead=0.0, request_overhead=0.0)
+    step = dict(group_tokens=1.0, cache_bytes=0.0, attention_flop=0.0, prompt_attention_flop=0.0, requests=0.0,
+                arrivals=0.0)
+    with_head = _layout("llama31_8b", "h100", **zero).step(tokens=1.0, sampled=1.0, **step)[0]
+    without = _layout("llama31_8b", "h100", vocab_size=0.0, **zero).step(tokens=1.0, sampled=1.0, **step)[0]
+    # one token: both are bound by their reads; the head adds its 1.051 GB and leaves the other 6.98e9 bytes
+    body = 8.03e9 - 2 * vocabulary
+    bandwidth = 3.35e12 * 0.8
+    assert with_head == pytest.approx((body + 2 * vocabulary) / bandwidth)
+    assert without == pytest.approx(8.03e9 / bandwidth)
+    # 100,000 tokens of a prompt, one of them sampled: the head is still read-bound; sampling all of them costs
+    # 2 x 525.3e6 x 1e5 FLOP at 0.5 x 989.4e12 more (compute-bound)
+    group = _layout("llama31_8b", "h100", **zero)
+    one = group.step(tokens=1e5, sampled=1.0, **step)[0]
+    every = group.step(tokens=1e5, sampled=1e5, **step)[0]
+    assert every - one == pytest.approx(2 * vocabulary * 1e5 / (989.4e12 * 0.5) - vocabulary * 2 / bandwidth)
 
 
 def test_kv_heads_are_replicated_where_tensor_parallel_chips_outnumber_them():
