@@ -92,7 +92,12 @@ def _scenario_legend(fig, colours, extra=()):
         h.set_label(textwrap.fill(h.get_label(), longest))
     column = 5.0 * max(len(line) for h in handles for line in h.get_label().split("\n")) + 40.0  # the label, its line
     fits = max(1, int(fig.get_figwidth() * 72 // column))
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5, fits), frameon=False)
+    ncols = min(len(handles), 5, fits)
+    # a legend of many rows would squeeze the panels until their labels overflow: the figure grows instead, by a
+    # line of 8 pt text (about 0.2 in with its spacing) for each line beyond two
+    lines = -(-sum(h.get_label().count("\n") + 1 for h in handles) // ncols)
+    fig.set_figheight(fig.get_figheight() + 0.2 * max(0, lines - 2))
+    fig.legend(handles=handles, loc="outside lower center", ncols=ncols, frameon=False)
 
 
 def _name(da: xr.DataArray) -> str:
