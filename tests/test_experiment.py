@@ -56,7 +56,7 @@ def test_set_changes_only_the_pinned_prior():
     # per-prior random streams: every other prior draws the same values
     np.testing.assert_array_equal(base["calls_per_task"].values, pinned["calls_per_task"].values)
     cost = (pinned["input_tokens_per_task"] * pinned["price_input_usd_per_mtoken"]
-            * (1 - 0.5 + 0.5 * pinned["cached_input_price_ratio"]) / 1e6)
+            * ((1 - 0.5) * pinned["cache_write_price_ratio"] + 0.5 * pinned["cached_input_price_ratio"]) / 1e6)
     np.testing.assert_allclose(pinned["input_cost_per_task"].values, cost.transpose(*pinned["input_cost_per_task"].dims).values,
                                rtol=1e-15)
 

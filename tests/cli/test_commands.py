@@ -190,7 +190,8 @@ def test_set_pins_a_prior_in_every_scenario_and_is_recorded(tmp_path, capsys):
     folder = tmp_path / "agent_task"
     ds = xr.open_dataset(folder / "samples.nc")
     assert np.all(ds["cache_hit_rate"].values == 0.5)
-    assert ds["cache_hit_rate"].attrs["overridden_in"] == "subscription, no_reasoning, small_model, per_task_price"
+    assert ds["cache_hit_rate"].attrs["overridden_in"] == ("subscription, no_reasoning, small_model, claude_sonnet, "
+                                                           "per_task_price")
     assert ds.attrs["overrides"] == "cache_hit_rate = 0.5"
     record = json.loads((folder / "inputs" / "record.json").read_text())
     assert "--set cache_hit_rate=0.5" in record["command"]
@@ -212,7 +213,7 @@ def test_set_pins_a_prior_in_every_scenario_and_is_recorded(tmp_path, capsys):
     (["--set", "cache_hit_rate=high"], r"argument --set: must be PRIOR=NUMBER or PRIOR=PERCENT%, such as a prior's "
                                        r"name = 0.5 or 35%, got 'cache_hit_rate=high'"),
     (["--scenario", "nope"], "--scenario: no scenario 'nope' in .*agent_task.toml; valid: subscription, no_reasoning, "
-                             "small_model, per_task_price"),
+                             "small_model, claude_sonnet, per_task_price"),
 ])
 def test_bad_overrides_are_one_line(tmp_path, capsys, args, message):
 

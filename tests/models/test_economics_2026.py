@@ -227,6 +227,29 @@ def test_token_level_cost_by_hand():
     assert float(p["annual_searches"]) == pytest.approx(5.4e12 * 1.1, rel=1e-12)
 
 
+def test_list_price_rules_by_hand():
+    """A 250,000-token prompt (60 % cached) and 2,000 output tokens at $1.25 / $10 per million: cache writes at
+    1.25x on the 40 % uncached, reads at 0.1x, the long-context tier beyond 200,000 (2x input, 1.5x output, Gemini
+    2.5 Pro's), and a quarter of such requests through a batch API at half price."""
+    rules = dict(cached_input_price_ratio=0.1, cache_write_price_ratio=1.25, batch_share=0.25, batch_discount=0.5,
+                 long_context_threshold=200_000.0, long_context_input_ratio=2.0, long_context_output_ratio=1.5)
+    price = answer.list_price_cost(input_tokens=250_000.0, output_tokens=2_000.0, prefix_cache_hit_rate=0.6,
+                                   price_input_usd_per_mtoken=1.25, output_input_price_ratio=8.0, **rules)
+    billed_input = 250_000 * (0.4 * 1.25 + 0.6 * 0.1)  # 140,000 input-price tokens
+    by_hand = (billed_input * 2.0 + 2_000 * 8.0 * 1.5) * 1.25 / 1e6 * (1 - 0.25 * 0.5)
+    assert by_hand == pytest.approx(0.3325, rel=1e-12)
+    assert float(price) == pytest.approx(by_hand, rel=1e-12)
+    # below the threshold the ordinary prices; with no surcharge, no batch and no tier, the rule of before
+    short = answer.list_price_cost(input_tokens=199_999.0, output_tokens=2_000.0, prefix_cache_hit_rate=0.6,
+                                   price_input_usd_per_mtoken=1.25, output_input_price_ratio=8.0, **rules)
+    assert float(short) == pytest.approx((199_999 * 0.56 + 16_000) * 1.25 / 1e6 * 0.875, rel=1e-12)
+    neutral = {**rules, "cache_write_price_ratio": 1.0, "batch_share": 0.0, "long_context_input_ratio": 1.0,
+               "long_context_output_ratio": 1.0}
+    plain = answer.list_price_cost(input_tokens=250_000.0, output_tokens=2_000.0, prefix_cache_hit_rate=0.6,
+                                   price_input_usd_per_mtoken=1.25, output_input_price_ratio=8.0, **neutral)
+    assert float(plain) == pytest.approx((250_000 * (0.4 + 0.06) + 16_000) * 1.25 / 1e6, rel=1e-12)
+
+
 def test_revenue_functions():
     assert revenue.ad_revenue_per_query(ad_revenue_per_ad_query=0.2, ad_query_share=0.25, ad_cannibalisation=0.1) \
         == pytest.approx(0.045)

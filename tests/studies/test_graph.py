@@ -29,7 +29,8 @@ def test_a_formula_models_edges_are_its_formulas(agent):
     assert set(agent.sources("input_tokens_per_task")) == {"calls_per_task", "input_tokens_first_call",
                                                            "input_tokens_last_call"}
     assert set(agent.sources("input_cost_per_task")) == {"input_tokens_per_task", "price_input_usd_per_mtoken",
-                                                         "cache_hit_rate", "cached_input_price_ratio"}
+                                                         "cache_hit_rate", "cached_input_price_ratio",
+                                                         "cache_write_price_ratio"}
     assert set(agent.sources("cost_per_successful_task")) == {"cost_per_task", "success_rate"}
     assert "tokens_per_mtoken" not in {s for s, _ in agent.edges}  # a constant is not a node
     assert agent.outputs["cost_per_task"] == "cost" and agent.outputs["revenue_per_task"] == "revenue"
@@ -65,7 +66,7 @@ def test_the_figure_names_every_prior_and_output_and_draws_every_edge(agent, sea
 
 def test_the_graph_as_text(agent, capsys):
     text = graph_text(agent)
-    assert text.splitlines()[0] == "agent_task: 14 inputs (13 prior, 1 fixed) -> 8 outputs (edges from the formulas)"
+    assert text.splitlines()[0] == "agent_task: 15 inputs (13 prior, 2 fixed) -> 8 outputs (edges from the formulas)"
     assert "  cost_per_task            <- input_cost_per_task, output_cost_per_task  [cost]" in text.splitlines()
     code, out, _ = cli(capsys, "models", ROOT / "experiments" / "agent_task.toml", "--graph")
     assert code == 0 and out.rstrip().endswith(text)
