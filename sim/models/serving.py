@@ -243,7 +243,7 @@ class _Layout:
         # the output head and the input embedding stay 16-bit; the rest of the dense weights are quantized
         self.head = c["vocabulary_matrix"] * p["vocab_size"] * p["hidden_size"]
         self.dense = p["total_params"] - self.routed - 2.0 * self.head
-        shard = pp * (adp + (1.0 - adp) * tp) * chip  # dense weights: split by tensor parallelism, else replicated
+        shard = self.chips_per_replica * chip  # dense weights: split by tensor parallelism, else replicated
         self.dense_bytes = p["bytes_per_param"] * self.dense / shard
         self.head_bytes = c["bf16_bytes"] * self.head / shard  # read every step (the embedding: held, not read)
         self.routed_bytes = p["bytes_per_param"] * self.routed / (tp * pp * chip)
