@@ -61,14 +61,14 @@ _SCHEMAS = {
                "attention_window": ("count", False), "vocab_size": ("count", False)},
     "precisions": {"name": ("str", True), "bytes_per_param": ("positive", True),
                    "kv_bytes_per_value": ("positive", True), "dispatch_bytes_per_value": ("positive", False),
-                   "source": ("str", True)},
+                   "compute_bytes_per_value": ("positive", False), "source": ("str", True)},
 }
 
 #: Where a field is left out: a dense model holds its active parameters and routes nothing; a chip without fp8
-#: (fp4) runs 8-bit (4-bit) weights at its next wider precision's peak; activations sent to other chips' experts
-#: are as wide as the weights.
+#: (fp4) runs 8-bit (4-bit) weights at its next wider precision's peak; activations sent to other chips' experts,
+#: and the GEMMs' inputs, are as wide as the weights.
 _DEFAULTS = {"total_params": "active_params", "peak_flops_fp8": "peak_flops", "peak_flops_fp4": "peak_flops_fp8",
-             "dispatch_bytes_per_value": "bytes_per_param"}
+             "dispatch_bytes_per_value": "bytes_per_param", "compute_bytes_per_value": "bytes_per_param"}
 #: Fields an entry without them has none of: no latent attention, no routed experts, no windows, no Arm host, no
 #: vocabulary counted apart from the other weights.
 _ZERO = ("arm_host", "routed_expert_fraction", "kv_lora_rank", "rope_head_dim", "experts", "experts_per_token",

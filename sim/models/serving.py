@@ -11,8 +11,10 @@ costs, per chip and per pipeline stage:
   roofline per operator, the longer of reading the chip's share
   of their weights at ``bandwidth_utilisation`` of the memory bandwidth and
   computing 2 FLOP per parameter for every token in the step at
-  ``gemm_efficiency`` of the peak at the weights' precision, times
-  ``fp4_gemm_efficiency`` for 4-bit weights (a dense GEMM of fewer rows than
+  ``gemm_efficiency`` of the peak at the GEMM's input width
+  (``compute_bytes_per_value``: the weights' own, or 16-bit where 4-bit
+  weights are widened to 16-bit activations, as gpt-oss's MXFP4 experts are
+  on Hopper), times ``fp4_gemm_efficiency`` for 4-bit GEMMs (a dense GEMM of fewer rows than
   a tile is bound by its weights' reads, so its empty rows do not count);
 * **the vocabulary**: the input embedding and the output head (``vocab_size
   x hidden_size`` each) stay 16-bit (quantizers leave them out); the head is
@@ -259,9 +261,12 @@ class _Layout:
         self.prompt_pair = attention_flop_per_token_pair(**shape, absorbed=0.0)  # reading a prompt
         chip = dict(peak_flops=p["peak_flops"], peak_flops_fp8=p["peak_flops_fp8"], peak_flops_fp4=p["peak_flops_fp4"],
                     bf16_bytes=c["bf16_bytes"], fp8_bytes=c["fp8_bytes"])
-        self.peak = peak_at_precision(bytes_per_param=p["bytes_per_param"], **chip)
+        # the GEMMs run at the peak of their inputs' width: the weights', or wider where the activations are
+        # (4-bit weights widened to 16-bit on a chip without a mixed-width tensor core)
+        self.peak = peak_at_precision(bytes_per_param=p["compute_bytes_per_value"] * c["fp8_bytes"] / c["fp8_kv"],
+                                      **chip)
         # block-scaled 4-bit GEMMs reach less of their doubled peak than 8-bit ones
-        fp4 = (p["bytes_per_param"] < c["fp8_bytes"]) * 1.0
+        fp4 = (p["compute_bytes_per_value"] * c["fp8_bytes"] / c["fp8_kv"] < c["fp8_bytes"]) * 1.0
         self.gemm_efficiency = p["gemm_efficiency"] * (1.0 + fp4 * (p["fp4_gemm_efficiency"] - 1.0))
         # attention at the cache's precision: fp8 from an 8-bit cache, bf16 from a 16-bit one
         self.attention_peak = peak_at_precision(bytes_per_param=p["kv_bytes_per_value"] * c["fp8_bytes"] / c["fp8_kv"],
@@ -366,7 +371,8 @@ CATALOGUE = {
                     "price_per_chip_hour": Field("rent_per_hour", "USD/chip-hour")},
     "precision": {"bytes_per_param": Field("bytes_per_param", "bytes/parameter"),
                   "kv_bytes_per_value": Field("kv_bytes_per_value", "bytes/values"),
-                  "dispatch_bytes_per_value": Field("dispatch_bytes_per_value", "bytes/values")},
+                  "dispatch_bytes_per_value": Field("dispatch_bytes_per_value", "bytes/values"),
+                  "compute_bytes_per_value": Field("compute_bytes_per_value", "bytes/values")},
 }
 
 
@@ -395,7 +401,8 @@ def evaluate(*, total_params, layers, hidden_size, attention_heads, kv_heads, he
              vocab_size,
              peak_flops, peak_flops_fp8, peak_flops_fp4, accelerator_memory_bytes, memory_bandwidth,
              interconnect_bandwidth, interconnect_latency, interconnect_switched, arm_host, chip_power,
-             price_per_chip_hour, bytes_per_param, kv_bytes_per_value, dispatch_bytes_per_value, tensor_parallel,
+             price_per_chip_hour, bytes_per_param, kv_bytes_per_value, dispatch_bytes_per_value,
+             compute_bytes_per_value, tensor_parallel,
              expert_parallel, pipeline_parallel, attention_data_parallel, moe_all_to_all, input_tokens, output_tokens,
              prefix_cache_hit_rate, synchronised_arrivals, wave_alignment, draft_tokens, acceptance_rate,
              max_batch, max_num_tokens, kv_cache_memory_fraction, runtime_memory, bandwidth_utilisation,

@@ -61,7 +61,7 @@ def inputs(model, accelerator, *, precision=(1.0, 1.0), tp=1, ep=1, pp=1, adp=0,
     # activations sent to other chips' experts: NVFP4 (4 bits and an 8-bit scale per 16) for 4-bit weights
     dispatch = precision[0] + 1 / 16 if precision[0] < 1 else precision[0]
     return {**arch, **chip, **ENGINE, **engine, "bytes_per_param": precision[0], "kv_bytes_per_value": precision[1],
-            "dispatch_bytes_per_value": dispatch,
+            "dispatch_bytes_per_value": dispatch, "compute_bytes_per_value": precision[2 if len(precision) > 2 else 0],
             "tensor_parallel": float(tp), "expert_parallel": float(ep), "pipeline_parallel": float(pp),
             "attention_data_parallel": float(adp), "input_tokens": float(isl), "output_tokens": float(osl)}
 
@@ -181,6 +181,21 @@ def test_four_bit_gemms_run_at_their_doubled_peak_times_their_own_efficiency():
     fp4 = _layout("llama33_70b", "b200", precision=(0.5, 1.0), **zero).step(**step)[0]
     assert fp8 == pytest.approx(2 * 70.6e9 * 10_000 / (4500e12 * 0.5))
     assert fp4 == pytest.approx(2 * 70.6e9 * 10_000 / (9000e12 * 0.5 * 0.8))
+
+
+def test_four_bit_weights_widened_to_16_bit_activations_read_4_bits_and_compute_at_the_16_bit_peak():
+    """MXFP4 weights with bf16 activations (gpt-oss on Hopper): Llama 3.3 70B on one H200 holds 0.5 byte a weight,
+    but the same compute-bound step as above runs at 0.5 of the 989.4 TFLOP/s bf16 peak, with no 4-bit factor;
+    a decode step of one token is bound by reading 0.5 byte a weight at 0.8 of 4.8 TB/s."""
+    zero = dict(layer_overhead=0.0, moe_layer_overhead=0.0, step_overhead=0.0, request_overhead=0.0, vocab_size=0.0)
+    group = _layout("llama33_70b", "h200", precision=(0.5, 2.0, 2.0), **zero)
+    assert float(group.weight_bytes()) == pytest.approx(0.5 * 70.6e9)
+    step = dict(sampled=0.0, cache_bytes=0.0, attention_flop=0.0, prompt_attention_flop=0.0, requests=0.0,
+                arrivals=0.0)
+    compute = group.step(tokens=10_000.0, group_tokens=10_000.0, **step)[0]
+    assert compute == pytest.approx(2 * 70.6e9 * 10_000 / (989.4e12 * 0.5))
+    read = group.step(tokens=1.0, group_tokens=1.0, **step)[0]
+    assert read == pytest.approx(0.5 * 70.6e9 / (4.8e12 * 0.8))
 
 
 def test_the_kv_reservation_holds_input_plus_output_in_what_the_weights_leave():
