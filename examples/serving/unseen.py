@@ -12,6 +12,15 @@ chips of the four it saw, and pipeline-parallel layouts on PCIe cards, a
 kind of layout none of its rows has. ``sim serving``'s function predicts
 each row on ``priors/serving_calibrated_2026.toml``; the tables printed
 (markdown) are the README's: by model, then by pipeline depth.
+
+``newer.csv`` holds the 150 rows of the overview's next release
+(``docs/source/developer-guide/perf-overview.md``, commit 585c756, published
+per GPU and multiplied here by the chips): newer software on the same chips,
+two more models the calibration never saw (gpt-oss-120b and -20b) and longer
+sequences (up to 32,768 tokens). gpt-oss runs its MXFP4 experts with MXFP8
+activations on Blackwell and bf16 ones on Hopper (NVIDIA's gpt-oss deployment
+guide), the catalogue's ``mxfp4_fp8`` and ``mxfp4_bf16``. Its tables follow:
+by model, then by chip.
 """
 
 from __future__ import annotations
@@ -30,13 +39,14 @@ sys.path.insert(0, str(HERE))
 from calibrate import MEASURED, markdown, summary_table  # noqa: E402
 
 UNSEEN = HERE / "unseen.csv"
+NEWER = HERE / "newer.csv"
 
 
-def predicted() -> pd.DataFrame:
-    """The unseen rows with their predictions, each marked by whether its model was calibrated on."""
+def predicted(path: Path = UNSEEN) -> pd.DataFrame:
+    """The rows of ``path`` with their predictions, each marked by whether its model was calibrated on."""
     seen = {r["model"] for r in read_csv(MEASURED, "measured serving throughput")}
-    rows = read_csv(UNSEEN, "serving throughput not calibrated on")
-    table = serving(rows, file=str(UNSEEN.relative_to(ROOT)), catalogues=str(ROOT / "priors" / "catalogues"),
+    rows = read_csv(path, "serving throughput not calibrated on")
+    table = serving(rows, file=str(path.relative_to(ROOT)), catalogues=str(ROOT / "priors" / "catalogues"),
                     priors=str(ROOT / "priors" / "serving_calibrated_2026.toml"),
                     configuration=str(ROOT / "priors" / "serving_configuration.toml")).table
     table["model seen"] = [m if m in seen else f"{m} (new)" for m in table["model"]]
@@ -52,9 +62,18 @@ def tables(table: pd.DataFrame) -> tuple[str, str]:
     return by_model, by_depth
 
 
+def newer_tables(table: pd.DataFrame) -> tuple[str, str]:
+    """The next release's rows by model and by chip."""
+    by_model = markdown(summary_table(table, "model seen").rename_axis("model"))
+    by_chip = markdown(summary_table(table, "accelerator").iloc[:-2].rename_axis("chip"))
+    return by_model, by_chip
+
+
 def main() -> int:
     by_model, by_depth = tables(predicted())
     print(f"{UNSEEN.relative_to(ROOT)}, by model:\n\n{by_model}\n\nand its PCIe rows by pipeline depth:\n\n{by_depth}")
+    by_model, by_chip = newer_tables(predicted(NEWER))
+    print(f"\n{NEWER.relative_to(ROOT)} (the next release), by model:\n\n{by_model}\n\nand by chip:\n\n{by_chip}")
     return 0
 
 

@@ -165,7 +165,8 @@ def test_deepseek_r1_on_eight_gpus_out_of_sample(served):
 def test_nvidia_rows_the_calibration_never_saw(served, capsys, monkeypatch):
     """examples/serving/unseen.py on every row of NVIDIA's performance overview that figures.md does not hold: three
     models the calibration never saw (Llama 3.1 405B, Llama 4 Maverick, Qwen3-235B-A22B), other shapes and chips of
-    the four it saw, and pipelines on PCIe cards. Its two tables are the README's. Off pipelines of four or more
+    the four it saw, and pipelines on PCIe cards; and the 150 rows of the overview's next release. Its four tables
+    are the README's. Off pipelines of four or more
     stages (which the model is known to put too fast: the README says so), the issue's thresholds hold out of
     sample: every row within 1.5x, the geometric mean of dense and of MoE rows within 0.8-1.25, and the 90 %
     intervals covering at least 75 %."""
@@ -174,13 +175,22 @@ def test_nvidia_rows_the_calibration_never_saw(served, capsys, monkeypatch):
     spec = importlib.util.spec_from_file_location("unseen", ROOT / "examples" / "serving" / "unseen.py")
     unseen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(unseen)
-    table = unseen.predicted()
-    monkeypatch.setattr(unseen, "predicted", lambda: table)  # predicted once: the command prints the same rows
-    assert unseen.main() == 0  # the README's command: it prints the README's two tables
+    table, newer = unseen.predicted(), unseen.predicted(unseen.NEWER)
+    # predicted once: the command prints the same rows
+    monkeypatch.setattr(unseen, "predicted", lambda path=unseen.UNSEEN: newer if path == unseen.NEWER else table)
+    assert unseen.main() == 0  # the README's command: it prints the README's four tables
     printed = capsys.readouterr().out
     readme = (ROOT / "README.md").read_text()
-    for shown in unseen.tables(table):
+    for shown in (*unseen.tables(table), *unseen.newer_tables(newer)):
         assert shown in readme and shown in printed
+    # the next release (newer software, gpt-oss new): the README's count of rows within 1.5x, and the issue's
+    # geometric-mean and coverage thresholds, which hold there too
+    ratio = newer["ratio"].astype(float)
+    within = int(((ratio <= 1.5) & (ratio >= 1 / 1.5)).sum())
+    assert f"{within} of the {len(newer)} rows lie within 1.5x" in " ".join(readme.split())
+    for kind in ("dense", "moe"):
+        assert 0.8 <= float(np.exp(np.log(ratio[newer["architecture"] == kind]).mean())) <= 1.25
+    assert newer["covered"].astype(bool).mean() >= 0.75
     shallow = table[table["pipeline_parallel"].astype(int) < 4]
     assert {"llama31_405b", "llama4_maverick", "qwen3_235b_a22b"} <= set(shallow["model"])
     ratio = shallow["ratio"].astype(float)
