@@ -263,10 +263,10 @@ class _Layout:
                     bf16_bytes=c["bf16_bytes"], fp8_bytes=c["fp8_bytes"])
         # the GEMMs run at the peak of their inputs' width: the weights', or wider where the activations are
         # (4-bit weights widened to 16-bit on a chip without a mixed-width tensor core)
-        self.peak = peak_at_precision(bytes_per_param=p["compute_bytes_per_value"] * c["fp8_bytes"] / c["fp8_kv"],
-                                      **chip)
+        width = p["compute_bytes_per_value"] * c["fp8_bytes"] / c["fp8_kv"]  # bytes per value, as per parameter
+        self.peak = peak_at_precision(bytes_per_param=width, **chip)
         # block-scaled 4-bit GEMMs reach less of their doubled peak than 8-bit ones
-        fp4 = (p["compute_bytes_per_value"] * c["fp8_bytes"] / c["fp8_kv"] < c["fp8_bytes"]) * 1.0
+        fp4 = (width < c["fp8_bytes"]) * 1.0
         self.gemm_efficiency = p["gemm_efficiency"] * (1.0 + fp4 * (p["fp4_gemm_efficiency"] - 1.0))
         # attention at the cache's precision: fp8 from an 8-bit cache, bf16 from a 16-bit one
         self.attention_peak = peak_at_precision(bytes_per_param=p["kv_bytes_per_value"] * c["fp8_bytes"] / c["fp8_kv"],
