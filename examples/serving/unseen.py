@@ -21,6 +21,11 @@ sequences (up to 32,768 tokens). gpt-oss runs its MXFP4 experts with MXFP8
 activations on Blackwell and bf16 ones on Hopper (NVIDIA's gpt-oss deployment
 guide), the catalogue's ``mxfp4_fp8`` and ``mxfp4_bf16``. Its tables follow:
 by model, then by chip.
+
+Last, the Grace host: each release's GB200 throughput over B200's for the
+same model, layout, precision and shape, measured and as the model has it
+(its ``arm_host_slowdown`` calibrated on ``measured.csv``): shape by shape
+for the calibration's release, the range over the shapes for the next.
 """
 
 from __future__ import annotations
@@ -69,11 +74,45 @@ def newer_tables(table: pd.DataFrame) -> tuple[str, str]:
     return by_model, by_chip
 
 
+def grace_over_blackwell(table: pd.DataFrame) -> pd.DataFrame:
+    """GB200's throughput over B200's where a release measured both for the same model, layout, precision and
+    shape: ``measured``, and ``predicted`` (of the predicted medians)."""
+    key = ["model", "shape", "tensor_parallel", "expert_parallel", "pipeline_parallel", "precision"]
+    table = table.assign(shape=table["input_tokens"].astype(str) + "/" + table["output_tokens"].astype(str),
+                         measured=pd.to_numeric(table["measured_output_tokens_per_second"], errors="coerce"),
+                         predicted=table["predicted_median"].astype(float))
+    chip = {name: table[table["accelerator"] == name].set_index(key)[["measured", "predicted"]]
+            for name in ("b200", "gb200")}
+    return (chip["gb200"] / chip["b200"]).dropna().reset_index()[["model", "shape", "measured", "predicted"]]
+
+
+def grace_tables(seen: pd.DataFrame, newer: pd.DataFrame) -> tuple[str, str]:
+    """GB200 over B200: the calibration's MoE rows shape by shape, and the next release's range by model."""
+    old = grace_over_blackwell(seen)
+    old = old[old["model"] != "llama33_70b"]
+    models = list(dict.fromkeys(old["model"]))
+    old = old.pivot(index="shape", columns="model", values=["measured", "predicted"])
+    shapes = sorted(old.index, key=lambda s: tuple(int(n) for n in s.split("/")))
+    lines = ["| shape | " + " | ".join(f"{m} {what}" for m in models for what in ("measured", "model's")) + " |",
+             "|" + "---|" * (2 * len(models) + 1)]
+    for shape in shapes:
+        cells = [old.loc[shape, (what, m)] for m in models for what in ("measured", "predicted")]
+        lines.append("| " + " | ".join([shape, *("" if pd.isna(v) else f"{v:.2f}" for v in cells)]) + " |")
+    new = grace_over_blackwell(newer)
+    later = ["| model | shapes | measured | model's |", "|---|---|---|---|"]
+    for m, part in new.groupby("model", sort=False):
+        spans = [f"{part[what].min():.2f}-{part[what].max():.2f}" for what in ("measured", "predicted")]
+        later.append(f"| {m} | {len(part)} | {spans[0]} | {spans[1]} |")
+    return "\n".join(lines), "\n".join(later)
+
+
 def main() -> int:
     by_model, by_depth = tables(predicted())
     print(f"{UNSEEN.relative_to(ROOT)}, by model:\n\n{by_model}\n\nand its PCIe rows by pipeline depth:\n\n{by_depth}")
     by_model, by_chip = newer_tables(predicted(NEWER))
     print(f"\n{NEWER.relative_to(ROOT)} (the next release), by model:\n\n{by_model}\n\nand by chip:\n\n{by_chip}")
+    old, later = grace_tables(predicted(MEASURED), predicted(NEWER))
+    print(f"\nGB200 over B200, the calibration's release (MoE rows):\n\n{old}\n\nthe next release:\n\n{later}")
     return 0
 
 

@@ -165,8 +165,8 @@ def test_deepseek_r1_on_eight_gpus_out_of_sample(served):
 def test_nvidia_rows_the_calibration_never_saw(served, capsys, monkeypatch):
     """examples/serving/unseen.py on every row of NVIDIA's performance overview that figures.md does not hold: three
     models the calibration never saw (Llama 3.1 405B, Llama 4 Maverick, Qwen3-235B-A22B), other shapes and chips of
-    the four it saw, and pipelines on PCIe cards; and the 150 rows of the overview's next release. Its four tables
-    are the README's. Off pipelines of four or more
+    the four it saw, and pipelines on PCIe cards; and the 150 rows of the overview's next release; and GB200 over
+    B200 in both releases. Its six tables are the README's. Off pipelines of four or more
     stages (which the model is known to put too fast: the README says so), the issue's thresholds hold out of
     sample: every row within 1.5x, the geometric mean of dense and of MoE rows within 0.8-1.25, and the 90 %
     intervals covering at least 75 %."""
@@ -175,14 +175,22 @@ def test_nvidia_rows_the_calibration_never_saw(served, capsys, monkeypatch):
     spec = importlib.util.spec_from_file_location("unseen", ROOT / "examples" / "serving" / "unseen.py")
     unseen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(unseen)
-    table, newer = unseen.predicted(), unseen.predicted(unseen.NEWER)
+    table, newer, seen = (unseen.predicted(path) for path in (unseen.UNSEEN, unseen.NEWER, unseen.MEASURED))
     # predicted once: the command prints the same rows
-    monkeypatch.setattr(unseen, "predicted", lambda path=unseen.UNSEEN: newer if path == unseen.NEWER else table)
-    assert unseen.main() == 0  # the README's command: it prints the README's four tables
+    by_path = {unseen.UNSEEN: table, unseen.NEWER: newer, unseen.MEASURED: seen}
+    monkeypatch.setattr(unseen, "predicted", lambda path=unseen.UNSEEN: by_path[path])
+    assert unseen.main() == 0  # the README's command: it prints the README's six tables
     printed = capsys.readouterr().out
     readme = (ROOT / "README.md").read_text()
-    for shown in (*unseen.tables(table), *unseen.newer_tables(newer)):
+    for shown in (*unseen.tables(table), *unseen.newer_tables(newer), *unseen.grace_tables(seen, newer)):
         assert shown in readme and shown in printed
+    # GB200 over B200 in the calibration's release: Scout's 1,000/1,000 lies below both shapes beside it, on
+    # the chips the model follows at every other shape within 10 %
+    grace = unseen.grace_over_blackwell(seen).set_index(["model", "shape"])
+    scout = grace.loc["llama4_scout"]
+    assert scout.loc["1000/1000", "measured"] < 0.8 * scout.loc[["1000/2000", "500/2000"], "measured"].min()
+    others = scout.drop(index="1000/1000")
+    assert (np.abs(np.log(others["predicted"] / others["measured"])) < np.log(1.1)).all(), others
     # the next release (newer software, gpt-oss new): the README's count of rows within 1.5x, and the issue's
     # geometric-mean and coverage thresholds, which hold there too
     ratio = newer["ratio"].astype(float)
