@@ -109,9 +109,10 @@ def grace_tables(seen: pd.DataFrame, newer: pd.DataFrame) -> tuple[str, str]:
 def main() -> int:
     by_model, by_depth = tables(predicted())
     print(f"{UNSEEN.relative_to(ROOT)}, by model:\n\n{by_model}\n\nand its PCIe rows by pipeline depth:\n\n{by_depth}")
-    by_model, by_chip = newer_tables(predicted(NEWER))
+    newer = predicted(NEWER)
+    by_model, by_chip = newer_tables(newer)
     print(f"\n{NEWER.relative_to(ROOT)} (the next release), by model:\n\n{by_model}\n\nand by chip:\n\n{by_chip}")
-    old, later = grace_tables(predicted(MEASURED), predicted(NEWER))
+    old, later = grace_tables(predicted(MEASURED), newer)
     print(f"\nGB200 over B200, the calibration's release (MoE rows):\n\n{old}\n\nthe next release:\n\n{later}")
     return 0
 
